@@ -1,0 +1,202 @@
+/*
+ * ipckit: the backend interface, for authors of backends.
+ *
+ * A backend is a table of operations for one name scheme. The built-in
+ * backends (fifo, and the others as they land) are registered statically;
+ * ipckit_backend_register() adds your own, after which ipckit_open() and the
+ * rest of the channel API use it like any built-in.
+ *
+ * Division of work: the core parses the name, checks flags, options and
+ * arguments, computes the deadline once, allocates state_size zeroed bytes
+ * of per-channel state, and answers -ENOTSUP for missing optional
+ * operations and unsupported selectors. The backend does the one thing its
+ * mechanism does and never re-validates what the core checked.
+ *
+ * This header is not included by <ipckit/ipckit.h>.
+ */
+#ifndef IPCKIT_BACKEND_H
+#define IPCKIT_BACKEND_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+#include <ipckit/export.h>
+#include <ipckit/channel.h>
+
+IPCKIT_BEGIN_DECLS
+
+/** Version of struct ipckit_backend this header describes. */
+#define IPCKIT_BACKEND_ABI 1u
+
+/** A parsed name; see ipckit_name_parse() and the accessors. */
+typedef struct ipckit_name ipckit_name;
+
+/**
+ * Operations of one backend. Fields are only ever appended; the core reads
+ * only those that exist in the table's abi_version.
+ *
+ * Deadlines: an absolute CLOCK_MONOTONIC time computed once by the core, so
+ * that retries after EINTR do not stretch it. NULL means wait forever; a
+ * deadline in the past means try once without waiting.
+ */
+typedef struct ipckit_backend {
+    unsigned abi_version;   /**< IPCKIT_BACKEND_ABI */
+    const char *scheme;     /**< "fifo", "mq", ...: [a-z][a-z0-9+.-]*, at most 31 chars */
+    size_t state_size;      /**< bytes of per-channel state the core allocates, zeroed */
+    unsigned caps;          /**< IPCKIT_CAP_* bits every channel of this backend has */
+
+    /**
+     * Required. Open the object named @p name into @p state. @p opts is never
+     * NULL and carries the defaults applied (mode 0600 ...). On failure the
+     * backend has released everything it took and the core will not call
+     * close. May block until @p deadline (from opts->open_timeout_ms).
+     */
+    int (*open)(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+                const struct timespec *deadline);
+
+    /** Required. Release what open took. Called once. */
+    int (*close)(void *state);
+
+    /** Optional. Remove the kernel object named @p name. NULL: -ENOTSUP. */
+    int (*unlink)(const ipckit_name *name);
+
+    /**
+     * Required. Send one message of @p type (> 0). The core checked that the
+     * channel was opened for sending and that @p len <= max_msg_size.
+     * Returns 0 or a negative errno; must not call back into the channel API.
+     */
+    int (*send)(void *state, long type, const void *buf, size_t len,
+                const struct timespec *deadline);
+
+    /**
+     * Required. Receive one message. @p selector is 0 unless the backend has
+     * IPCKIT_CAP_SELECT. @p type is never NULL. A message that does not fit
+     * @p cap gives -EMSGSIZE and stays receivable.
+     */
+    ssize_t (*recv)(void *state, long selector, long *type, void *buf, size_t cap,
+                    const struct timespec *deadline);
+
+    /** Optional. A pollable descriptor, or a negative errno. */
+    int (*fd)(void *state);
+
+    /** Optional. Describe the object behind @p name. */
+    int (*stat)(const ipckit_name *name, ipckit_stat *out);
+
+    /**
+     * Optional. Capabilities and limits of one open channel, when they
+     * differ from the table's (a fifo in stream mode, a queue whose limit is
+     * read from the kernel). Either pointer may be NULL.
+     */
+    void (*info)(void *state, unsigned *caps, size_t *max_msg_size);
+} ipckit_backend;
+
+/**
+ * Register a backend. The table must stay valid until the process ends.
+ *
+ * @return 0; -EEXIST if another table already has that scheme (registering
+ *         the same table twice is a no-op that returns 0); -EINVAL for a
+ *         table that is malformed or missing a required operation, or whose
+ *         abi_version is newer than this library; -ENOMEM.
+ */
+IPCKIT_API int ipckit_backend_register(const ipckit_backend *be);
+
+/** The backend for @p scheme, or NULL. */
+IPCKIT_API const ipckit_backend *ipckit_backend_find(const char *scheme);
+
+/**
+ * Call @p fn for every registered backend, built-ins first, until it
+ * returns non-zero. Returns that value or 0.
+ */
+IPCKIT_API int ipckit_backend_foreach(int (*fn)(const ipckit_backend *be, void *arg), void *arg);
+
+/* ---- names -------------------------------------------------------------- */
+
+/**
+ * Parse "scheme:target?key=value&key=value". Keys are [a-z0-9_]+; values and
+ * the target may use %XX escapes ('%3F' for '?', '%26' for '&'). A key
+ * without "=value" has the value "1".
+ *
+ * @return 0, -EINVAL with a detail naming the bad part
+ *         (ipckit_error_detail()), or -ENOMEM.
+ */
+IPCKIT_API int ipckit_name_parse(const char *text, ipckit_name **out);
+
+/** Free a name from ipckit_name_parse(). NULL is a no-op. */
+IPCKIT_API void ipckit_name_free(ipckit_name *n);
+
+/** The scheme, such as "fifo". */
+IPCKIT_API const char *ipckit_name_scheme(const ipckit_name *n);
+
+/** The decoded target, such as "/tmp/app.pipe"; never empty. */
+IPCKIT_API const char *ipckit_name_target(const ipckit_name *n);
+
+/** The original text of the name. */
+IPCKIT_API const char *ipckit_name_text(const ipckit_name *n);
+
+/** The decoded value of parameter @p key, or NULL if absent. */
+IPCKIT_API const char *ipckit_name_param(const ipckit_name *n, const char *key);
+
+/** Number of parameters, and the key and value of parameter @p i. */
+IPCKIT_API size_t ipckit_name_param_count(const ipckit_name *n);
+IPCKIT_API const char *ipckit_name_param_key(const ipckit_name *n, size_t i);
+IPCKIT_API const char *ipckit_name_param_value(const ipckit_name *n, size_t i);
+
+/**
+ * Fail with -EINVAL and a detail if the name has a parameter that is not in
+ * the NULL-terminated list @p allowed. Backends call this first in open.
+ */
+IPCKIT_API int ipckit_name_check_params(const ipckit_name *n, const char *const *allowed);
+
+/**
+ * Parameter @p key as an integer in [min, max] (decimal, 0x hex or 0 octal).
+ * Absent: *out = def and 0. Present but malformed or out of range: -EINVAL
+ * with a detail.
+ */
+IPCKIT_API int ipckit_name_param_long(const ipckit_name *n, const char *key, long min, long max,
+                                      long def, long *out);
+
+/**
+ * A System V IPC key for the name: a target that is a number (decimal or
+ * 0x hex, not 0) is the key itself; any other target is a path for
+ * ftok(path, proj), where proj is the "proj" parameter (one character, or a
+ * number 1..255; default 'i').
+ *
+ * @return 0, -ENOENT if the path does not exist, -EINVAL with a detail.
+ */
+IPCKIT_API int ipckit_name_sysv_key(const ipckit_name *n, key_t *out);
+
+/* ---- helpers for backends ------------------------------------------------ */
+
+/**
+ * Record a detail for the failure being returned: on the channel that owns
+ * @p state (NULL when there is none, as in unlink and stat) and in the
+ * thread's ipckit_error_detail(). Returns @p rc, so a backend can write
+ * "return ipckit_backend_error(st, -EMSGSIZE, "...", ...);".
+ */
+IPCKIT_API int ipckit_backend_error(void *state, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
+
+/** True when @p deadline (not NULL) has passed. */
+IPCKIT_API bool ipckit_deadline_passed(const struct timespec *deadline);
+
+/**
+ * Milliseconds left until @p deadline, rounded up, for poll(): -1 for NULL
+ * (forever), 0 when passed, at most INT_MAX.
+ */
+IPCKIT_API int ipckit_deadline_ms(const struct timespec *deadline);
+
+/**
+ * The error for a wait that ran out: -EAGAIN for a "try once" deadline
+ * (timeout 0 or IPCKIT_NONBLOCK), -ETIMEDOUT for a real timeout.
+ */
+IPCKIT_API int ipckit_deadline_error(const struct timespec *deadline);
+
+/**
+ * Sleep for @p ms milliseconds or until @p deadline, whichever comes first.
+ * Returns -ETIMEDOUT if the deadline has passed on return, else 0.
+ */
+IPCKIT_API int ipckit_deadline_sleep(const struct timespec *deadline, long ms);
+
+IPCKIT_END_DECLS
+
+#endif /* IPCKIT_BACKEND_H */

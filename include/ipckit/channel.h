@@ -1,0 +1,213 @@
+/*
+ * ipckit: the channel API.
+ *
+ * A channel is a message path over one kernel mechanism, chosen by the
+ * scheme of its name ("fifo:/tmp/app.pipe", "mq:/etc/app.conf?proj=m", ...).
+ * Every backend keeps message boundaries and carries a positive "type" with
+ * each message. See ipckit(7) and docs/names.md for the name grammar.
+ *
+ * Thread safety: a channel may be used by one thread at a time; distinct
+ * channels are independent. ipckit_strerror(), ipckit_errname() and
+ * ipckit_version*() are safe from any thread.
+ *
+ * Fork: a channel opened before fork() may be used in the child. A receiving
+ * channel must then be used by one process only (the parent or the child),
+ * since a backend may hold bytes it has read but not yet returned.
+ */
+#ifndef IPCKIT_CHANNEL_H
+#define IPCKIT_CHANNEL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <ipckit/export.h>
+
+IPCKIT_BEGIN_DECLS
+
+/** Opaque channel handle. */
+typedef struct ipckit_channel ipckit_channel;
+
+/** Flags for ipckit_open(). */
+enum ipckit_open_flags {
+    IPCKIT_SEND = 1u << 0,     /**< open for sending */
+    IPCKIT_RECV = 1u << 1,     /**< open for receiving */
+    IPCKIT_CREATE = 1u << 2,   /**< create the object if it does not exist */
+    IPCKIT_EXCL = 1u << 3,     /**< with IPCKIT_CREATE: fail with -EEXIST if it exists */
+    IPCKIT_NONBLOCK = 1u << 4  /**< never wait: open, send and recv act as if timeout_ms were 0 */
+};
+
+/** timeout_ms values: wait forever, or try once and never wait. */
+#define IPCKIT_FOREVER (-1)
+#define IPCKIT_NOWAIT 0
+
+/** Capability bits returned by ipckit_caps(). */
+enum ipckit_caps {
+    IPCKIT_CAP_TYPED = 1u << 0,    /**< the type of each message is carried */
+    IPCKIT_CAP_SELECT = 1u << 1,   /**< receive can select by type (selector != 0) */
+    IPCKIT_CAP_FD = 1u << 2,       /**< ipckit_fd() gives a pollable descriptor */
+    IPCKIT_CAP_MULTI_SEND = 1u << 3, /**< several senders may share the channel */
+    IPCKIT_CAP_MULTI_RECV = 1u << 4, /**< several receivers may share the channel */
+    IPCKIT_CAP_STAT = 1u << 5,     /**< ipckit_stat() is supported */
+    IPCKIT_CAP_STREAM = 1u << 6    /**< byte stream: no message boundaries */
+};
+
+/** Flags for ipckit_opts.flags. */
+enum ipckit_opt_flags {
+    IPCKIT_OPT_STREAM = 1u << 0    /**< fifo: plain byte stream, no framing */
+};
+
+/** Version of struct ipckit_opts that this header describes. */
+#define IPCKIT_OPTS_VERSION 1u
+
+/**
+ * Options for ipckit_open(). Initialise with IPCKIT_OPTS_INIT or
+ * ipckit_opts_init(), then set the fields you need. New fields are only ever
+ * appended, with a new IPCKIT_OPTS_VERSION; the library reads only the
+ * fields that existed in the version you pass.
+ */
+typedef struct ipckit_opts {
+    unsigned version;        /**< IPCKIT_OPTS_VERSION */
+    unsigned mode;           /**< permissions of a created object; 0 means 0600 */
+    size_t max_msg_size;     /**< largest message; 0 means the backend's default */
+    size_t capacity;         /**< bytes or messages the object holds; 0: default */
+    unsigned flags;          /**< IPCKIT_OPT_* bits */
+    int open_timeout_ms;     /**< wait in open for a peer (fifo writer): -1 forever */
+    int signo;               /**< signal: the signal number; 0 means the default */
+} ipckit_opts;
+
+/** Default options (mode 0600, backend defaults, open waits forever). */
+#define IPCKIT_OPTS_INIT { IPCKIT_OPTS_VERSION, 0, 0, 0, 0, -1, 0 }
+
+/**
+ * Fill @p opts with the defaults of options version @p version (use
+ * IPCKIT_OPTS_VERSION). For languages that cannot use IPCKIT_OPTS_INIT.
+ *
+ * @return 0, or -EINVAL for a NULL pointer or a version this library does
+ *         not know.
+ */
+IPCKIT_API int ipckit_opts_init(ipckit_opts *opts, unsigned version);
+
+/**
+ * Open a channel.
+ *
+ * @param out   receives the handle on success; set to NULL on failure.
+ * @param name  "scheme:target?key=value&...", see ipckit(7).
+ * @param flags IPCKIT_SEND and/or IPCKIT_RECV, optionally IPCKIT_CREATE,
+ *              IPCKIT_EXCL, IPCKIT_NONBLOCK.
+ * @param opts  NULL for the defaults.
+ * @return 0, or a negative errno: -EINVAL (bad name, flags or options; see
+ *         ipckit_error_detail()), -EPROTONOSUPPORT (unknown scheme), -ENOENT,
+ *         -EEXIST, -EACCES, -ETIMEDOUT, -ENOMEM, or a backend's error.
+ */
+IPCKIT_API IPCKIT_NODISCARD int ipckit_open(ipckit_channel **out, const char *name,
+                                            unsigned flags, const ipckit_opts *opts);
+
+/**
+ * Close a channel and free the handle. The kernel object stays; remove it
+ * with ipckit_unlink(). NULL is a no-op.
+ *
+ * @return 0, or a negative errno from the backend (the handle is freed anyway).
+ */
+IPCKIT_API int ipckit_close(ipckit_channel *ch);
+
+/**
+ * Remove the kernel object behind @p name (FIFO, queue, segment, ...).
+ * Open channels keep working as far as the mechanism allows.
+ *
+ * @return 0, -ENOENT if there is nothing to remove, -EINVAL for a bad name or
+ *         an object that is not what the scheme says, -ENOTSUP for a backend
+ *         with nothing to remove, or another negative errno.
+ */
+IPCKIT_API int ipckit_unlink(const char *name);
+
+/**
+ * Send one message of type 1. Same as ipckit_send_typed(ch, 1, ...).
+ */
+IPCKIT_API int ipckit_send(ipckit_channel *ch, const void *buf, size_t len, int timeout_ms);
+
+/**
+ * Send one message.
+ *
+ * @param type       a positive message type.
+ * @param timeout_ms -1 waits as long as needed, 0 tries once, > 0 waits at
+ *                   most that many milliseconds.
+ * @return 0, or a negative errno: -EAGAIN (0 timeout and no room),
+ *         -ETIMEDOUT, -EMSGSIZE (message larger than the channel allows),
+ *         -EPIPE (no receiver left), -EBADF (not opened for sending),
+ *         -EINVAL (bad argument).
+ */
+IPCKIT_API int ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len,
+                                 int timeout_ms);
+
+/**
+ * Receive one message of any type. Same as
+ * ipckit_recv_typed(ch, 0, NULL, buf, cap, timeout_ms).
+ */
+IPCKIT_API ssize_t ipckit_recv(ipckit_channel *ch, void *buf, size_t cap, int timeout_ms);
+
+/**
+ * Receive one message.
+ *
+ * @param selector   0: the first message of any type; > 0: the first message
+ *                   of exactly that type; < 0: the first message with the
+ *                   lowest type <= -selector (System V semantics). Backends
+ *                   without IPCKIT_CAP_SELECT answer -ENOTSUP for a non-zero
+ *                   selector.
+ * @param type       if not NULL, receives the message's type.
+ * @param timeout_ms as for ipckit_send_typed().
+ * @return the message length (>= 0), or a negative errno: -EAGAIN,
+ *         -ETIMEDOUT, -EMSGSIZE (@p cap too small: the message stays
+ *         receivable, and ipckit_last_error() tells its size), -EPIPE (no
+ *         sender left and nothing queued), -EBADMSG (corrupt data from the
+ *         peer), -EBADF (not opened for receiving), -ENOTSUP.
+ */
+IPCKIT_API ssize_t ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf,
+                                     size_t cap, int timeout_ms);
+
+/**
+ * A descriptor that becomes readable (POLLIN) when a message may be
+ * receivable, for poll()/epoll. Drain with timeout 0 until -EAGAIN before
+ * polling again: a backend may hold several messages read in one go.
+ *
+ * @return the descriptor (owned by the channel), or -ENOTSUP.
+ */
+IPCKIT_API int ipckit_fd(const ipckit_channel *ch);
+
+/** Capability bits (IPCKIT_CAP_*) of an open channel; 0 for NULL. */
+IPCKIT_API unsigned ipckit_caps(const ipckit_channel *ch);
+
+/** Largest message the channel can send or receive, in bytes; 0 for NULL. */
+IPCKIT_API size_t ipckit_max_msg_size(const ipckit_channel *ch);
+
+/** Scheme of an open channel, such as "fifo"; "" for NULL. */
+IPCKIT_API const char *ipckit_scheme(const ipckit_channel *ch);
+
+/**
+ * Detail of the last failure on this channel, naming the call and the object
+ * ("recv: message of 5000 bytes does not fit a buffer of 100 bytes").
+ * "" when nothing failed. Valid until the next call on the channel.
+ */
+IPCKIT_API const char *ipckit_last_error(const ipckit_channel *ch);
+
+/** What ipckit_stat() reports; a field a backend cannot tell is -1. */
+typedef struct ipckit_stat {
+    long messages;       /**< messages queued */
+    long bytes;          /**< bytes queued */
+    long max_bytes;      /**< capacity in bytes */
+    long max_msg_size;   /**< largest message */
+    long last_send_pid;  /**< pid of the last sender */
+    long last_recv_pid;  /**< pid of the last receiver */
+    long creator_pid;    /**< pid of the creator */
+    unsigned mode;       /**< permission bits */
+} ipckit_stat;
+
+/**
+ * Describe the object behind @p name without opening a channel.
+ *
+ * @return 0, -ENOTSUP for a backend without stat, -ENOENT, or another
+ *         negative errno.
+ */
+IPCKIT_API int ipckit_stat_name(const char *name, ipckit_stat *out);
+
+IPCKIT_END_DECLS
+
+#endif /* IPCKIT_CHANNEL_H */

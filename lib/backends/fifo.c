@@ -1,0 +1,708 @@
+/*
+ * ipckit backend "fifo:": named pipes (FIFOs).
+ *
+ * Name: fifo:PATH[?stream=1]. One-way: a channel sends or receives.
+ *
+ * Message framing. Every message is written as frames of at most PIPE_BUF
+ * bytes, and the kernel writes each of those atomically, so frames of
+ * different writers never mix. A frame is a 16-byte header
+ * (magic "IK", version, flags, payload length, type) and its payload:
+ *
+ *   - a message that fits one frame is one frame with FIRST|LAST;
+ *   - a larger message is a run of frames: FIRST (payload starts with the
+ *     64-bit total length), middles, LAST. Writers of large messages hold
+ *     flock(LOCK_EX) on the FIFO while they write, so at most one large
+ *     message is in flight; single-frame messages take no lock and may land
+ *     between its frames. The reader assembles the large message aside and
+ *     delivers the single frames as they come, so no writer's message is
+ *     ever torn and each writer's own order is kept.
+ *
+ * Nothing read from the pipe is trusted: bad magic, version, flags, type or
+ * a length over this channel's max_msg_size give -EBADMSG, and the channel
+ * stays in that state (the byte stream has lost its frame boundaries). A
+ * writer that dies or times out in the middle of a large message costs only
+ * that message: the reader discards the partial message and reports
+ * -EBADMSG once.
+ *
+ * Stream mode (?stream=1 or IPCKIT_OPT_STREAM) writes and reads plain bytes,
+ * for peers that do not speak ipckit (cat, PHP's fwrite/fread).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "../core/internal.h"
+
+#define FIFO_MAGIC 0x4b49u /* "IK" in little-endian memory */
+#define FIFO_VERSION 1u
+#define FIFO_FIRST 1u
+#define FIFO_LAST 2u
+#define FIFO_HDR 16u
+#define FIFO_FRAME_MAX ((size_t) PIPE_BUF)
+#define FIFO_CHUNK (FIFO_FRAME_MAX - FIFO_HDR)
+#define FIFO_MAX_DEFAULT ((size_t) 1 << 20)
+#define FIFO_MAX_LIMIT ((size_t) 1 << 30)
+#define FIFO_RBUF 65536u
+
+struct fifo_hdr {
+    uint16_t magic;
+    uint8_t version;
+    uint8_t flags;
+    uint32_t len;  /* payload bytes in this frame */
+    int64_t type;
+};
+
+struct fifo {
+    int fd;
+    bool reader;
+    bool stream;
+    bool broken;         /* framing lost: every recv fails with -EBADMSG */
+    size_t max_msg;
+    /* reader: bytes read from the pipe, not yet parsed */
+    unsigned char *rbuf;
+    size_t rcap, head, tail;
+    /* reader: a large message being assembled from its frames */
+    unsigned char *abuf;
+    size_t acap, alen, atotal;
+    int64_t atype;
+    bool aactive, aready;
+    char path[PATH_MAX];
+};
+
+static const char *const fifo_params[] = { "stream", NULL };
+
+/* ---- opening ------------------------------------------------------------- */
+
+static int
+fifo_chmod_created(void *st, const char *path, const struct stat *made, unsigned mode)
+{
+    /* mkfifo() applied the umask; set the exact mode the caller asked for, on
+     * the very inode we made (O_PATH + O_NOFOLLOW, checked with fstat). */
+    char proc[64];
+    struct stat sb;
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0)
+        return ipckit_backend_error(st, -errno, "fifo: reopen \"%s\" after mkfifo: %s", path,
+                                    strerror(errno));
+    if (fstat(fd, &sb) < 0 || sb.st_dev != made->st_dev || sb.st_ino != made->st_ino) {
+        rc = ipckit_backend_error(st, -EBUSY, "fifo: \"%s\" was replaced while being created",
+                                  path);
+    } else if ((sb.st_mode & 07777) != mode) {
+        (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (chmod(proc, (mode_t) mode) < 0)
+            rc = ipckit_backend_error(st, -errno, "fifo: chmod \"%s\" to %#o: %s", path, mode,
+                                      strerror(errno));
+    }
+    (void) close(fd);
+    return rc;
+}
+
+static int
+fifo_check_path(void *st, const char *path, bool creating, struct stat *sb)
+{
+    if (lstat(path, sb) < 0) {
+        int e = errno;
+        return ipckit_backend_error(st, -e, "fifo: \"%s\": %s", path, strerror(e));
+    }
+    if (S_ISLNK(sb->st_mode))
+        return ipckit_backend_error(st, -ELOOP, "fifo: \"%s\" is a symbolic link; not followed",
+                                    path);
+    if (!S_ISFIFO(sb->st_mode))
+        return ipckit_backend_error(st, creating ? -EEXIST : -EINVAL,
+                                    "fifo: \"%s\" exists and is not a FIFO", path);
+    return 0;
+}
+
+static int
+fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+          const struct timespec *deadline)
+{
+    struct fifo *f = state;
+    const char *path = ipckit_name_target(name);
+    bool created = false;
+    struct stat sb, fsb;
+    long stream = 0;
+    long backoff = 1;
+    int rc, fl;
+
+    f->fd = -1;
+    rc = ipckit_name_check_params(name, fifo_params);
+    if (rc < 0)
+        return rc;
+    rc = ipckit_name_param_long(name, "stream", 0, 1, 0, &stream);
+    if (rc < 0)
+        return rc;
+    f->stream = stream != 0 || (opts->flags & IPCKIT_OPT_STREAM);
+    if ((flags & IPCKIT_SEND) && (flags & IPCKIT_RECV))
+        return ipckit_backend_error(state, -EINVAL,
+                                    "fifo: a FIFO is one-way; open it with IPCKIT_SEND or"
+                                    " IPCKIT_RECV, not both");
+    if (strlcpy(f->path, path, sizeof f->path) >= sizeof f->path)
+        return ipckit_backend_error(state, -ENAMETOOLONG, "fifo: path is longer than %d bytes",
+                                    PATH_MAX - 1);
+    f->max_msg = opts->max_msg_size ? opts->max_msg_size : FIFO_MAX_DEFAULT;
+    if (f->max_msg > FIFO_MAX_LIMIT)
+        return ipckit_backend_error(state, -EINVAL, "fifo: max_msg_size %zu is above %zu",
+                                    f->max_msg, FIFO_MAX_LIMIT);
+    f->reader = (flags & IPCKIT_RECV) != 0;
+
+    if (flags & IPCKIT_CREATE) {
+        if (mkfifo(path, (mode_t) opts->mode) == 0) {
+            created = true;
+        } else if (errno != EEXIST || (flags & IPCKIT_EXCL)) {
+            int e = errno;
+            return ipckit_backend_error(state, -e, "fifo: mkfifo \"%s\": %s", path, strerror(e));
+        }
+    }
+    rc = fifo_check_path(state, path, (flags & IPCKIT_CREATE) != 0, &sb);
+    if (rc < 0)
+        goto fail;
+    if (created) {
+        rc = fifo_chmod_created(state, path, &sb, opts->mode);
+        if (rc < 0)
+            goto fail;
+    }
+
+    for (;;) {
+        f->fd = open(path, (f->reader ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOFOLLOW |
+                               O_CLOEXEC);
+        if (f->fd >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != ENXIO) {
+            int e = errno;
+            rc = ipckit_backend_error(state, -e, "fifo: open \"%s\": %s", path, strerror(e));
+            goto fail;
+        }
+        /* A writer cannot open a FIFO that has no reader: wait for one. */
+        if (ipckit_deadline_passed(deadline)) {
+            rc = ipckit_backend_error(state, ipckit_deadline_error(deadline),
+                                      "fifo: open \"%s\" for sending: no reader has it open",
+                                      path);
+            goto fail;
+        }
+        (void) ipckit_deadline_sleep(deadline, backoff);
+        if (backoff < 50)
+            backoff *= 2;
+    }
+    if (fstat(f->fd, &fsb) < 0 || !S_ISFIFO(fsb.st_mode) || fsb.st_dev != sb.st_dev ||
+        fsb.st_ino != sb.st_ino) {
+        rc = ipckit_backend_error(state, -EINVAL, "fifo: \"%s\" changed while being opened",
+                                  path);
+        goto fail;
+    }
+    if (opts->capacity > 0 && fcntl(f->fd, F_SETPIPE_SZ, (int) (opts->capacity > INT_MAX
+                                                                  ? INT_MAX
+                                                                  : opts->capacity)) < 0) {
+        int e = errno;
+        rc = ipckit_backend_error(state, -e, "fifo: set capacity of \"%s\" to %zu bytes: %s",
+                                  path, opts->capacity, strerror(e));
+        goto fail;
+    }
+    if (f->reader) {
+        /* The read end was opened without blocking; reads block from now on
+         * and timed waits poll first. */
+        fl = fcntl(f->fd, F_GETFL);
+        if (fl < 0 || fcntl(f->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        if (!f->stream) {
+            f->rbuf = malloc(FIFO_RBUF);
+            if (f->rbuf == NULL) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            f->rcap = FIFO_RBUF;
+        }
+    }
+    return 0;
+fail:
+    if (f->fd >= 0)
+        (void) close(f->fd);
+    f->fd = -1;
+    free(f->rbuf);
+    f->rbuf = NULL;
+    if (created)
+        (void) unlink(path);
+    return rc;
+}
+
+static int
+fifo_close(void *state)
+{
+    struct fifo *f = state;
+    int rc = 0;
+    if (f->fd >= 0 && close(f->fd) < 0 && errno != EINTR)
+        rc = -errno;
+    f->fd = -1;
+    free(f->rbuf);
+    free(f->abuf);
+    f->rbuf = f->abuf = NULL;
+    return rc;
+}
+
+static int
+fifo_unlink(const ipckit_name *name)
+{
+    const char *path = ipckit_name_target(name);
+    struct stat sb;
+    int rc = fifo_check_path(NULL, path, false, &sb);
+    if (rc < 0)
+        return rc;
+    if (unlink(path) < 0) {
+        int e = errno;
+        return ipckit_backend_error(NULL, -e, "fifo: unlink \"%s\": %s", path, strerror(e));
+    }
+    return 0;
+}
+
+static int
+fifo_stat(const ipckit_name *name, ipckit_stat *out)
+{
+    struct stat sb;
+    int rc = fifo_check_path(NULL, ipckit_name_target(name), false, &sb);
+    if (rc < 0)
+        return rc;
+    out->mode = sb.st_mode & 07777;
+    out->max_msg_size = (long) FIFO_MAX_DEFAULT;
+    return 0;
+}
+
+static int
+fifo_fd(void *state)
+{
+    return ((struct fifo *) state)->fd;
+}
+
+static void
+fifo_info(void *state, unsigned *caps, size_t *max_msg)
+{
+    struct fifo *f = state;
+    if (f->stream)
+        *caps = IPCKIT_CAP_FD | IPCKIT_CAP_STREAM | IPCKIT_CAP_MULTI_SEND;
+    *max_msg = f->stream ? (size_t) SSIZE_MAX : f->max_msg;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+/* Wait until the pipe has room, the reader is gone or the deadline passes. */
+static int
+fifo_wait_writable(struct fifo *f, const struct timespec *deadline)
+{
+    struct pollfd p = { .fd = f->fd, .events = POLLOUT };
+    for (;;) {
+        int ms = ipckit_deadline_ms(deadline);
+        int r = poll(&p, 1, ms);
+        if (r > 0)
+            return (p.revents & POLLERR) ? -EPIPE : 0;
+        if (r == 0)
+            return ipckit_deadline_error(deadline);
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/*
+ * Write at most PIPE_BUF bytes atomically: all of it, or nothing and a wait.
+ * With @p partial_ok (stream mode), a larger buffer is written in pieces and
+ * *done tells how far it got.
+ */
+static int
+fifo_writev(struct fifo *f, struct iovec *iov, int iovcnt, size_t total, size_t *done,
+            const struct timespec *deadline)
+{
+    *done = 0;
+    while (*done < total) {
+        ssize_t w = writev(f->fd, iov, iovcnt);
+        if (w > 0) {
+            size_t left = (size_t) w;
+            *done += left;
+            while (iovcnt > 0 && left >= iov->iov_len) {
+                left -= iov->iov_len;
+                iov++;
+                iovcnt--;
+            }
+            if (iovcnt > 0) {
+                iov->iov_base = (char *) iov->iov_base + left;
+                iov->iov_len -= left;
+            }
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno != EAGAIN)
+            return -errno;
+        int rc = fifo_wait_writable(f, deadline);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+fifo_lock(struct fifo *f, const struct timespec *deadline)
+{
+    long backoff = 1;
+    if (deadline == NULL) {
+        while (flock(f->fd, LOCK_EX) < 0)
+            if (errno != EINTR)
+                return -errno;
+        return 0;
+    }
+    while (flock(f->fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return -errno;
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_deadline_error(deadline);
+        (void) ipckit_deadline_sleep(deadline, backoff);
+        if (backoff < 10)
+            backoff *= 2;
+    }
+    return 0;
+}
+
+static int
+fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len,
+                 const struct timespec *deadline)
+{
+    struct fifo_hdr h = { FIFO_MAGIC, FIFO_VERSION, FIFO_FIRST | FIFO_LAST, (uint32_t) len,
+                          (int64_t) type };
+    struct iovec iov[3];
+    uint64_t total = len;
+    size_t done, off, n;
+    int rc;
+
+    if (f->stream) {
+        iov[0].iov_base = (void *) (uintptr_t) buf;
+        iov[0].iov_len = len;
+        rc = fifo_writev(f, iov, 1, len, &done, deadline);
+        if (rc < 0 && done > 0)
+            return ipckit_backend_error(f, rc, "send: %s after %zu of %zu bytes",
+                                        ipckit_strerror(rc), done, len);
+        return rc;
+    }
+    if (FIFO_HDR + len <= FIFO_FRAME_MAX) {
+        iov[0].iov_base = &h;
+        iov[0].iov_len = FIFO_HDR;
+        iov[1].iov_base = (void *) (uintptr_t) buf;
+        iov[1].iov_len = len;
+        return fifo_writev(f, iov, 2, FIFO_HDR + len, &done, deadline);
+    }
+
+    rc = fifo_lock(f, deadline);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    for (off = 0, n = 0; off < len; off += n) {
+        int k = 0;
+        bool first = off == 0;
+        size_t room = FIFO_CHUNK - (first ? sizeof total : 0);
+        n = len - off < room ? len - off : room;
+        h.flags = (uint8_t) ((first ? FIFO_FIRST : 0) | (off + n == len ? FIFO_LAST : 0));
+        h.len = (uint32_t) (n + (first ? sizeof total : 0));
+        iov[k].iov_base = &h;
+        iov[k++].iov_len = FIFO_HDR;
+        if (first) {
+            iov[k].iov_base = &total;
+            iov[k++].iov_len = sizeof total;
+        }
+        iov[k].iov_base = (void *) (uintptr_t) (buf + off);
+        iov[k++].iov_len = n;
+        rc = fifo_writev(f, iov, k, FIFO_HDR + h.len, &done, deadline);
+        if (rc < 0)
+            break;
+    }
+    (void) flock(f->fd, LOCK_UN);
+    if (rc < 0 && off > 0)
+        return ipckit_backend_error(f, rc,
+                                    "send: %s after %zu of %zu bytes; the receiver discards"
+                                    " the partial message",
+                                    ipckit_strerror(rc), off, len);
+    return rc;
+}
+
+static int
+fifo_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+{
+    struct fifo *f = state;
+    sigset_t pipe_set, old;
+    int rc;
+
+    /* A write to a FIFO without a reader raises SIGPIPE. Block it in this
+     * thread for the write, and consume the one we caused, so the caller gets
+     * -EPIPE and no handler or disposition of the process is touched. */
+    (void) sigemptyset(&pipe_set);
+    (void) sigaddset(&pipe_set, SIGPIPE);
+    (void) pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    rc = fifo_send_frames(f, type, buf, len, deadline);
+    if (rc == -EPIPE && !sigismember(&old, SIGPIPE)) {
+        static const struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == -EPIPE)
+        return ipckit_backend_error(state, -EPIPE, "send: no reader has \"%s\" open", f->path);
+    return rc;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/*
+ * Read what is available into dst (blocking read, or poll then read for a
+ * deadline). Returns bytes read (> 0), -EPIPE when no writer is left, or
+ * another negative errno.
+ */
+static ssize_t
+fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *deadline)
+{
+    struct pollfd p = { .fd = f->fd, .events = POLLIN };
+    for (;;) {
+        ssize_t n;
+        if (deadline != NULL) {
+            int r = poll(&p, 1, ipckit_deadline_ms(deadline));
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno;
+            }
+            if (r == 0)
+                return ipckit_deadline_error(deadline);
+        }
+        n = read(f->fd, dst, cap);
+        if (n > 0)
+            return n;
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return -errno;
+        }
+        /* read() says 0 whenever no writer has the FIFO open. poll() tells a
+         * writer that came and went (POLLHUP) from none having come yet. */
+        p.revents = 0;
+        while (poll(&p, 1, 0) < 0 && errno == EINTR)
+            ;
+        if ((p.revents & POLLHUP) && !(p.revents & POLLIN))
+            return -EPIPE;
+        if (deadline == NULL) {
+            while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+        }
+    }
+}
+
+static ssize_t
+fifo_corrupt(struct fifo *f, const char *what, const struct fifo_hdr *h)
+{
+    f->broken = true;
+    return ipckit_backend_error(f, -EBADMSG,
+                                "recv: corrupt frame on \"%s\": %s (magic %#x, version %u,"
+                                " flags %#x, length %u, type %lld); the channel must be reopened",
+                                f->path, what, h->magic, h->version, h->flags, h->len,
+                                (long long) h->type);
+}
+
+/* Make room for @p need unparsed bytes starting at head. */
+static int
+fifo_make_room(struct fifo *f, size_t need)
+{
+    if (f->rcap - f->head >= need && f->tail < f->rcap)
+        return 0;
+    if (f->head > 0) {
+        memmove(f->rbuf, f->rbuf + f->head, f->tail - f->head);
+        f->tail -= f->head;
+        f->head = 0;
+    }
+    if (f->rcap < need) {
+        unsigned char *nb = realloc(f->rbuf, need);
+        if (nb == NULL)
+            return -ENOMEM;
+        f->rbuf = nb;
+        f->rcap = need;
+    }
+    return 0;
+}
+
+/* Take one chunk of a large message; returns 0 or a negative errno. */
+static ssize_t
+fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p)
+{
+    size_t n = h->len;
+    ssize_t lost = 0;
+    if (h->flags & FIFO_FIRST) {
+        uint64_t total;
+        if (n < sizeof total)
+            return fifo_corrupt(f, "first frame too short", h);
+        memcpy(&total, p, sizeof total);
+        if (total <= FIFO_CHUNK - sizeof total || total > f->max_msg)
+            return fifo_corrupt(f, "bad total length of a large message", h);
+        if (f->aactive)
+            lost = ipckit_backend_error(f, -EBADMSG,
+                                        "recv: a sender stopped after %zu of %zu bytes of a"
+                                        " message; it was discarded",
+                                        f->alen, f->atotal);
+        if (f->acap < total) {
+            unsigned char *nb = realloc(f->abuf, (size_t) total);
+            if (nb == NULL)
+                return -ENOMEM;
+            f->abuf = nb;
+            f->acap = (size_t) total;
+        }
+        f->aactive = true;
+        f->atotal = (size_t) total;
+        f->alen = 0;
+        f->atype = h->type;
+        p += sizeof total;
+        n -= sizeof total;
+    } else if (!f->aactive) {
+        /* The start of this message was never seen (the channel was opened
+         * in the middle of it, or its sender was replaced): skip the frame. */
+        return 0;
+    } else if (h->type != f->atype) {
+        return fifo_corrupt(f, "frame type differs from its message", h);
+    }
+    if (n > f->atotal - f->alen)
+        return fifo_corrupt(f, "frames longer than the message", h);
+    memcpy(f->abuf + f->alen, p, n);
+    f->alen += n;
+    if (h->flags & FIFO_LAST) {
+        if (f->alen != f->atotal)
+            return fifo_corrupt(f, "message ended early", h);
+        f->aready = true;
+    }
+    return lost;
+}
+
+static ssize_t
+fifo_recv_stream(struct fifo *f, long *type, void *buf, size_t cap,
+                 const struct timespec *deadline)
+{
+    ssize_t n;
+    if (cap == 0)
+        return ipckit_backend_error(f, -EINVAL, "recv: stream mode needs a buffer of at least 1"
+                                                " byte");
+    n = fifo_read_some(f, buf, cap, deadline);
+    if (n > 0)
+        *type = 1;
+    return n;
+}
+
+static ssize_t
+fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
+          const struct timespec *deadline)
+{
+    struct fifo *f = state;
+    (void) selector;
+    if (f->stream)
+        return fifo_recv_stream(f, type, buf, cap, deadline);
+    if (f->broken)
+        return ipckit_backend_error(f, -EBADMSG,
+                                    "recv: \"%s\" lost its framing after a corrupt frame;"
+                                    " reopen the channel",
+                                    f->path);
+    for (;;) {
+        size_t avail = f->tail - f->head;
+        size_t need = FIFO_HDR;
+        ssize_t n;
+
+        if (f->aready) {
+            if (f->alen > cap)
+                return ipckit_backend_error(f, -EMSGSIZE,
+                                            "recv: message of %zu bytes does not fit a buffer"
+                                            " of %zu bytes; it stays queued",
+                                            f->alen, cap);
+            memcpy(buf, f->abuf, f->alen);
+            *type = (long) f->atype;
+            f->aready = f->aactive = false;
+            return (ssize_t) f->alen;
+        }
+        if (avail >= FIFO_HDR) {
+            struct fifo_hdr h;
+            const unsigned char *p = f->rbuf + f->head;
+            memcpy(&h, p, FIFO_HDR);
+            if (h.magic != FIFO_MAGIC)
+                return fifo_corrupt(f, "bad magic", &h);
+            if (h.version != FIFO_VERSION)
+                return fifo_corrupt(f, "unknown frame version", &h);
+            if (h.type <= 0 || h.type > LONG_MAX)
+                return fifo_corrupt(f, "type not positive", &h);
+            if ((h.flags & ~(FIFO_FIRST | FIFO_LAST)) || h.len > FIFO_CHUNK)
+                return fifo_corrupt(f, "bad flags or frame length", &h);
+            if (h.flags == (FIFO_FIRST | FIFO_LAST) && h.len > f->max_msg)
+                return fifo_corrupt(f, "message longer than this channel's max_msg_size", &h);
+            if (h.flags == (FIFO_FIRST | FIFO_LAST) && h.len > cap)
+                return ipckit_backend_error(f, -EMSGSIZE,
+                                            "recv: message of %u bytes does not fit a buffer"
+                                            " of %zu bytes; it stays queued",
+                                            h.len, cap);
+            need = FIFO_HDR + h.len;
+            if (avail >= need) {
+                f->head += need;
+                if (f->head == f->tail)
+                    f->head = f->tail = 0;
+                if (h.flags == (FIFO_FIRST | FIFO_LAST)) {
+                    memcpy(buf, p + FIFO_HDR, h.len);
+                    *type = (long) h.type;
+                    return (ssize_t) h.len;
+                }
+                n = fifo_take_chunk(f, &h, p + FIFO_HDR);
+                if (n < 0)
+                    return n;
+                continue;
+            }
+        }
+        if (fifo_make_room(f, need) < 0)
+            return -ENOMEM;
+        n = fifo_read_some(f, f->rbuf + f->tail, f->rcap - f->tail, deadline);
+        if (n > 0) {
+            f->tail += (size_t) n;
+            continue;
+        }
+        if (n == -EPIPE && (avail > 0 || f->aactive)) {
+            size_t lost = avail + f->alen;
+            f->head = f->tail = 0;
+            f->aactive = false;
+            return ipckit_backend_error(f, -EBADMSG,
+                                        "recv: the last writer of \"%s\" closed in the middle"
+                                        " of a message; %zu bytes discarded",
+                                        f->path, lost);
+        }
+        if (n == -EPIPE)
+            return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
+        return n;
+    }
+}
+
+const ipckit_backend ipckit__fifo_backend = {
+    .abi_version = IPCKIT_BACKEND_ABI,
+    .scheme = "fifo",
+    .state_size = sizeof(struct fifo),
+    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,
+    .open = fifo_open,
+    .close = fifo_close,
+    .unlink = fifo_unlink,
+    .send = fifo_send,
+    .recv = fifo_recv,
+    .fd = fifo_fd,
+    .stat = fifo_stat,
+    .info = fifo_info,
+};

@@ -1,0 +1,280 @@
+/*
+ * ipckit: the channel API. Validates arguments, parses the name, computes
+ * the deadline once and hands the call to the backend.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "internal.h"
+
+#define IPCKIT__KNOWN_FLAGS (IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL | IPCKIT_NONBLOCK)
+
+unsigned
+ipckit_version(void)
+{
+    return IPCKIT_VERSION_NUMBER;
+}
+
+const char *
+ipckit_version_string(void)
+{
+    return IPCKIT_VERSION_STRING;
+}
+
+/* Parse @p text and find its backend; on failure the thread detail says why. */
+static int
+resolve(const char *text, ipckit_name **name, const ipckit_backend **be)
+{
+    int rc = ipckit_name_parse(text, name);
+    if (rc < 0)
+        return rc;
+    *be = ipckit__backend_lookup(ipckit_name_scheme(*name));
+    if (*be == NULL) {
+        char known[256];
+        ipckit__backend_list(known, sizeof known);
+        ipckit__detail_set("name \"%s\": unknown scheme \"%s\" (registered: %s)", text,
+                           ipckit_name_scheme(*name), known);
+        ipckit_name_free(*name);
+        *name = NULL;
+        return -EPROTONOSUPPORT;
+    }
+    return 0;
+}
+
+int
+ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit_opts *opts)
+{
+    ipckit_name *n = NULL;
+    const ipckit_backend *be = NULL;
+    ipckit_channel *ch;
+    ipckit_opts o;
+    struct timespec ts;
+    const struct timespec *deadline;
+    int rc;
+
+    ipckit__detail_clear();
+    if (out == NULL) {
+        ipckit__detail_set("open: out is NULL");
+        return -EINVAL;
+    }
+    *out = NULL;
+    if (flags & ~(unsigned) IPCKIT__KNOWN_FLAGS) {
+        ipckit__detail_set("open: unknown flag bits %#x", flags & ~(unsigned) IPCKIT__KNOWN_FLAGS);
+        return -EINVAL;
+    }
+    if (!(flags & (IPCKIT_SEND | IPCKIT_RECV))) {
+        ipckit__detail_set("open: flags need IPCKIT_SEND, IPCKIT_RECV or both");
+        return -EINVAL;
+    }
+    if ((flags & IPCKIT_EXCL) && !(flags & IPCKIT_CREATE)) {
+        ipckit__detail_set("open: IPCKIT_EXCL needs IPCKIT_CREATE");
+        return -EINVAL;
+    }
+    rc = ipckit__opts_resolve(opts, &o);
+    if (rc < 0)
+        return rc;
+    rc = resolve(name, &n, &be);
+    if (rc < 0)
+        return rc;
+
+    ch = calloc(1, sizeof *ch + be->state_size);
+    if (ch == NULL) {
+        ipckit_name_free(n);
+        return -ENOMEM;
+    }
+    ch->be = be;
+    ch->flags = flags;
+    ch->caps = be->caps;
+    ch->max_msg = o.max_msg_size;
+    deadline = ipckit__deadline((flags & IPCKIT_NONBLOCK) ? 0 : o.open_timeout_ms, &ts);
+    rc = be->open(ch->state, n, flags, &o, deadline);
+    if (rc < 0) {
+        if (ch->err_seq == 0 && ipckit_error_detail()[0] == '\0')
+            ipckit__detail_set("open \"%s\": %s", name, ipckit_strerror(rc));
+        ipckit_name_free(n);
+        free(ch);
+        return rc;
+    }
+    ipckit_name_free(n);
+    if (be->info != NULL)
+        be->info(ch->state, &ch->caps, &ch->max_msg);
+    if (ch->max_msg == 0)
+        ch->max_msg = (size_t) -1;
+    *out = ch;
+    return 0;
+}
+
+int
+ipckit_close(ipckit_channel *ch)
+{
+    int rc;
+    if (ch == NULL)
+        return 0;
+    rc = ch->be->close(ch->state);
+    free(ch);
+    return rc;
+}
+
+int
+ipckit_unlink(const char *name)
+{
+    ipckit_name *n = NULL;
+    const ipckit_backend *be = NULL;
+    int rc;
+
+    ipckit__detail_clear();
+    rc = resolve(name, &n, &be);
+    if (rc < 0)
+        return rc;
+    if (be->unlink == NULL) {
+        ipckit__detail_set("unlink \"%s\": backend %s has nothing to remove", name, be->scheme);
+        rc = -ENOTSUP;
+    } else {
+        rc = be->unlink(n);
+    }
+    ipckit_name_free(n);
+    return rc;
+}
+
+int
+ipckit_stat_name(const char *name, ipckit_stat *out)
+{
+    ipckit_name *n = NULL;
+    const ipckit_backend *be = NULL;
+    int rc;
+
+    ipckit__detail_clear();
+    if (out == NULL)
+        return -EINVAL;
+    rc = resolve(name, &n, &be);
+    if (rc < 0)
+        return rc;
+    memset(out, 0xff, sizeof *out); /* every field -1 unless the backend knows it */
+    out->mode = 0;
+    if (be->stat == NULL) {
+        ipckit__detail_set("stat \"%s\": backend %s cannot describe its objects", name,
+                           be->scheme);
+        rc = -ENOTSUP;
+    } else {
+        rc = be->stat(n, out);
+    }
+    ipckit_name_free(n);
+    return rc;
+}
+
+int
+ipckit_send(ipckit_channel *ch, const void *buf, size_t len, int timeout_ms)
+{
+    return ipckit_send_typed(ch, 1, buf, len, timeout_ms);
+}
+
+int
+ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, int timeout_ms)
+{
+    struct timespec ts;
+    unsigned seq;
+    int rc;
+
+    if (ch == NULL)
+        return -EINVAL;
+    if (!(ch->flags & IPCKIT_SEND))
+        return ipckit_backend_error(ch->state, -EBADF, "send: channel not opened for sending");
+    if (type <= 0)
+        return ipckit_backend_error(ch->state, -EINVAL, "send: type %ld is not positive", type);
+    if (buf == NULL && len > 0)
+        return ipckit_backend_error(ch->state, -EINVAL, "send: NULL buffer with length %zu", len);
+    if (timeout_ms < -1)
+        return ipckit_backend_error(ch->state, -EINVAL, "send: timeout_ms %d is below -1",
+                                    timeout_ms);
+    if (len > ch->max_msg)
+        return ipckit_backend_error(ch->state, -EMSGSIZE,
+                                    "send: message of %zu bytes exceeds the channel's limit of"
+                                    " %zu bytes",
+                                    len, ch->max_msg);
+    seq = ch->err_seq;
+    rc = ch->be->send(ch->state, type, buf, len,
+                      ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+    if (rc < 0 && ch->err_seq == seq)
+        (void) ipckit_backend_error(ch->state, rc, "send: %s", ipckit_strerror(rc));
+    return rc;
+}
+
+ssize_t
+ipckit_recv(ipckit_channel *ch, void *buf, size_t cap, int timeout_ms)
+{
+    return ipckit_recv_typed(ch, 0, NULL, buf, cap, timeout_ms);
+}
+
+ssize_t
+ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size_t cap,
+                  int timeout_ms)
+{
+    struct timespec ts;
+    long t = 0;
+    unsigned seq;
+    ssize_t rc;
+
+    if (ch == NULL)
+        return -EINVAL;
+    if (!(ch->flags & IPCKIT_RECV))
+        return ipckit_backend_error(ch->state, -EBADF, "recv: channel not opened for receiving");
+    if (buf == NULL && cap > 0)
+        return ipckit_backend_error(ch->state, -EINVAL, "recv: NULL buffer with capacity %zu",
+                                    cap);
+    if (timeout_ms < -1)
+        return ipckit_backend_error(ch->state, -EINVAL, "recv: timeout_ms %d is below -1",
+                                    timeout_ms);
+    if (selector != 0 && !(ch->caps & IPCKIT_CAP_SELECT))
+        return ipckit_backend_error(ch->state, -ENOTSUP,
+                                    "recv: backend %s cannot select by type (selector %ld)",
+                                    ch->be->scheme, selector);
+    seq = ch->err_seq;
+    rc = ch->be->recv(ch->state, selector, &t, buf, cap,
+                      ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+    if (rc >= 0) {
+        if (type != NULL)
+            *type = t;
+    } else if (ch->err_seq == seq) {
+        (void) ipckit_backend_error(ch->state, (int) rc, "recv: %s", ipckit_strerror((int) rc));
+    }
+    return rc;
+}
+
+int
+ipckit_fd(const ipckit_channel *ch)
+{
+    if (ch == NULL)
+        return -EINVAL;
+    if (ch->be->fd == NULL || !(ch->caps & IPCKIT_CAP_FD))
+        return -ENOTSUP;
+    return ch->be->fd((void *) (uintptr_t) ch->state);
+}
+
+unsigned
+ipckit_caps(const ipckit_channel *ch)
+{
+    return ch ? ch->caps : 0;
+}
+
+size_t
+ipckit_max_msg_size(const ipckit_channel *ch)
+{
+    return ch ? ch->max_msg : 0;
+}
+
+const char *
+ipckit_scheme(const ipckit_channel *ch)
+{
+    return ch ? ch->be->scheme : "";
+}
+
+const char *
+ipckit_last_error(const ipckit_channel *ch)
+{
+    return ch ? ch->err : "";
+}

@@ -1,0 +1,94 @@
+/*
+ * ipckit: deadlines. Timeouts given in milliseconds are turned once into an
+ * absolute CLOCK_MONOTONIC time, so that retries do not stretch them.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* A deadline that has always passed: "try once". Recognised without a clock read. */
+static const struct timespec past = { 0, 0 };
+
+static int
+is_past_sentinel(const struct timespec *d)
+{
+    return d->tv_sec == 0 && d->tv_nsec == 0;
+}
+
+const struct timespec *
+ipckit__deadline(int timeout_ms, struct timespec *storage)
+{
+    if (timeout_ms < 0)
+        return NULL;
+    if (timeout_ms == 0)
+        return &past;
+    (void) clock_gettime(CLOCK_MONOTONIC, storage);
+    storage->tv_sec += timeout_ms / 1000;
+    storage->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (storage->tv_nsec >= 1000000000L) {
+        storage->tv_sec++;
+        storage->tv_nsec -= 1000000000L;
+    }
+    return storage;
+}
+
+bool
+ipckit_deadline_passed(const struct timespec *deadline)
+{
+    struct timespec now;
+    if (deadline == NULL)
+        return false;
+    if (is_past_sentinel(deadline))
+        return true;
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+int
+ipckit_deadline_ms(const struct timespec *deadline)
+{
+    struct timespec now;
+    long long ms;
+    if (deadline == NULL)
+        return -1;
+    if (is_past_sentinel(deadline))
+        return 0;
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = ((long long) deadline->tv_sec - (long long) now.tv_sec) * 1000LL +
+         ((long long) deadline->tv_nsec - (long long) now.tv_nsec + 999999LL) / 1000000LL;
+    if (ms <= 0)
+        return 0;
+    if (ms > INT_MAX)
+        return INT_MAX;
+    return (int) ms;
+}
+
+int
+ipckit_deadline_sleep(const struct timespec *deadline, long ms)
+{
+    struct timespec until;
+    int left = ipckit_deadline_ms(deadline);
+    if (left == 0)
+        return -ETIMEDOUT;
+    if (left > 0 && left < ms)
+        ms = left;
+    (void) clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+        ;
+    return ipckit_deadline_passed(deadline) ? -ETIMEDOUT : 0;
+}
+
+int
+ipckit_deadline_error(const struct timespec *deadline)
+{
+    return (deadline != NULL && is_past_sentinel(deadline)) ? -EAGAIN : -ETIMEDOUT;
+}

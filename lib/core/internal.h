@@ -1,0 +1,57 @@
+/*
+ * ipckit: declarations shared by the core modules and the built-in
+ * backends. Not installed.
+ */
+#ifndef IPCKIT_INTERNAL_H
+#define IPCKIT_INTERNAL_H
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <ipckit/ipckit.h>
+#include <ipckit/backend.h>
+
+#define IPCKIT__DETAIL_MAX 256
+#define IPCKIT__SCHEME_MAX 32
+#define IPCKIT__NAME_MAX 4096
+#define IPCKIT__PARAMS_MAX 32
+
+struct ipckit_name {
+    char *text;                 /* the name as given */
+    char *scheme;               /* points into storage */
+    char *target;               /* decoded */
+    size_t nparams;
+    char *keys[IPCKIT__PARAMS_MAX];
+    char *values[IPCKIT__PARAMS_MAX];
+    char storage[];             /* scheme, target, keys and values, NUL-separated */
+};
+
+struct ipckit_channel {
+    const ipckit_backend *be;
+    unsigned flags;             /* IPCKIT_SEND | IPCKIT_RECV | ... as opened */
+    unsigned caps;
+    size_t max_msg;
+    unsigned err_seq;           /* bumped by every ipckit_backend_error() on this channel */
+    char err[IPCKIT__DETAIL_MAX];
+    alignas(max_align_t) unsigned char state[];
+};
+
+/* error.c */
+void ipckit__detail_set(const char *fmt, ...) IPCKIT_PRINTF(1, 2);
+void ipckit__detail_clear(void);
+
+/* deadline.c: NULL for -1, a time in the past for 0, else now + ms. */
+const struct timespec *ipckit__deadline(int timeout_ms, struct timespec *storage);
+
+/* options.c: validate @p in (may be NULL) and fill @p out with defaults applied. */
+int ipckit__opts_resolve(const ipckit_opts *in, ipckit_opts *out);
+
+/* registry.c */
+const ipckit_backend *ipckit__backend_lookup(const char *scheme);
+void ipckit__backend_list(char *buf, size_t cap);
+
+/* Built-in backends. */
+extern const ipckit_backend ipckit__fifo_backend;
+
+#endif /* IPCKIT_INTERNAL_H */

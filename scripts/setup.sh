@@ -1,0 +1,38 @@
+# Shared set-up of scripts/demo and scripts/check (sourced, not run).
+# Installs the Debian packages the build and the tests need when they are
+# missing, then configures and builds into the directory given as $1.
+set -eu
+
+IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+# Packages: build (cmake, compiler, pkg-config, libbsd), tests (check,
+# procps for ps, util-linux for ipcs), and the extra checks (valgrind).
+IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
+IPCKIT_CHECK_PACKAGES="valgrind"
+
+ipckit_install() {
+    missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "== installing:$missing"
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: packages missing ($missing) and not root; install them with apt-get" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# ipckit_build DIR [cmake args...]
+ipckit_build() {
+    dir=$1
+    shift
+    echo "== configure $dir $*"
+    cmake -S "$IPCKIT_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+    echo "== build $dir"
+    cmake --build "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
+}

@@ -1,0 +1,300 @@
+/*
+ * ipckit test kit; see testkit.h.
+ */
+#include "testkit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define TK_KEY_PREFIX 0x1cu
+
+static char dir[PATH_MAX];
+static pid_t dir_owner;
+static unsigned counter;
+
+const char *
+tk_dir(void)
+{
+    if (dir[0] == '\0' || dir_owner != getpid()) {
+        (void) snprintf(dir, sizeof dir, "/tmp/ipckit-test.%ld.XXXXXX", (long) getpid());
+        if (mkdtemp(dir) == NULL) {
+            perror("mkdtemp");
+            abort();
+        }
+        dir_owner = getpid();
+    }
+    return dir;
+}
+
+void
+tk_path(char *buf, size_t cap, const char *leaf)
+{
+    (void) snprintf(buf, cap, "%s/%s", tk_dir(), leaf);
+}
+
+void
+tk_name(char *buf, size_t cap, const char *scheme, const char *leaf)
+{
+    (void) snprintf(buf, cap, "%s:%s/%s", scheme, tk_dir(), leaf);
+}
+
+key_t
+tk_sysv_key(void)
+{
+    unsigned k = (TK_KEY_PREFIX << 24) | (((unsigned) getpid() & 0xffffu) << 8) |
+                 (++counter & 0xffu);
+    return (key_t) (int) k;
+}
+
+void
+tk_posix_name(char *buf, size_t cap)
+{
+    (void) snprintf(buf, cap, "/ipckit-test.%ld.%u", (long) getpid(), ++counter);
+}
+
+long long
+tk_now_ms(void)
+{
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long
+tk_cpu_us(void)
+{
+    struct rusage ru;
+    (void) getrusage(RUSAGE_SELF, &ru);
+    return ((long long) ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
+           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+pid_t
+tk_fork(int (*fn)(void *arg), void *arg)
+{
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fn(arg) & 0xff);
+    return pid;
+}
+
+int
+tk_wait(pid_t pid, int timeout_ms)
+{
+    long long end = tk_now_ms() + timeout_ms;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, timeout_ms < 0 ? 0 : WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (timeout_ms >= 0 && tk_now_ms() >= end) {
+            (void) kill(pid, SIGKILL);
+            (void) waitpid(pid, &status, 0);
+            return -1;
+        }
+        if (r == 0) {
+            struct timespec ts = { 0, 2000000 };
+            (void) nanosleep(&ts, NULL);
+        }
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+void
+tk_gate_init(tk_gate *g)
+{
+    ck_assert_int_eq(pipe2(g->fd, O_CLOEXEC), 0);
+}
+
+void
+tk_gate_open(tk_gate *g)
+{
+    char c = 'g';
+    ssize_t w;
+    do
+        w = write(g->fd[1], &c, 1);
+    while (w < 0 && errno == EINTR);
+}
+
+int
+tk_gate_wait(tk_gate *g, int timeout_ms)
+{
+    struct pollfd p = { .fd = g->fd[0], .events = POLLIN };
+    char c;
+    int r;
+    do
+        r = poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return -1;
+    return read(g->fd[0], &c, 1) == 1 ? 0 : -1;
+}
+
+void
+tk_gate_close(tk_gate *g)
+{
+    (void) close(g->fd[0]);
+    (void) close(g->fd[1]);
+}
+
+/* ---- leak check ------------------------------------------------------------ */
+
+static int fds_at_setup;
+
+static int
+count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    (void) closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+/* Count System V objects whose key carries this process's prefix. */
+static int
+count_sysv(const char *file, char *what, size_t cap)
+{
+    char line[512];
+    unsigned want = (TK_KEY_PREFIX << 24) | (((unsigned) getpid() & 0xffffu) << 8);
+    int n = 0;
+    FILE *fp = fopen(file, "r");
+    if (fp == NULL)
+        return 0;
+    if (fgets(line, sizeof line, fp) == NULL) { /* header */
+        (void) fclose(fp);
+        return 0;
+    }
+    while (fgets(line, sizeof line, fp) != NULL) {
+        long key;
+        if (sscanf(line, "%ld", &key) == 1 && ((unsigned) key & 0xffffff00u) == want) {
+            n++;
+            (void) snprintf(what, cap, "%s key %#lx", file, (unsigned long) (unsigned) key);
+        }
+    }
+    (void) fclose(fp);
+    return n;
+}
+
+static int
+count_posix(const char *d, char *what, size_t cap)
+{
+    char prefix[64];
+    DIR *dp = opendir(d);
+    struct dirent *e;
+    int n = 0;
+    if (dp == NULL)
+        return 0;
+    (void) snprintf(prefix, sizeof prefix, "ipckit-test.%ld.", (long) getpid());
+    while ((e = readdir(dp)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            n++;
+            (void) snprintf(what, cap, "%s/%s", d, e->d_name);
+        }
+    }
+    (void) closedir(dp);
+    return n;
+}
+
+static int fifo_count;
+static char fifo_what[PATH_MAX];
+
+static int
+visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void) ftw;
+    if (type == FTW_F && S_ISFIFO(sb->st_mode)) {
+        fifo_count++;
+        (void) snprintf(fifo_what, sizeof fifo_what, "%s", path);
+    }
+    return 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void) sb;
+    (void) type;
+    (void) ftw;
+    return remove(path);
+}
+
+static void
+leak_setup(void)
+{
+    fds_at_setup = count_fds();
+}
+
+static void
+leak_teardown(void)
+{
+    char what[PATH_MAX] = "";
+    int n;
+    n = count_sysv("/proc/sysvipc/msg", what, sizeof what) +
+        count_sysv("/proc/sysvipc/shm", what, sizeof what) +
+        count_sysv("/proc/sysvipc/sem", what, sizeof what);
+    ck_assert_msg(n == 0, "test left %d System V object(s) behind, e.g. %s", n, what);
+    n = count_posix("/dev/shm", what, sizeof what) + count_posix("/dev/mqueue", what, sizeof what);
+    ck_assert_msg(n == 0, "test left %d POSIX IPC object(s) behind, e.g. %s", n, what);
+    if (dir[0] != '\0' && dir_owner == getpid()) {
+        fifo_count = 0;
+        (void) nftw(dir, visit, 16, FTW_PHYS);
+        ck_assert_msg(fifo_count == 0, "test left %d FIFO(s) behind, e.g. %s", fifo_count,
+                      fifo_what);
+        (void) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        dir[0] = '\0';
+    }
+    n = count_fds();
+    ck_assert_msg(n == fds_at_setup, "test leaked %d file descriptor(s)", n - fds_at_setup);
+}
+
+void
+tk_fixture(TCase *tc)
+{
+    tcase_add_checked_fixture(tc, leak_setup, leak_teardown);
+}
+
+TCase *
+tk_tcase(const char *name, double timeout_s)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout_s);
+    tk_fixture(tc);
+    return tc;
+}
+
+int
+tk_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,77 @@
+/*
+ * ipckit test kit: scratch names, multi-process helpers and the per-test
+ * leak check shared by every Check suite.
+ *
+ * Objects a test creates must use tk_path(), tk_name(), tk_sysv_key() or
+ * tk_posix_name(): the leak check at the end of each test (tk_fixture)
+ * fails the test if any of them is still there, or if the test left a file
+ * descriptor open.
+ */
+#ifndef IPCKIT_TESTKIT_H
+#define IPCKIT_TESTKIT_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* The scratch directory of this test process (created on first use). */
+const char *tk_dir(void);
+
+/* "<tk_dir>/<leaf>" */
+void tk_path(char *buf, size_t cap, const char *leaf);
+
+/* "<scheme>:<tk_dir>/<leaf>" */
+void tk_name(char *buf, size_t cap, const char *scheme, const char *leaf);
+
+/* A System V key unique to this test process: 0x1c<pid:16><n:8>. */
+key_t tk_sysv_key(void);
+
+/* "/ipckit-test.<pid>.<n>": a POSIX shm or mqueue name the leak check knows. */
+void tk_posix_name(char *buf, size_t cap);
+
+/* Add the leak check (setup + teardown) to a test case. */
+void tk_fixture(TCase *tc);
+
+/* Create a test case with the leak check and a timeout in seconds. */
+TCase *tk_tcase(const char *name, double timeout_s);
+
+/* Run a suite (fork mode), print the summary, return the process exit code. */
+int tk_run(Suite *s);
+
+/* Fork; the child runs fn(arg) and exits with its return value. */
+pid_t tk_fork(int (*fn)(void *arg), void *arg);
+
+/*
+ * Wait for @p pid at most @p timeout_ms (-1: forever). Returns its exit
+ * status (0..255), 128 + signal if it was killed, or -1 on timeout, after
+ * which the child has been killed and reaped.
+ */
+int tk_wait(pid_t pid, int timeout_ms);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+long long tk_now_ms(void);
+
+/* CPU time (user + system) of this process in microseconds. */
+long long tk_cpu_us(void);
+
+/* In a forked child: report and exit 99 unless cond holds. */
+#define TK_CHILD_CHECK(cond)                                                             \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
+            _exit(99);                                                                   \
+        }                                                                                \
+    } while (0)
+
+/* A simple one-shot signal between processes: a pipe. */
+typedef struct {
+    int fd[2];
+} tk_gate;
+void tk_gate_init(tk_gate *g);
+void tk_gate_open(tk_gate *g);              /* writer side: let the waiter go */
+int tk_gate_wait(tk_gate *g, int timeout_ms); /* 0, or -1 on timeout */
+void tk_gate_close(tk_gate *g);
+
+#endif

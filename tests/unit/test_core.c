@@ -1,0 +1,451 @@
+/*
+ * Unit tests of the core: errors, version, options, open-flag validation,
+ * and the backend interface, driven through a user backend ("mem:") that is
+ * registered with ipckit_backend_register() and used with the normal API.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ipckit/ipckit.h>
+#include <ipckit/backend.h>
+
+#include "testkit.h"
+
+/* ---- an in-memory backend written against the public interface ----------- */
+
+struct mem_msg {
+    long type;
+    size_t len;
+    struct mem_msg *next;
+    unsigned char data[];
+};
+
+struct mem_queue {
+    char name[64];
+    struct mem_msg *head;
+    size_t count;
+    struct mem_queue *next;
+};
+
+static struct mem_queue *queues;
+static int mem_opens, mem_closes;
+
+struct mem_state {
+    struct mem_queue *q;
+};
+
+static struct mem_queue *
+mem_find(const char *name, int create)
+{
+    struct mem_queue *q;
+    for (q = queues; q != NULL; q = q->next)
+        if (strcmp(q->name, name) == 0)
+            return q;
+    if (!create)
+        return NULL;
+    q = calloc(1, sizeof *q);
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->next = queues;
+    queues = q;
+    return q;
+}
+
+static int
+mem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+         const struct timespec *deadline)
+{
+    static const char *const params[] = { "fail", NULL };
+    struct mem_state *st = state;
+    int rc = ipckit_name_check_params(name, params);
+    (void) opts;
+    (void) deadline;
+    if (rc < 0)
+        return rc;
+    if (ipckit_name_param(name, "fail") != NULL)
+        return ipckit_backend_error(state, -EACCES, "mem: refusing \"%s\" as asked",
+                                    ipckit_name_target(name));
+    st->q = mem_find(ipckit_name_target(name), (flags & IPCKIT_CREATE) != 0);
+    if (st->q == NULL)
+        return ipckit_backend_error(state, -ENOENT, "mem: no queue \"%s\"",
+                                    ipckit_name_target(name));
+    mem_opens++;
+    return 0;
+}
+
+static int
+mem_close(void *state)
+{
+    (void) state;
+    mem_closes++;
+    return 0;
+}
+
+static int
+mem_unlink(const ipckit_name *name)
+{
+    struct mem_queue **pp;
+    for (pp = &queues; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, ipckit_name_target(name)) == 0) {
+            struct mem_queue *q = *pp;
+            *pp = q->next;
+            while (q->head) {
+                struct mem_msg *m = q->head;
+                q->head = m->next;
+                free(m);
+            }
+            free(q);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static int
+mem_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+{
+    struct mem_state *st = state;
+    struct mem_msg *m, **pp;
+    while (st->q->count >= 4) { /* a small capacity, to test waiting senders */
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_deadline_error(deadline);
+        (void) ipckit_deadline_sleep(deadline, 5);
+    }
+    m = malloc(sizeof *m + len);
+    m->type = type;
+    m->len = len;
+    m->next = NULL;
+    memcpy(m->data, buf, len);
+    for (pp = &st->q->head; *pp != NULL; pp = &(*pp)->next)
+        ;
+    *pp = m;
+    st->q->count++;
+    return 0;
+}
+
+static int
+mem_match(long selector, long type)
+{
+    return selector == 0 || (selector > 0 && type == selector) || (selector < 0 && type <= -selector);
+}
+
+static ssize_t
+mem_recv(void *state, long selector, long *type, void *buf, size_t cap,
+         const struct timespec *deadline)
+{
+    struct mem_state *st = state;
+    for (;;) {
+        struct mem_msg **pp, **best = NULL;
+        for (pp = &st->q->head; *pp != NULL; pp = &(*pp)->next) {
+            if (!mem_match(selector, (*pp)->type))
+                continue;
+            if (selector >= 0) {
+                best = pp;
+                break;
+            }
+            if (best == NULL || (*pp)->type < (*best)->type)
+                best = pp;
+        }
+        if (best != NULL) {
+            struct mem_msg *m = *best;
+            size_t len = m->len;
+            if (len > cap)
+                return ipckit_backend_error(state, -EMSGSIZE, "mem: message of %zu bytes", len);
+            memcpy(buf, m->data, len);
+            *type = m->type;
+            *best = m->next;
+            free(m);
+            st->q->count--;
+            return (ssize_t) len;
+        }
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_deadline_error(deadline);
+        (void) ipckit_deadline_sleep(deadline, 5);
+    }
+}
+
+static const ipckit_backend mem_backend = {
+    .abi_version = IPCKIT_BACKEND_ABI,
+    .scheme = "mem",
+    .state_size = sizeof(struct mem_state),
+    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV,
+    .open = mem_open,
+    .close = mem_close,
+    .unlink = mem_unlink,
+    .send = mem_send,
+    .recv = mem_recv,
+};
+
+/* ---- errors and version --------------------------------------------------- */
+
+START_TEST(strerror_and_names)
+{
+    ck_assert_str_eq(ipckit_strerror(0), "success");
+    ck_assert_str_eq(ipckit_strerror(42), "success");
+    ck_assert_str_eq(ipckit_errname(0), "OK");
+    ck_assert_str_eq(ipckit_errname(-ETIMEDOUT), "ETIMEDOUT");
+    ck_assert_str_eq(ipckit_errname(-EMSGSIZE), "EMSGSIZE");
+    ck_assert_str_eq(ipckit_errname(-EOWNERDEAD), "EOWNERDEAD");
+    ck_assert_str_eq(ipckit_errname(-EAGAIN), "EAGAIN");
+    ck_assert_str_eq(ipckit_errname(-99999), "EUNKNOWN");
+    ck_assert_str_eq(ipckit_strerror(-99999), "unknown error");
+    ck_assert_ptr_nonnull(strstr(ipckit_strerror(-EMSGSIZE), "too large"));
+    ck_assert_ptr_nonnull(strstr(ipckit_strerror(-ETIMEDOUT), "timed out"));
+    ck_assert_str_ne(ipckit_strerror(-EPIPE), ipckit_strerror(-EBADMSG));
+}
+END_TEST
+
+START_TEST(version)
+{
+    ck_assert_uint_eq(ipckit_version(), IPCKIT_VERSION_NUMBER);
+    ck_assert_str_eq(ipckit_version_string(), IPCKIT_VERSION_STRING);
+    ck_assert_uint_eq(IPCKIT_VERSION_NUMBER,
+                      IPCKIT_VERSION_MAJOR * 10000 + IPCKIT_VERSION_MINOR * 100 + IPCKIT_VERSION_PATCH);
+}
+END_TEST
+
+START_TEST(opts_init)
+{
+    ipckit_opts o, def = IPCKIT_OPTS_INIT;
+    memset(&o, 0x55, sizeof o);
+    ck_assert_int_eq(ipckit_opts_init(&o, IPCKIT_OPTS_VERSION), 0);
+    ck_assert_uint_eq(o.mode, def.mode);
+    ck_assert_uint_eq(o.max_msg_size, 0);
+    ck_assert_uint_eq(o.capacity, 0);
+    ck_assert_uint_eq(o.flags, 0);
+    ck_assert_int_eq(o.signo, 0);
+    ck_assert_uint_eq(o.version, IPCKIT_OPTS_VERSION);
+    ck_assert_int_eq(o.open_timeout_ms, -1);
+    ck_assert_int_eq(ipckit_opts_init(&o, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_opts_init(&o, IPCKIT_OPTS_VERSION + 1), -EINVAL);
+    ck_assert_int_eq(ipckit_opts_init(NULL, IPCKIT_OPTS_VERSION), -EINVAL);
+}
+END_TEST
+
+/* ---- open validation ------------------------------------------------------- */
+
+static void
+open_bad(const char *name, unsigned flags, const ipckit_opts *o, int want, const char *detail)
+{
+    ipckit_channel *ch = (ipckit_channel *) 1;
+    int rc = ipckit_open(&ch, name, flags, o);
+    ck_assert_msg(rc == want, "open(%s, %#x) = %s, want %s (%s)", name, flags,
+                  ipckit_errname(rc), ipckit_errname(want), ipckit_error_detail());
+    ck_assert_ptr_null(ch);
+    ck_assert_msg(strstr(ipckit_error_detail(), detail) != NULL, "detail \"%s\" lacks \"%s\"",
+                  ipckit_error_detail(), detail);
+}
+
+START_TEST(open_validation)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ck_assert_int_eq(ipckit_open(NULL, "fifo:/x", IPCKIT_SEND, NULL), -EINVAL);
+    open_bad("fifo:/x", 0, NULL, -EINVAL, "IPCKIT_SEND, IPCKIT_RECV");
+    open_bad("fifo:/x", IPCKIT_SEND | (1u << 20), NULL, -EINVAL, "unknown flag");
+    open_bad("fifo:/x", IPCKIT_SEND | IPCKIT_EXCL, NULL, -EINVAL, "IPCKIT_EXCL needs");
+    open_bad("nosuch:/x", IPCKIT_SEND, NULL, -EPROTONOSUPPORT, "unknown scheme \"nosuch\"");
+    open_bad("nosuch:/x", IPCKIT_SEND, NULL, -EPROTONOSUPPORT, "fifo");
+    open_bad("fifo", IPCKIT_SEND, NULL, -EINVAL, "no ':'");
+    o.mode = 01777;
+    open_bad("fifo:/x", IPCKIT_SEND, &o, -EINVAL, "mode");
+    o = (ipckit_opts) IPCKIT_OPTS_INIT;
+    o.version = 77;
+    open_bad("fifo:/x", IPCKIT_SEND, &o, -EINVAL, "version 77");
+    o = (ipckit_opts) IPCKIT_OPTS_INIT;
+    o.flags = 1u << 9;
+    open_bad("fifo:/x", IPCKIT_SEND, &o, -EINVAL, "unknown flag bits");
+    o = (ipckit_opts) IPCKIT_OPTS_INIT;
+    o.open_timeout_ms = -5;
+    open_bad("fifo:/x", IPCKIT_SEND, &o, -EINVAL, "open_timeout_ms");
+    ck_assert_int_eq(ipckit_unlink("nosuch:/x"), -EPROTONOSUPPORT);
+    ck_assert_int_eq(ipckit_close(NULL), 0);
+    ck_assert_str_eq(ipckit_scheme(NULL), "");
+    ck_assert_uint_eq(ipckit_caps(NULL), 0);
+    ck_assert_int_eq(ipckit_send(NULL, "x", 1, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_recv(NULL, NULL, 0, 0), -EINVAL);
+}
+END_TEST
+
+/* ---- the backend interface --------------------------------------------------- */
+
+START_TEST(register_validation)
+{
+    ipckit_backend bad = mem_backend;
+    ck_assert_int_eq(ipckit_backend_register(NULL), -EINVAL);
+    bad.abi_version = IPCKIT_BACKEND_ABI + 1;
+    ck_assert_int_eq(ipckit_backend_register(&bad), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "abi_version"));
+    bad = mem_backend;
+    bad.scheme = "Bad Scheme";
+    ck_assert_int_eq(ipckit_backend_register(&bad), -EINVAL);
+    bad = mem_backend;
+    bad.recv = NULL;
+    ck_assert_int_eq(ipckit_backend_register(&bad), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "required"));
+    bad = mem_backend;
+    bad.scheme = "fifo"; /* a built-in's scheme */
+    ck_assert_int_eq(ipckit_backend_register(&bad), -EEXIST);
+    ck_assert_ptr_null(ipckit_backend_find("mem"));
+    ck_assert_int_eq(ipckit_backend_register(&mem_backend), 0);
+    ck_assert_int_eq(ipckit_backend_register(&mem_backend), 0); /* idempotent */
+    ck_assert_ptr_eq(ipckit_backend_find("mem"), &mem_backend);
+    bad = mem_backend; /* another table, same scheme */
+    ck_assert_int_eq(ipckit_backend_register(&bad), -EEXIST);
+    ck_assert_ptr_nonnull(ipckit_backend_find("fifo"));
+}
+END_TEST
+
+static int
+count_backends(const ipckit_backend *be, void *arg)
+{
+    (void) be;
+    ++*(int *) arg;
+    return 0;
+}
+
+START_TEST(user_backend_through_api)
+{
+    ipckit_channel *tx = NULL, *rx = NULL;
+    char buf[64];
+    long type = 0;
+    ssize_t n;
+    int count = 0;
+
+    ck_assert_int_eq(ipckit_backend_register(&mem_backend), 0);
+    ck_assert_int_eq(ipckit_backend_foreach(count_backends, &count), 0);
+    ck_assert_int_ge(count, 2);
+
+    ck_assert_int_eq(ipckit_open(&rx, "mem:q1", IPCKIT_RECV, NULL), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "no queue \"q1\""));
+    ck_assert_int_eq(ipckit_open(&rx, "mem:q1?fail", IPCKIT_RECV | IPCKIT_CREATE, NULL), -EACCES);
+    ck_assert_int_eq(ipckit_open(&rx, "mem:q1?bogus=1", IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_int_eq(mem_opens, 0);
+
+    ck_assert_int_eq(ipckit_open(&tx, "mem:q1", IPCKIT_SEND | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_open(&rx, "mem:q1", IPCKIT_RECV, NULL), 0);
+    ck_assert_str_eq(ipckit_scheme(tx), "mem");
+    ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_SELECT, IPCKIT_CAP_SELECT);
+    ck_assert_int_eq(ipckit_fd(rx), -ENOTSUP);
+
+    /* direction is enforced by the core */
+    ck_assert_int_eq(ipckit_recv(tx, buf, sizeof buf, 0), -EBADF);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "not opened for receiving"));
+    ck_assert_int_eq(ipckit_send(rx, "x", 1, 0), -EBADF);
+    ck_assert_int_eq(ipckit_send_typed(tx, 0, "x", 1, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_send_typed(tx, -3, "x", 1, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_send(tx, NULL, 3, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_send(tx, "x", 1, -2), -EINVAL);
+
+    ck_assert_int_eq(ipckit_send_typed(tx, 3, "three", 5, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(tx, 1, "one", 3, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(tx, 2, "two", 3, 0), 0);
+
+    /* exact type */
+    n = ipckit_recv_typed(rx, 2, &type, buf, sizeof buf, 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(type, 2);
+    ck_assert_int_eq(memcmp(buf, "two", 3), 0);
+    /* too small: -EMSGSIZE and the message stays */
+    ck_assert_int_eq(ipckit_recv_typed(rx, 3, &type, buf, 2, 0), -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "5 bytes"));
+    /* lowest type <= 3 */
+    n = ipckit_recv_typed(rx, -3, &type, buf, sizeof buf, 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(type, 1);
+    n = ipckit_recv(rx, buf, sizeof buf, 0);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(memcmp(buf, "three", 5), 0);
+
+    /* empty: 0 timeout is -EAGAIN at once, a timeout waits at least that long */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    long long t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 60), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 60);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "timed out"));
+
+    /* a backend error fills the per-handle detail */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(ipckit_send(tx, "f", 1, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, "f", 1, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_send(tx, "f", 1, 30), -ETIMEDOUT);
+
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(mem_closes, 2);
+    ck_assert_int_eq(ipckit_unlink("mem:q1"), 0);
+    ck_assert_int_eq(ipckit_unlink("mem:q1"), -ENOENT);
+}
+END_TEST
+
+START_TEST(selector_refused_without_cap)
+{
+    static ipckit_backend nosel;
+    ipckit_channel *rx = NULL;
+    char buf[8];
+    nosel = mem_backend;
+    nosel.scheme = "memnosel";
+    nosel.caps = IPCKIT_CAP_TYPED;
+    ck_assert_int_eq(ipckit_backend_register(&nosel), 0);
+    ck_assert_int_eq(ipckit_open(&rx, "memnosel:q2", IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 5, NULL, buf, sizeof buf, 0), -ENOTSUP);
+    ck_assert_int_eq(ipckit_recv_typed(rx, -5, NULL, buf, sizeof buf, 0), -ENOTSUP);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, NULL, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_unlink("memnosel:q2"), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_stat_name("memnosel:q2", &(ipckit_stat){ 0 }), -ENOTSUP);
+}
+END_TEST
+
+START_TEST(nonblock_flag_zeroes_timeouts)
+{
+    ipckit_channel *rx = NULL;
+    char buf[8];
+    ck_assert_int_eq(ipckit_backend_register(&mem_backend), 0);
+    ck_assert_int_eq(ipckit_open(&rx, "mem:q3", IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_NONBLOCK, NULL), 0);
+    long long t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, IPCKIT_FOREVER), -EAGAIN);
+    ck_assert_int_lt(tk_now_ms() - t0, 1000);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink("mem:q3"), 0);
+}
+END_TEST
+
+START_TEST(deadline_helpers)
+{
+    struct timespec d;
+    ck_assert_int_eq(ipckit_deadline_ms(NULL), -1);
+    ck_assert(!ipckit_deadline_passed(NULL));
+    ck_assert_int_eq(ipckit_deadline_error(NULL), -ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &d);
+    d.tv_sec += 2;
+    int ms = ipckit_deadline_ms(&d);
+    ck_assert_int_gt(ms, 1500);
+    ck_assert_int_le(ms, 2000);
+    ck_assert(!ipckit_deadline_passed(&d));
+    ck_assert_int_eq(ipckit_deadline_error(&d), -ETIMEDOUT);
+    d.tv_sec -= 3;
+    ck_assert(ipckit_deadline_passed(&d));
+    ck_assert_int_eq(ipckit_deadline_ms(&d), 0);
+    ck_assert_int_eq(ipckit_deadline_sleep(&d, 1000), -ETIMEDOUT);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tk_tcase("core", 10);
+    tcase_add_test(tc, strerror_and_names);
+    tcase_add_test(tc, version);
+    tcase_add_test(tc, opts_init);
+    tcase_add_test(tc, open_validation);
+    tcase_add_test(tc, deadline_helpers);
+    suite_add_tcase(s, tc);
+    tc = tk_tcase("backend", 10);
+    tcase_add_test(tc, register_validation);
+    tcase_add_test(tc, user_backend_through_api);
+    tcase_add_test(tc, selector_refused_without_cap);
+    tcase_add_test(tc, nonblock_flag_zeroes_timeouts);
+    suite_add_tcase(s, tc);
+    return tk_run(s);
+}

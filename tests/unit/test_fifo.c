@@ -1,0 +1,717 @@
+/*
+ * Tests of the fifo: backend, with real processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <ipckit/ipckit.h>
+
+#include "testkit.h"
+
+#define LONG_WAIT 20000
+
+static char name[600], path[600];
+
+static void
+setup_names(const char *leaf)
+{
+    tk_name(name, sizeof name, "fifo", leaf);
+    tk_path(path, sizeof path, leaf);
+}
+
+static ipckit_channel *
+open_ok(const char *n, unsigned flags, const ipckit_opts *o)
+{
+    ipckit_channel *ch = NULL;
+    int rc = ipckit_open(&ch, n, flags, o);
+    ck_assert_msg(rc == 0, "open %s: %s (%s)", n, ipckit_errname(rc), ipckit_error_detail());
+    return ch;
+}
+
+/* Deterministic content for message (writer w, sequence s, length len). */
+static void
+fill(unsigned char *p, size_t len, unsigned w, unsigned s)
+{
+    uint32_t x = w * 2654435761u + s * 40503u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (unsigned char) (x >> 16);
+    }
+}
+
+static int
+check_content(const unsigned char *p, size_t len, unsigned w, unsigned s)
+{
+    static unsigned char want[1 << 20];
+    if (len > sizeof want)
+        return 0;
+    fill(want, len, w, s);
+    return memcmp(p, want, len) == 0;
+}
+
+/* ---- child bodies ------------------------------------------------------------ */
+
+struct writer_args {
+    const char *name;
+    unsigned id;
+    unsigned count;
+    size_t big;
+    unsigned flags;
+};
+
+/* Send `count` messages: header (id, seq) + content, sizes alternate small/big. */
+static int
+writer_main(void *arg)
+{
+    struct writer_args *a = arg;
+    static unsigned char buf[1 << 20];
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, a->name, IPCKIT_SEND | a->flags, NULL) == 0);
+    for (unsigned s = 0; s < a->count; s++) {
+        size_t len = (s % 3 == 1) ? a->big + s : 16 + (s * 7) % 300;
+        memcpy(buf, &a->id, 4);
+        memcpy(buf + 4, &s, 4);
+        fill(buf + 8, len - 8, a->id, s);
+        TK_CHILD_CHECK(ipckit_send_typed(tx, (long) a->id + 1, buf, len, LONG_WAIT) == 0);
+    }
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+START_TEST(roundtrip_boundaries_types_eof)
+{
+    struct writer_args a = { name, 7, 30, 100000, 0 };
+    static unsigned char buf[1 << 18];
+    ipckit_channel *rx;
+    struct stat sb;
+    long type;
+    pid_t pid;
+
+    setup_names("rt.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+    ck_assert_str_eq(ipckit_scheme(rx), "fifo");
+    ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_TYPED, IPCKIT_CAP_TYPED);
+    ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_STREAM, 0);
+
+    pid = tk_fork(writer_main, &a);
+    for (unsigned s = 0; s < a.count; s++) {
+        size_t want = (s % 3 == 1) ? a.big + s : 16 + (s * 7) % 300;
+        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT);
+        ck_assert_msg(n == (ssize_t) want, "message %u: got %zd (%s), want %zu", s, n,
+                      ipckit_last_error(rx), want);
+        ck_assert_int_eq(type, 8);
+        unsigned id, seq;
+        memcpy(&id, buf, 4);
+        memcpy(&seq, buf + 4, 4);
+        ck_assert_uint_eq(id, 7);
+        ck_assert_uint_eq(seq, s);
+        ck_assert(check_content(buf + 8, (size_t) n - 8, 7, s));
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    /* the writer is gone and nothing is queued: end of stream */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(lstat(path, &sb), -1);
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+}
+END_TEST
+
+static int
+send_empty_and_close(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, arg, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send_typed(tx, 5, "", 0, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_send_typed(tx, 6, "x", 1, LONG_WAIT) == 0);
+    return ipckit_close(tx) == 0 ? 0 : 1;
+}
+
+START_TEST(empty_message_is_a_message)
+{
+    char buf[8];
+    long type = 0;
+    ipckit_channel *rx;
+    pid_t pid;
+    setup_names("empty.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    pid = tk_fork(send_empty_and_close, name);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT), 0);
+    ck_assert_int_eq(type, 5);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, NULL, 0, LONG_WAIT), -EMSGSIZE);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT), 1);
+    ck_assert_int_eq(type, 6);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(mode_option_is_exact)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *rx;
+    struct stat sb;
+    mode_t old = umask(077);
+    setup_names("mode.pipe");
+    o.mode = 0640;
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    umask(old);
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+    /* an existing FIFO keeps its mode */
+    ipckit_channel *rx2 = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+    ck_assert_int_eq(ipckit_stat_name(name, &(ipckit_stat){ 0 }), 0);
+    ipckit_stat st;
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_uint_eq(st.mode, 0640);
+    ck_assert_int_eq(st.messages, -1);
+    ck_assert_int_eq(ipckit_close(rx2), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(refuses_bad_paths)
+{
+    ipckit_channel *ch = NULL;
+    char link[600], lname[700], target[600];
+    struct stat sb;
+    FILE *fp;
+
+    setup_names("regular");
+    fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("data", fp);
+    fclose(fp);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "not a FIFO"));
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EINVAL);
+    ck_assert_int_eq(ipckit_unlink(name), -EINVAL);
+    ck_assert_int_eq(lstat(path, &sb), 0); /* not removed */
+    ck_assert_int_eq(unlink(path), 0);
+
+    /* a symlink to a real FIFO is not followed, for open or unlink */
+    tk_path(target, sizeof target, "real.pipe");
+    ck_assert_int_eq(mkfifo(target, 0600), 0);
+    tk_path(link, sizeof link, "link.pipe");
+    ck_assert_int_eq(symlink(target, link), 0);
+    snprintf(lname, sizeof lname, "fifo:%s", link);
+    ck_assert_int_eq(ipckit_open(&ch, lname, IPCKIT_RECV, NULL), -ELOOP);
+    ck_assert_int_eq(ipckit_open(&ch, lname, IPCKIT_RECV | IPCKIT_CREATE, NULL), -ELOOP);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "symbolic link"));
+    ck_assert_int_eq(ipckit_unlink(lname), -ELOOP);
+    ck_assert_int_eq(unlink(link), 0);
+
+    /* exclusive create of an existing FIFO */
+    snprintf(lname, sizeof lname, "fifo:%s", target);
+    ck_assert_int_eq(ipckit_open(&ch, lname, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL),
+                     -EEXIST);
+    ck_assert_int_eq(unlink(target), 0);
+
+    /* missing without create; one-way only; unknown parameter */
+    setup_names("missing.pipe");
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -ENOENT);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_SEND | IPCKIT_CREATE, NULL),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "one-way"));
+    snprintf(lname, sizeof lname, "%s?color=red", name);
+    ck_assert_int_eq(ipckit_open(&ch, lname, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "unknown parameter \"color\""));
+    ck_assert_int_eq(lstat(path, &sb), -1); /* nothing created on a failed open */
+    ck_assert_int_eq(ipckit_open(&ch, "fifo:/nonexistent-dir/x.pipe", IPCKIT_RECV | IPCKIT_CREATE, NULL),
+                     -ENOENT);
+    ck_assert_ptr_null(ch);
+}
+END_TEST
+
+static int
+open_reader_later(void *arg)
+{
+    ipckit_channel *rx = NULL;
+    struct timespec ts = { 0, 150 * 1000000L };
+    char buf[16];
+    nanosleep(&ts, NULL);
+    TK_CHILD_CHECK(ipckit_open(&rx, arg, IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == 2);
+    TK_CHILD_CHECK(memcmp(buf, "hi", 2) == 0);
+    return ipckit_close(rx) == 0 ? 0 : 1;
+}
+
+START_TEST(writer_open_waits_for_reader)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx = NULL;
+    long long t0;
+    pid_t pid;
+    setup_names("wait.pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+
+    ck_assert_int_eq(ipckit_open(&tx, name, IPCKIT_SEND | IPCKIT_NONBLOCK, NULL), -EAGAIN);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "no reader"));
+    o.open_timeout_ms = 0;
+    ck_assert_int_eq(ipckit_open(&tx, name, IPCKIT_SEND, &o), -EAGAIN);
+    o.open_timeout_ms = 120;
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_open(&tx, name, IPCKIT_SEND, &o), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 120);
+
+    pid = tk_fork(open_reader_later, name);
+    o.open_timeout_ms = LONG_WAIT;
+    tx = open_ok(name, IPCKIT_SEND, &o);
+    ck_assert_int_eq(ipckit_send(tx, "hi", 2, LONG_WAIT), 0);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static int
+hold_writer_open(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    tk_gate *g = arg;
+    char c;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    tk_gate_open(g);
+    /* wait until the parent closes its end of the pipe */
+    (void) close(g->fd[1]);
+    while (read(g->fd[0], &c, 1) > 0)
+        ;
+    return ipckit_close(tx) == 0 ? 0 : 1;
+}
+
+START_TEST(recv_timeouts)
+{
+    ipckit_channel *rx;
+    char buf[16];
+    long long t0;
+    tk_gate g;
+    pid_t pid;
+    setup_names("timeout.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    /* no writer has come yet: a wait, not an end of stream */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 80), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 80);
+
+    /* a silent writer: timeouts, not EOF */
+    tk_gate_init(&g);
+    pid = tk_fork(hold_writer_open, &g);
+    ck_assert_int_eq(tk_gate_wait(&g, LONG_WAIT), 0);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 80), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 80);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    tk_gate_close(&g); /* lets the child go */
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(epipe_not_sigpipe)
+{
+    ipckit_channel *rx, *tx;
+    sigset_t before, after, pending;
+    setup_names("epipe.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    /* SIGPIPE has its default (fatal) action here; the test process must survive */
+    signal(SIGPIPE, SIG_DFL);
+    pthread_sigmask(SIG_SETMASK, NULL, &before);
+    ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), -EPIPE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "no reader"));
+    static char big[200000];
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), -EPIPE);
+    pthread_sigmask(SIG_SETMASK, NULL, &after);
+    ck_assert(sigismember(&before, SIGPIPE) == sigismember(&after, SIGPIPE));
+    sigpending(&pending);
+    ck_assert(!sigismember(&pending, SIGPIPE));
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(send_full_pipe_times_out)
+{
+    ipckit_channel *rx, *tx;
+    char buf[1000] = { 0 };
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    long long t0;
+    int rc, sent = 0;
+    setup_names("full.pipe");
+    o.capacity = 4096;
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    while ((rc = ipckit_send(tx, buf, sizeof buf, 0)) == 0)
+        sent++;
+    ck_assert_int_eq(rc, -EAGAIN);
+    ck_assert_int_gt(sent, 0);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_send(tx, buf, sizeof buf, 60), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 60);
+    /* a large message that cannot start in time sends nothing */
+    static char big[50000];
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, 30), -ETIMEDOUT);
+    for (int i = 0; i < sent; i++)
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), (ssize_t) sizeof buf);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    /* pollable descriptor */
+    struct pollfd p = { .fd = ipckit_fd(rx), .events = POLLIN };
+    ck_assert_int_ge(p.fd, 0);
+    ck_assert_int_eq(poll(&p, 1, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), 0);
+    ck_assert_int_eq(poll(&p, 1, LONG_WAIT), 1);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(small_buffer_keeps_message)
+{
+    ipckit_channel *rx, *tx;
+    static unsigned char big[70000], out[70000];
+    char small[8];
+    long type;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    setup_names("small.pipe");
+    o.capacity = 256 * 1024; /* room for the whole message: this test has no second process */
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    fill(big, sizeof big, 1, 1);
+    ck_assert_int_eq(ipckit_send_typed(tx, 4, "0123456789", 10, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(tx, 9, big, sizeof big, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, small, sizeof small, 0), -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "10 bytes"));
+    ck_assert_int_eq(ipckit_recv(rx, small, sizeof small, 0), -EMSGSIZE);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, out, sizeof out, 0), 10);
+    ck_assert_int_eq(type, 4);
+    ck_assert_int_eq(memcmp(out, "0123456789", 10), 0);
+    ck_assert_int_eq(ipckit_recv(rx, small, sizeof small, LONG_WAIT), -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "70000 bytes"));
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, out, sizeof out, 0), (ssize_t) sizeof big);
+    ck_assert_int_eq(type, 9);
+    ck_assert_int_eq(memcmp(out, big, sizeof big), 0);
+    /* selectors are not something a FIFO can do */
+    ck_assert_int_eq(ipckit_recv_typed(rx, 4, &type, out, sizeof out, 0), -ENOTSUP);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(max_msg_size_enforced)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *rx, *tx, *tx2;
+    static char big[9000];
+    char buf[200];
+    setup_names("max.pipe");
+    o.max_msg_size = 100;
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    tx = open_ok(name, IPCKIT_SEND, &o);
+    ck_assert_uint_eq(ipckit_max_msg_size(tx), 100);
+    ck_assert_int_eq(ipckit_send(tx, big, 101, 0), -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "limit of 100"));
+    ck_assert_int_eq(ipckit_send(tx, big, 100, 0), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 100);
+    /* a peer with a larger limit: the receiver refuses rather than overreads */
+    tx2 = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_send(tx2, big, sizeof big, 0), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_int_eq(ipckit_close(tx2), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/* Write raw bytes to the FIFO, as a foreign writer would. */
+static void
+raw_write(const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_NONBLOCK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, p, n), (ssize_t) n);
+    close(fd);
+}
+
+struct frame {
+    uint16_t magic;
+    uint8_t version, flags;
+    uint32_t len;
+    int64_t type;
+};
+
+START_TEST(corrupt_frames_are_ebadmsg)
+{
+    ipckit_channel *rx;
+    char buf[64];
+    struct {
+        struct frame h;
+        char payload[8];
+    } f;
+    setup_names("corrupt.pipe");
+
+    /* garbage */
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    raw_write("hello world, this is not a frame", 32);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "bad magic"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG); /* sticky */
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* a header that claims more than a frame may hold: no overread, no huge allocation */
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    memset(&f, 0, sizeof f);
+    f.h = (struct frame){ 0x4b49, 1, 3, 0xfffffff0u, 1 };
+    raw_write(&f, sizeof f);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* bad type, bad version, bad flags */
+    struct frame bad[] = { { 0x4b49, 1, 3, 8, 0 }, { 0x4b49, 1, 3, 8, -4 }, { 0x4b49, 2, 3, 8, 1 },
+                           { 0x4b49, 1, 0x13, 8, 1 } };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rx = open_ok(name, IPCKIT_RECV, NULL);
+        f.h = bad[i];
+        raw_write(&f, sizeof f);
+        ck_assert_msg(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == -EBADMSG, "case %zu", i);
+        ck_assert_int_eq(ipckit_close(rx), 0);
+    }
+
+    /* a truncated frame, then the writer goes: the partial bytes are dropped */
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    f.h = (struct frame){ 0x4b49, 1, 3, 8, 1 };
+    raw_write(&f, sizeof f.h + 3);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "discarded"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+    /* and the channel works again for the next writer */
+    memcpy(f.payload, "ABCDEFGH", 8);
+    raw_write(&f, sizeof f);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 8);
+    ck_assert_int_eq(memcmp(buf, "ABCDEFGH", 8), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(stream_mode_for_foreign_peers)
+{
+    ipckit_channel *rx, *tx;
+    char buf[64];
+    char sname[700];
+    long type = 0;
+    ssize_t n;
+    int fd;
+    setup_names("stream.pipe");
+    snprintf(sname, sizeof sname, "%s?stream=1", name);
+
+    /* a foreign writer (like PHP's fwrite) and an ipckit stream reader */
+    rx = open_ok(sname, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_STREAM, IPCKIT_CAP_STREAM);
+    raw_write("hello world", 11);
+    n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT);
+    ck_assert_int_eq(n, 11);
+    ck_assert_int_eq(type, 1);
+    ck_assert_int_eq(memcmp(buf, "hello world", 11), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, 0, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* an ipckit stream writer and a foreign reader: exactly the bytes, no header */
+    fd = open(path, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(fd, 0);
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    o.flags = IPCKIT_OPT_STREAM;
+    tx = open_ok(name, IPCKIT_SEND, &o);
+    ck_assert_int_eq(ipckit_send(tx, "hello ", 6, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, "world", 5, 0), 0);
+    ck_assert_int_eq(read(fd, buf, sizeof buf), 11);
+    ck_assert_int_eq(memcmp(buf, "hello world", 11), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    close(fd);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(many_writers_never_interleave)
+{
+    enum { WRITERS = 4, COUNT = 40 };
+    struct writer_args a[WRITERS];
+    static unsigned char buf[1 << 18];
+    unsigned next[WRITERS] = { 0 };
+    pid_t pids[WRITERS];
+    ipckit_channel *rx;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+
+    setup_names("many.pipe");
+    o.capacity = 8192; /* a small pipe, so that large writes block often */
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    for (unsigned w = 0; w < WRITERS; w++) {
+        a[w] = (struct writer_args){ name, w, COUNT, 20000 + w * 9000, 0 };
+        pids[w] = tk_fork(writer_main, &a[w]);
+    }
+    for (unsigned i = 0; i < WRITERS * COUNT; i++) {
+        long type;
+        unsigned id, seq;
+        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT);
+        ck_assert_msg(n >= 8, "message %u: %zd %s", i, n, ipckit_last_error(rx));
+        memcpy(&id, buf, 4);
+        memcpy(&seq, buf + 4, 4);
+        ck_assert_uint_lt(id, WRITERS);
+        ck_assert_int_eq(type, (long) id + 1);
+        ck_assert_uint_eq(seq, next[id]); /* each writer's order is kept */
+        size_t want = (seq % 3 == 1) ? a[id].big + seq : 16 + (seq * 7) % 300;
+        ck_assert_uint_eq((size_t) n, want);
+        ck_assert_msg(check_content(buf + 8, (size_t) n - 8, id, seq), "torn message %u/%u", id,
+                      seq);
+        next[id]++;
+    }
+    for (unsigned w = 0; w < WRITERS; w++)
+        ck_assert_int_eq(tk_wait(pids[w], LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static int
+send_huge(void *arg)
+{
+    static unsigned char big[1 << 20];
+    ipckit_channel *tx = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    (void) ipckit_send(tx, big, sizeof big, -1); /* killed while blocked in here */
+    return 3;
+}
+
+START_TEST(writer_killed_mid_message)
+{
+    static unsigned char buf[1 << 20];
+    ipckit_channel *rx;
+    struct pollfd p;
+    pid_t pid;
+    setup_names("killed.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    pid = tk_fork(send_huge, NULL);
+    /* wait until the pipe is full: the writer is blocked inside its message */
+    p.fd = ipckit_fd(rx);
+    p.events = POLLIN;
+    ck_assert_int_eq(poll(&p, 1, LONG_WAIT), 1);
+    /* wait until the writer has filled the pipe and is blocked mid-message */
+    int psz = fcntl(p.fd, F_GETPIPE_SZ), queued = 0;
+    long long until = tk_now_ms() + LONG_WAIT;
+    while (queued < psz - 4096 && tk_now_ms() < until) {
+        usleep(2000);
+        ck_assert_int_eq(ioctl(p.fd, FIONREAD, &queued), 0);
+    }
+    ck_assert_int_ge(queued, psz - 4096);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "discarded"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+    /* the next writer gets through intact */
+    struct writer_args a = { name, 3, 3, 300000, 0 };
+    pid = tk_fork(writer_main, &a);
+    for (unsigned i = 0; i < 3; i++) {
+        ssize_t n;
+        long long give_up = tk_now_ms() + LONG_WAIT;
+        /* -EPIPE until the new writer has opened the FIFO */
+        while ((n = ipckit_recv(rx, buf, sizeof buf, LONG_WAIT)) == -EPIPE && tk_now_ms() < give_up)
+            usleep(1000);
+        size_t want = (i % 3 == 1) ? a.big + i : 16 + (i * 7) % 300;
+        ck_assert_int_eq(n, (ssize_t) want);
+        ck_assert(check_content(buf + 8, want - 8, 3, i));
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static int
+fork_child_sends(void *arg)
+{
+    ipckit_channel *tx = arg;
+    char msg[32];
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf(msg, sizeof msg, "child %d", i);
+        TK_CHILD_CHECK(ipckit_send(tx, msg, (size_t) n, LONG_WAIT) == 0);
+    }
+    return ipckit_close(tx) == 0 ? 0 : 1;
+}
+
+START_TEST(handle_used_across_fork)
+{
+    ipckit_channel *rx, *tx;
+    char buf[64];
+    int got = 0;
+    pid_t pid;
+    setup_names("fork.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    pid = tk_fork(fork_child_sends, tx);
+    ck_assert_int_eq(ipckit_send(tx, "parent", 6, 0), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    for (;;) {
+        ssize_t n = ipckit_recv(rx, buf, sizeof buf - 1, LONG_WAIT);
+        if (n == -EPIPE)
+            break;
+        ck_assert_int_gt(n, 0);
+        got++;
+    }
+    ck_assert_int_eq(got, 11);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("fifo");
+    TCase *tc = tk_tcase("fifo", 60);
+    tcase_add_test(tc, roundtrip_boundaries_types_eof);
+    tcase_add_test(tc, empty_message_is_a_message);
+    tcase_add_test(tc, mode_option_is_exact);
+    tcase_add_test(tc, refuses_bad_paths);
+    tcase_add_test(tc, writer_open_waits_for_reader);
+    tcase_add_test(tc, recv_timeouts);
+    tcase_add_test(tc, epipe_not_sigpipe);
+    tcase_add_test(tc, send_full_pipe_times_out);
+    tcase_add_test(tc, small_buffer_keeps_message);
+    tcase_add_test(tc, max_msg_size_enforced);
+    tcase_add_test(tc, corrupt_frames_are_ebadmsg);
+    tcase_add_test(tc, stream_mode_for_foreign_peers);
+    tcase_add_test(tc, many_writers_never_interleave);
+    tcase_add_test(tc, writer_killed_mid_message);
+    tcase_add_test(tc, handle_used_across_fork);
+    suite_add_tcase(s, tc);
+    return tk_run(s);
+}
