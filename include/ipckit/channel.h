@@ -52,7 +52,11 @@ enum ipckit_caps {
 
 /** Flags for ipckit_opts.flags. */
 enum ipckit_opt_flags {
-    IPCKIT_OPT_STREAM = 1u << 0    /**< fifo: plain byte stream, no framing */
+    IPCKIT_OPT_STREAM = 1u << 0,   /**< fifo: plain byte stream, no framing */
+    IPCKIT_OPT_TRUNCATE = 1u << 1  /**< recv: cut a message that does not fit the buffer
+                                        (System V MSG_NOERROR) instead of -EMSGSIZE; the
+                                        rest of the message is lost. Backends that cannot
+                                        do it refuse the option at open with -ENOTSUP. */
 };
 
 /** Version of struct ipckit_opts that this header describes. */

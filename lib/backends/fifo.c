@@ -148,6 +148,10 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     if (rc < 0)
         return rc;
     f->stream = stream != 0 || (opts->flags & IPCKIT_OPT_STREAM);
+    if (opts->flags & IPCKIT_OPT_TRUNCATE)
+        return ipckit_backend_error(state, -ENOTSUP,
+                                    "fifo: IPCKIT_OPT_TRUNCATE is not supported; a message"
+                                    " that does not fit stays queued");
     if ((flags & IPCKIT_SEND) && (flags & IPCKIT_RECV))
         return ipckit_backend_error(state, -EINVAL,
                                     "fifo: a FIFO is one-way; open it with IPCKIT_SEND or"

@@ -9,7 +9,7 @@
 #include "internal.h"
 
 #define IPCKIT__MODE_DEFAULT 0600u
-#define IPCKIT__KNOWN_OPT_FLAGS (IPCKIT_OPT_STREAM)
+#define IPCKIT__KNOWN_OPT_FLAGS (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE)
 
 int
 ipckit_opts_init(ipckit_opts *opts, unsigned version)

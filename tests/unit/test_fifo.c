@@ -235,6 +235,10 @@ START_TEST(refuses_bad_paths)
     ck_assert_int_eq(ipckit_open(&ch, lname, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
     ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "unknown parameter \"color\""));
     ck_assert_int_eq(lstat(path, &sb), -1); /* nothing created on a failed open */
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    o.flags = IPCKIT_OPT_TRUNCATE;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE, &o), -ENOTSUP);
+    ck_assert_int_eq(lstat(path, &sb), -1);
     ck_assert_int_eq(ipckit_open(&ch, "fifo:/nonexistent-dir/x.pipe", IPCKIT_RECV | IPCKIT_CREATE, NULL),
                      -ENOENT);
     ck_assert_ptr_null(ch);
