@@ -65,7 +65,9 @@ long long tk_cpu_us(void);
         }                                                                                \
     } while (0)
 
-/* A simple one-shot signal between processes: a pipe. */
+/* A one-shot, one-way signal between processes (a pipe): one process opens
+ * the gate, another waits for it. Use two gates for a round trip; a process
+ * that both opens and waits on one gate may read its own byte. */
 typedef struct {
     int fd[2];
 } tk_gate;

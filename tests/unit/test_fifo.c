@@ -286,18 +286,19 @@ START_TEST(writer_open_waits_for_reader)
 }
 END_TEST
 
+struct hold_args {
+    tk_gate ready;   /* child -> parent: the writer is open */
+    tk_gate release; /* parent -> child: close it now */
+};
+
 static int
 hold_writer_open(void *arg)
 {
+    struct hold_args *h = arg;
     ipckit_channel *tx = NULL;
-    tk_gate *g = arg;
-    char c;
     TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
-    tk_gate_open(g);
-    /* wait until the parent closes its end of the pipe */
-    (void) close(g->fd[1]);
-    while (read(g->fd[0], &c, 1) > 0)
-        ;
+    tk_gate_open(&h->ready);
+    TK_CHILD_CHECK(tk_gate_wait(&h->release, LONG_WAIT) == 0);
     return ipckit_close(tx) == 0 ? 0 : 1;
 }
 
@@ -306,7 +307,7 @@ START_TEST(recv_timeouts)
     ipckit_channel *rx;
     char buf[16];
     long long t0;
-    tk_gate g;
+    struct hold_args h;
     pid_t pid;
     setup_names("timeout.pipe");
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
@@ -317,15 +318,18 @@ START_TEST(recv_timeouts)
     ck_assert_int_ge(tk_now_ms() - t0, 80);
 
     /* a silent writer: timeouts, not EOF */
-    tk_gate_init(&g);
-    pid = tk_fork(hold_writer_open, &g);
-    ck_assert_int_eq(tk_gate_wait(&g, LONG_WAIT), 0);
+    tk_gate_init(&h.ready);
+    tk_gate_init(&h.release);
+    pid = tk_fork(hold_writer_open, &h);
+    ck_assert_int_eq(tk_gate_wait(&h.ready, LONG_WAIT), 0);
     t0 = tk_now_ms();
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 80), -ETIMEDOUT);
     ck_assert_int_ge(tk_now_ms() - t0, 80);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
-    tk_gate_close(&g); /* lets the child go */
+    tk_gate_open(&h.release);
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&h.ready);
+    tk_gate_close(&h.release);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
