@@ -8,7 +8,7 @@ IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Packages: build (cmake, compiler, pkg-config, libbsd), tests (check,
 # procps for ps, util-linux for ipcs), and the extra checks (valgrind).
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
-IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base"
+IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 
 ipckit_install() {

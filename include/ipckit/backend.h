@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: the backend interface, for authors of backends.
  *
  * A backend is a table of operations for one name scheme. The built-in
@@ -137,9 +138,13 @@ IPCKIT_API const char *ipckit_name_text(const ipckit_name *n);
 /** The decoded value of parameter @p key, or NULL if absent. */
 IPCKIT_API const char *ipckit_name_param(const ipckit_name *n, const char *key);
 
-/** Number of parameters, and the key and value of parameter @p i. */
+/** Number of parameters of the name. */
 IPCKIT_API size_t ipckit_name_param_count(const ipckit_name *n);
+
+/** Key of parameter @p i (in the order given), or NULL past the end. */
 IPCKIT_API const char *ipckit_name_param_key(const ipckit_name *n, size_t i);
+
+/** Decoded value of parameter @p i, or NULL past the end. */
 IPCKIT_API const char *ipckit_name_param_value(const ipckit_name *n, size_t i);
 
 /**

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: the channel API.
  *
  * A channel is a message path over one kernel mechanism, chosen by the
@@ -35,8 +36,9 @@ enum ipckit_open_flags {
     IPCKIT_NONBLOCK = 1u << 4  /**< never wait: open, send and recv act as if timeout_ms were 0 */
 };
 
-/** timeout_ms values: wait forever, or try once and never wait. */
+/** timeout_ms value: wait as long as needed. */
 #define IPCKIT_FOREVER (-1)
+/** timeout_ms value: try once and never wait. */
 #define IPCKIT_NOWAIT 0
 
 /** Capability bits returned by ipckit_caps(). */
@@ -131,7 +133,10 @@ IPCKIT_API int ipckit_send(ipckit_channel *ch, const void *buf, size_t len, int 
 /**
  * Send one message.
  *
+ * @param ch         a channel opened with IPCKIT_SEND.
  * @param type       a positive message type.
+ * @param buf        the message; may be NULL when @p len is 0.
+ * @param len        its length in bytes (0 is a valid, empty message).
  * @param timeout_ms -1 waits as long as needed, 0 tries once, > 0 waits at
  *                   most that many milliseconds.
  * @return 0, or a negative errno: -EAGAIN (0 timeout and no room),
@@ -151,12 +156,15 @@ IPCKIT_API ssize_t ipckit_recv(ipckit_channel *ch, void *buf, size_t cap, int ti
 /**
  * Receive one message.
  *
+ * @param ch         a channel opened with IPCKIT_RECV.
  * @param selector   0: the first message of any type; > 0: the first message
  *                   of exactly that type; < 0: the first message with the
  *                   lowest type <= -selector (System V semantics). Backends
  *                   without IPCKIT_CAP_SELECT answer -ENOTSUP for a non-zero
  *                   selector.
  * @param type       if not NULL, receives the message's type.
+ * @param buf        where the message is copied; may be NULL when @p cap is 0.
+ * @param cap        the room at @p buf, in bytes.
  * @param timeout_ms as for ipckit_send_typed().
  * @return the message length (>= 0), or a negative errno: -EAGAIN,
  *         -ETIMEDOUT, -EMSGSIZE (@p cap too small: the message stays

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: error codes.
  *
  * Every ipckit function that can fail returns 0 (or a non-negative count) on

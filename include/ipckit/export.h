@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: symbol visibility and attribute macros.
  *
  * The library is built with -fvisibility=hidden; only declarations marked

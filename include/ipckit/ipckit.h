@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: inter-process communication for Linux, one channel API over
  * several kernel mechanisms. Umbrella header.
  *

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/stat.h>
 
 #include <ipckit/ipckit.h>
@@ -700,6 +701,44 @@ START_TEST(handle_used_across_fork)
 }
 END_TEST
 
+static int
+open_as_nobody(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    int rc;
+    TK_CHILD_CHECK(setgroups(0, NULL) == 0);
+    TK_CHILD_CHECK(setresgid(65534, 65534, 65534) == 0);
+    TK_CHILD_CHECK(setresuid(65534, 65534, 65534) == 0);
+    rc = ipckit_open(&ch, arg, IPCKIT_RECV | IPCKIT_NONBLOCK, NULL);
+    if (rc == 0)
+        ipckit_close(ch);
+    return -rc; /* 0 when the open worked, else the errno */
+}
+
+START_TEST(other_users_are_kept_out)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *rx;
+    if (geteuid() != 0) {
+        /* needs root to become another user; CI runs as root */
+        fprintf(stderr, "other_users_are_kept_out: not root, nothing checked\n");
+        return;
+    }
+    ck_assert_int_eq(chmod(tk_dir(), 0755), 0); /* let the other user reach the path */
+    setup_names("private.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL); /* default 0600 */
+    ck_assert_int_eq(tk_wait(tk_fork(open_as_nobody, name), LONG_WAIT), EACCES);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+
+    o.mode = 0666; /* the same test lets them in when the mode says so */
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    ck_assert_int_eq(tk_wait(tk_fork(open_as_nobody, name), LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -720,6 +759,7 @@ main(void)
     tcase_add_test(tc, many_writers_never_interleave);
     tcase_add_test(tc, writer_killed_mid_message);
     tcase_add_test(tc, handle_used_across_fork);
+    tcase_add_test(tc, other_users_are_kept_out);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }
