@@ -15,6 +15,7 @@
 
 static const ipckit_backend *const builtin[] = {
     &ipckit__fifo_backend,
+    &ipckit__sysv_mq_backend,
 };
 
 struct user_backend {

@@ -1,0 +1,405 @@
+/*
+ * ipckit backend "mq:": System V message queues (msgget, msgsnd, msgrcv,
+ * msgctl), the queues PHP's msg_* functions and Python's sysv_ipc use.
+ *
+ * Name: mq:KEY or mq:PATH[?proj=C]. KEY is a number (decimal or 0x hex);
+ * PATH goes through ftok(PATH, proj) (proj defaults to 'i'). See
+ * ipckit_name_sysv_key() and ipckit-mq(7). ftok keys can collide.
+ *
+ * A message is the kernel's own record: a long type and the payload bytes,
+ * with no ipckit header, so peers that do not use ipckit (PHP with
+ * serialize=false, sysv_ipc, raw msgsnd) exchange bytes with it unchanged.
+ *
+ * Waiting. msgsnd and msgrcv have no timed form. A timeout of -1 is the
+ * plain blocking call (as fast as raw System V). A timeout of 0 is one
+ * IPC_NOWAIT call. A positive timeout polls with IPC_NOWAIT and sleeps
+ * between tries, the sleep growing from SYSVMQ_NAP_MIN_US to
+ * SYSVMQ_NAP_MAX_US, so a waiting process uses almost no CPU and no signal
+ * handler or timer is needed; the price is up to one sleep step of extra
+ * latency when a message arrives during a sleep. docs/backends/mq.md has the
+ * measurements and the alternatives.
+ *
+ * Limits. A message can be at most msgmax bytes (system-wide) and at most
+ * the queue's msg_qbytes (a larger one would block msgsnd forever); the
+ * channel's max_msg_size is the smaller of the two, read at open. A receive
+ * buffer that is too small gives -EMSGSIZE and leaves the message queued,
+ * unless the channel was opened with IPCKIT_OPT_TRUNCATE (MSG_NOERROR).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <time.h>
+
+#include "../core/internal.h"
+
+#ifndef MSG_COPY
+#define MSG_COPY 040000
+#endif
+
+#define SYSVMQ_NAP_MIN_US 50L
+#define SYSVMQ_NAP_MAX_US 2000L
+#define SYSVMQ_MSGMAX_FALLBACK 8192L
+
+/* The kernel's message record: the type, then the payload. */
+struct sysvmq_buf {
+    long mtype;
+    char mtext[];
+};
+
+struct sysvmq {
+    int id;                  /* msqid */
+    key_t key;
+    int rcvflags;            /* MSG_NOERROR with IPCKIT_OPT_TRUNCATE */
+    size_t max_msg;          /* largest message this channel sends */
+    size_t bufcap;           /* payload bytes buf can hold: the system's msgmax */
+    struct sysvmq_buf *buf;  /* allocated once at open; the hot path copies through it */
+};
+
+static const char *const sysvmq_params[] = { "proj", NULL };
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* The system's largest message (msgmax), from IPC_INFO. */
+static long
+sysvmq_msgmax(void)
+{
+    struct msginfo mi;
+    memset(&mi, 0, sizeof mi);
+    if (msgctl(0, IPC_INFO, (struct msqid_ds *) (void *) &mi) < 0 || mi.msgmax <= 0)
+        return SYSVMQ_MSGMAX_FALLBACK;
+    return mi.msgmax;
+}
+
+/* Key of @p name; on failure the thread detail (set by the core) says why. */
+static int
+sysvmq_key(const ipckit_name *name, key_t *key)
+{
+    int rc = ipckit_name_check_params(name, sysvmq_params);
+    if (rc < 0)
+        return rc;
+    return ipckit_name_sysv_key(name, key);
+}
+
+/* The id of the existing queue with @p key, or a negative errno with a detail. */
+static int
+sysvmq_lookup(void *st, const ipckit_name *name, key_t key, int access)
+{
+    int id = msgget(key, access);
+    if (id < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return ipckit_backend_error(st, -ENOENT, "mq: no queue with key %#x (%s)",
+                                        (unsigned) key, ipckit_name_text(name));
+        return ipckit_backend_error(st, -e, "mq: msgget key %#x (%s): %s", (unsigned) key,
+                                    ipckit_name_text(name), strerror(e));
+    }
+    return id;
+}
+
+/*
+ * Sleep @p *nap_us microseconds (less if the deadline comes first), then
+ * double the next step up to SYSVMQ_NAP_MAX_US. EINTR just ends the nap
+ * early: the caller retries and rechecks the deadline.
+ */
+static void
+sysvmq_nap(const struct timespec *deadline, long *nap_us)
+{
+    struct timespec now, until;
+    long long left_ns, ns = (long long) *nap_us * 1000LL;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    left_ns = ((long long) deadline->tv_sec - now.tv_sec) * 1000000000LL +
+              (deadline->tv_nsec - now.tv_nsec);
+    if (left_ns < ns)
+        ns = left_ns > 0 ? left_ns : 0;
+    until.tv_sec = now.tv_sec + (time_t) (ns / 1000000000LL);
+    until.tv_nsec = now.tv_nsec + (long) (ns % 1000000000LL);
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+    if (*nap_us < SYSVMQ_NAP_MAX_US)
+        *nap_us = *nap_us * 2 > SYSVMQ_NAP_MAX_US ? SYSVMQ_NAP_MAX_US : *nap_us * 2;
+}
+
+/* Error of a msgsnd/msgrcv on a queue that was open, with a detail. */
+static int
+sysvmq_fail(struct sysvmq *q, const char *op, int e)
+{
+    /* EINVAL: the id no longer names a queue (removed before the call);
+     * EIDRM: removed while this call waited. Both mean the queue is gone. */
+    if (e == EIDRM || e == EINVAL)
+        return ipckit_backend_error(q, -EIDRM, "%s: queue %#x (id %d) was removed", op,
+                                    (unsigned) q->key, q->id);
+    if (e == EACCES)
+        return ipckit_backend_error(q, -EACCES,
+                                    "%s: no permission on queue %#x (id %d); its mode changed",
+                                    op, (unsigned) q->key, q->id);
+    return ipckit_backend_error(q, -e, "%s: queue %#x (id %d): %s", op, (unsigned) q->key, q->id,
+                                strerror(e));
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static int
+sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+            const struct timespec *deadline)
+{
+    struct sysvmq *q = state;
+    struct msqid_ds ds;
+    int access = ((flags & IPCKIT_SEND) ? 0200 : 0) | ((flags & IPCKIT_RECV) ? 0400 : 0);
+    bool created = false;
+    long msgmax;
+    size_t limit;
+    int rc;
+
+    (void) deadline; /* msgget never waits */
+    q->id = -1;
+    rc = sysvmq_key(name, &q->key);
+    if (rc < 0)
+        return rc;
+    if (opts->flags & IPCKIT_OPT_STREAM)
+        return ipckit_backend_error(state, -ENOTSUP,
+                                    "mq: IPCKIT_OPT_STREAM is not supported; a queue keeps"
+                                    " message boundaries");
+    if (opts->capacity > INT_MAX)
+        return ipckit_backend_error(state, -EINVAL, "mq: capacity %zu is above %d bytes",
+                                    opts->capacity, INT_MAX);
+    q->rcvflags = (opts->flags & IPCKIT_OPT_TRUNCATE) ? MSG_NOERROR : 0;
+
+    if (flags & IPCKIT_CREATE) {
+        q->id = msgget(q->key, IPC_CREAT | IPC_EXCL | (int) (opts->mode & 0777));
+        if (q->id >= 0) {
+            created = true;
+        } else if (errno != EEXIST || (flags & IPCKIT_EXCL)) {
+            int e = errno;
+            return ipckit_backend_error(state, -e, "mq: create queue with key %#x (%s): %s",
+                                        (unsigned) q->key, ipckit_name_text(name), strerror(e));
+        }
+    }
+    if (q->id < 0) {
+        q->id = sysvmq_lookup(state, name, q->key, access);
+        if (q->id < 0)
+            return q->id;
+    }
+
+    if (created && opts->capacity > 0) {
+        if (msgctl(q->id, IPC_STAT, &ds) < 0) {
+            rc = ipckit_backend_error(state, -errno, "mq: IPC_STAT of new queue %#x: %s",
+                                      (unsigned) q->key, strerror(errno));
+            goto fail;
+        }
+        ds.msg_qbytes = (msglen_t) opts->capacity;
+        if (msgctl(q->id, IPC_SET, &ds) < 0) {
+            int e = errno;
+            rc = ipckit_backend_error(state, -e,
+                                      "mq: set capacity of queue %#x to %zu bytes: %s%s",
+                                      (unsigned) q->key, opts->capacity, strerror(e),
+                                      e == EPERM ? " (above msgmnb needs CAP_SYS_RESOURCE)"
+                                                 : "");
+            goto fail;
+        }
+    }
+
+    /* The channel's limit: msgmax, the queue's capacity (when this process
+     * may read it) and the caller's max_msg_size, whichever is smallest. */
+    msgmax = sysvmq_msgmax();
+    limit = (size_t) msgmax;
+    if (msgctl(q->id, IPC_STAT, &ds) == 0 && (size_t) ds.msg_qbytes < limit)
+        limit = (size_t) ds.msg_qbytes;
+    if (opts->max_msg_size > limit) {
+        rc = ipckit_backend_error(state, -EMSGSIZE,
+                                  "mq: max_msg_size %zu is above the limit of queue %#x, %zu"
+                                  " bytes (msgmax %ld)",
+                                  opts->max_msg_size, (unsigned) q->key, limit, msgmax);
+        goto fail;
+    }
+    q->max_msg = opts->max_msg_size ? opts->max_msg_size : limit;
+    q->bufcap = (size_t) msgmax;
+    q->buf = malloc(sizeof *q->buf + q->bufcap);
+    if (q->buf == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    return 0;
+fail:
+    if (created)
+        (void) msgctl(q->id, IPC_RMID, NULL);
+    q->id = -1;
+    return rc;
+}
+
+static int
+sysvmq_close(void *state)
+{
+    struct sysvmq *q = state;
+    free(q->buf);
+    q->buf = NULL;
+    q->id = -1;
+    return 0;
+}
+
+static int
+sysvmq_unlink(const ipckit_name *name)
+{
+    key_t key;
+    int id, rc = sysvmq_key(name, &key);
+    if (rc < 0)
+        return rc;
+    id = sysvmq_lookup(NULL, name, key, 0);
+    if (id < 0)
+        return id;
+    if (msgctl(id, IPC_RMID, NULL) < 0) {
+        int e = errno;
+        if (e == EINVAL || e == EIDRM)
+            return ipckit_backend_error(NULL, -ENOENT, "mq: queue %#x was already removed",
+                                        (unsigned) key);
+        return ipckit_backend_error(NULL, -e, "mq: remove queue %#x (%s): %s", (unsigned) key,
+                                    ipckit_name_text(name), strerror(e));
+    }
+    return 0;
+}
+
+static int
+sysvmq_stat(const ipckit_name *name, ipckit_stat *out)
+{
+    struct msqid_ds ds;
+    key_t key;
+    long msgmax;
+    int id, rc = sysvmq_key(name, &key);
+    if (rc < 0)
+        return rc;
+    id = sysvmq_lookup(NULL, name, key, 0);
+    if (id < 0)
+        return id;
+    if (msgctl(id, IPC_STAT, &ds) < 0) {
+        int e = errno;
+        return ipckit_backend_error(NULL, e == EINVAL || e == EIDRM ? -ENOENT : -e,
+                                    "mq: IPC_STAT of queue %#x (%s): %s", (unsigned) key,
+                                    ipckit_name_text(name), strerror(e));
+    }
+    msgmax = sysvmq_msgmax();
+    out->messages = (long) ds.msg_qnum;
+    out->bytes = (long) ds.__msg_cbytes;
+    out->max_bytes = (long) ds.msg_qbytes;
+    out->max_msg_size = (long) ds.msg_qbytes < msgmax ? (long) ds.msg_qbytes : msgmax;
+    out->last_send_pid = (long) ds.msg_lspid;
+    out->last_recv_pid = (long) ds.msg_lrpid;
+    out->creator_pid = -1; /* System V does not record it for queues */
+    out->mode = (unsigned) ds.msg_perm.mode & 0777u;
+    return 0;
+}
+
+static void
+sysvmq_info(void *state, unsigned *caps, size_t *max_msg)
+{
+    (void) caps;
+    *max_msg = ((struct sysvmq *) state)->max_msg;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static int
+sysvmq_send(void *state, long type, const void *buf, size_t len,
+            const struct timespec *deadline)
+{
+    struct sysvmq *q = state;
+    long nap = SYSVMQ_NAP_MIN_US;
+    int flg = deadline == NULL ? 0 : IPC_NOWAIT;
+
+    q->buf->mtype = type;
+    if (len > 0)
+        memcpy(q->buf->mtext, buf, len);
+    for (;;) {
+        if (msgsnd(q->id, q->buf, len, flg) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return sysvmq_fail(q, "send", errno);
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_backend_error(q, ipckit_deadline_error(deadline),
+                                        "send: queue %#x is full (%zu-byte message)",
+                                        (unsigned) q->key, len);
+        sysvmq_nap(deadline, &nap);
+    }
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/* The message did not fit @p cap: say so, with its size when it can be read. */
+static ssize_t
+sysvmq_too_big(struct sysvmq *q, long selector, size_t cap)
+{
+    /* MSG_COPY reads a copy of the message at an index without removing it
+     * (Linux >= 3.8 with CONFIG_CHECKPOINT_RESTORE). With selector 0 the
+     * message that did not fit is the first one, unless another receiver
+     * took it in between; otherwise only a bound can be given. */
+    if (selector == 0) {
+        ssize_t n = msgrcv(q->id, q->buf, q->bufcap, 0, IPC_NOWAIT | MSG_COPY | MSG_NOERROR);
+        if (n >= 0 && (size_t) n > cap)
+            return ipckit_backend_error(q, -EMSGSIZE,
+                                        "recv: message of %zd bytes does not fit a buffer of"
+                                        " %zu bytes; it stays queued",
+                                        n, cap);
+    }
+    return ipckit_backend_error(q, -EMSGSIZE,
+                                "recv: message larger than the buffer of %zu bytes; it stays"
+                                " queued",
+                                cap);
+}
+
+static ssize_t
+sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
+            const struct timespec *deadline)
+{
+    struct sysvmq *q = state;
+    size_t want = cap < q->bufcap ? cap : q->bufcap;
+    long nap = SYSVMQ_NAP_MIN_US;
+    int flg = q->rcvflags | (deadline == NULL ? 0 : IPC_NOWAIT);
+    ssize_t n;
+
+    for (;;) {
+        n = msgrcv(q->id, q->buf, want, selector, flg);
+        if (n >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == E2BIG)
+            return sysvmq_too_big(q, selector, cap);
+        if (errno != ENOMSG)
+            return sysvmq_fail(q, "recv", errno);
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_backend_error(q, ipckit_deadline_error(deadline),
+                                        "recv: no message%s in queue %#x",
+                                        selector == 0 ? "" : " of the selected type",
+                                        (unsigned) q->key);
+        sysvmq_nap(deadline, &nap);
+    }
+    if (n > 0)
+        memcpy(buf, q->buf->mtext, (size_t) n);
+    *type = q->buf->mtype;
+    return n;
+}
+
+const ipckit_backend ipckit__sysv_mq_backend = {
+    .abi_version = IPCKIT_BACKEND_ABI,
+    .scheme = "mq",
+    .state_size = sizeof(struct sysvmq),
+    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND |
+            IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+    .open = sysvmq_open,
+    .close = sysvmq_close,
+    .unlink = sysvmq_unlink,
+    .send = sysvmq_send,
+    .recv = sysvmq_recv,
+    .stat = sysvmq_stat,
+    .info = sysvmq_info,
+};
