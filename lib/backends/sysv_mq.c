@@ -334,22 +334,46 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
 
 /* ---- receiving ----------------------------------------------------------- */
 
-/* The message did not fit @p cap: say so, with its size when it can be read. */
+/* Does a message of type @p t match @p selector (System V rules)? */
+static bool
+sysvmq_matches(long t, long selector, long best)
+{
+    if (selector == 0)
+        return best == 0;
+    if (selector > 0)
+        return t == selector && best == 0;
+    return t <= (selector == LONG_MIN ? LONG_MAX : -selector) && (best == 0 || t < best);
+}
+
+/*
+ * The message did not fit @p cap: say so, with its size when it can be read.
+ * MSG_COPY reads a copy of the message at an index without removing it
+ * (Linux >= 3.8 with CONFIG_CHECKPOINT_RESTORE); the queue is scanned in
+ * order for the message the selector picks. Another receiver may take it in
+ * between: the size is then that of a message that was there a moment ago.
+ * Without MSG_COPY only a bound can be given. Not on the hot path.
+ */
 static ssize_t
 sysvmq_too_big(struct sysvmq *q, long selector, size_t cap)
 {
-    /* MSG_COPY reads a copy of the message at an index without removing it
-     * (Linux >= 3.8 with CONFIG_CHECKPOINT_RESTORE). With selector 0 the
-     * message that did not fit is the first one, unless another receiver
-     * took it in between; otherwise only a bound can be given. */
-    if (selector == 0) {
-        ssize_t n = msgrcv(q->id, q->buf, q->bufcap, 0, IPC_NOWAIT | MSG_COPY | MSG_NOERROR);
-        if (n >= 0 && (size_t) n > cap)
-            return ipckit_backend_error(q, -EMSGSIZE,
-                                        "recv: message of %zd bytes does not fit a buffer of"
-                                        " %zu bytes; it stays queued",
-                                        n, cap);
+    ssize_t size = -1;
+    long best = 0;
+    for (long i = 0; i < 100000; i++) {
+        ssize_t n = msgrcv(q->id, q->buf, q->bufcap, i, IPC_NOWAIT | MSG_COPY | MSG_NOERROR);
+        if (n < 0)
+            break;
+        if (sysvmq_matches(q->buf->mtype, selector, best)) {
+            best = q->buf->mtype;
+            size = n;
+            if (selector >= 0 || best == 1)
+                break;
+        }
     }
+    if (size >= 0 && (size_t) size > cap)
+        return ipckit_backend_error(q, -EMSGSIZE,
+                                    "recv: message of %zd bytes does not fit a buffer of %zu"
+                                    " bytes; it stays queued",
+                                    size, cap);
     return ipckit_backend_error(q, -EMSGSIZE,
                                 "recv: message larger than the buffer of %zu bytes; it stays"
                                 " queued",

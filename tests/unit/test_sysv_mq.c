@@ -1,0 +1,868 @@
+/*
+ * Tests of the mq: backend (System V message queues), with real processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <ipckit/ipckit.h>
+
+#include "testkit.h"
+
+#define LONG_WAIT 20000
+
+static char name[600];
+static key_t key;
+
+static void
+new_name(void)
+{
+    key = tk_sysv_key();
+    (void) snprintf(name, sizeof name, "mq:%#x", (unsigned) key);
+}
+
+static ipckit_channel *
+open_ok(const char *n, unsigned flags, const ipckit_opts *o)
+{
+    ipckit_channel *ch = NULL;
+    int rc = ipckit_open(&ch, n, flags, o);
+    ck_assert_msg(rc == 0, "open %s: %s (%s)", n, ipckit_errname(rc), ipckit_error_detail());
+    ck_assert_ptr_nonnull(ch);
+    return ch;
+}
+
+static ipckit_channel *
+create_ok(void)
+{
+    new_name();
+    return open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+}
+
+static void
+remove_ok(const char *n)
+{
+    int rc = ipckit_unlink(n);
+    ck_assert_msg(rc == 0, "unlink %s: %s (%s)", n, ipckit_errname(rc), ipckit_error_detail());
+}
+
+static bool
+queue_exists(key_t k)
+{
+    return msgget(k, 0) >= 0;
+}
+
+/* ---- basics ---------------------------------------------------------------- */
+
+START_TEST(roundtrip_types_and_boundaries)
+{
+    ipckit_channel *ch = create_ok();
+    char buf[100];
+    long type = 0;
+    ck_assert_str_eq(ipckit_scheme(ch), "mq");
+    ck_assert_int_eq(ipckit_send(ch, "hello", 5, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, 7, "", 0, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, 3, "ab\0cd", 5, -1), 0);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 5);
+    ck_assert_int_eq(type, 1);
+    ck_assert_mem_eq(buf, "hello", 5);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 0);
+    ck_assert_int_eq(type, 7);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, -1), 5);
+    ck_assert_int_eq(type, 3);
+    ck_assert_mem_eq(buf, "ab\0cd", 5);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EAGAIN);
+    ipckit_close(ch);
+    remove_ok(name);
+    ck_assert(!queue_exists(key));
+}
+END_TEST
+
+START_TEST(caps_and_limits)
+{
+    ipckit_channel *ch = create_ok();
+    unsigned caps = ipckit_caps(ch);
+    struct msqid_ds ds;
+    ck_assert(caps & IPCKIT_CAP_TYPED);
+    ck_assert(caps & IPCKIT_CAP_SELECT);
+    ck_assert(caps & IPCKIT_CAP_STAT);
+    ck_assert(caps & IPCKIT_CAP_MULTI_SEND);
+    ck_assert(caps & IPCKIT_CAP_MULTI_RECV);
+    ck_assert(!(caps & IPCKIT_CAP_FD));
+    ck_assert(!(caps & IPCKIT_CAP_STREAM));
+    ck_assert_int_eq(ipckit_fd(ch), -ENOTSUP);
+    ck_assert_int_eq(msgctl(msgget(key, 0), IPC_STAT, &ds), 0);
+    {
+        FILE *fp = fopen("/proc/sys/kernel/msgmax", "r");
+        long msgmax = 0;
+        ck_assert_ptr_nonnull(fp);
+        ck_assert_int_eq(fscanf(fp, "%ld", &msgmax), 1);
+        (void) fclose(fp);
+        size_t want = (size_t) msgmax < ds.msg_qbytes ? (size_t) msgmax : ds.msg_qbytes;
+        ck_assert_uint_eq(ipckit_max_msg_size(ch), want);
+    }
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- names and opening ------------------------------------------------------- */
+
+START_TEST(names_decimal_hex_and_ftok)
+{
+    char dec[64], path[600], fname[700];
+    ipckit_channel *a, *b, *c;
+    char buf[16];
+    ipckit_stat st;
+
+    a = create_ok();
+    (void) snprintf(dec, sizeof dec, "mq:%u", (unsigned) key);
+    b = open_ok(dec, IPCKIT_RECV, NULL); /* the same queue by its decimal key */
+    ck_assert_int_eq(ipckit_send(a, "x", 1, 0), 0);
+    ck_assert_int_eq(ipckit_recv(b, buf, sizeof buf, 0), 1);
+    ipckit_close(b);
+    ipckit_close(a);
+    remove_ok(dec);
+    ck_assert(!queue_exists(key));
+
+    /* ftok: the key is ftok(path, proj). */
+    tk_path(path, sizeof path, "keyfile");
+    ck_assert_int_ge(close(open(path, O_CREAT | O_WRONLY, 0600)), 0);
+    (void) snprintf(fname, sizeof fname, "mq:%s?proj=m", path);
+    c = open_ok(fname, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert(queue_exists(ftok(path, 'm')));
+    ck_assert(!queue_exists(ftok(path, 'i')));
+    ck_assert_int_eq(ipckit_send(c, "ftok", 4, 0), 0);
+    ck_assert_int_eq(ipckit_stat_name(fname, &st), 0);
+    ck_assert_int_eq(st.messages, 1);
+    ipckit_close(c);
+    remove_ok(fname);
+    ck_assert(!queue_exists(ftok(path, 'm')));
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+START_TEST(bad_names_and_flags)
+{
+    ipckit_channel *ch = (ipckit_channel *) 1;
+    char missing[600], n[700];
+    new_name();
+
+    ck_assert_int_eq(ipckit_open(&ch, "mq:", IPCKIT_RECV, NULL), -EINVAL);
+    ck_assert_ptr_null(ch);
+    ck_assert_int_eq(ipckit_open(&ch, "mq:abc", IPCKIT_RECV, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "abc"));
+    ck_assert_int_eq(ipckit_open(&ch, "mq:0", IPCKIT_RECV, NULL), -EINVAL);
+    ck_assert_int_eq(ipckit_open(&ch, "mq:0x1x", IPCKIT_RECV, NULL), -EINVAL);
+    ck_assert_int_eq(ipckit_open(&ch, "mq:0x100000000", IPCKIT_RECV, NULL), -EINVAL);
+    (void) snprintf(n, sizeof n, "%s?color=red", name);
+    ck_assert_int_eq(ipckit_open(&ch, n, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "color"));
+    (void) snprintf(n, sizeof n, "mq:/tmp?proj=abc");
+    ck_assert_int_eq(ipckit_open(&ch, n, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "proj"));
+
+    /* ftok on a path that does not exist */
+    tk_path(missing, sizeof missing, "no-such-file");
+    (void) snprintf(n, sizeof n, "mq:%s", missing);
+    ck_assert_int_eq(ipckit_open(&ch, n, IPCKIT_RECV | IPCKIT_CREATE, NULL), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "no-such-file"));
+    ck_assert_int_eq(ipckit_unlink(n), -ENOENT);
+
+    /* a queue that does not exist */
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "no queue"));
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+    {
+        ipckit_stat st;
+        ck_assert_int_eq(ipckit_stat_name(name, &st), -ENOENT);
+    }
+    ck_assert(!queue_exists(key));
+
+    /* stream mode makes no sense on a queue */
+    {
+        ipckit_opts o = IPCKIT_OPTS_INIT;
+        o.flags = IPCKIT_OPT_STREAM;
+        ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE, &o), -ENOTSUP);
+        ck_assert(!queue_exists(key));
+    }
+}
+END_TEST
+
+START_TEST(create_excl_and_mode)
+{
+    ipckit_channel *a, *b, *c = (ipckit_channel *) 1;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_stat st;
+    char buf[8];
+    new_name();
+    o.mode = 0640;
+    a = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_uint_eq(st.mode, 0640);
+    /* CREATE without EXCL opens the existing queue; EXCL refuses it. */
+    b = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_int_eq(ipckit_open(&c, name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL),
+                     -EEXIST);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(ipckit_send(a, "m", 1, 0), 0);
+    ck_assert_int_eq(ipckit_recv(b, buf, sizeof buf, 0), 1);
+    ipckit_close(a);
+    ipckit_close(b);
+
+    /* default mode 0600 */
+    remove_ok(name);
+    a = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_uint_eq(st.mode, 0600);
+    ipckit_close(a);
+    remove_ok(name);
+}
+END_TEST
+
+/* In a child: drop privileges (when root) and try to open with @p flags. */
+struct perm_args {
+    unsigned flags;
+    int want;
+};
+
+static int
+perm_child(void *arg)
+{
+    struct perm_args *a = arg;
+    ipckit_channel *ch = NULL;
+    if (geteuid() == 0)
+        TK_CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+    int rc = ipckit_open(&ch, name, a->flags, NULL);
+    if (rc != a->want)
+        fprintf(stderr, "open %#x: %s (%s), want %s\n", a->flags, ipckit_errname(rc),
+                ipckit_error_detail(), ipckit_errname(a->want));
+    TK_CHILD_CHECK(rc == a->want);
+    if (rc == 0) {
+        char buf[8];
+        if (a->flags & IPCKIT_SEND)
+            TK_CHILD_CHECK(ipckit_send(ch, "p", 1, 0) == 0);
+        if (a->flags & IPCKIT_RECV)
+            TK_CHILD_CHECK(ipckit_recv(ch, buf, sizeof buf, 0) == -EAGAIN);
+        ipckit_close(ch);
+    }
+    return 0;
+}
+
+START_TEST(wrong_permissions)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *owner;
+    struct perm_args a;
+    char buf[8];
+    new_name();
+    /* Others may write but not read. As root, the child becomes nobody; as
+     * an ordinary user, the owner bits are the ones that apply. */
+    o.mode = geteuid() == 0 ? 0602 : 0200;
+    owner = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+
+    a.flags = IPCKIT_RECV;
+    a.want = -EACCES;
+    ck_assert_int_eq(tk_wait(tk_fork(perm_child, &a), LONG_WAIT), 0);
+    a.flags = IPCKIT_SEND | IPCKIT_RECV;
+    ck_assert_int_eq(tk_wait(tk_fork(perm_child, &a), LONG_WAIT), 0);
+    a.flags = IPCKIT_RECV | IPCKIT_CREATE;
+    ck_assert_int_eq(tk_wait(tk_fork(perm_child, &a), LONG_WAIT), 0);
+    a.flags = IPCKIT_SEND;
+    a.want = 0;
+    ck_assert_int_eq(tk_wait(tk_fork(perm_child, &a), LONG_WAIT), 0);
+
+    if (geteuid() == 0) {
+        /* The child's message arrived. */
+        ipckit_channel *r = open_ok(name, IPCKIT_RECV, NULL);
+        ck_assert_int_eq(ipckit_recv(r, buf, sizeof buf, 0), 1);
+        ck_assert_int_eq(buf[0], 'p');
+        ipckit_close(r);
+    }
+    ipckit_close(owner);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- selectors ----------------------------------------------------------------- */
+
+START_TEST(selector_semantics)
+{
+    ipckit_channel *ch = create_ok();
+    long types[] = { 3, 1, 2, 5, 2 };
+    char buf[16];
+    long t = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        char c = (char) ('a' + i);
+        ck_assert_int_eq(ipckit_send_typed(ch, types[i], &c, 1, 0), 0);
+    }
+    /* exact type: the first message of type 2 */
+    ck_assert_int_eq(ipckit_recv_typed(ch, 2, &t, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(t, 2);
+    ck_assert_int_eq(buf[0], 'c');
+    /* negative: the lowest type <= 4 (type 1), not the first queued (3) */
+    ck_assert_int_eq(ipckit_recv_typed(ch, -4, &t, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(t, 1);
+    ck_assert_int_eq(buf[0], 'b');
+    ck_assert_int_eq(ipckit_recv_typed(ch, -4, &t, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(t, 2);
+    ck_assert_int_eq(buf[0], 'e');
+    /* none of type 4, none <= 2 left */
+    ck_assert_int_eq(ipckit_recv_typed(ch, 4, &t, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_recv_typed(ch, -2, &t, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 4, &t, buf, sizeof buf, 50), -ETIMEDOUT);
+    /* any: the first queued */
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(t, 3);
+    ck_assert_int_eq(ipckit_recv_typed(ch, LONG_MIN, &t, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(t, 5);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, sizeof buf, 0), -EAGAIN);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- sizes ----------------------------------------------------------------------- */
+
+START_TEST(oversize_send)
+{
+    ipckit_channel *ch = create_ok();
+    size_t max = ipckit_max_msg_size(ch);
+    char *big = calloc(1, max + 1);
+    char num[32];
+    ck_assert_ptr_nonnull(big);
+    ck_assert_int_eq(ipckit_send(ch, big, max + 1, 0), -EMSGSIZE);
+    (void) snprintf(num, sizeof num, "%zu", max);
+    ck_assert_msg(strstr(ipckit_last_error(ch), num) != NULL, "detail \"%s\" lacks the limit",
+                  ipckit_last_error(ch));
+    ck_assert_int_eq(ipckit_send(ch, big, max, 0), 0);
+    ck_assert_int_eq(ipckit_recv(ch, big, max, 0), (ssize_t) max);
+    free(big);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+START_TEST(capacity_sets_queue_limit)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch, *other = (ipckit_channel *) 1;
+    ipckit_stat st;
+    char buf[600];
+    new_name();
+    o.capacity = 1000;
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    ck_assert_uint_eq(ipckit_max_msg_size(ch), 1000);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.max_bytes, 1000);
+    ck_assert_int_eq(st.max_msg_size, 1000);
+    memset(buf, 'q', sizeof buf);
+    ck_assert_int_eq(ipckit_send(ch, buf, 1001, 0), -EMSGSIZE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(ch), "1000"));
+    /* full queue: 0 -> -EAGAIN, a timeout -> -ETIMEDOUT after about that long */
+    ck_assert_int_eq(ipckit_send(ch, buf, 600, 0), 0);
+    ck_assert_int_eq(ipckit_send(ch, buf, 600, 0), -EAGAIN);
+    long long t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_send(ch, buf, 600, 100), -ETIMEDOUT);
+    long long dt = tk_now_ms() - t0;
+    ck_assert_msg(dt >= 99 && dt < 2000, "timed send took %lld ms", dt);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(ch), "full"));
+    /* a caller's max_msg_size above the queue's limit */
+    o.capacity = 0;
+    o.max_msg_size = 1001;
+    ck_assert_int_eq(ipckit_open(&other, name, IPCKIT_SEND, &o), -EMSGSIZE);
+    ck_assert_ptr_null(other);
+    o.max_msg_size = 10;
+    other = open_ok(name, IPCKIT_SEND, &o);
+    ck_assert_uint_eq(ipckit_max_msg_size(other), 10);
+    ck_assert_int_eq(ipckit_send(other, buf, 11, 0), -EMSGSIZE);
+    ipckit_close(other);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+START_TEST(small_buffer_keeps_message)
+{
+    ipckit_channel *ch = create_ok();
+    char buf[64];
+    long t = 0;
+    ck_assert_int_eq(ipckit_send_typed(ch, 4, "0123456789abcdefghij", 20, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, 2, "small", 5, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, 4, "0123456789abcdefghijklmnopqrstuvwxyz", 36, 0), 0);
+    /* The detail gives the size where the kernel can copy a message
+     * without removing it (MSG_COPY), a bound otherwise. */
+    struct {
+        long mtype;
+        char mtext[64];
+    } m;
+    bool copy = msgrcv(msgget(key, 0), &m, sizeof m.mtext, 0, IPC_NOWAIT | 040000) >= 0;
+    const char *want = copy ? "message of 20 bytes" : "larger than the buffer of 10";
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, 10, 0), -EMSGSIZE);
+    ck_assert_msg(strstr(ipckit_last_error(ch), want) != NULL, "detail: %s",
+                  ipckit_last_error(ch));
+    ck_assert_int_eq(ipckit_recv_typed(ch, 4, &t, buf, 10, 0), -EMSGSIZE);
+    ck_assert_msg(strstr(ipckit_last_error(ch), want) != NULL, "detail: %s",
+                  ipckit_last_error(ch));
+    ck_assert_int_eq(ipckit_recv_typed(ch, -4, &t, buf, 4, 0), -EMSGSIZE);
+    want = copy ? "message of 5 bytes" : "larger than the buffer of 4";
+    ck_assert_msg(strstr(ipckit_last_error(ch), want) != NULL, "detail: %s",
+                  ipckit_last_error(ch));
+    ck_assert_int_eq(ipckit_recv_typed(ch, 4, &t, buf, 19, 0), -EMSGSIZE);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, NULL, 0, 0), -EMSGSIZE);
+    /* still queued, whole */
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, 20, 0), 20);
+    ck_assert_int_eq(t, 4);
+    ck_assert_mem_eq(buf, "0123456789abcdefghij", 20);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, sizeof buf, 0), 5);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, sizeof buf, 0), 36);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+START_TEST(truncate_option)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx = create_ok(), *rx;
+    char buf[64];
+    o.flags = IPCKIT_OPT_TRUNCATE;
+    rx = open_ok(name, IPCKIT_RECV, &o);
+    ck_assert_int_eq(ipckit_send(tx, "0123456789abcdefghij", 20, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, "next", 4, 0), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, 10, 0), 10);
+    ck_assert_mem_eq(buf, "0123456789", 10);
+    /* the rest of the cut message is gone */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 4);
+    ck_assert_mem_eq(buf, "next", 4);
+    ipckit_close(rx);
+    ipckit_close(tx);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- timeouts -------------------------------------------------------------------- */
+
+START_TEST(recv_timeouts)
+{
+    ipckit_channel *ch = create_ok(), *nb;
+    char buf[8];
+    long long t0, dt;
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EAGAIN);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 150), -ETIMEDOUT);
+    dt = tk_now_ms() - t0;
+    ck_assert_msg(dt >= 149 && dt < 2000, "150 ms timeout took %lld ms", dt);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(ch), "no message"));
+    /* IPCKIT_NONBLOCK: every call tries once */
+    nb = open_ok(name, IPCKIT_RECV | IPCKIT_NONBLOCK, NULL);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(nb, buf, sizeof buf, 5000), -EAGAIN);
+    ck_assert_int_lt(tk_now_ms() - t0, 1000);
+    ipckit_close(nb);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+struct child_args {
+    tk_gate gate;
+    int delay_ms;
+    int timeout_ms;
+    int want;
+};
+
+static int
+late_sender(void *arg)
+{
+    struct child_args *a = arg;
+    ipckit_channel *ch = NULL;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(tk_gate_wait(&a->gate, LONG_WAIT) == 0);
+    struct timespec ts = { 0, (long) a->delay_ms * 1000000L };
+    (void) nanosleep(&ts, NULL);
+    TK_CHILD_CHECK(ipckit_send(ch, "late", 4, -1) == 0);
+    ipckit_close(ch);
+    return 0;
+}
+
+/* A timed receive returns soon after a message arrives, not at the timeout. */
+START_TEST(timed_recv_wakes_on_message)
+{
+    ipckit_channel *ch = create_ok();
+    struct child_args a = { .delay_ms = 100 };
+    char buf[8];
+    pid_t pid;
+    tk_gate_init(&a.gate);
+    pid = tk_fork(late_sender, &a);
+    long long t0 = tk_now_ms();
+    tk_gate_open(&a.gate);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 10000), 4);
+    long long dt = tk_now_ms() - t0;
+    ck_assert_msg(dt < 5000, "recv returned %lld ms after the start", dt);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&a.gate);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+/* A receiver waiting 1 s with a timeout must not burn a CPU. */
+START_TEST(timed_wait_uses_little_cpu)
+{
+    ipckit_channel *ch = create_ok();
+    char buf[8];
+    long long c0 = tk_cpu_us(), t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 1000), -ETIMEDOUT);
+    long long cpu = tk_cpu_us() - c0, wall = tk_now_ms() - t0;
+    ck_assert_msg(wall >= 999, "waited only %lld ms", wall);
+    /* A busy loop would use ~1000 ms; the polling design uses about 1 ms. */
+    ck_assert_msg(cpu < 150000, "a 1 s timed wait used %lld us of CPU", cpu);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- removal while waiting ------------------------------------------------------ */
+
+/* Wait until @p pid sleeps in the kernel (in msgrcv/msgsnd when possible). */
+static void
+wait_blocked(pid_t pid)
+{
+    char path[64], buf[256];
+    long long end = tk_now_ms() + 5000;
+    (void) snprintf(path, sizeof path, "/proc/%ld/stat", (long) pid);
+    while (tk_now_ms() < end) {
+        FILE *fp = fopen(path, "r");
+        char *p;
+        if (fp == NULL)
+            break;
+        p = fgets(buf, sizeof buf, fp);
+        (void) fclose(fp);
+        p = p ? strrchr(buf, ')') : NULL;
+        if (p != NULL && p[1] == ' ' && p[2] == 'S')
+            return;
+        struct timespec ts = { 0, 2000000 };
+        (void) nanosleep(&ts, NULL);
+    }
+}
+
+static int
+blocked_receiver(void *arg)
+{
+    struct child_args *a = arg;
+    ipckit_channel *ch = NULL;
+    char buf[8];
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(&a->gate);
+    ssize_t n = ipckit_recv(ch, buf, sizeof buf, a->timeout_ms);
+    if (n != a->want)
+        fprintf(stderr, "recv: %s (%s)\n", ipckit_errname((int) n), ipckit_last_error(ch));
+    TK_CHILD_CHECK(n == a->want);
+    TK_CHILD_CHECK(strstr(ipckit_last_error(ch), "removed") != NULL);
+    ipckit_close(ch);
+    return 0;
+}
+
+static int
+blocked_sender(void *arg)
+{
+    struct child_args *a = arg;
+    ipckit_channel *ch = NULL;
+    char buf[600] = { 0 };
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send(ch, buf, sizeof buf, 0) == 0);
+    tk_gate_open(&a->gate);
+    int rc = ipckit_send(ch, buf, sizeof buf, a->timeout_ms); /* the queue is full */
+    TK_CHILD_CHECK(rc == a->want);
+    ipckit_close(ch);
+    return 0;
+}
+
+static void
+removed_while_waiting(int (*child)(void *), int timeout_ms)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    struct child_args a = { .timeout_ms = timeout_ms, .want = -EIDRM };
+    ipckit_channel *ch;
+    pid_t pid;
+    new_name();
+    o.capacity = 1000;
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    tk_gate_init(&a.gate);
+    pid = tk_fork(child, &a);
+    ck_assert_int_eq(tk_gate_wait(&a.gate, LONG_WAIT), 0);
+    wait_blocked(pid);
+    remove_ok(name);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    /* the parent's own handle sees it too */
+    ck_assert_int_eq(ipckit_send(ch, "x", 1, 0), -EIDRM);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(ch), "removed"));
+    tk_gate_close(&a.gate);
+    ipckit_close(ch);
+}
+
+START_TEST(removed_while_blocked_in_recv)
+{
+    removed_while_waiting(blocked_receiver, -1);
+}
+END_TEST
+
+START_TEST(removed_while_timed_recv)
+{
+    removed_while_waiting(blocked_receiver, 30000);
+}
+END_TEST
+
+START_TEST(removed_while_blocked_in_send)
+{
+    removed_while_waiting(blocked_sender, -1);
+}
+END_TEST
+
+START_TEST(removed_while_timed_send)
+{
+    removed_while_waiting(blocked_sender, 30000);
+}
+END_TEST
+
+/* ---- signals ---------------------------------------------------------------------- */
+
+static volatile sig_atomic_t hits;
+
+static void
+on_usr1(int signo)
+{
+    (void) signo;
+    hits++;
+}
+
+static int
+interrupted_receiver(void *arg)
+{
+    struct child_args *a = arg;
+    struct sigaction sa;
+    ipckit_channel *ch = NULL;
+    char buf[8];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1; /* no SA_RESTART: msgrcv fails with EINTR */
+    TK_CHILD_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(&a->gate);
+    ssize_t n = ipckit_recv(ch, buf, sizeof buf, a->timeout_ms);
+    TK_CHILD_CHECK(n == 4);
+    TK_CHILD_CHECK(memcmp(buf, "done", 4) == 0);
+    TK_CHILD_CHECK(hits >= 1);
+    ipckit_close(ch);
+    return 0;
+}
+
+static void
+signals_do_not_break_wait(int timeout_ms)
+{
+    ipckit_channel *ch = create_ok();
+    struct child_args a = { .timeout_ms = timeout_ms };
+    pid_t pid;
+    tk_gate_init(&a.gate);
+    pid = tk_fork(interrupted_receiver, &a);
+    ck_assert_int_eq(tk_gate_wait(&a.gate, LONG_WAIT), 0);
+    for (int i = 0; i < 3; i++) {
+        wait_blocked(pid);
+        ck_assert_int_eq(kill(pid, SIGUSR1), 0);
+        struct timespec ts = { 0, 20000000 };
+        (void) nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(ipckit_send(ch, "done", 4, 0), 0);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&a.gate);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+
+START_TEST(eintr_blocking_recv)
+{
+    signals_do_not_break_wait(-1);
+}
+END_TEST
+
+START_TEST(eintr_timed_recv)
+{
+    signals_do_not_break_wait(30000);
+}
+END_TEST
+
+/* ---- stat ------------------------------------------------------------------------ */
+
+static int
+stat_receiver(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    char buf[64];
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_recv(ch, buf, sizeof buf, 0) == 10);
+    ipckit_close(ch);
+    return 0;
+}
+
+START_TEST(stat_reports_queue)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch;
+    ipckit_stat st;
+    pid_t pid;
+    new_name();
+    o.mode = 0644;
+    o.capacity = 5000;
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, 0);
+    ck_assert_int_eq(st.bytes, 0);
+    ck_assert_int_eq(st.last_send_pid, 0);
+    ck_assert_int_eq(st.last_recv_pid, 0);
+    ck_assert_int_eq(ipckit_send(ch, "0123456789", 10, 0), 0);
+    ck_assert_int_eq(ipckit_send(ch, "abc", 3, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, 9, "", 0, 0), 0);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, 3);
+    ck_assert_int_eq(st.bytes, 13);
+    ck_assert_int_eq(st.max_bytes, 5000);
+    ck_assert_int_eq(st.last_send_pid, (long) getpid());
+    ck_assert_int_eq(st.last_recv_pid, 0);
+    ck_assert_uint_eq(st.mode, 0644);
+    ck_assert_int_eq(st.creator_pid, -1);
+    pid = tk_fork(stat_receiver, NULL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, 2);
+    ck_assert_int_eq(st.bytes, 3);
+    ck_assert_int_eq(st.last_recv_pid, (long) pid);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- fork ------------------------------------------------------------------------ */
+
+static ipckit_channel *shared_ch;
+
+static int
+forked_user(void *arg)
+{
+    long id = (long) (intptr_t) arg;
+    char buf[32];
+    long t = 0;
+    /* the handle was opened by the parent before fork() */
+    TK_CHILD_CHECK(ipckit_send_typed(shared_ch, 10 + id, &id, sizeof id, -1) == 0);
+    TK_CHILD_CHECK(ipckit_recv_typed(shared_ch, 100 + id, &t, buf, sizeof buf, LONG_WAIT) ==
+                   (ssize_t) sizeof id);
+    TK_CHILD_CHECK(t == 100 + id);
+    TK_CHILD_CHECK(memcmp(buf, &id, sizeof id) == 0);
+    ipckit_close(shared_ch);
+    return 0;
+}
+
+START_TEST(handle_used_after_fork)
+{
+    pid_t pids[3];
+    shared_ch = create_ok();
+    for (long i = 0; i < 3; i++)
+        pids[i] = tk_fork(forked_user, (void *) (intptr_t) i);
+    for (int k = 0; k < 3; k++) {
+        long id = -1, t = 0;
+        ck_assert_int_eq(ipckit_recv_typed(shared_ch, -12, &t, &id, sizeof id, LONG_WAIT),
+                         (ssize_t) sizeof id);
+        ck_assert_int_eq(t, 10 + id);
+        ck_assert_int_eq(ipckit_send_typed(shared_ch, 100 + id, &id, sizeof id, 0), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(tk_wait(pids[i], LONG_WAIT), 0);
+    ipckit_close(shared_ch);
+    remove_ok(name);
+}
+END_TEST
+
+/* ---- a sender that is not ipckit ---------------------------------------------------- */
+
+START_TEST(raw_peer_interop)
+{
+    ipckit_channel *ch = create_ok();
+    struct {
+        long mtype;
+        char mtext[32];
+    } m;
+    char buf[32];
+    long t = 0;
+    int id = msgget(key, 0);
+    ck_assert_int_ge(id, 0);
+    m.mtype = 42;
+    memcpy(m.mtext, "raw\0bytes\xff", 10);
+    ck_assert_int_eq(msgsnd(id, &m, 10, 0), 0);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &t, buf, sizeof buf, 0), 10);
+    ck_assert_int_eq(t, 42);
+    ck_assert_mem_eq(buf, "raw\0bytes\xff", 10);
+    ck_assert_int_eq(ipckit_send_typed(ch, 6, "back", 4, 0), 0);
+    memset(&m, 0, sizeof m);
+    ck_assert_int_eq(msgrcv(id, &m, sizeof m.mtext, 0, IPC_NOWAIT), 4);
+    ck_assert_int_eq(m.mtype, 6);
+    ck_assert_mem_eq(m.mtext, "back", 4);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+    Suite *s = suite_create("sysv_mq");
+    TCase *tc = tk_tcase("basics", 30);
+    tcase_add_test(tc, roundtrip_types_and_boundaries);
+    tcase_add_test(tc, caps_and_limits);
+    tcase_add_test(tc, names_decimal_hex_and_ftok);
+    tcase_add_test(tc, bad_names_and_flags);
+    tcase_add_test(tc, create_excl_and_mode);
+    tcase_add_test(tc, wrong_permissions);
+    tcase_add_test(tc, selector_semantics);
+    tcase_add_test(tc, raw_peer_interop);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("sizes", 30);
+    tcase_add_test(tc, oversize_send);
+    tcase_add_test(tc, capacity_sets_queue_limit);
+    tcase_add_test(tc, small_buffer_keeps_message);
+    tcase_add_test(tc, truncate_option);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("waiting", 60);
+    tcase_add_test(tc, recv_timeouts);
+    tcase_add_test(tc, timed_recv_wakes_on_message);
+    tcase_add_test(tc, timed_wait_uses_little_cpu);
+    tcase_add_test(tc, removed_while_blocked_in_recv);
+    tcase_add_test(tc, removed_while_timed_recv);
+    tcase_add_test(tc, removed_while_blocked_in_send);
+    tcase_add_test(tc, removed_while_timed_send);
+    tcase_add_test(tc, eintr_blocking_recv);
+    tcase_add_test(tc, eintr_timed_recv);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("processes", 60);
+    tcase_add_test(tc, stat_reports_queue);
+    tcase_add_test(tc, handle_used_after_fork);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return tk_run(suite());
+}
