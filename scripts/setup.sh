@@ -6,9 +6,10 @@ set -eu
 IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # Packages: build (cmake, compiler, pkg-config, libbsd), tests (check,
-# procps for ps, util-linux for ipcs), and the extra checks (valgrind).
+# procps for ps, util-linux for ipcs), the extra checks (valgrind, man,
+# doxygen), the mq: interop peers (php-cli, python3-sysv-ipc) and fuzzing.
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
-IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen"
+IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 
 ipckit_install() {
