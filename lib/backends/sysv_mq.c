@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,8 +43,11 @@
 #define MSG_COPY 040000
 #endif
 
-#define SYSVMQ_NAP_MIN_US 50L
+#ifndef SYSVMQ_NAP_MAX_US
 #define SYSVMQ_NAP_MAX_US 2000L
+#endif
+#define SYSVMQ_NAP_MIN_US 50L
+#define SYSVMQ_SPINS 16
 #define SYSVMQ_MSGMAX_FALLBACK 8192L
 
 /* The kernel's message record: the type, then the payload. */
@@ -108,10 +112,17 @@ sysvmq_lookup(void *st, const ipckit_name *name, key_t key, int access)
  * early: the caller retries and rechecks the deadline.
  */
 static void
-sysvmq_nap(const struct timespec *deadline, long *nap_us)
+sysvmq_nap(const struct timespec *deadline, long *nap_us, int *spins)
 {
     struct timespec now, until;
     long long left_ns, ns = (long long) *nap_us * 1000LL;
+
+    if (*spins < SYSVMQ_SPINS) {
+        /* A peer that answers at once (ping-pong) is seen without a sleep. */
+        ++*spins;
+        (void) sched_yield();
+        return;
+    }
 
     (void) clock_gettime(CLOCK_MONOTONIC, &now);
     left_ns = ((long long) deadline->tv_sec - now.tv_sec) * 1000000000LL +
@@ -312,7 +323,7 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
 {
     struct sysvmq *q = state;
     long nap = SYSVMQ_NAP_MIN_US;
-    int flg = deadline == NULL ? 0 : IPC_NOWAIT;
+    int spins = 0, flg = deadline == NULL ? 0 : IPC_NOWAIT;
 
     q->buf->mtype = type;
     if (len > 0)
@@ -328,7 +339,7 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
             return ipckit_backend_error(q, ipckit_deadline_error(deadline),
                                         "send: queue %#x is full (%zu-byte message)",
                                         (unsigned) q->key, len);
-        sysvmq_nap(deadline, &nap);
+        sysvmq_nap(deadline, &nap, &spins);
     }
 }
 
@@ -387,7 +398,7 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
     struct sysvmq *q = state;
     size_t want = cap < q->bufcap ? cap : q->bufcap;
     long nap = SYSVMQ_NAP_MIN_US;
-    int flg = q->rcvflags | (deadline == NULL ? 0 : IPC_NOWAIT);
+    int spins = 0, flg = q->rcvflags | (deadline == NULL ? 0 : IPC_NOWAIT);
     ssize_t n;
 
     for (;;) {
@@ -405,7 +416,7 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
                                         "recv: no message%s in queue %#x",
                                         selector == 0 ? "" : " of the selected type",
                                         (unsigned) q->key);
-        sysvmq_nap(deadline, &nap);
+        sysvmq_nap(deadline, &nap, &spins);
     }
     if (n > 0)
         memcpy(buf, q->buf->mtext, (size_t) n);
