@@ -12,9 +12,10 @@
  *
  * Waiting. msgsnd and msgrcv have no timed form. A timeout of -1 is the
  * plain blocking call (as fast as raw System V). A timeout of 0 is one
- * IPC_NOWAIT call. A positive timeout polls with IPC_NOWAIT and sleeps
- * between tries, the sleep growing from SYSVMQ_NAP_MIN_US to
- * SYSVMQ_NAP_MAX_US, so a waiting process uses almost no CPU and no signal
+ * IPC_NOWAIT call. A positive timeout polls with IPC_NOWAIT: after a miss it
+ * yields the CPU up to SYSVMQ_SPINS times, then sleeps between tries, the
+ * sleep growing from SYSVMQ_NAP_MIN_US to SYSVMQ_NAP_MAX_US, so a waiting
+ * process uses almost no CPU and no signal
  * handler or timer is needed; the price is up to one sleep step of extra
  * latency when a message arrives during a sleep. docs/backends/mq.md has the
  * measurements and the alternatives.
