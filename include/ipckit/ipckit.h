@@ -14,5 +14,6 @@
 #include <ipckit/version.h>
 #include <ipckit/error.h>
 #include <ipckit/channel.h>
+#include <ipckit/signal.h>
 
 #endif /* IPCKIT_IPCKIT_H */

@@ -55,5 +55,6 @@ void ipckit__backend_list(char *buf, size_t cap);
 extern const ipckit_backend ipckit__fifo_backend;
 extern const ipckit_backend ipckit__sysv_mq_backend;
 extern const ipckit_backend ipckit__posix_mq_backend;
+extern const ipckit_backend ipckit__signal_backend;
 
 #endif /* IPCKIT_INTERNAL_H */

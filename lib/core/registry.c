@@ -17,6 +17,7 @@ static const ipckit_backend *const builtin[] = {
     &ipckit__fifo_backend,
     &ipckit__sysv_mq_backend,
     &ipckit__posix_mq_backend,
+    &ipckit__signal_backend,
 };
 
 struct user_backend {
