@@ -26,9 +26,15 @@
  * the dispatcher (its signalfd reads the signals of the process that reads
  * it, so the child dispatches its own signals) and the dispositions. It does
  * NOT inherit pending signals: what was queued for the parent stays with the
- * parent. After execve() the mask is kept but the signalfd is closed
- * (close-on-exec): a program started from such a child starts with those
- * signals blocked.
+ * parent. Parent and child share the signalfd's description; the first
+ * ipckit_sigdisp_on() or _off() in the child gives the child its own, so
+ * that changing the set in one process never changes it in the other.
+ * After execve() the mask is kept but the signalfd is closed (close-on-exec):
+ * a program started from such a child starts with those signals blocked.
+ *
+ * The thread check of ipckit_sigdisp_on() is best effort: glibc starts a new
+ * thread with every signal blocked and sets its real mask only when the
+ * thread first runs, so a thread created an instant before may pass it.
  */
 #ifndef IPCKIT_SIGNAL_H
 #define IPCKIT_SIGNAL_H

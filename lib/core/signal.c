@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -321,6 +322,7 @@ struct sigdisp_slot {
 
 struct ipckit_sigdisp {
     int fd;
+    pid_t owner;     /* the process whose signalfd this is (see sigdisp_private) */
     int count;       /* registered signals */
     sigset_t set;    /* the registered signals */
     struct sigdisp_slot slot[NSIG];
@@ -347,7 +349,33 @@ ipckit_sigdisp_open(ipckit_sigdisp **out, unsigned flags)
         free(d);
         return -e;
     }
+    d->owner = getpid();
     *out = d;
+    return 0;
+}
+
+/*
+ * After fork() the parent and the child share one signalfd description, and
+ * its mask with it: changing the mask in one process would change it in the
+ * other. Before changing the mask, a child gives itself its own signalfd on
+ * the same descriptor number.
+ */
+static int
+sigdisp_private(ipckit_sigdisp *d)
+{
+    int fd;
+    if (d->owner == getpid())
+        return 0;
+    fd = signalfd(-1, &d->set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0 || dup3(fd, d->fd, O_CLOEXEC) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            (void) close(fd);
+        ipckit__detail_set("sigdisp: a private signalfd after fork: %s", strerror(e));
+        return -e;
+    }
+    (void) close(fd);
+    d->owner = getpid();
     return 0;
 }
 
@@ -367,6 +395,9 @@ ipckit_sigdisp_on(ipckit_sigdisp *d, int signo, ipckit_sigdisp_fn fn, void *arg)
         d->slot[signo].arg = arg;
         return 0;
     }
+    rc = sigdisp_private(d);
+    if (rc < 0)
+        return rc;
     rc = ipckit__signal_take(NULL, signo, &was_blocked);
     if (rc < 0)
         return rc;
@@ -393,7 +424,8 @@ ipckit_sigdisp_off(ipckit_sigdisp *d, int signo)
     if (!signo_valid(signo) || d->slot[signo].fn == NULL)
         return -ENOENT;
     (void) sigdelset(&d->set, signo);
-    (void) signalfd(d->fd, &d->set, 0);
+    if (sigdisp_private(d) == 0)
+        (void) signalfd(d->fd, &d->set, 0);
     ipckit__signal_give(signo, d->slot[signo].was_blocked);
     memset(&d->slot[signo], 0, sizeof d->slot[signo]);
     d->count--;
@@ -461,9 +493,11 @@ ipckit_sigdisp_close(ipckit_sigdisp *d)
 {
     if (d == NULL)
         return 0;
+    /* The mask of the signalfd is left alone: after fork() another process
+     * may share it. */
     for (int s = 1; s < NSIG; s++)
         if (d->slot[s].fn != NULL)
-            (void) ipckit_sigdisp_off(d, s);
+            ipckit__signal_give(s, d->slot[s].was_blocked);
     (void) close(d->fd);
     free(d);
     return 0;
