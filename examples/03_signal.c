@@ -22,7 +22,7 @@
 
 #include "common.h"
 
-static volatile int killed;
+static int killed; /* set by the callback, which runs in normal context */
 
 /* Runs from ipckit_sigdisp_dispatch(), not from a signal handler. */
 static void

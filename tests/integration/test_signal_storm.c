@@ -6,8 +6,8 @@
  * reordered, and no call may return an error.
  *
  * Table-driven: a backend joins by adding a row to `rows`. A row whose
- * backend is not registered in this build is skipped at run time (mq: and
- * shm: land from their own branches).
+ * backend is not registered in this build is skipped at run time (mq:,
+ * posixmq: and shm: land from their own branches).
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +40,8 @@ struct storm_row {
     bool tx_is_rx_pid;  /* the sender's name is "<scheme>:<receiver pid>" */
     size_t msg_size;    /* bytes per message (>= 6) */
     size_t capacity;    /* opts.capacity of the receiver, so that senders block; 0: none */
+    size_t max_msg;     /* opts.max_msg_size of the receiver; 0: the default */
+    long types;         /* message types cycle 1..types; 1 where types reorder (priorities) */
     /* In the receiver before it opens: make the channel small (0 or -1). */
     int (*rx_setup)(void);
 };
@@ -110,6 +112,15 @@ mq_names(struct storm *st)
 }
 
 static void
+posixmq_names(struct storm *st)
+{
+    char n[256];
+    tk_posix_name(n, sizeof n);
+    (void) snprintf(st->rx_name, sizeof st->rx_name, "posixmq:%s", n);
+    (void) snprintf(st->tx_name, sizeof st->tx_name, "%s", st->rx_name);
+}
+
+static void
 signal_names(struct storm *st)
 {
     (void) snprintf(st->rx_name, sizeof st->rx_name, "signal:self");
@@ -135,12 +146,17 @@ signal_rx_setup(void)
     return setrlimit(RLIMIT_SIGPENDING, &rl);
 }
 
+/* scheme, names, create, unlink, tx_is_rx_pid, msg_size, capacity, max_msg, types, rx_setup */
 static const struct storm_row rows[] = {
-    { "fifo", fifo_names, true, true, false, 200, 4096, NULL },
-    /* mq: a System V queue named by a numeric key; skipped until the backend lands. */
-    { "mq", mq_names, true, true, false, 200, 4096, NULL },
-    /* shm: add its row here: { "shm", shm_names, true, true, false, 200, 4096, NULL }, */
-    { "signal", signal_names, false, false, true, 6, 0, signal_rx_setup },
+    { "fifo", fifo_names, true, true, false, 200, 4096, 0, 200, NULL },
+    /* mq: a System V queue named by a numeric key; capacity is msg_qbytes. */
+    { "mq", mq_names, true, true, false, 200, 4096, 0, 200, NULL },
+    /* posixmq: types are priorities (a higher one overtakes), so one type;
+     * capacity is mq_maxmsg. */
+    { "posixmq", posixmq_names, true, true, false, 200, 8, 200, 1, NULL },
+    /* shm: add its row here, e.g.
+     * { "shm", shm_names, true, true, false, 200, 4096, 0, 200, NULL }, */
+    { "signal", signal_names, false, false, true, 6, 0, 0, 200, signal_rx_setup },
 };
 
 /* ---- the two peers ---------------------------------------------------------------- */
@@ -162,6 +178,7 @@ storm_receiver(void *arg)
     if (row->rx_setup != NULL)
         TK_CHILD_CHECK(row->rx_setup() == 0);
     o.capacity = row->capacity;
+    o.max_msg_size = row->max_msg;
     if (row->create)
         flags |= IPCKIT_CREATE | IPCKIT_EXCL;
     rc = ipckit_open(&rx, st->rx_name, flags, &o);
@@ -186,7 +203,7 @@ storm_receiver(void *arg)
             fprintf(stderr, "receiver %s: expected message %u, got %u\n", row->scheme, s, got);
         }
         TK_CHILD_CHECK(memcmp(buf, want, row->msg_size) == 0);
-        TK_CHILD_CHECK(type == (long) (s % 200) + 1);
+        TK_CHILD_CHECK(type == (long) s % row->types + 1);
         if (s % STORM_PAUSE_EVERY == 0)
             pause_ms(STORM_PAUSE_MS); /* the sender fills the channel and blocks */
     }
@@ -216,7 +233,7 @@ storm_sender(void *arg)
     for (uint32_t s = 0; s < STORM_MESSAGES; s++) {
         sig_atomic_t before = storm_hits;
         fill(buf, row->msg_size, s);
-        rc = ipckit_send_typed(tx, (long) (s % 200) + 1, buf, row->msg_size,
+        rc = ipckit_send_typed(tx, (long) s % row->types + 1, buf, row->msg_size,
                                (s & 1) ? IPCKIT_FOREVER : LONG_WAIT);
         if (storm_hits != before)
             hit_inside++;
