@@ -53,6 +53,21 @@ open_ok(const char *n, unsigned flags, const ipckit_opts *o)
     return ch;
 }
 
+/* True when this process has a handler for @p signo (SigCgt). */
+static int
+caught_here(int signo)
+{
+    char line[256];
+    unsigned long long cgt = 0;
+    FILE *fp = fopen("/proc/self/status", "re");
+    ck_assert_ptr_nonnull(fp);
+    while (fgets(line, sizeof line, fp) != NULL)
+        if (sscanf(line, "SigCgt: %llx", &cgt) == 1)
+            break;
+    (void) fclose(fp);
+    return (cgt >> (signo - 1)) & 1;
+}
+
 static int
 exit_zero(void *arg)
 {
@@ -512,13 +527,17 @@ START_TEST(channel_names_and_options)
     ck_assert_int_ge(tk_wait(gone, LONG_WAIT), 0);
     (void) snprintf(name, sizeof name, "signal:%ld", (long) gone);
     ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, NULL), -ENOENT);
-    /* a process that does not listen on the signal: wait for it, then time out */
+    /* A process that does not listen on the signal: wait for it, then time
+     * out. (Under valgrind, which catches every signal itself, this process
+     * always "listens".) */
     (void) snprintf(name, sizeof name, "signal:%ld", (long) getpid());
-    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_NONBLOCK, NULL), -EAGAIN);
-    o.open_timeout_ms = 100;
-    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, &o), -ETIMEDOUT);
-    ck_assert(strstr(ipckit_error_detail(), "neither blocks nor catches") != NULL);
-    o.open_timeout_ms = -1;
+    if (!caught_here(SIGRTMIN + 4)) {
+        ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_NONBLOCK, NULL), -EAGAIN);
+        o.open_timeout_ms = 100;
+        ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, &o), -ETIMEDOUT);
+        ck_assert(strstr(ipckit_error_detail(), "neither blocks nor catches") != NULL);
+        o.open_timeout_ms = -1;
+    }
 
     o.max_msg_size = 7;
     ck_assert_int_eq(ipckit_open(&ch, "signal:self", IPCKIT_RECV, &o), -EINVAL);
