@@ -738,6 +738,9 @@ START_TEST(channel_queue_full_is_eagain_not_loss)
     ck_assert_int_eq(tk_gate_wait(&a.ready, LONG_WAIT), 0);
     (void) snprintf(name, sizeof name, "signal:%ld", (long) pid);
     tx = open_ok(name, IPCKIT_SEND, NULL);
+    /* a sending channel has no descriptor to poll */
+    ck_assert_uint_eq(ipckit_caps(tx), IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND);
+    ck_assert_int_eq(ipckit_fd(tx), -ENOTSUP);
     while ((rc = ipckit_send(tx, &k, 4, 0)) == 0 && k < 100000)
         k++;
     ck_assert_int_eq(rc, -EAGAIN);
