@@ -343,6 +343,49 @@ START_TEST(fork_inherits_mask_and_dispatcher_not_pending)
 }
 END_TEST
 
+/*
+ * execve: the new program keeps the mask (the signal stays blocked) but not
+ * the signalfd (close-on-exec). Checked by a shell in the exec'd child.
+ */
+struct exec_args {
+    int fd;
+    unsigned long long bit;
+};
+
+static int
+exec_child(void *arg)
+{
+    struct exec_args *a = arg;
+    char script[512];
+    (void) snprintf(script, sizeof script,
+                    "m=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/$$/status); "
+                    "[ $(( 0x$m & %llu )) -ne 0 ] || exit 3; "
+                    "[ ! -e /proc/$$/fd/%d ] || exit 4; exit 0",
+                    a->bit, a->fd);
+    execl("/bin/sh", "sh", "-c", script, (char *) NULL);
+    return 98;
+}
+
+START_TEST(exec_keeps_mask_closes_signalfd)
+{
+    static struct record r;
+    struct exec_args a;
+    ipckit_sigdisp *d = NULL;
+    pid_t pid;
+
+    ck_assert_int_eq(ipckit_sigdisp_open(&d, 0), 0);
+    ck_assert_int_eq(ipckit_sigdisp_on(d, SIGUSR2, record_cb, &r), 0);
+    a.fd = ipckit_sigdisp_fd(d);
+    a.bit = 1ull << (SIGUSR2 - 1);
+    pid = tk_fork(exec_child, &a);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    /* the check can fail: without the dispatcher, the mask test fails */
+    ck_assert_int_eq(ipckit_sigdisp_close(d), 0);
+    pid = tk_fork(exec_child, &a);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 3);
+}
+END_TEST
+
 /* ---- threads: the signalfd pitfall ------------------------------------------------- */
 
 static void *
@@ -826,6 +869,7 @@ main(void)
     tcase_add_test(tc, dispatcher_refuses_what_it_cannot_do);
     tcase_add_test(tc, wait_takes_a_blocked_signal);
     tcase_add_test(tc, fork_inherits_mask_and_dispatcher_not_pending);
+    tcase_add_test(tc, exec_keeps_mask_closes_signalfd);
     tcase_add_test(tc, thread_created_after_setup_inherits_the_mask);
     tcase_add_test(tc, thread_created_before_setup_is_refused);
     suite_add_tcase(s, tc);
