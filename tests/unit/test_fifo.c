@@ -357,6 +357,19 @@ START_TEST(epipe_not_sigpipe)
     sigpending(&pending);
     ck_assert(!sigismember(&pending, SIGPIPE));
     ck_assert_int_eq(ipckit_close(tx), 0);
+
+    /* a process that ignores SIGPIPE gets -EPIPE too (the fast path) */
+    signal(SIGPIPE, SIG_IGN);
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), -EPIPE);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), -EPIPE);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "no reader"));
+    sigpending(&pending);
+    ck_assert(!sigismember(&pending, SIGPIPE));
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    signal(SIGPIPE, SIG_DFL);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
