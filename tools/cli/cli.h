@@ -1,0 +1,48 @@
+/*
+ * ipckit(1): declarations shared by the files of the command-line tool.
+ * The tool links only the public API of libipckit.
+ */
+#ifndef IPCKIT_CLI_H
+#define IPCKIT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit codes, documented in ipckit(1). */
+enum {
+    CLI_OK = 0,          /* success */
+    CLI_FAIL = 1,        /* an operation failed */
+    CLI_USAGE = 2,       /* bad command line or bad name */
+    CLI_NOTHING = 3,     /* timed out, or the channel ended, before the work was done */
+    CLI_NOTFOUND = 127   /* bench: ipckit-bench not found */
+};
+
+/* main.c: report an error as "ipckit: <cmd>: <message>" on stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* main.c: the name of the running subcommand, for messages. */
+extern const char *cli_cmd;
+
+/* main.c: parse a whole decimal (or 0x hex) number in [min, max]. */
+bool cli_parse_long(const char *s, long min, long max, long *out);
+
+/* io.c: the channel subcommands. */
+int cli_send(int argc, char **argv);
+int cli_recv(int argc, char **argv);
+int cli_stat(int argc, char **argv);
+int cli_rm(int argc, char **argv);
+int cli_key(int argc, char **argv);
+
+/* ls.c: listing kernel objects, and removing stale ones. */
+int cli_ls(int argc, char **argv);
+int cli_rm_stale(int argc, char **argv);
+
+/* ls.c: write @p s as a JSON string (with quotes). */
+void cli_json_string(FILE *f, const char *s);
+
+/* ls.c: 1 alive, 0 gone, -1 unknown (pid <= 0). */
+int cli_pid_alive(long pid);
+
+#endif
