@@ -474,9 +474,7 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
         if (n < 0) {
             /* A last record without its delimiter is still written. */
             if (len > 0 && (n == -EPIPE || n == -ETIMEDOUT || n == -EAGAIN)) {
-                struct recv_args last = *r;
-                last.print_type = false;
-                if (emit(&last, 1, buf, len) != CLI_OK) {
+                if (emit(r, 1, buf, len) != CLI_OK) {
                     rc = CLI_FAIL;
                     break;
                 }

@@ -1,0 +1,602 @@
+/*
+ * Tests of the ipckit command-line tool: the real program, run as separate
+ * processes. The channel tests are table-driven over names; a row runs only
+ * when its scheme is registered (ipckit_backend_find()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <ipckit/ipckit.h>
+#include <ipckit/backend.h>
+
+#include "testkit.h"
+
+#ifndef IPCKIT_CLI_PATH
+#error "IPCKIT_CLI_PATH must name the ipckit program"
+#endif
+
+#define RUN_WAIT 20000
+#define OUT_MAX 65536
+
+extern char **environ;
+
+/* ---- running the program ------------------------------------------------------ */
+
+struct proc {
+    pid_t pid;
+    int in, out, err;
+};
+
+struct result {
+    int status;          /* exit status, 128 + signal, or -1 on timeout */
+    char out[OUT_MAX];
+    size_t outlen;
+    char err[OUT_MAX];
+    size_t errlen;
+};
+
+/* Start the program with @p argv (NULL-terminated, argv[0] ignored). */
+static struct proc
+spawn(const char *const *argv, char *const *envp)
+{
+    struct proc p;
+    int in[2], out[2], err[2];
+    ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+    p.pid = fork();
+    ck_assert_int_ge(p.pid, 0);
+    if (p.pid == 0) {
+        (void) dup2(in[0], 0);
+        (void) dup2(out[1], 1);
+        (void) dup2(err[1], 2);
+        (void) execve(IPCKIT_CLI_PATH, (char *const *) argv, envp ? envp : environ);
+        _exit(126);
+    }
+    (void) close(in[0]);
+    (void) close(out[1]);
+    (void) close(err[1]);
+    p.in = in[1];
+    p.out = out[0];
+    p.err = err[0];
+    return p;
+}
+
+/* Feed @p input (may be NULL), collect the output and the exit status. */
+static void
+finish(struct proc *p, const char *input, size_t inlen, struct result *r)
+{
+    long long end = tk_now_ms() + RUN_WAIT;
+    struct pollfd fds[2] = { { p->out, POLLIN, 0 }, { p->err, POLLIN, 0 } };
+    int open_fds = 2;
+
+    if (input != NULL && inlen > 0)
+        ck_assert_int_eq(write(p->in, input, inlen), (ssize_t) inlen);
+    (void) close(p->in);
+    r->outlen = r->errlen = 0;
+    while (open_fds > 0) {
+        long long left = end - tk_now_ms();
+        int n = poll(fds, 2, left > 0 ? (int) left : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (int i = 0; i < 2; i++) {
+            char *dst = i == 0 ? r->out : r->err;
+            size_t *len = i == 0 ? &r->outlen : &r->errlen;
+            ssize_t got;
+            if (fds[i].fd < 0 || fds[i].revents == 0)
+                continue;
+            got = read(fds[i].fd, dst + *len, OUT_MAX - 1 - *len);
+            if (got > 0) {
+                *len += (size_t) got;
+            } else {
+                fds[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    (void) close(p->out);
+    (void) close(p->err);
+    r->out[r->outlen] = '\0';
+    r->err[r->errlen] = '\0';
+    r->status = tk_wait(p->pid, open_fds > 0 ? 0 : RUN_WAIT);
+}
+
+static void
+run_env(struct result *r, const char *input, char *const *envp, const char *const *argv)
+{
+    struct proc p = spawn(argv, envp);
+    finish(&p, input, input ? strlen(input) : 0, r);
+}
+
+/* Run "ipckit ARGS..." (NULL-terminated) with @p input on standard input. */
+static void
+run(struct result *r, const char *input, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    va_list ap;
+    argv[n++] = "ipckit";
+    va_start(ap, input);
+    while ((argv[n] = va_arg(ap, const char *)) != NULL)
+        ck_assert_int_lt(++n, 31);
+    va_end(ap);
+    run_env(r, input, NULL, argv);
+}
+
+#define ck_assert_exit(r, code)                                                          \
+    ck_assert_msg((r)->status == (code), "exit %d, want %d\nstdout: %s\nstderr: %s",     \
+                  (r)->status, (code), (r)->out, (r)->err)
+
+/* ---- the scheme table ---------------------------------------------------------- */
+
+struct row {
+    const char *scheme;
+    const char *label;
+    bool typed;     /* carries the type of each message */
+    void (*make)(char *name, size_t cap, char *needle, size_t ncap);
+};
+
+/* needle: a string "ipckit ls" shows for the object. */
+static void
+make_fifo(char *name, size_t cap, char *needle, size_t ncap)
+{
+    static unsigned n;
+    char leaf[32];
+    (void) snprintf(leaf, sizeof leaf, "cli%u", ++n);
+    tk_name(name, cap, "fifo", leaf);
+    tk_path(needle, ncap, leaf);
+}
+
+static void
+make_fifo_stream(char *name, size_t cap, char *needle, size_t ncap)
+{
+    make_fifo(name, cap, needle, ncap);
+    (void) strncat(name, "?stream=1", cap - strlen(name) - 1);
+}
+
+static void
+make_mq(char *name, size_t cap, char *needle, size_t ncap)
+{
+    key_t k = tk_sysv_key();
+    (void) snprintf(name, cap, "mq:0x%08x", (unsigned) k);
+    (void) snprintf(needle, ncap, "0x%08x", (unsigned) k);
+}
+
+static const struct row all_rows[] = {
+    { "fifo", "fifo framed", true, make_fifo },
+    { "fifo", "fifo stream", false, make_fifo_stream },
+    { "mq", "System V queue", true, make_mq },
+};
+
+static const struct row *rows[sizeof all_rows / sizeof all_rows[0]];
+static int nrows;
+
+static void
+pick_rows(void)
+{
+    for (size_t i = 0; i < sizeof all_rows / sizeof all_rows[0]; i++) {
+        if (ipckit_backend_find(all_rows[i].scheme) != NULL)
+            rows[nrows++] = &all_rows[i];
+        else
+            printf("test_cli: %s rows skipped: no \"%s:\" backend in this build\n",
+                   all_rows[i].label, all_rows[i].scheme);
+    }
+}
+
+static char name[600], needle[600];
+
+static const struct row *
+row_setup(int i)
+{
+    const struct row *r = rows[i];
+    r->make(name, sizeof name, needle, sizeof needle);
+    return r;
+}
+
+static void
+remove_ok(void)
+{
+    struct result r;
+    run(&r, NULL, "rm", name, NULL);
+    ck_assert_exit(&r, 0);
+}
+
+/* ---- channel tests, one per row ---------------------------------------------------- */
+
+/* A receiver in one process, a sender in another, messages from arguments. */
+START_TEST(send_recv_args)
+{
+    const struct row *row = row_setup(_i);
+    const char *rargv[] = { "ipckit", "recv", "--create", "--count", "3", name, NULL };
+    struct proc rp = spawn(rargv, NULL);
+    struct result s, r;
+
+    run(&s, NULL, "send", "--create", name, "one", "two words", "-", NULL);
+    ck_assert_exit(&s, 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "one\ntwo words\n-\n");
+    (void) row;
+    remove_ok();
+}
+END_TEST
+
+/* Lines of standard input, with a type where the scheme carries one. */
+START_TEST(send_recv_stdin)
+{
+    const struct row *row = row_setup(_i);
+    const char *rargv[] = { "ipckit", "recv", "-c", "-n", "3", "--print-type", name, NULL };
+    struct proc rp = spawn(rargv, NULL);
+    struct result s, r;
+
+    run(&s, "alpha\n\nlast without newline", "send", "-c", "--type", "7", name, NULL);
+    ck_assert_exit(&s, 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_exit(&r, 0);
+    if (row->typed)
+        ck_assert_str_eq(r.out, "7\talpha\n7\t\n7\tlast without newline\n");
+    else
+        ck_assert_str_eq(r.out, "1\talpha\n1\t\n1\tlast without newline\n");
+    remove_ok();
+}
+END_TEST
+
+/* Binary data: --whole sends it as it is, --hex shows every byte. */
+START_TEST(whole_and_hex)
+{
+    const struct row *row = row_setup(_i);
+    const char *rargv[] = { "ipckit", "recv", "-c", "--hex", name, NULL };
+    struct proc rp = spawn(rargv, NULL);
+    struct proc sp;
+    struct result s, r;
+    static const char data[] = { 'a', 0, 'b', '\xff', '\n' };
+    const char *sargv[] = { "ipckit", "send", "-c", "--whole", name, NULL };
+
+    sp = spawn(sargv, NULL);
+    finish(&sp, data, sizeof data, &s);
+    ck_assert_exit(&s, 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_exit(&r, 0);
+    /* A byte stream cuts its records at the newline, which is not shown. */
+    ck_assert_str_eq(r.out, row->typed ? "610062ff0a\n" : "610062ff\n");
+    remove_ok();
+}
+END_TEST
+
+/* Nothing to receive: exit 3 after about the timeout, with the name in the message. */
+START_TEST(recv_timeout)
+{
+    struct result r;
+    long long t0;
+    (void) row_setup(_i);
+    t0 = tk_now_ms();
+    run(&r, NULL, "recv", "--create", "--timeout", "300", name, NULL);
+    ck_assert_exit(&r, 3);
+    ck_assert_int_ge(tk_now_ms() - t0, 250);
+    ck_assert_uint_eq(r.outlen, 0);
+    ck_assert_msg(strstr(r.err, name) != NULL, "stderr: %s", r.err);
+    remove_ok();
+}
+END_TEST
+
+/* ls shows the object with its mode, stat describes it, rm removes it. */
+START_TEST(ls_stat_rm)
+{
+    struct result r;
+    (void) row_setup(_i);
+    run(&r, NULL, "recv", "--create", "--mode", "0640", "--timeout", "0", name, NULL);
+    ck_assert_exit(&r, 3);
+
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    char *line = strstr(r.out, needle);
+    ck_assert_msg(line != NULL, "%s not in:\n%s", needle, r.out);
+    while (line > r.out && line[-1] != '\n')
+        line--;
+    ck_assert_msg(strstr(line, " 0640 ") != NULL, "mode not shown: %.200s", line);
+
+    run(&r, NULL, "ls", "--json", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(r.out[0] == '[' && strstr(r.out, needle) != NULL &&
+                      strstr(r.out, "\"mode\": \"0640\"") != NULL,
+                  "json: %s", r.out);
+
+    run(&r, NULL, "stat", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "0640") != NULL, "stat: %s", r.out);
+
+    remove_ok();
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, needle) == NULL, "still listed:\n%s", r.out);
+
+    run(&r, NULL, "rm", name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, name) != NULL, "stderr: %s", r.err);
+    run(&r, NULL, "rm", "--force", name, NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "stat", name, NULL);
+    ck_assert_exit(&r, 1);
+}
+END_TEST
+
+/* ---- names and usage ---------------------------------------------------------------- */
+
+/* A bad name is a usage error (2), a name with nothing behind it a failure (1). */
+START_TEST(bad_names)
+{
+    static const struct {
+        const char *name;
+        int code;
+        const char *says;
+    } cases[] = {
+        { "nocolon", 2, "nocolon" },
+        { "fifo:", 2, "fifo:" },
+        { "bogus:/tmp/x", 2, "unknown scheme \"bogus\"" },
+        { "fifo:/tmp/x?nosuchparam=1", 1, "nosuchparam" },
+        { "fifo:/nonexistent-ipckit-dir/p", 1, "/nonexistent-ipckit-dir/p" },
+    };
+    static const char *const cmds[] = { "send", "recv", "stat", "rm" };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+            struct result r;
+            int want = cases[i].code;
+            /* stat and rm do not open, so they never see the parameter. */
+            if (strstr(cases[i].name, "nosuchparam") != NULL && c >= 2)
+                continue;
+            const char *argv[] = { "ipckit", cmds[c], "--timeout", "0", cases[i].name, NULL };
+            if (c >= 2) {
+                argv[2] = cases[i].name;
+                argv[3] = NULL;
+            }
+            run_env(&r, NULL, NULL, argv);
+            ck_assert_msg(r.status == want, "ipckit %s %s: exit %d, want %d (%s)", cmds[c],
+                          cases[i].name, r.status, want, r.err);
+            ck_assert_msg(strstr(r.err, cases[i].says) != NULL && strchr(r.err, '\n') != NULL,
+                          "ipckit %s %s: stderr does not say \"%s\": %s", cmds[c],
+                          cases[i].name, cases[i].says, r.err);
+            ck_assert_uint_eq(r.outlen, 0);
+        }
+    }
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+    static const char *const cases[][4] = {
+        { "frobnicate", NULL },
+        { "send", NULL },
+        { "recv", NULL },
+        { "send", "--no-such-option", "fifo:/tmp/x", NULL },
+        { "recv", "--count", "-1", "fifo:/tmp/x" },
+        { "recv", "--timeout", "soon", "fifo:/tmp/x" },
+        { "send", "--type", "0", "fifo:/tmp/x" },
+        { "send", "--mode", "999", "fifo:/tmp/x" },
+        { "ls", "--depth", "x", NULL },
+        { "rm", NULL },
+        { "rm", "--stale", "notakey", NULL },
+    };
+    struct result r;
+    const char *argv0[] = { "ipckit", NULL };
+    run_env(&r, NULL, NULL, argv0);
+    ck_assert_exit(&r, 2);
+    ck_assert_msg(strstr(r.err, "usage:") != NULL, "%s", r.err);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[6] = { "ipckit" };
+        for (int k = 0; k < 4 && cases[i][k]; k++)
+            argv[k + 1] = cases[i][k];
+        run_env(&r, NULL, NULL, argv);
+        ck_assert_msg(r.status == 2, "case %zu (%s %s): exit %d: %s", i, cases[i][0],
+                      cases[i][1] ? cases[i][1] : "", r.status, r.err);
+        ck_assert_msg(strncmp(r.err, "ipckit: ", 8) == 0, "case %zu: stderr: %s", i, r.err);
+    }
+}
+END_TEST
+
+static int
+check_scheme_listed(const ipckit_backend *be, void *arg)
+{
+    const char *out = arg;
+    ck_assert_msg(strstr(out, be->scheme) != NULL, "--version does not list %s", be->scheme);
+    return 0;
+}
+
+START_TEST(help_and_version)
+{
+    static const char *const cmds[] = { "send", "recv", "ls", "stat", "rm", "key", "bench" };
+    struct result r;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char want[64];
+        (void) snprintf(want, sizeof want, "usage: ipckit %s", cmds[i]);
+        run(&r, NULL, cmds[i], "--help", NULL);
+        ck_assert_msg(r.status == 0, "%s --help: exit %d: %s", cmds[i], r.status, r.err);
+        ck_assert_msg(r.outlen > 0, "%s --help printed nothing", cmds[i]);
+        if (strcmp(cmds[i], "bench") != 0) {
+            ck_assert_msg(strstr(r.out, want) != NULL, "%s --help: %s", cmds[i], r.out);
+            run(&r, NULL, "help", cmds[i], NULL);
+            ck_assert_exit(&r, 0);
+            ck_assert_msg(strstr(r.out, want) != NULL, "help %s: %s", cmds[i], r.out);
+        }
+    }
+    run(&r, NULL, "--help", NULL);
+    ck_assert_exit(&r, 0);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        ck_assert_msg(strstr(r.out, cmds[i]) != NULL, "--help omits %s", cmds[i]);
+    run(&r, NULL, "--version", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, IPCKIT_VERSION_STRING) != NULL, "%s", r.out);
+    (void) ipckit_backend_foreach(check_scheme_listed, r.out);
+}
+END_TEST
+
+/* Without ipckit-bench next to the program or in PATH: a clear error, 127. */
+START_TEST(bench_missing)
+{
+    char beside[700];
+    struct stat sb;
+    struct result r;
+    char *env[] = { (char *) "PATH=/nonexistent-ipckit-dir", NULL };
+    const char *argv[] = { "ipckit", "bench", "--quick", NULL };
+    (void) snprintf(beside, sizeof beside, "%s", IPCKIT_CLI_PATH);
+    *strrchr(beside, '/') = '\0';
+    (void) strncat(beside, "/ipckit-bench", sizeof beside - strlen(beside) - 1);
+    if (stat(beside, &sb) == 0) {
+        printf("test_cli: %s exists; bench_missing skipped\n", beside);
+        return;
+    }
+    run_env(&r, NULL, env, argv);
+    ck_assert_exit(&r, 127);
+    ck_assert_msg(strstr(r.err, "ipckit-bench not found") != NULL, "%s", r.err);
+}
+END_TEST
+
+/* key prints the System V key of a name, as ipckit_name_sysv_key() computes it. */
+START_TEST(key_of_name)
+{
+    struct result r;
+    char want[64];
+    ipckit_name *n = NULL;
+    key_t k;
+    ck_assert_int_eq(ipckit_name_parse("mq:/tmp?proj=m", &n), 0);
+    ck_assert_int_eq(ipckit_name_sysv_key(n, &k), 0);
+    ipckit_name_free(n);
+    (void) snprintf(want, sizeof want, "0x%08x\tmq:/tmp?proj=m\n0x00001234\tmq:0x1234\n",
+                    (unsigned) k);
+    run(&r, NULL, "key", "mq:/tmp?proj=m", "mq:0x1234", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, want);
+    run(&r, NULL, "key", "mq:/nonexistent-ipckit-dir", NULL);
+    ck_assert_exit(&r, 1);
+}
+END_TEST
+
+/* ---- rm --stale ------------------------------------------------------------------- */
+
+static key_t stale_key;
+
+static int
+create_segment(void *arg)
+{
+    (void) arg;
+    return shmget(stale_key, 4096, IPC_CREAT | IPC_EXCL | 0600) >= 0 ? 0 : 1;
+}
+
+static bool
+segment_exists(key_t key)
+{
+    return shmget(key, 0, 0) >= 0;
+}
+
+static void
+remove_segment(key_t key)
+{
+    int id = shmget(key, 0, 0);
+    if (id >= 0)
+        (void) shmctl(id, IPC_RMID, NULL);
+}
+
+/* A segment whose creator has exited and that nobody attached is removed. */
+START_TEST(stale_removed)
+{
+    char key[32], json[64];
+    struct result r;
+    stale_key = tk_sysv_key();
+    (void) snprintf(key, sizeof key, "0x%08x", (unsigned) stale_key);
+    ck_assert_int_eq(tk_wait(tk_fork(create_segment, NULL), RUN_WAIT), 0);
+
+    run(&r, NULL, "ls", "--json", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(json, sizeof json, "\"key\": \"%s\"", key);
+    char *obj = strstr(r.out, json);
+    ck_assert_msg(obj != NULL, "%s not listed: %s", key, r.out);
+    ck_assert_msg(strstr(obj, "\"creator_alive\": false") != NULL &&
+                      strstr(obj, "\"creator_alive\": false") < strchr(obj, '}'),
+                  "creator not shown as gone: %.300s", obj);
+
+    run(&r, NULL, "rm", "--stale", "--dry-run", key, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "would remove") && strstr(r.out, key), "%s", r.out);
+    ck_assert(segment_exists(stale_key));
+
+    run(&r, NULL, "rm", "--stale", key, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert(!segment_exists(stale_key));
+}
+END_TEST
+
+/* A segment whose creator is alive is kept, and so is an attached one. */
+START_TEST(stale_kept)
+{
+    char key[32];
+    struct result r;
+    void *at;
+    int id;
+
+    stale_key = tk_sysv_key();
+    (void) snprintf(key, sizeof key, "0x%08x", (unsigned) stale_key);
+    ck_assert_int_ge(shmget(stale_key, 4096, IPC_CREAT | IPC_EXCL | 0600), 0);
+    run(&r, NULL, "rm", "--stale", key, NULL);
+    remove_segment(stale_key);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "alive") != NULL, "%s", r.err);
+
+    stale_key = tk_sysv_key();
+    (void) snprintf(key, sizeof key, "0x%08x", (unsigned) stale_key);
+    ck_assert_int_eq(tk_wait(tk_fork(create_segment, NULL), RUN_WAIT), 0);
+    id = shmget(stale_key, 0, 0);
+    ck_assert_int_ge(id, 0);
+    at = shmat(id, NULL, SHM_RDONLY);
+    ck_assert(at != (void *) -1);
+    run(&r, NULL, "rm", "--stale", key, NULL);
+    (void) shmdt(at);
+    if (r.status != 1)
+        remove_segment(stale_key);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "attached") != NULL, "%s", r.err);
+    ck_assert(segment_exists(stale_key));
+    run(&r, NULL, "rm", "--stale", key, NULL);
+    remove_segment(stale_key);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc;
+
+    pick_rows();
+    tc = tk_tcase("channels", 120);
+    tcase_add_loop_test(tc, send_recv_args, 0, nrows);
+    tcase_add_loop_test(tc, send_recv_stdin, 0, nrows);
+    tcase_add_loop_test(tc, whole_and_hex, 0, nrows);
+    tcase_add_loop_test(tc, recv_timeout, 0, nrows);
+    tcase_add_loop_test(tc, ls_stat_rm, 0, nrows);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("usage", 120);
+    tcase_add_test(tc, bad_names);
+    tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, help_and_version);
+    tcase_add_test(tc, bench_missing);
+    tcase_add_test(tc, key_of_name);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("stale", 120);
+    tcase_add_test(tc, stale_removed);
+    tcase_add_test(tc, stale_kept);
+    suite_add_tcase(s, tc);
+    return tk_run(s);
+}
