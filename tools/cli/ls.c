@@ -451,8 +451,8 @@ cli_ls(int argc, char **argv)
         if (opt == 'j') {
             json = true;
         } else if (opt == 'd') {
-            if (!cli_parse_long(optarg, 0, LS_DEPTH_MAX, &depth)) {
-                cli_err("bad value \"%s\" for --depth: a number from 0 to %d", optarg,
+            if (!cli_parse_long(optarg, 1, LS_DEPTH_MAX, &depth)) {
+                cli_err("bad value \"%s\" for --depth: a number from 1 to %d", optarg,
                         LS_DEPTH_MAX);
                 return CLI_USAGE;
             }
