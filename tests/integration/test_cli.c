@@ -274,6 +274,24 @@ START_TEST(whole_and_hex)
 }
 END_TEST
 
+/* --count 0 takes everything until the channel ends or goes quiet: exit 0. */
+START_TEST(recv_all)
+{
+    const char *rargv[] = { "ipckit", "recv", "-c", "--count", "0", "--timeout", "1500", name,
+                            NULL };
+    struct proc rp;
+    struct result s, r;
+    (void) row_setup(_i);
+    rp = spawn(rargv, NULL);
+    run(&s, "m1\nm2\nm3\n", "send", "-c", name, NULL);
+    ck_assert_exit(&s, 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "m1\nm2\nm3\n");
+    remove_ok();
+}
+END_TEST
+
 /* Nothing to receive: exit 3 after about the timeout, with the name in the message. */
 START_TEST(recv_timeout)
 {
@@ -529,9 +547,17 @@ START_TEST(stale_removed)
     ck_assert_msg(strstr(r.out, "would remove") && strstr(r.out, key), "%s", r.out);
     ck_assert(segment_exists(stale_key));
 
+    /* Without arguments only keys that look like ipckit's are considered. */
+    run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, key) == NULL, "%s", r.out);
+
     run(&r, NULL, "rm", "--stale", key, NULL);
     ck_assert_exit(&r, 0);
     ck_assert(!segment_exists(stale_key));
+    run(&r, NULL, "rm", "--stale", key, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "no System V shared memory segment") != NULL, "%s", r.err);
 }
 END_TEST
 
@@ -582,6 +608,7 @@ main(void)
     tcase_add_loop_test(tc, send_recv_args, 0, nrows);
     tcase_add_loop_test(tc, send_recv_stdin, 0, nrows);
     tcase_add_loop_test(tc, whole_and_hex, 0, nrows);
+    tcase_add_loop_test(tc, recv_all, 0, nrows);
     tcase_add_loop_test(tc, recv_timeout, 0, nrows);
     tcase_add_loop_test(tc, ls_stat_rm, 0, nrows);
     suite_add_tcase(s, tc);
