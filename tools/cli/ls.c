@@ -170,7 +170,7 @@ sysv_read(struct objlist *l, const char *what)
         return 0;
     }
     while (fgets(line, sizeof line, f) != NULL) {
-        long long key, a = 0, b = 0, c = 0, d = 0, e = 0;
+        long long key, a = 0, b = 0, c = 0, d = 0;
         long id, uid = 0, g, cuid;
         unsigned perms;
         struct obj *o;
@@ -195,7 +195,6 @@ sysv_read(struct objlist *l, const char *what)
             if (n < 5)
                 continue;
         }
-        (void) e;
         o = obj_add(l, strcmp(what, "msg") == 0 ? "msg" : strcmp(what, "shm") == 0 ? "shm"
                                                                                     : "sem");
         if (o == NULL) {
