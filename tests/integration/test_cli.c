@@ -145,6 +145,7 @@ struct row {
     const char *label;
     bool typed;     /* carries the type of each message */
     void (*make)(char *name, size_t cap, char *needle, size_t ncap);
+    const char *mark; /* what the IPCKIT column of "ipckit ls" must show, or NULL */
 };
 
 /* needle: a string "ipckit ls" shows for the object. */
@@ -173,10 +174,20 @@ make_mq(char *name, size_t cap, char *needle, size_t ncap)
     (void) snprintf(needle, ncap, "0x%08x", (unsigned) k);
 }
 
+static void
+make_shm(char *name, size_t cap, char *needle, size_t ncap)
+{
+    char posix[128];
+    tk_posix_name(posix, sizeof posix);
+    (void) snprintf(name, cap, "shm:%s", posix);
+    (void) snprintf(needle, ncap, "%s", posix);
+}
+
 static const struct row all_rows[] = {
-    { "fifo", "fifo framed", true, make_fifo },
-    { "fifo", "fifo stream", false, make_fifo_stream },
-    { "mq", "System V queue", true, make_mq },
+    { "fifo", "fifo framed", true, make_fifo, NULL },
+    { "fifo", "fifo stream", false, make_fifo_stream, NULL },
+    { "mq", "System V queue", true, make_mq, NULL },
+    { "shm", "shared memory ring", true, make_shm, " ring " },
 };
 
 static const struct row *rows[sizeof all_rows / sizeof all_rows[0]];
@@ -312,7 +323,7 @@ END_TEST
 START_TEST(ls_stat_rm)
 {
     struct result r;
-    (void) row_setup(_i);
+    const struct row *row = row_setup(_i);
     run(&r, NULL, "recv", "--create", "--mode", "0640", "--timeout", "0", name, NULL);
     ck_assert_exit(&r, 3);
 
@@ -323,6 +334,9 @@ START_TEST(ls_stat_rm)
     while (line > r.out && line[-1] != '\n')
         line--;
     ck_assert_msg(strstr(line, " 0640 ") != NULL, "mode not shown: %.200s", line);
+    if (row->mark != NULL)
+        ck_assert_msg(strstr(line, row->mark) != NULL && strchr(line, '\n') > strstr(line, row->mark),
+                      "\"%s\" not shown: %.200s", row->mark, line);
 
     run(&r, NULL, "ls", "--json", tk_dir(), NULL);
     ck_assert_exit(&r, 0);
@@ -346,6 +360,40 @@ START_TEST(ls_stat_rm)
     ck_assert_exit(&r, 0);
     run(&r, NULL, "stat", name, NULL);
     ck_assert_exit(&r, 1);
+}
+END_TEST
+
+/*
+ * signal: has no object to create: the receiver opens signal:self, and
+ * --pid-file tells the sender which process that is, once it is open.
+ */
+START_TEST(signal_pid_file)
+{
+    char pidf[600], target[64], text[32] = "";
+    const char *rargv[] = { "ipckit", "recv", "--count", "2", "--print-type", "--timeout",
+                            "20000", "--pid-file", pidf, "signal:self", NULL };
+    struct proc rp;
+    struct result s, r;
+    long long end = tk_now_ms() + RUN_WAIT;
+    FILE *f;
+    long pid = 0;
+
+    tk_path(pidf, sizeof pidf, "recv.pid");
+    rp = spawn(rargv, NULL);
+    while ((f = fopen(pidf, "r")) == NULL && tk_now_ms() < end)
+        (void) usleep(5000);
+    ck_assert_msg(f != NULL, "no pid file");
+    ck_assert(fgets(text, sizeof text, f) != NULL);
+    (void) fclose(f);
+    (void) unlink(pidf);
+    pid = strtol(text, NULL, 10);
+    ck_assert_int_eq(pid, rp.pid);
+    (void) snprintf(target, sizeof target, "signal:%ld", pid);
+    run(&s, NULL, "send", "--type", "3", target, "a", "bc", NULL);
+    ck_assert_exit(&s, 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "3\ta\n3\tbc\n");
 }
 END_TEST
 
@@ -619,6 +667,10 @@ main(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);
     tcase_add_test(tc, key_of_name);
+    if (ipckit_backend_find("signal") != NULL)
+        tcase_add_test(tc, signal_pid_file);
+    else
+        printf("test_cli: signal_pid_file skipped: no \"signal:\" backend in this build\n");
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("stale", 120);

@@ -512,6 +512,34 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
     return rc;
 }
 
+/*
+ * Write our pid to @p path once the channel is open, so that a script can
+ * wait for the receiver (and address it, for signal:self). The file appears
+ * whole: written aside, then renamed.
+ */
+static int
+write_pid_file(const char *path)
+{
+    char tmp[PATH_MAX];
+    FILE *f;
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long) getpid()) >= (int) sizeof tmp) {
+        cli_err("%s: path too long", path);
+        return -1;
+    }
+    bool ok = false;
+    f = fopen(tmp, "we");
+    if (f != NULL) {
+        ok = fprintf(f, "%ld\n", (long) getpid()) > 0;
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok || rename(tmp, path) < 0) {
+        cli_err("%s: cannot write the pid file: %s", path, strerror(errno));
+        (void) unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 int
 cli_recv(int argc, char **argv)
 {
@@ -521,18 +549,18 @@ cli_recv(int argc, char **argv)
         { "raw", no_argument, NULL, 'r' },         { "null", no_argument, NULL, '0' },
         { "print-type", no_argument, NULL, 'p' },  { "create", no_argument, NULL, 'c' },
         { "mode", required_argument, NULL, 'm' },  { "max-size", required_argument, NULL, 's' },
-        { NULL, 0, NULL, 0 }
+        { "pid-file", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 }
     };
     struct chan_args a = { false, 0, IPCKIT_FOREVER, 0 };
     struct recv_args r = { 1, 0, OUT_TEXT, '\n', false };
     ipckit_channel *ch = NULL;
-    const char *name;
+    const char *name, *pid_file = NULL;
     long v;
     int opt, rc;
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":n:w:t:xr0pcm:s:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":n:w:t:xr0pcm:s:P:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'n':
             if (!cli_parse_long(optarg, 0, LONG_MAX, &r.count))
@@ -560,6 +588,7 @@ cli_recv(int argc, char **argv)
             if (!parse_size(optarg, &a.max_size))
                 return bad_value("--max-size", optarg, "a number of bytes");
             break;
+        case 'P': pid_file = optarg; break;
         default: return bad_option(opt, argv);
         }
     }
@@ -575,6 +604,10 @@ cli_recv(int argc, char **argv)
     rc = open_channel(&ch, name, IPCKIT_RECV, &a);
     if (rc != CLI_OK)
         return rc;
+    if (pid_file != NULL && write_pid_file(pid_file) < 0) {
+        (void) ipckit_close(ch);
+        return CLI_FAIL;
+    }
     if (ipckit_caps(ch) & IPCKIT_CAP_STREAM)
         rc = recv_stream(ch, name, &r, a.timeout);
     else

@@ -36,6 +36,22 @@
 /* ftok(path, 'i'): ipckit's default proj puts 'i' in the key's top byte. */
 #define LS_FTOK_PROJ 0x69u
 
+/*
+ * Headers of ipckit's POSIX shared memory objects: a 32-bit magic, version,
+ * header size, then the creator's pid (int32 at offset 12). Only the magic
+ * and the pid are read, and the pid is shown, never trusted for more.
+ */
+struct ls_magic {
+    uint32_t magic;
+    const char *label;   /* IPCKIT column */
+    const char *scheme;  /* the scheme that opens it as a channel, or NULL */
+};
+
+static const struct ls_magic ls_magics[] = {
+    { 0x52534b49u, "ring", "shm" },  /* "IKSR": the shm: message ring */
+    { 0x47524b49u, "region", NULL }, /* "IKRG": an ipckit_region */
+};
+
 struct obj {
     const char *kind;   /* msg shm sem posix-shm posix-sem mqueue fifo */
     long id;            /* System V id, or -1 */
@@ -228,6 +244,35 @@ sysv_read(struct objlist *l, const char *what)
 
 /* ---- POSIX ------------------------------------------------------------------------ */
 
+/* Recognise an ipckit object by its header; reading changes nothing. */
+static void
+posix_header(struct obj *o, int dfd, const char *leaf)
+{
+    uint32_t h[4];
+    int fd = openat(dfd, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    ssize_t n;
+    if (fd < 0)
+        return;
+    n = pread(fd, h, sizeof h, 0);
+    (void) close(fd);
+    if (n != (ssize_t) sizeof h)
+        return;
+    for (size_t i = 0; i < sizeof ls_magics / sizeof ls_magics[0]; i++) {
+        int32_t pid;
+        if (h[0] != ls_magics[i].magic)
+            continue;
+        o->hint = ls_magics[i].label;
+        memcpy(&pid, &h[3], sizeof pid);
+        if (pid > 0) {
+            o->cpid = pid;
+            o->alive = cli_pid_alive(pid);
+        }
+        if (ls_magics[i].scheme != NULL && ipckit_backend_find(ls_magics[i].scheme) != NULL)
+            o->name = dup_printf("%s:/%s", ls_magics[i].scheme, leaf);
+        return;
+    }
+}
+
 static int
 posix_read(struct objlist *l, const char *dir)
 {
@@ -270,6 +315,8 @@ posix_read(struct objlist *l, const char *dir)
             }
         } else {
             o->bytes = (long long) sb.st_size;
+            if (strcmp(o->kind, "posix-shm") == 0)
+                posix_header(o, dirfd(d), de->d_name);
         }
     }
     (void) closedir(d);

@@ -56,7 +56,9 @@ static const struct command commands[] = {
       "  -p, --print-type     write the type and a tab before each message\n"
       "  -c, --create         create the object if it does not exist\n"
       "  -m, --mode MODE      permissions of a created object, octal (default 0600)\n"
-      "  -s, --max-size N     largest message in bytes (default: the backend's)\n" },
+      "  -s, --max-size N     largest message in bytes (default: the backend's)\n"
+      "  -P, --pid-file FILE  write this process's pid to FILE once the channel is\n"
+      "                       open (to wait for it, or to address signal:self)\n" },
     { "ls", cli_ls, "ls [OPTIONS] [DIR...]",
       "List live IPC objects: System V message queues, shared memory segments\n"
       "and semaphore sets, POSIX shared memory, semaphores and message queues,\n"
