@@ -285,6 +285,30 @@ START_TEST(whole_and_hex)
 }
 END_TEST
 
+/* --raw carries any bytes unchanged: one message, or a byte stream as it comes. */
+START_TEST(raw_binary)
+{
+    const char *rargv[] = { "ipckit", "recv", "-c", "--raw", "--count", "0", "--timeout",
+                            "1500", name, NULL };
+    const char *sargv[] = { "ipckit", "send", "-c", "--whole", name, NULL };
+    static char data[6000];
+    struct proc rp, sp;
+    struct result s, r;
+    (void) row_setup(_i);
+    for (size_t k = 0; k < sizeof data; k++)
+        data[k] = (char) ((k * 7919u) >> 3);
+    rp = spawn(rargv, NULL);
+    sp = spawn(sargv, NULL);
+    finish(&sp, data, sizeof data, &s);
+    ck_assert_exit(&s, 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_exit(&r, 0);
+    ck_assert_uint_eq(r.outlen, sizeof data);
+    ck_assert(memcmp(r.out, data, sizeof data) == 0);
+    remove_ok();
+}
+END_TEST
+
 /* --count 0 takes everything until the channel ends or goes quiet: exit 0. */
 START_TEST(recv_all)
 {
@@ -657,6 +681,7 @@ main(void)
     tcase_add_loop_test(tc, send_recv_stdin, 0, nrows);
     tcase_add_loop_test(tc, whole_and_hex, 0, nrows);
     tcase_add_loop_test(tc, recv_all, 0, nrows);
+    tcase_add_loop_test(tc, raw_binary, 0, nrows);
     tcase_add_loop_test(tc, recv_timeout, 0, nrows);
     tcase_add_loop_test(tc, ls_stat_rm, 0, nrows);
     suite_add_tcase(s, tc);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ipckit/ipckit.h>
@@ -111,27 +110,6 @@ parse_size(const char *s, size_t *out)
         return false;
     *out = (size_t) v;
     return true;
-}
-
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left until @p end (-1: forever), for one call. */
-static int
-left_ms(long long end)
-{
-    long long left;
-    if (end < 0)
-        return IPCKIT_FOREVER;
-    left = end - now_ms();
-    if (left <= 0)
-        return 0;
-    return left > INT_MAX ? INT_MAX : (int) left;
 }
 
 /* Options common to send and recv. */
@@ -441,7 +419,7 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
     size_t step = r->count > 0 ? 1 : CLI_CHUNK;
     size_t cap = CLI_CHUNK * 2, len = 0, start = 0;
     unsigned char *buf = malloc(cap);
-    long long end = -1;
+    bool through = r->format == OUT_RAW && r->count == 0;
     long got = 0;
     int rc = CLI_OK;
 
@@ -449,8 +427,6 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
         cli_err("out of memory");
         return CLI_FAIL;
     }
-    if (timeout >= 0)
-        end = now_ms() + timeout;
     while (r->count == 0 || got < r->count) {
         long type;
         ssize_t n;
@@ -470,7 +446,8 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
             buf = nb;
             cap *= 2;
         }
-        n = ipckit_recv_typed(ch, r->selector, &type, buf + len, step, left_ms(end));
+        /* The timeout is the longest wait for more bytes. */
+        n = ipckit_recv_typed(ch, r->selector, &type, buf + len, step, timeout);
         if (n < 0) {
             /* A last record without its delimiter is still written. */
             if (len > 0 && (n == -EPIPE || n == -ETIMEDOUT || n == -EAGAIN)) {
@@ -486,6 +463,13 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
                 rc = recv_end(name, ch, n, got, r->count, timeout);
             break;
         }
+        if (through) {
+            /* Raw bytes until the end: pass them on as they come. */
+            if ((rc = emit(r, 1, buf, (size_t) n)) != CLI_OK)
+                break;
+            got++;
+            continue;
+        }
         len += (size_t) n;
         /* Write out every complete record. */
         for (size_t i = start; i < len; i++) {
@@ -499,8 +483,6 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
             got++;
             if (rc != CLI_OK || (r->count > 0 && got >= r->count))
                 break;
-            if (timeout >= 0)
-                end = now_ms() + timeout;
         }
         if (rc != CLI_OK)
             break;
