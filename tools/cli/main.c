@@ -211,9 +211,9 @@ cli_bench(int argc, char **argv)
         (void) printf("\nipckit-bench is not installed here, so its options cannot be shown.\n");
         return CLI_OK;
     }
-    cli_err("ipckit-bench not found next to %s nor in PATH; build or install the"
-            " benchmark program",
-            n > 0 ? self : "this program");
+    cli_err("ipckit-bench not found in %s nor in PATH; build or install the benchmark"
+            " program",
+            n > 0 ? self : "the directory of this program");
     return CLI_NOTFOUND;
 }
 
