@@ -15,5 +15,6 @@
 #include <ipckit/error.h>
 #include <ipckit/channel.h>
 #include <ipckit/signal.h>
+#include <ipckit/region.h>
 
 #endif /* IPCKIT_IPCKIT_H */

@@ -1,0 +1,753 @@
+/*
+ * ipckit: shared-memory regions with a robust lock and variable slots.
+ * See include/ipckit/region.h and docs/backends/shm.md.
+ *
+ * Object layout (POSIX shm, /dev/shm/NAME):
+ *
+ *   [0, 4096)          struct region_hdr: magic (published last), version,
+ *                      sizes, the robust process-shared mutex
+ *   [4096, 4096+size)  the data area
+ *
+ * Variable store (inside the data area, formatted on first use):
+ *
+ *   struct region_store      magic, version, entry and chunk counts
+ *   struct region_entry[n]   key + descriptor ((len << 32) | (head + 1); 0 = empty)
+ *   uint64_t bitmap[]        chunks in use
+ *   chunk[m]                 64 bytes: next + 1, checksum (head only), 56 bytes of value
+ *
+ * A put writes the value into free chunks, then commits with one atomic
+ * store of the entry's descriptor, then frees the old chunks. A writer
+ * killed at any point leaves either the old or the new descriptor, both
+ * pointing at complete chains; at worst some chunks stay marked in use,
+ * which the repair run by the next locker (-EOWNERDEAD) takes back by
+ * rebuilding the bitmap from the entries. Every field read from the store is
+ * checked against values derived from the validated region size.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <ipckit/region.h>
+
+#include "shmem.h"
+
+#define REGION_MAGIC 0x47524b49u /* "IKRG" */
+#define REGION_VERSION 1u
+#define REGION_HDR 4096u
+#define REGION_SIZE_MAX ((size_t) 1 << 40)
+
+#define STORE_MAGIC 0x53564b49u /* "IKVS" */
+#define STORE_VERSION 1u
+#define CHUNK 64u
+#define CHUNK_PAYLOAD (CHUNK - 8u)
+
+struct region_hdr {
+    _Atomic uint32_t magic;
+    uint32_t version;
+    uint32_t hdr_size;
+    int32_t creator_pid;
+    uint64_t data_size;
+    uint64_t total_size;
+    alignas(64) pthread_mutex_t lock;
+};
+
+_Static_assert(sizeof(struct region_hdr) <= REGION_HDR, "region header fits its page");
+
+struct region_store {
+    _Atomic uint32_t magic;
+    uint32_t version;
+    uint32_t nentries;
+    uint32_t nchunks;
+};
+
+struct region_entry {
+    _Atomic int64_t key;
+    _Atomic uint64_t desc;
+};
+
+struct region_chunk {
+    _Atomic uint32_t next; /* index + 1 of the next chunk; 0 ends the chain */
+    _Atomic uint32_t sum;  /* head chunk: checksum of key, length and value */
+    unsigned char payload[CHUNK_PAYLOAD];
+};
+
+struct region_layout {
+    uint32_t nentries, nchunks;
+    size_t entries_off, bitmap_off, chunks_off;
+};
+
+struct ipckit_region {
+    struct region_hdr *hdr;
+    unsigned char *data;
+    size_t data_size;
+    size_t map_size;
+    pid_t held_by; /* this process holds the lock through this handle */
+    char err[IPCKIT__DETAIL_MAX];
+};
+
+/* ---- errors ------------------------------------------------------------- */
+
+static int
+region_error(ipckit_region *r, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
+
+static int
+region_error(ipckit_region *r, int rc, const char *fmt, ...)
+{
+    char buf[IPCKIT__DETAIL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    (void) vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    (void) ipckit_backend_error(NULL, rc, "%s", buf);
+    if (r != NULL)
+        memcpy(r->err, buf, sizeof r->err);
+    return rc;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int
+region_init(void *st, void *base, size_t size, void *arg)
+{
+    struct region_hdr *h = base;
+    int rc;
+    (void) arg;
+    h->version = REGION_VERSION;
+    h->hdr_size = REGION_HDR;
+    h->creator_pid = (int32_t) getpid();
+    h->total_size = size;
+    h->data_size = size - REGION_HDR;
+    rc = ipckit__shmem_mutex_init(&h->lock);
+    if (rc < 0)
+        return ipckit_backend_error(st, rc, "region: cannot set up its lock: %s",
+                                    ipckit_strerror(rc));
+    atomic_store_explicit(&h->magic, REGION_MAGIC, memory_order_release);
+    return 0;
+}
+
+static int
+region_check(void *st, void *base, size_t size, void *arg)
+{
+    const struct region_hdr *h = base;
+    size_t want = *(size_t *) arg;
+    uint32_t magic;
+    (void) st;
+    if (size < REGION_HDR)
+        return size == 0 ? -EINPROGRESS
+                         : ipckit_backend_error(NULL, -EBADMSG,
+                                                "region: object of %zu bytes is too small to be"
+                                                " a region",
+                                                size);
+    magic = atomic_load_explicit(&h->magic, memory_order_acquire);
+    if (magic == 0)
+        return -EINPROGRESS;
+    if (magic != REGION_MAGIC)
+        return ipckit_backend_error(NULL, -EBADMSG,
+                                    "region: not an ipckit region (magic %#x, want %#x)", magic,
+                                    REGION_MAGIC);
+    if (h->version != REGION_VERSION)
+        return ipckit_backend_error(NULL, -EPROTO,
+                                    "region: layout version %u, this library speaks %u",
+                                    h->version, REGION_VERSION);
+    if (h->hdr_size != REGION_HDR || h->total_size != size || h->data_size != size - REGION_HDR)
+        return ipckit_backend_error(NULL, -EBADMSG,
+                                    "region: header sizes (header %u, total %llu, data %llu)"
+                                    " do not match the object's %zu bytes",
+                                    h->hdr_size, (unsigned long long) h->total_size,
+                                    (unsigned long long) h->data_size, size);
+    if (want != 0 && want != size - REGION_HDR)
+        return ipckit_backend_error(NULL, -EINVAL,
+                                    "region: exists with %zu bytes of data, not the %zu asked"
+                                    " for",
+                                    size - REGION_HDR, want);
+    return 0;
+}
+
+int
+ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t size,
+                   const ipckit_opts *opts)
+{
+    ipckit_name *n = NULL;
+    ipckit_opts o;
+    ipckit_region *r;
+    struct ipckit__shmem_map m;
+    struct timespec ts;
+    const struct timespec *deadline;
+    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    int rc;
+
+    ipckit__detail_clear();
+    if (out == NULL)
+        return ipckit_backend_error(NULL, -EINVAL, "region: out is NULL");
+    *out = NULL;
+    if (flags & ~(unsigned) (IPCKIT_CREATE | IPCKIT_EXCL))
+        return ipckit_backend_error(NULL, -EINVAL,
+                                    "region: flags may only be IPCKIT_CREATE and IPCKIT_EXCL");
+    if ((flags & IPCKIT_EXCL) && !(flags & IPCKIT_CREATE))
+        return ipckit_backend_error(NULL, -EINVAL, "region: IPCKIT_EXCL needs IPCKIT_CREATE");
+    if ((flags & IPCKIT_CREATE) && size == 0)
+        return ipckit_backend_error(NULL, -EINVAL, "region: creating needs a size above 0");
+    if (size > REGION_SIZE_MAX)
+        return ipckit_backend_error(NULL, -EINVAL, "region: size %zu is above %zu", size,
+                                    REGION_SIZE_MAX);
+    rc = ipckit__opts_resolve(opts, &o);
+    if (rc < 0)
+        return rc;
+    rc = ipckit_name_parse(name, &n);
+    if (rc < 0)
+        return rc;
+    if (strcmp(ipckit_name_scheme(n), "shm") != 0 || ipckit_name_param_count(n) != 0) {
+        rc = ipckit_backend_error(NULL, -EINVAL,
+                                  "region: \"%s\": a region is named shm:NAME, without"
+                                  " parameters",
+                                  name);
+        ipckit_name_free(n);
+        return rc;
+    }
+    rc = ipckit__shmem_posix_name(NULL, n, pname, sizeof pname);
+    ipckit_name_free(n);
+    if (rc < 0)
+        return rc;
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return -ENOMEM;
+    deadline = o.open_timeout_ms < 0 ? NULL : ipckit__deadline(o.open_timeout_ms, &ts);
+    /* Round the object to whole pages; the data area is exactly size bytes. */
+    rc = ipckit__shmem_map(NULL, pname, flags, o.mode, REGION_HDR + size, region_init,
+                           region_check, &size, deadline, &m);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    r->hdr = m.base;
+    r->data = (unsigned char *) m.base + REGION_HDR;
+    r->map_size = m.size;
+    r->data_size = m.size - REGION_HDR;
+    *out = r;
+    return 0;
+}
+
+int
+ipckit_region_close(ipckit_region *r)
+{
+    int rc = 0;
+    if (r == NULL)
+        return 0;
+    if (r->held_by == getpid())
+        (void) pthread_mutex_unlock(&r->hdr->lock);
+    if (munmap(r->hdr, r->map_size) < 0)
+        rc = -errno;
+    free(r);
+    return rc;
+}
+
+int
+ipckit_region_unlink(const char *name)
+{
+    ipckit_name *n = NULL;
+    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    int rc;
+    ipckit__detail_clear();
+    rc = ipckit_name_parse(name, &n);
+    if (rc < 0)
+        return rc;
+    if (strcmp(ipckit_name_scheme(n), "shm") != 0)
+        rc = ipckit_backend_error(NULL, -EINVAL, "region: \"%s\" is not a shm: name", name);
+    else
+        rc = ipckit__shmem_posix_name(NULL, n, pname, sizeof pname);
+    ipckit_name_free(n);
+    if (rc < 0)
+        return rc;
+    return ipckit__shmem_unlink(pname);
+}
+
+void *
+ipckit_region_data(const ipckit_region *r)
+{
+    return r == NULL ? NULL : r->data;
+}
+
+size_t
+ipckit_region_size(const ipckit_region *r)
+{
+    return r == NULL ? 0 : r->data_size;
+}
+
+const char *
+ipckit_region_last_error(const ipckit_region *r)
+{
+    return r == NULL ? "" : r->err;
+}
+
+/* ---- the variable store -------------------------------------------------- */
+
+static void
+region_layout(size_t size, struct region_layout *l)
+{
+    size_t rest, n;
+    memset(l, 0, sizeof *l);
+    n = size / 512;
+    if (n < 4)
+        n = 4;
+    if (n > 65536)
+        n = 65536;
+    l->nentries = (uint32_t) n;
+    l->entries_off = sizeof(struct region_store);
+    rest = size > l->entries_off + n * sizeof(struct region_entry)
+               ? size - l->entries_off - n * sizeof(struct region_entry)
+               : 0;
+    /* each chunk costs CHUNK bytes plus one bit; keep 64 bytes of slack for
+     * the bitmap's rounding and the chunks' alignment */
+    rest = rest > 64 ? rest - 64 : 0;
+    n = rest * 8 / (CHUNK * 8 + 1);
+    if (n > UINT32_MAX - 1)
+        n = UINT32_MAX - 1;
+    l->nchunks = (uint32_t) n;
+    l->bitmap_off = l->entries_off + (size_t) l->nentries * sizeof(struct region_entry);
+    l->chunks_off = (l->bitmap_off + (n + 63) / 64 * 8 + 63) & ~(size_t) 63;
+}
+
+static struct region_entry *
+store_entries(ipckit_region *r, const struct region_layout *l)
+{
+    return (struct region_entry *) (void *) (r->data + l->entries_off);
+}
+
+static _Atomic uint64_t *
+store_bitmap(ipckit_region *r, const struct region_layout *l)
+{
+    return (_Atomic uint64_t *) (void *) (r->data + l->bitmap_off);
+}
+
+static struct region_chunk *
+store_chunk(ipckit_region *r, const struct region_layout *l, uint32_t i)
+{
+    return (struct region_chunk *) (void *) (r->data + l->chunks_off + (size_t) i * CHUNK);
+}
+
+static bool
+bit_get(_Atomic uint64_t *bm, uint32_t i)
+{
+    return (atomic_load_explicit(&bm[i / 64], memory_order_relaxed) >> (i % 64)) & 1u;
+}
+
+static void
+bit_set(_Atomic uint64_t *bm, uint32_t i, bool on)
+{
+    uint64_t w = atomic_load_explicit(&bm[i / 64], memory_order_relaxed);
+    w = on ? (w | (UINT64_C(1) << (i % 64))) : (w & ~(UINT64_C(1) << (i % 64)));
+    atomic_store_explicit(&bm[i / 64], w, memory_order_relaxed);
+}
+
+static uint32_t
+value_sum(long key, const unsigned char *v, size_t len)
+{
+    uint32_t h = 2166136261u;
+    uint64_t k = (uint64_t) key, l = len;
+    for (int i = 0; i < 8; i++) {
+        h = (h ^ (uint8_t) (k >> (8 * i))) * 16777619u;
+        h = (h ^ (uint8_t) (l >> (8 * i))) * 16777619u;
+    }
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ v[i]) * 16777619u;
+    return h;
+}
+
+static size_t
+chunks_for(size_t len)
+{
+    return len == 0 ? 1 : (len + CHUNK_PAYLOAD - 1) / CHUNK_PAYLOAD;
+}
+
+/* Validate the store's header; format it if it was never used. */
+static int
+store_ready(ipckit_region *r, struct region_layout *l)
+{
+    struct region_store *s = (struct region_store *) (void *) r->data;
+    uint32_t magic;
+    region_layout(r->data_size, l);
+    if (r->data_size < l->chunks_off + CHUNK || l->nchunks == 0)
+        return region_error(r, -ENOSPC,
+                            "region: %zu bytes of data are too few for variables", r->data_size);
+    magic = atomic_load_explicit(&s->magic, memory_order_acquire);
+    if (magic == 0) {
+        /* Never formatted (or a formatter died half-way: start again). */
+        memset(r->data, 0, l->chunks_off);
+        s->version = STORE_VERSION;
+        s->nentries = l->nentries;
+        s->nchunks = l->nchunks;
+        atomic_store_explicit(&s->magic, STORE_MAGIC, memory_order_release);
+        return 0;
+    }
+    if (magic != STORE_MAGIC)
+        return region_error(r, -EBADMSG,
+                            "region: the data area is not a variable store (magic %#x); it"
+                            " was written through ipckit_region_data()",
+                            magic);
+    if (s->version != STORE_VERSION)
+        return region_error(r, -EPROTO, "region: variable store version %u, want %u",
+                            s->version, STORE_VERSION);
+    if (s->nentries != l->nentries || s->nchunks != l->nchunks)
+        return region_error(r, -EBADMSG,
+                            "region: variable store header is corrupt (%u entries, %u chunks;"
+                            " want %u, %u)",
+                            s->nentries, s->nchunks, l->nentries, l->nchunks);
+    return 0;
+}
+
+/* Decode a descriptor; false when it cannot be a valid chain head. */
+static bool
+desc_decode(const struct region_layout *l, uint64_t d, uint32_t *head, size_t *len)
+{
+    uint32_t h = (uint32_t) d;
+    if (h == 0 || h > l->nchunks)
+        return false;
+    *head = h - 1;
+    *len = (size_t) (d >> 32);
+    return chunks_for(*len) <= l->nchunks;
+}
+
+/*
+ * Walk the chain of a value: check every link and the checksum, and copy
+ * the value into @p buf when it is not NULL. @p mark: NULL, or a bitmap in
+ * which the chain's chunks must be free (they are not marked here).
+ */
+static bool
+chain_check(ipckit_region *r, const struct region_layout *l, long key, uint64_t d,
+            unsigned char *buf, _Atomic uint64_t *mark)
+{
+    uint32_t head, c;
+    size_t len, left, need, i;
+    uint32_t h = 2166136261u, want;
+    uint64_t k = (uint64_t) key, ll;
+    if (!desc_decode(l, d, &head, &len))
+        return false;
+    ll = len;
+    for (int b = 0; b < 8; b++) {
+        h = (h ^ (uint8_t) (k >> (8 * b))) * 16777619u;
+        h = (h ^ (uint8_t) (ll >> (8 * b))) * 16777619u;
+    }
+    need = chunks_for(len);
+    want = atomic_load_explicit(&store_chunk(r, l, head)->sum, memory_order_relaxed);
+    c = head;
+    left = len;
+    for (i = 0; i < need; i++) {
+        struct region_chunk *ch;
+        uint32_t next;
+        size_t n = left < CHUNK_PAYLOAD ? left : CHUNK_PAYLOAD;
+        if (c >= l->nchunks || (mark != NULL && bit_get(mark, c)))
+            return false;
+        ch = store_chunk(r, l, c);
+        for (size_t j = 0; j < n; j++)
+            h = (h ^ ch->payload[j]) * 16777619u;
+        if (buf != NULL)
+            memcpy(buf + (len - left), ch->payload, n);
+        left -= n;
+        next = atomic_load_explicit(&ch->next, memory_order_relaxed);
+        if (i + 1 == need)
+            return next == 0 && h == want;
+        if (next == 0 || next > l->nchunks)
+            return false;
+        c = next - 1;
+    }
+    return false;
+}
+
+static void
+chain_mark(ipckit_region *r, const struct region_layout *l, uint64_t d, bool on)
+{
+    uint32_t head, c;
+    size_t len, need;
+    _Atomic uint64_t *bm = store_bitmap(r, l);
+    if (!desc_decode(l, d, &head, &len))
+        return;
+    need = chunks_for(len);
+    c = head;
+    for (size_t i = 0; i < need && c < l->nchunks; i++) {
+        uint32_t next = atomic_load_explicit(&store_chunk(r, l, c)->next, memory_order_relaxed);
+        bit_set(bm, c, on);
+        if (next == 0 || next > l->nchunks)
+            break;
+        c = next - 1;
+    }
+}
+
+/*
+ * After a holder died: drop entries whose chains are broken and rebuild the
+ * bitmap from the surviving ones, taking back chunks that a killed put had
+ * claimed but never committed.
+ */
+static void
+store_repair(ipckit_region *r)
+{
+    struct region_layout l;
+    struct region_store *s = (struct region_store *) (void *) r->data;
+    struct region_entry *e;
+    _Atomic uint64_t *bm;
+    region_layout(r->data_size, &l);
+    if (r->data_size < l.chunks_off + CHUNK || l.nchunks == 0 ||
+        atomic_load_explicit(&s->magic, memory_order_acquire) != STORE_MAGIC ||
+        s->version != STORE_VERSION || s->nentries != l.nentries || s->nchunks != l.nchunks)
+        return;
+    e = store_entries(r, &l);
+    bm = store_bitmap(r, &l);
+    for (uint32_t w = 0; w < (l.nchunks + 63) / 64; w++)
+        atomic_store_explicit(&bm[w], 0, memory_order_relaxed);
+    for (uint32_t i = 0; i < l.nentries; i++) {
+        uint64_t d = atomic_load_explicit(&e[i].desc, memory_order_acquire);
+        if (d == 0)
+            continue;
+        if (!chain_check(r, &l, (long) atomic_load(&e[i].key), d, NULL, bm)) {
+            atomic_store_explicit(&e[i].desc, 0, memory_order_release);
+            continue;
+        }
+        chain_mark(r, &l, d, true);
+    }
+}
+
+/* ---- locking ------------------------------------------------------------- */
+
+int
+ipckit_region_lock(ipckit_region *r, int timeout_ms)
+{
+    struct timespec ts;
+    const struct timespec *deadline;
+    int rc;
+    if (r == NULL)
+        return -EINVAL;
+    if (timeout_ms < -1)
+        return region_error(r, -EINVAL, "region lock: timeout_ms %d is below -1", timeout_ms);
+    if (r->held_by == getpid())
+        return region_error(r, -EDEADLK, "region lock: this handle already holds the lock");
+    deadline = ipckit__deadline(timeout_ms, &ts);
+    rc = ipckit__shmem_mutex_lock(&r->hdr->lock, deadline);
+    if (rc == 0 || rc == -EOWNERDEAD) {
+        r->held_by = getpid();
+        if (rc == -EOWNERDEAD) {
+            store_repair(r);
+            (void) region_error(r, rc,
+                                "region lock: the previous holder died while holding the lock;"
+                                " the data may be inconsistent");
+        }
+        return rc;
+    }
+    if (rc == -EAGAIN || rc == -ETIMEDOUT)
+        return region_error(r, rc, "region lock: still held by another process after %d ms",
+                            timeout_ms);
+    if (rc == -EDEADLK)
+        return region_error(r, rc, "region lock: this thread already holds it (another handle)");
+    return region_error(r, rc, "region lock: %s", ipckit_strerror(rc));
+}
+
+int
+ipckit_region_unlock(ipckit_region *r)
+{
+    int rc;
+    if (r == NULL)
+        return -EINVAL;
+    if (r->held_by != getpid())
+        return region_error(r, -EPERM, "region unlock: this handle does not hold the lock");
+    rc = pthread_mutex_unlock(&r->hdr->lock);
+    if (rc != 0)
+        return region_error(r, -rc, "region unlock: %s", strerror(rc));
+    r->held_by = 0;
+    return 0;
+}
+
+/* Take the lock for one variable call unless the handle holds it already. */
+static int
+var_begin(ipckit_region *r, bool *took)
+{
+    int rc;
+    *took = false;
+    if (r == NULL)
+        return -EINVAL;
+    if (r->held_by == getpid())
+        return 0;
+    rc = ipckit_region_lock(r, IPCKIT_FOREVER);
+    if (rc < 0 && rc != -EOWNERDEAD)
+        return rc;
+    *took = true;
+    return 0;
+}
+
+static void
+var_end(ipckit_region *r, bool took)
+{
+    if (took)
+        (void) ipckit_region_unlock(r);
+}
+
+static struct region_entry *
+var_find(ipckit_region *r, const struct region_layout *l, long key, uint64_t *desc)
+{
+    struct region_entry *e = store_entries(r, l);
+    for (uint32_t i = 0; i < l->nentries; i++) {
+        uint64_t d = atomic_load_explicit(&e[i].desc, memory_order_acquire);
+        if (d != 0 && atomic_load_explicit(&e[i].key, memory_order_relaxed) == (int64_t) key) {
+            *desc = d;
+            return &e[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+var_put_locked(ipckit_region *r, long key, const unsigned char *val, size_t len)
+{
+    struct region_layout l;
+    struct region_entry *e, *ents;
+    _Atomic uint64_t *bm;
+    uint64_t old = 0, d;
+    uint32_t prev = UINT32_MAX, head = 0;
+    size_t need, got = 0, left = len;
+    int rc = store_ready(r, &l);
+    if (rc < 0)
+        return rc;
+    if (len > UINT32_MAX)
+        return region_error(r, -EINVAL, "region put: value of %zu bytes is too large", len);
+    need = chunks_for(len);
+    ents = store_entries(r, &l);
+    bm = store_bitmap(r, &l);
+    e = var_find(r, &l, key, &old);
+    if (e == NULL) {
+        for (uint32_t i = 0; i < l.nentries && e == NULL; i++)
+            if (atomic_load_explicit(&ents[i].desc, memory_order_relaxed) == 0)
+                e = &ents[i];
+        if (e == NULL)
+            return region_error(r, -ENOSPC, "region put: all %u variable slots are in use",
+                                l.nentries);
+    }
+    for (uint32_t c = 0; c < l.nchunks && got < need; c++)
+        if (!bit_get(bm, c))
+            got++;
+    if (got < need)
+        return region_error(r, -ENOSPC,
+                            "region put: a value of %zu bytes needs %zu free chunks, %zu left",
+                            len, need, got);
+    /* Claim and fill the new chain, linking it from its tail. */
+    got = 0;
+    for (uint32_t c = 0; c < l.nchunks && got < need; c++) {
+        struct region_chunk *ch;
+        size_t n = left < CHUNK_PAYLOAD ? left : CHUNK_PAYLOAD;
+        if (bit_get(bm, c))
+            continue;
+        bit_set(bm, c, true);
+        ch = store_chunk(r, &l, c);
+        memcpy(ch->payload, val + (len - left), n);
+        atomic_store_explicit(&ch->next, 0, memory_order_relaxed);
+        atomic_store_explicit(&ch->sum, 0, memory_order_relaxed);
+        if (prev == UINT32_MAX)
+            head = c;
+        else
+            atomic_store_explicit(&store_chunk(r, &l, prev)->next, c + 1, memory_order_relaxed);
+        prev = c;
+        left -= n;
+        got++;
+    }
+    atomic_store_explicit(&store_chunk(r, &l, head)->sum, value_sum(key, val, len),
+                          memory_order_relaxed);
+    d = ((uint64_t) len << 32) | (uint64_t) (head + 1);
+    if (old == 0)
+        atomic_store_explicit(&e->key, (int64_t) key, memory_order_relaxed);
+    /* The commit: one atomic store publishes the complete new chain. */
+    atomic_store_explicit(&e->desc, d, memory_order_release);
+    if (old != 0)
+        chain_mark(r, &l, old, false);
+    return 0;
+}
+
+int
+ipckit_region_put(ipckit_region *r, long key, const void *val, size_t len)
+{
+    bool took;
+    int rc;
+    if (val == NULL && len > 0)
+        return region_error(r, -EINVAL, "region put: NULL value with length %zu", len);
+    rc = var_begin(r, &took);
+    if (rc < 0)
+        return rc;
+    rc = var_put_locked(r, key, val, len);
+    var_end(r, took);
+    return rc;
+}
+
+ssize_t
+ipckit_region_get(ipckit_region *r, long key, void *buf, size_t cap)
+{
+    struct region_layout l;
+    uint64_t d = 0;
+    uint32_t head;
+    size_t len;
+    bool took;
+    ssize_t rc = var_begin(r, &took);
+    if (rc < 0)
+        return rc;
+    rc = store_ready(r, &l);
+    if (rc == 0) {
+        if (var_find(r, &l, key, &d) == NULL) {
+            rc = region_error(r, -ENOENT, "region get: no variable %ld", key);
+        } else if (!desc_decode(&l, d, &head, &len)) {
+            rc = region_error(r, -EBADMSG, "region get: variable %ld has a corrupt slot", key);
+        } else if (len > cap) {
+            rc = region_error(r, -EMSGSIZE,
+                              "region get: variable %ld has %zu bytes, the buffer %zu", key, len,
+                              cap);
+        } else if (len > 0 && buf == NULL) {
+            rc = region_error(r, -EINVAL, "region get: NULL buffer");
+        } else if (!chain_check(r, &l, key, d, buf, NULL)) {
+            rc = region_error(r, -EBADMSG, "region get: variable %ld has a corrupt slot", key);
+        } else {
+            rc = (ssize_t) len;
+        }
+    }
+    var_end(r, took);
+    return rc;
+}
+
+int
+ipckit_region_has(ipckit_region *r, long key)
+{
+    struct region_layout l;
+    uint64_t d;
+    bool took;
+    int rc = var_begin(r, &took);
+    if (rc < 0)
+        return rc;
+    rc = store_ready(r, &l);
+    if (rc == 0)
+        rc = var_find(r, &l, key, &d) != NULL;
+    var_end(r, took);
+    return rc;
+}
+
+int
+ipckit_region_remove(ipckit_region *r, long key)
+{
+    struct region_layout l;
+    struct region_entry *e;
+    uint64_t d = 0;
+    bool took;
+    int rc = var_begin(r, &took);
+    if (rc < 0)
+        return rc;
+    rc = store_ready(r, &l);
+    if (rc == 0) {
+        e = var_find(r, &l, key, &d);
+        if (e == NULL) {
+            rc = region_error(r, -ENOENT, "region remove: no variable %ld", key);
+        } else {
+            atomic_store_explicit(&e->desc, 0, memory_order_release);
+            chain_mark(r, &l, d, false);
+        }
+    }
+    var_end(r, took);
+    return rc;
+}
