@@ -56,5 +56,6 @@ extern const ipckit_backend ipckit__fifo_backend;
 extern const ipckit_backend ipckit__sysv_mq_backend;
 extern const ipckit_backend ipckit__posix_mq_backend;
 extern const ipckit_backend ipckit__signal_backend;
+extern const ipckit_backend ipckit__shm_backend;
 
 #endif /* IPCKIT_INTERNAL_H */

@@ -18,6 +18,7 @@ static const ipckit_backend *const builtin[] = {
     &ipckit__sysv_mq_backend,
     &ipckit__posix_mq_backend,
     &ipckit__signal_backend,
+    &ipckit__shm_backend,
 };
 
 struct user_backend {

@@ -1,0 +1,618 @@
+/*
+ * ipckit backend "shm:": a message ring in POSIX shared memory.
+ *
+ * Name: shm:NAME or shm:/NAME (the object /dev/shm/NAME), with an optional
+ * ?spin=N (pause iterations a waiter spins before it sleeps; default 2000
+ * when the process may run on more than one CPU, else 0).
+ *
+ * Layout: a 4096-byte header, then a ring of `capacity` bytes (a power of
+ * two). Messages are records of a 16-byte header (length, check word,
+ * type) and the payload padded to 16 bytes; a record never wraps: when it
+ * does not fit before the end, a pad record (type 0) fills the rest.
+ * head and tail are byte positions that only grow.
+ *
+ * Several producers and consumers: producers serialise on one robust,
+ * process-shared mutex that guards tail, consumers on another that guards
+ * head (the two-lock queue), so in the common one-to-one case neither lock
+ * is contended and each stays in its own side's cache. A producer writes
+ * the record, then publishes it with one store of tail; a consumer copies
+ * it out, then frees it with one store of head. A producer killed
+ * mid-write never published anything; a consumer killed mid-copy never
+ * freed anything (the message goes to the next consumer). The next holder
+ * of the dead process's lock gets EOWNERDEAD from the mutex, marks it
+ * consistent and goes on: the ring is consistent by construction.
+ *
+ * Waiting: a waiter spins on the index it waits for, then sleeps on a
+ * shared futex word (data_seq for consumers, space_seq for producers).
+ * Lost wake-ups: the sleeper reads the word, sets a "sleepers" flag
+ * (seq_cst), re-checks the index, and sleeps only if the word still has the
+ * value it read. The other side stores its index (seq_cst), then reads the
+ * flag, and when it is set clears it, bumps the word and wakes everyone.
+ * Either the sleeper's re-check sees the new index or the waker sees the
+ * flag; a sleeper that read the word before the bump does not sleep at all.
+ * Without sleepers the fast path makes no system call.
+ *
+ * Each side keeps the last value it read of the other side's index and
+ * reads the shared one again only when that copy shows no room (producer)
+ * or no data (consumer), so the two index cache lines move between CPUs
+ * once per batch rather than once per message.
+ *
+ * Nothing in the mapping is trusted: the header is validated on attach and
+ * head, tail and every record header before each use (-EBADMSG).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shmem.h"
+
+#define SHMEM_MAGIC 0x52534b49u /* "IKSR" */
+#define SHMEM_VERSION 1u
+#define SHMEM_HDR 4096u
+#define SHMEM_REC 16u
+#define SHMEM_CAP_MIN ((uint64_t) 4096)
+#define SHMEM_CAP_MAX ((uint64_t) 1 << 30)
+#define SHMEM_CAP_DEFAULT ((uint64_t) 4 << 20)
+#define SHMEM_MSG_DEFAULT ((uint64_t) 64 << 10)
+#define SHMEM_SPIN_DEFAULT 2000L
+#define SHMEM_YIELDS 2
+
+struct shmem_hdr {
+    _Atomic uint32_t magic;
+    uint32_t version;
+    uint32_t hdr_size;
+    int32_t creator_pid;
+    uint64_t capacity;
+    uint64_t max_msg;
+    uint64_t total_size;
+    alignas(64) pthread_mutex_t send_lock;
+    alignas(64) pthread_mutex_t recv_lock;
+    /* producers' side, written under send_lock */
+    alignas(64) _Atomic uint64_t tail;
+    _Atomic uint64_t msgs_in;
+    _Atomic int32_t last_send_pid;
+    /* consumers' side, written under recv_lock */
+    alignas(64) _Atomic uint64_t head;
+    _Atomic uint64_t msgs_out;
+    _Atomic int32_t last_recv_pid;
+    /* futex words and waiter counts */
+    alignas(64) _Atomic uint32_t data_seq;
+    _Atomic uint32_t recv_sleepers;
+    alignas(64) _Atomic uint32_t space_seq;
+    _Atomic uint32_t send_sleepers;
+};
+
+_Static_assert(sizeof(struct shmem_hdr) <= SHMEM_HDR, "ring header fits its page");
+
+struct shmem_rec {
+    uint32_t len;
+    uint32_t check;
+    int64_t type; /* > 0; 0 marks a pad record */
+};
+
+struct shmem {
+    struct shmem_hdr *hdr;
+    unsigned char *ring;
+    uint64_t cap, mask, max_msg;
+    size_t map_size;
+    long spin;
+    int yields; /* one CPU: let the peer run a few times before sleeping */
+    bool truncate;
+    uint64_t head_seen; /* producer: a head value read before (head only grows) */
+    uint64_t tail_seen; /* consumer: a tail value read before (tail only grows) */
+    int32_t pid;
+    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+};
+
+/* Sizes asked for (0: accept the existing ring's) and sizes to create with. */
+struct shmem_sizes {
+    uint64_t cap, max_msg;
+    uint64_t make_cap, make_max_msg;
+};
+
+static const char *const shmem_params[] = { "spin", NULL };
+
+static inline uint64_t
+shmem_rec_size(uint64_t len)
+{
+    return SHMEM_REC + ((len + 15u) & ~(uint64_t) 15u);
+}
+
+static inline uint32_t
+shmem_check_word(uint32_t len, int64_t type)
+{
+    return ~len ^ (uint32_t) type ^ 0x5a17c0deu;
+}
+
+static uint64_t
+shmem_pow2(uint64_t v)
+{
+    uint64_t p = SHMEM_CAP_MIN;
+    while (p < v && p < ((uint64_t) 1 << 62))
+        p <<= 1;
+    return p;
+}
+
+/* ---- futex ------------------------------------------------------------- */
+
+static int
+shmem_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *deadline)
+{
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time; the shared
+     * (not _PRIVATE) form works across processes on a MAP_SHARED word. */
+    long r = syscall(SYS_futex, (uint32_t *) word, FUTEX_WAIT_BITSET, val, deadline, NULL,
+                     FUTEX_BITSET_MATCH_ANY);
+    return r < 0 ? -errno : 0;
+}
+
+static void
+shmem_futex_wake(_Atomic uint32_t *word)
+{
+    (void) syscall(SYS_futex, (uint32_t *) word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static inline void
+shmem_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Wait until *index differs from @p seen: spin, then sleep on @p word.
+ * Returns 0 when it may have changed (the caller re-checks), or the
+ * deadline's error when it did not change in time.
+ */
+static int
+shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
+           _Atomic uint32_t *sleepers, const struct timespec *deadline)
+{
+    uint32_t w;
+    int rc;
+    if (deadline != NULL && ipckit_deadline_passed(deadline))
+        return ipckit_deadline_error(deadline);
+    for (long i = 0; i < s->spin; i++) {
+        if (atomic_load_explicit(index, memory_order_acquire) != seen)
+            return 0;
+        shmem_pause();
+    }
+    for (int i = 0; i < s->yields; i++) {
+        (void) sched_yield();
+        if (atomic_load_explicit(index, memory_order_acquire) != seen)
+            return 0;
+    }
+    if (ipckit_deadline_passed(deadline))
+        return atomic_load(index) != seen ? 0 : ipckit_deadline_error(deadline);
+    w = atomic_load(word);
+    atomic_store(sleepers, 1);
+    if (atomic_load(index) != seen)
+        return 0; /* the flag stays set: at worst one wake too many */
+    rc = shmem_futex_wait(word, w, deadline);
+    if (rc == -ETIMEDOUT && atomic_load(index) == seen)
+        return ipckit_deadline_error(deadline);
+    return 0;
+}
+
+/*
+ * Wake every sleeper on @p word if one may be there. The flag is cleared by
+ * exchange, so of several wakers only one makes the system call; a sleeper
+ * sets it again before every sleep.
+ */
+static inline void
+shmem_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+{
+    if (atomic_load(sleepers) != 0 && atomic_exchange(sleepers, 0) != 0) {
+        atomic_fetch_add(word, 1);
+        shmem_futex_wake(word);
+    }
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static int
+shmem_init(void *st, void *base, size_t size, void *arg)
+{
+    struct shmem_hdr *h = base;
+    const struct shmem_sizes *z = arg;
+    int rc;
+    h->version = SHMEM_VERSION;
+    h->hdr_size = SHMEM_HDR;
+    h->creator_pid = (int32_t) getpid();
+    h->capacity = z->make_cap;
+    h->max_msg = z->make_max_msg;
+    h->total_size = size;
+    rc = ipckit__shmem_mutex_init(&h->send_lock);
+    if (rc == 0)
+        rc = ipckit__shmem_mutex_init(&h->recv_lock);
+    if (rc < 0)
+        return ipckit_backend_error(st, rc, "shm: cannot set up the ring's locks: %s",
+                                    ipckit_strerror(rc));
+    atomic_store_explicit(&h->magic, SHMEM_MAGIC, memory_order_release);
+    return 0;
+}
+
+static int
+shmem_check(void *st, void *base, size_t size, void *arg)
+{
+    const struct shmem_hdr *h = base;
+    const struct shmem_sizes *want = arg;
+    uint32_t magic;
+    if (size < SHMEM_HDR)
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: object of %zu bytes is too small to be a ring", size);
+    magic = atomic_load_explicit(&h->magic, memory_order_acquire);
+    if (magic == 0)
+        return -EINPROGRESS;
+    if (magic != SHMEM_MAGIC)
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: not an ipckit message ring (magic %#x, want %#x)",
+                                    magic, SHMEM_MAGIC);
+    if (h->version != SHMEM_VERSION)
+        return ipckit_backend_error(st, -EPROTO,
+                                    "shm: ring layout version %u, this library speaks %u",
+                                    h->version, SHMEM_VERSION);
+    if (h->hdr_size != SHMEM_HDR || h->capacity < SHMEM_CAP_MIN ||
+        h->capacity > SHMEM_CAP_MAX || (h->capacity & (h->capacity - 1)) != 0 ||
+        h->total_size != size || size != SHMEM_HDR + h->capacity ||
+        2 * shmem_rec_size(h->max_msg) > h->capacity)
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: corrupt ring header (header %u, capacity %llu, max"
+                                    " message %llu, total %llu; object %zu bytes)",
+                                    h->hdr_size, (unsigned long long) h->capacity,
+                                    (unsigned long long) h->max_msg,
+                                    (unsigned long long) h->total_size, size);
+    if (want->max_msg != 0 && want->max_msg != h->max_msg)
+        return ipckit_backend_error(st, -EINVAL,
+                                    "shm: the ring exists with max_msg_size %llu, not %llu",
+                                    (unsigned long long) h->max_msg,
+                                    (unsigned long long) want->max_msg);
+    if (want->cap != 0 && want->cap != h->capacity)
+        return ipckit_backend_error(st, -EINVAL,
+                                    "shm: the ring exists with capacity %llu, not %llu",
+                                    (unsigned long long) h->capacity,
+                                    (unsigned long long) want->cap);
+    return 0;
+}
+
+static long
+shmem_default_spin(void)
+{
+    cpu_set_t set;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
+        return 0;
+    return SHMEM_SPIN_DEFAULT;
+}
+
+static int
+shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+           const struct timespec *deadline)
+{
+    struct shmem *s = state;
+    struct shmem_sizes want = { 0, 0, 0, 0 };
+    struct ipckit__shmem_map m;
+    long spin;
+    int rc;
+
+    rc = ipckit_name_check_params(name, shmem_params);
+    if (rc < 0)
+        return rc;
+    rc = ipckit_name_param_long(name, "spin", 0, 10000000, -1, &spin);
+    if (rc < 0)
+        return rc;
+    s->spin = spin < 0 ? shmem_default_spin() : spin;
+    s->yields = s->spin == 0 && spin < 0 ? SHMEM_YIELDS : 0;
+    if (opts->flags & IPCKIT_OPT_STREAM)
+        return ipckit_backend_error(state, -ENOTSUP,
+                                    "shm: IPCKIT_OPT_STREAM is for fifo:; a ring keeps message"
+                                    " boundaries");
+    s->truncate = (opts->flags & IPCKIT_OPT_TRUNCATE) != 0;
+    rc = ipckit__shmem_posix_name(state, name, s->pname, sizeof s->pname);
+    if (rc < 0)
+        return rc;
+    if (opts->max_msg_size > SHMEM_CAP_MAX / 4)
+        return ipckit_backend_error(state, -EINVAL, "shm: max_msg_size %zu is above %llu",
+                                    opts->max_msg_size,
+                                    (unsigned long long) (SHMEM_CAP_MAX / 4));
+    if (opts->capacity > SHMEM_CAP_MAX)
+        return ipckit_backend_error(state, -EINVAL, "shm: capacity %zu is above %llu",
+                                    opts->capacity, (unsigned long long) SHMEM_CAP_MAX);
+    want.max_msg = opts->max_msg_size;
+    want.cap = opts->capacity ? shmem_pow2(opts->capacity) : 0;
+    want.make_max_msg = want.max_msg ? want.max_msg : SHMEM_MSG_DEFAULT;
+    want.make_cap = want.cap;
+    if (want.make_cap == 0) {
+        want.make_cap = shmem_pow2(2 * shmem_rec_size(want.make_max_msg));
+        if (want.make_cap < SHMEM_CAP_DEFAULT)
+            want.make_cap = SHMEM_CAP_DEFAULT;
+    }
+    if (2 * shmem_rec_size(want.make_max_msg) > want.make_cap)
+        return ipckit_backend_error(state, -EINVAL,
+                                    "shm: capacity %llu is too small for messages of %llu bytes"
+                                    " (it must hold two of them with their headers)",
+                                    (unsigned long long) want.make_cap,
+                                    (unsigned long long) want.make_max_msg);
+    rc = ipckit__shmem_map(state, s->pname, flags, opts->mode, SHMEM_HDR + want.make_cap,
+                           shmem_init,
+                           shmem_check, &want, deadline, &m);
+    if (rc < 0)
+        return rc;
+    s->hdr = m.base;
+    s->ring = (unsigned char *) m.base + SHMEM_HDR;
+    s->map_size = m.size;
+    s->cap = s->hdr->capacity;
+    s->mask = s->cap - 1;
+    s->max_msg = s->hdr->max_msg;
+    s->pid = (int32_t) getpid();
+    return 0;
+}
+
+static int
+shmem_close(void *state)
+{
+    struct shmem *s = state;
+    if (s->hdr != NULL && munmap(s->hdr, s->map_size) < 0)
+        return -errno;
+    s->hdr = NULL;
+    return 0;
+}
+
+static int
+shmem_unlink(const ipckit_name *name)
+{
+    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    int rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
+    if (rc < 0)
+        return rc;
+    return ipckit__shmem_unlink(pname);
+}
+
+static int
+shmem_stat(const ipckit_name *name, ipckit_stat *out)
+{
+    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    struct shmem_sizes any = { 0, 0, 0, 0 };
+    struct stat sb;
+    struct shmem_hdr *h;
+    void *p;
+    int fd, rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
+    if (rc < 0)
+        return rc;
+    fd = shm_open(pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return ipckit_backend_error(NULL, -errno, "shm: open \"%s\": %s", pname,
+                                    strerror(errno));
+    if (fstat(fd, &sb) < 0 || sb.st_size < (off_t) SHMEM_HDR) {
+        (void) close(fd);
+        return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not a ring", pname);
+    }
+    p = mmap(NULL, (size_t) sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    (void) close(fd);
+    if (p == MAP_FAILED)
+        return ipckit_backend_error(NULL, -errno, "shm: mmap \"%s\": %s", pname,
+                                    strerror(errno));
+    rc = shmem_check(NULL, p, (size_t) sb.st_size, &any);
+    if (rc == 0) {
+        uint64_t head, tail, in, outm;
+        h = p;
+        head = atomic_load(&h->head);
+        tail = atomic_load(&h->tail);
+        in = atomic_load(&h->msgs_in);
+        outm = atomic_load(&h->msgs_out);
+        out->messages = in >= outm && in - outm <= h->capacity ? (long) (in - outm) : -1;
+        out->bytes = tail >= head && tail - head <= h->capacity ? (long) (tail - head) : -1;
+        out->max_bytes = (long) h->capacity;
+        out->max_msg_size = (long) h->max_msg;
+        out->last_send_pid = atomic_load(&h->last_send_pid);
+        out->last_recv_pid = atomic_load(&h->last_recv_pid);
+        out->creator_pid = h->creator_pid;
+        out->mode = sb.st_mode & 07777;
+    } else if (rc == -EINPROGRESS) {
+        rc = ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not set up yet", pname);
+    }
+    (void) munmap(p, (size_t) sb.st_size);
+    return rc;
+}
+
+static void
+shmem_info(void *state, unsigned *caps, size_t *max_msg)
+{
+    (void) caps;
+    *max_msg = (size_t) ((struct shmem *) state)->max_msg;
+}
+
+static int
+shmem_corrupt(struct shmem *s, const char *what, uint64_t head, uint64_t tail)
+{
+    return ipckit_backend_error(s, -EBADMSG,
+                                "shm: ring \"%s\" is corrupt: %s (head %llu, tail %llu,"
+                                " capacity %llu)",
+                                s->pname, what, (unsigned long long) head,
+                                (unsigned long long) tail, (unsigned long long) s->cap);
+}
+
+static int
+shmem_lock(struct shmem *s, pthread_mutex_t *m, const char *what,
+           const struct timespec *deadline)
+{
+    int rc = ipckit__shmem_mutex_lock(m, deadline);
+    if (rc == 0 || rc == -EOWNERDEAD)
+        return 0; /* a dead holder published nothing half-done */
+    if (rc == -EAGAIN || rc == -ETIMEDOUT)
+        return rc;
+    return ipckit_backend_error(s, rc, "shm: %s lock of \"%s\": %s", what, s->pname,
+                                ipckit_strerror(rc));
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static int
+shmem_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    uint64_t rec = shmem_rec_size(len), head, tail, off, contig, pad;
+    struct shmem_rec r;
+    int rc = shmem_lock(s, &h->send_lock, "send", deadline);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
+        off = tail & s->mask;
+        contig = s->cap - off;
+        pad = rec > contig ? contig : 0;
+        head = s->head_seen;
+        if (tail - head <= s->cap && s->cap - (tail - head) >= pad + rec && (tail & 15u) == 0)
+            break;
+        head = atomic_load_explicit(&h->head, memory_order_acquire);
+        s->head_seen = head;
+        if (tail - head > s->cap || ((tail | head) & 15u) != 0) {
+            rc = shmem_corrupt(s, "bad indexes", head, tail);
+            goto out;
+        }
+        if (s->cap - (tail - head) >= pad + rec)
+            break;
+        rc = shmem_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, deadline);
+        if (rc < 0)
+            goto out;
+    }
+    if (pad != 0) {
+        r.len = (uint32_t) (pad - SHMEM_REC);
+        r.type = 0;
+        r.check = shmem_check_word(r.len, 0);
+        memcpy(s->ring + off, &r, sizeof r);
+        off = 0;
+    }
+    r.len = (uint32_t) len;
+    r.type = type;
+    r.check = shmem_check_word(r.len, type);
+    memcpy(s->ring + off, &r, sizeof r);
+    if (len > 0)
+        memcpy(s->ring + off + SHMEM_REC, buf, len);
+    atomic_store_explicit(&h->msgs_in, atomic_load_explicit(&h->msgs_in, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != s->pid)
+        atomic_store_explicit(&h->last_send_pid, s->pid, memory_order_relaxed);
+    /* Publish: seq_cst, ordered before the read of recv_sleepers below. */
+    atomic_store(&h->tail, tail + pad + rec);
+    rc = 0;
+out:
+    (void) pthread_mutex_unlock(&h->send_lock);
+    if (rc == 0)
+        shmem_wake(&h->data_seq, &h->recv_sleepers);
+    return rc;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+static ssize_t
+shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
+           const struct timespec *deadline)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    uint64_t head, tail, off, rec;
+    struct shmem_rec r;
+    ssize_t rc;
+    size_t n;
+    (void) selector;
+    rc = shmem_lock(s, &h->recv_lock, "recv", deadline);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        head = atomic_load_explicit(&h->head, memory_order_relaxed);
+        tail = s->tail_seen;
+        if (tail == head || tail - head > s->cap) {
+            tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+            s->tail_seen = tail;
+        }
+        if (tail - head > s->cap || ((tail | head) & 15u) != 0) {
+            rc = shmem_corrupt(s, "bad indexes", head, tail);
+            goto out;
+        }
+        if (head == tail) {
+            rc = shmem_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, deadline);
+            if (rc < 0)
+                goto out;
+            continue;
+        }
+        off = head & s->mask;
+        memcpy(&r, s->ring + off, sizeof r);
+        if (r.check != shmem_check_word(r.len, r.type) || r.type < 0) {
+            rc = shmem_corrupt(s, "bad record header", head, tail);
+            goto out;
+        }
+        if (r.type == 0) {
+            /* pad to the end of the ring */
+            if ((uint64_t) r.len + SHMEM_REC != s->cap - off || s->cap - off > tail - head) {
+                rc = shmem_corrupt(s, "bad pad record", head, tail);
+                goto out;
+            }
+            atomic_store(&h->head, head + s->cap - off);
+            continue;
+        }
+        rec = shmem_rec_size(r.len);
+        if (r.len > s->max_msg || rec > tail - head || rec > s->cap - off) {
+            rc = shmem_corrupt(s, "record length out of bounds", head, tail);
+            goto out;
+        }
+        n = r.len;
+        if (n > cap) {
+            if (!s->truncate) {
+                rc = ipckit_backend_error(s, -EMSGSIZE,
+                                          "recv: message of %u bytes does not fit a buffer of"
+                                          " %zu bytes; it stays queued",
+                                          r.len, cap);
+                goto out;
+            }
+            n = cap;
+        }
+        if (n > 0)
+            memcpy(buf, s->ring + off + SHMEM_REC, n);
+        *type = (long) r.type;
+        atomic_store_explicit(&h->msgs_out,
+                              atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != s->pid)
+            atomic_store_explicit(&h->last_recv_pid, s->pid, memory_order_relaxed);
+        /* Free: seq_cst, ordered before the read of send_sleepers below. */
+        atomic_store(&h->head, head + rec);
+        rc = (ssize_t) n;
+        break;
+    }
+out:
+    (void) pthread_mutex_unlock(&h->recv_lock);
+    if (rc >= 0)
+        shmem_wake(&h->space_seq, &h->send_sleepers);
+    return rc;
+}
+
+const ipckit_backend ipckit__shm_backend = {
+    .abi_version = IPCKIT_BACKEND_ABI,
+    .scheme = "shm",
+    .state_size = sizeof(struct shmem),
+    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+    .open = shmem_open,
+    .close = shmem_close,
+    .unlink = shmem_unlink,
+    .send = shmem_send,
+    .recv = shmem_recv,
+    .stat = shmem_stat,
+    .info = shmem_info,
+};
