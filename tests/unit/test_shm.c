@@ -1,0 +1,549 @@
+/*
+ * Tests of the shm: backend (message ring in shared memory), with real
+ * processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <ipckit/ipckit.h>
+
+#include "testkit.h"
+
+#define LONG_WAIT 30000
+
+static char name[240], pname[200];
+
+static void
+setup_name(const char *params)
+{
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(name, sizeof name, "shm:%s%s", pname, params);
+}
+
+static ipckit_channel *
+open_ok(unsigned flags, const ipckit_opts *o)
+{
+    ipckit_channel *ch = NULL;
+    int rc = ipckit_open(&ch, name, flags, o);
+    ck_assert_msg(rc == 0, "open %s: %s (%s)", name, ipckit_errname(rc), ipckit_error_detail());
+    return ch;
+}
+
+/* Deterministic content for message (producer p, sequence s). */
+static void
+fill(unsigned char *b, size_t len, unsigned p, unsigned s)
+{
+    uint32_t x = p * 2654435761u + s * 40503u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (unsigned char) (x >> 16);
+    }
+}
+
+/* A message: producer id, sequence, then fill(); length varies with seq. */
+static size_t
+msg_make(unsigned char *b, unsigned p, unsigned s, size_t maxlen)
+{
+    size_t len = 8 + (s * 37u + p * 11u) % (maxlen - 8);
+    memcpy(b, &p, 4);
+    memcpy(b + 4, &s, 4);
+    fill(b + 8, len - 8, p, s);
+    return len;
+}
+
+static int
+msg_valid(const unsigned char *b, size_t len, unsigned *p, unsigned *s, size_t maxlen)
+{
+    static unsigned char want[1 << 17];
+    if (len < 8 || len > sizeof want)
+        return 0;
+    memcpy(p, b, 4);
+    memcpy(s, b + 4, 4);
+    if (len != 8 + (*s * 37u + *p * 11u) % (maxlen - 8))
+        return 0;
+    fill(want, len - 8, *p, *s);
+    return memcmp(b + 8, want, len - 8) == 0;
+}
+
+START_TEST(roundtrip_types_and_limits)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch, *rx2;
+    unsigned char buf[2000];
+    long type = 0;
+    ipckit_stat st;
+    long long t0;
+    int sent = 0;
+
+    setup_name("");
+    o.max_msg_size = 1000;
+    o.capacity = 4096;
+    ch = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    ck_assert_str_eq(ipckit_scheme(ch), "shm");
+    ck_assert_uint_eq(ipckit_max_msg_size(ch), 1000);
+    ck_assert_uint_eq(ipckit_caps(ch) & (IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND |
+                                         IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT),
+                      IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
+                          IPCKIT_CAP_STAT);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EAGAIN);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 120), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 110);
+    ck_assert_int_eq(ipckit_send_typed(ch, 7, "abc", 3, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, 9, "", 0, 0), 0);
+    ck_assert_int_eq(ipckit_send_typed(ch, LONG_MAX, "xy", 2, 0), 0);
+    ck_assert_int_eq(ipckit_send(ch, buf, 1001, 0), -EMSGSIZE);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, 2, 0), -EMSGSIZE);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 3);
+    ck_assert_int_eq(type, 7);
+    ck_assert_mem_eq(buf, "abc", 3);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, NULL, 0, 0), 0);
+    ck_assert_int_eq(type, 9);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 2);
+    ck_assert_int_eq(type, LONG_MAX);
+    ck_assert_int_eq(ipckit_recv_typed(ch, 3, &type, buf, sizeof buf, 0), -ENOTSUP);
+    /* fill the ring: -EAGAIN at once, -ETIMEDOUT after a wait */
+    while (ipckit_send(ch, buf, 1000, 0) == 0)
+        sent++;
+    ck_assert_int_ge(sent, 2);
+    ck_assert_int_le(sent, 4);
+    ck_assert_int_eq(ipckit_send(ch, buf, 1000, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_send(ch, buf, 1000, 50), -ETIMEDOUT);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, sent);
+    ck_assert_int_eq(st.max_bytes, 4096);
+    ck_assert_int_eq(st.max_msg_size, 1000);
+    ck_assert_int_eq(st.creator_pid, getpid());
+    ck_assert_int_eq(st.last_send_pid, getpid());
+    ck_assert_uint_eq(st.mode, 0600);
+
+    /* a second handle with other sizes is refused; with none it adopts them */
+    o.max_msg_size = 2000;
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, &o), -EINVAL);
+    o.max_msg_size = 0;
+    o.capacity = 8192;
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV | IPCKIT_CREATE, &o), -EINVAL);
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL),
+                     -EEXIST);
+    o.capacity = 0;
+    o.flags = IPCKIT_OPT_TRUNCATE;
+    rx2 = open_ok(IPCKIT_RECV, &o);
+    ck_assert_uint_eq(ipckit_max_msg_size(rx2), 1000);
+    ck_assert_int_eq(ipckit_recv(rx2, buf, 10, 0), 10); /* cut, and gone */
+    for (int i = 1; i < sent; i++)
+        ck_assert_int_eq(ipckit_recv(rx2, buf, sizeof buf, 0), 1000);
+    ck_assert_int_eq(ipckit_recv(rx2, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_close(rx2), 0);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(bad_names_and_options)
+{
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ck_assert_int_eq(ipckit_open(&ch, "shm:a/b", IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_int_eq(ipckit_open(&ch, "shm:x?bogus=1", IPCKIT_RECV | IPCKIT_CREATE, NULL),
+                     -EINVAL);
+    ck_assert_int_eq(ipckit_open(&ch, "shm:x?spin=-3", IPCKIT_RECV | IPCKIT_CREATE, NULL),
+                     -EINVAL);
+    setup_name("");
+    o.flags = IPCKIT_OPT_STREAM;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE, &o), -ENOTSUP);
+    o.flags = 0;
+    o.capacity = 4096;
+    o.max_msg_size = 4000; /* two of them do not fit */
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE, &o), -EINVAL);
+    ck_assert_ptr_null(ch);
+}
+END_TEST
+
+/* Corrupt the object by hand, as a hostile or buggy peer would. */
+static unsigned char *
+raw_map(size_t *size)
+{
+    struct stat sb;
+    int fd = shm_open(pname, O_RDWR, 0);
+    unsigned char *p;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &sb), 0);
+    *size = (size_t) sb.st_size;
+    p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    close(fd);
+    return p;
+}
+
+START_TEST(header_corruption)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch = NULL, *tx;
+    unsigned char *p, save[64], buf[64];
+    ipckit_region *r = NULL;
+    size_t size;
+    int fd;
+
+    setup_name("");
+    o.capacity = 4096;
+    o.max_msg_size = 100;
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE, &o);
+    ck_assert_int_eq(ipckit_send(tx, "hello", 5, 0), 0);
+    p = raw_map(&size);
+    ck_assert_uint_eq(size, 8192);
+    memcpy(save, p, sizeof save);
+
+    p[1] ^= 0x40; /* magic */
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+    ck_assert_ptr_null(ch);
+    ck_assert_int_eq(ipckit_stat_name(name, &(ipckit_stat){ 0 }), -EBADMSG);
+    memcpy(p, save, sizeof save);
+    p[4] = 2; /* version */
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EPROTO);
+    memcpy(p, save, sizeof save);
+    p[18] = 0x10; /* capacity 4096 -> 1 MiB + 4096: not a power of two, not the size */
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+    memcpy(p, save, sizeof save);
+    p[24] = 0xff; /* max message larger than half the ring */
+    p[25] = 0x07;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+    memcpy(p, save, sizeof save);
+    /* a region is not a ring, nor the reverse */
+    ck_assert_int_eq(ipckit_region_open(&r, name, 0, 0, NULL), -EBADMSG);
+
+    ch = open_ok(IPCKIT_RECV, NULL);
+    /* a record header that does not check out */
+    p[4096] ^= 1;
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_str_ne(ipckit_last_error(ch), "");
+    p[4096] ^= 1;
+    /* a tail beyond the head by more than the ring (tail is at offset 192,
+     * see docs/backends/shm.md) */
+    {
+        uint64_t v, bad = 4096 + 48;
+        memcpy(&v, p + 192, 8);
+        ck_assert_uint_eq(v, 32); /* one record of 5 bytes */
+        memcpy(p + 192, &bad, 8);
+        ipckit_channel *fresh = open_ok(IPCKIT_RECV, NULL);
+        ck_assert_int_eq(ipckit_recv(fresh, buf, sizeof buf, 0), -EBADMSG);
+        ck_assert_int_eq(ipckit_close(fresh), 0);
+        ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), -EBADMSG);
+        memcpy(p + 192, &v, 8);
+    }
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), 5);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+
+    /* a shrunk object, and one whose creator never finished */
+    fd = shm_open(pname, O_RDWR, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 5000), 0);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    o.open_timeout_ms = 100;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, &o), -EBADMSG);
+    close(fd);
+    munmap(p, size);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+
+    /* and the reverse: a ring on a region */
+    ck_assert_int_eq(ipckit_region_open(&r, name, IPCKIT_CREATE, 8192, NULL), 0);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+    ck_assert_int_eq(ipckit_region_close(r), 0);
+    ck_assert_int_eq(ipckit_region_unlink(name), 0);
+}
+END_TEST
+
+static int
+open_as_nobody(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND, NULL) == -EACCES);
+    return 0;
+}
+
+START_TEST(permissions)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch;
+    struct stat sb;
+    char path[400];
+    mode_t old = umask(077);
+    setup_name("");
+    (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
+    o.mode = 0660;
+    ch = open_ok(IPCKIT_RECV | IPCKIT_CREATE, &o);
+    umask(old);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 07777, 0660);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    if (geteuid() == 0) {
+        ck_assert_int_eq(tk_wait(tk_fork(open_as_nobody, NULL), LONG_WAIT), 0);
+    } else {
+        ipckit_channel *c2 = NULL;
+        ck_assert_int_eq(chmod(path, 0400), 0);
+        ck_assert_int_eq(ipckit_open(&c2, name, IPCKIT_SEND, NULL), -EACCES);
+    }
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static ipckit_channel *inherited;
+
+static int
+child_sends_on_inherited(void *arg)
+{
+    (void) arg;
+    for (int i = 0; i < 100; i++)
+        TK_CHILD_CHECK(ipckit_send_typed(inherited, i + 1, &i, sizeof i, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_close(inherited) == 0);
+    return 0;
+}
+
+START_TEST(fork_inherits_handle)
+{
+    int v;
+    long type;
+    pid_t pid;
+    setup_name("");
+    inherited = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    pid = tk_fork(child_sends_on_inherited, NULL);
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(ipckit_recv_typed(inherited, 0, &type, &v, sizeof v, LONG_WAIT),
+                         sizeof v);
+        ck_assert_int_eq(v, i);
+        ck_assert_int_eq(type, i + 1);
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(inherited), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/* ---- several producers and consumers ------------------------------------------- */
+
+#define PRODUCERS 3
+#define CONSUMERS 3
+#define PER_PRODUCER 20000u
+#define MPMC_MAX 3000u
+
+struct mpmc_shared {
+    _Atomic unsigned seen[PRODUCERS][PER_PRODUCER];
+    _Atomic unsigned received;
+};
+
+static struct mpmc_shared *shared;
+
+static int
+mpmc_producer(void *arg)
+{
+    unsigned id = (unsigned) (uintptr_t) arg;
+    static unsigned char buf[MPMC_MAX];
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    for (unsigned s = 0; s < PER_PRODUCER; s++) {
+        size_t len = msg_make(buf, id, s, MPMC_MAX);
+        TK_CHILD_CHECK(ipckit_send_typed(tx, (long) id + 1, buf, len, LONG_WAIT) == 0);
+    }
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+static int
+mpmc_consumer(void *arg)
+{
+    static unsigned char buf[MPMC_MAX];
+    unsigned last[PRODUCERS];
+    ipckit_channel *rx = NULL;
+    (void) arg;
+    memset(last, 0xff, sizeof last);
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    while (atomic_load(&shared->received) < PRODUCERS * PER_PRODUCER) {
+        long type;
+        unsigned p, s;
+        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, 50);
+        if (n == -ETIMEDOUT)
+            continue;
+        TK_CHILD_CHECK(n >= 0);
+        TK_CHILD_CHECK(msg_valid(buf, (size_t) n, &p, &s, MPMC_MAX));
+        TK_CHILD_CHECK(p < PRODUCERS && s < PER_PRODUCER && type == (long) p + 1);
+        /* one producer's messages come to each consumer in order */
+        TK_CHILD_CHECK(last[p] == ~0u || s > last[p]);
+        last[p] = s;
+        TK_CHILD_CHECK(atomic_fetch_add(&shared->seen[p][s], 1) == 0);
+        atomic_fetch_add(&shared->received, 1);
+    }
+    TK_CHILD_CHECK(ipckit_close(rx) == 0);
+    return 0;
+}
+
+START_TEST(producers_and_consumers)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *keep;
+    pid_t pids[PRODUCERS + CONSUMERS];
+    setup_name("");
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(shared, MAP_FAILED);
+    o.capacity = 32768; /* small: the ring wraps and fills often */
+    o.max_msg_size = MPMC_MAX;
+    keep = open_ok(IPCKIT_RECV | IPCKIT_CREATE, &o);
+    for (unsigned i = 0; i < CONSUMERS; i++)
+        pids[i] = tk_fork(mpmc_consumer, NULL);
+    for (unsigned i = 0; i < PRODUCERS; i++)
+        pids[CONSUMERS + i] = tk_fork(mpmc_producer, (void *) (uintptr_t) i);
+    for (unsigned i = 0; i < PRODUCERS + CONSUMERS; i++)
+        ck_assert_int_eq(tk_wait(pids[i], 120000), 0);
+    ck_assert_uint_eq(atomic_load(&shared->received), PRODUCERS * PER_PRODUCER);
+    for (unsigned p = 0; p < PRODUCERS; p++)
+        for (unsigned s = 0; s < PER_PRODUCER; s++)
+            ck_assert_msg(atomic_load(&shared->seen[p][s]) == 1, "producer %u seq %u seen %u",
+                          p, s, atomic_load(&shared->seen[p][s]));
+    ck_assert_int_eq(ipckit_recv(keep, NULL, 0, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_close(keep), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    munmap(shared, sizeof *shared);
+}
+END_TEST
+
+/* ---- the wake-up protocol under a long run ------------------------------------- */
+
+static int
+pong_sleepy(void *arg)
+{
+    char back[300];
+    ipckit_channel *rx = NULL, *tx = NULL;
+    unsigned seed = (unsigned) getpid();
+    unsigned i = 0;
+    (void) arg;
+    (void) snprintf(back, sizeof back, "%s.back?spin=0", name);
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&tx, back, IPCKIT_SEND, NULL) == 0);
+    for (;;) {
+        unsigned v;
+        ssize_t n = ipckit_recv(rx, &v, sizeof v, 10000);
+        TK_CHILD_CHECK(n == sizeof v); /* a lost wake-up shows as a timeout here */
+        if (v == ~0u)
+            break;
+        TK_CHILD_CHECK(v == i);
+        i++;
+        if (rand_r(&seed) % 8 == 0) {
+            struct timespec ts = { 0, (long) (rand_r(&seed) % 200) * 1000 };
+            nanosleep(&ts, NULL);
+        }
+        TK_CHILD_CHECK(ipckit_send(tx, &v, sizeof v, 10000) == 0);
+    }
+    TK_CHILD_CHECK(ipckit_close(rx) == 0 && ipckit_close(tx) == 0);
+    return 0;
+}
+
+START_TEST(wakeups_long_run)
+{
+    char back[300], fwd[300];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *rx;
+    unsigned seed = 12345, sent = 0, got = 0, v;
+    long long end;
+    pid_t pid;
+    setup_name("");
+    (void) snprintf(fwd, sizeof fwd, "%s?spin=0", name);
+    (void) snprintf(back, sizeof back, "%s.back", name);
+    o.capacity = 4096;
+    o.max_msg_size = 16;
+    ck_assert_int_eq(ipckit_open(&tx, fwd, IPCKIT_SEND | IPCKIT_CREATE, &o), 0);
+    ck_assert_int_eq(ipckit_open(&rx, back, IPCKIT_RECV | IPCKIT_CREATE, &o), 0);
+    pid = tk_fork(pong_sleepy, NULL);
+    /* spin=0: every wait sleeps on the futex at once. Bursts (the ring fills
+     * and the sender sleeps too) alternate with single round trips. */
+    end = tk_now_ms() + 3000;
+    while (tk_now_ms() < end) {
+        unsigned burst = (rand_r(&seed) % 4 == 0) ? 1 + (unsigned) rand_r(&seed) % 600 : 1;
+        for (unsigned b = 0; b < burst; b++) {
+            ck_assert_int_eq(ipckit_send(tx, &sent, sizeof sent, 10000), 0);
+            sent++;
+            while (ipckit_recv(rx, &v, sizeof v, 0) == sizeof v) {
+                ck_assert_uint_eq(v, got);
+                got++;
+            }
+        }
+        while (got < sent) {
+            ck_assert_int_eq(ipckit_recv(rx, &v, sizeof v, 10000), sizeof v);
+            ck_assert_uint_eq(v, got);
+            got++;
+        }
+    }
+    v = ~0u;
+    ck_assert_int_eq(ipckit_send(tx, &v, sizeof v, 10000), 0);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_uint_gt(sent, 1000);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(ipckit_unlink(back), 0);
+}
+END_TEST
+
+static int
+late_sender(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    struct timespec ts = { 1, 0 };
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    nanosleep(&ts, NULL);
+    TK_CHILD_CHECK(ipckit_send(tx, "late", 4, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+START_TEST(blocked_receiver_is_idle)
+{
+    ipckit_channel *rx;
+    char buf[8];
+    long long cpu0, cpu;
+    pid_t pid;
+    setup_name("");
+    rx = open_ok(IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    pid = tk_fork(late_sender, NULL);
+    cpu0 = tk_cpu_us();
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 4);
+    cpu = tk_cpu_us() - cpu0;
+    /* about a second blocked: the spin lasts well under a millisecond */
+    ck_assert_msg(cpu < 100000, "blocked receiver used %lld us of CPU", cpu);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("shm");
+    TCase *tc = tk_tcase("shm", 60);
+    TCase *mp = tk_tcase("shm-processes", 180);
+    tcase_add_test(tc, roundtrip_types_and_limits);
+    tcase_add_test(tc, bad_names_and_options);
+    tcase_add_test(tc, header_corruption);
+    tcase_add_test(tc, permissions);
+    tcase_add_test(tc, fork_inherits_handle);
+    tcase_add_test(tc, blocked_receiver_is_idle);
+    tcase_add_test(mp, producers_and_consumers);
+    tcase_add_test(mp, wakeups_long_run);
+    suite_add_tcase(s, tc);
+    suite_add_tcase(s, mp);
+    return tk_run(s);
+}
