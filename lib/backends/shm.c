@@ -68,6 +68,7 @@
 #define SHMEM_MSG_DEFAULT ((uint64_t) 64 << 10)
 #define SHMEM_SPIN_DEFAULT 2000L
 #define SHMEM_YIELDS 2
+#define SHMEM_SPIN_YIELD_EVERY 256L
 
 struct shmem_hdr {
     _Atomic uint32_t magic;
@@ -190,6 +191,10 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
         if (atomic_load_explicit(index, memory_order_acquire) != seen)
             return 0;
         shmem_pause();
+        /* Now and then let a peer that was woken on this CPU run: on a busy
+         * machine it may be queued behind our spin. */
+        if ((i & (SHMEM_SPIN_YIELD_EVERY - 1)) == SHMEM_SPIN_YIELD_EVERY - 1)
+            (void) sched_yield();
     }
     for (int i = 0; i < s->yields; i++) {
         (void) sched_yield();
