@@ -69,6 +69,8 @@
 #define SHMEM_SPIN_DEFAULT 2000L
 #define SHMEM_YIELDS 2
 #define SHMEM_SPIN_YIELD_EVERY 256L
+#define SHMEM_SPIN_MIN 64L
+#define SHMEM_SPIN_PROBE 64u
 
 struct shmem_hdr {
     _Atomic uint32_t magic;
@@ -108,7 +110,9 @@ struct shmem {
     unsigned char *ring;
     uint64_t cap, mask, max_msg;
     size_t map_size;
-    long spin;
+    long spin;          /* current spin budget, adapted between SHMEM_SPIN_MIN and spin_max */
+    long spin_max;
+    unsigned spin_fails; /* spins since the last full one */
     int yields; /* one CPU: let the peer run a few times before sleeping */
     bool truncate;
     uint64_t head_seen; /* producer: a head value read before (head only grows) */
@@ -184,18 +188,34 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
            _Atomic uint32_t *sleepers, const struct timespec *deadline)
 {
     uint32_t w;
+    long budget;
     int rc;
     if (deadline != NULL && ipckit_deadline_passed(deadline))
         return ipckit_deadline_error(deadline);
-    for (long i = 0; i < s->spin; i++) {
-        if (atomic_load_explicit(index, memory_order_acquire) != seen)
+    budget = s->spin;
+    if (s->spin_max > 0 && ++s->spin_fails >= SHMEM_SPIN_PROBE) {
+        budget = s->spin_max; /* now and then try the full spin again */
+        s->spin_fails = 0;
+    }
+    for (long i = 0; i < budget; i++) {
+        if (atomic_load_explicit(index, memory_order_acquire) != seen) {
+            /* the spin paid off: spin longer next time, up to the maximum */
+            s->spin = i * 2 + SHMEM_SPIN_MIN > s->spin ? i * 2 + SHMEM_SPIN_MIN : s->spin;
+            if (s->spin > s->spin_max)
+                s->spin = s->spin_max;
+            s->spin_fails = 0;
             return 0;
+        }
         shmem_pause();
         /* Now and then let a peer that was woken on this CPU run: on a busy
          * machine it may be queued behind our spin. */
         if ((i & (SHMEM_SPIN_YIELD_EVERY - 1)) == SHMEM_SPIN_YIELD_EVERY - 1)
             (void) sched_yield();
     }
+    /* it did not: the peer is asleep or has no CPU; spin less next time */
+    s->spin /= 2;
+    if (s->spin_max > 0 && s->spin < SHMEM_SPIN_MIN)
+        s->spin = SHMEM_SPIN_MIN;
     for (int i = 0; i < s->yields; i++) {
         (void) sched_yield();
         if (atomic_load_explicit(index, memory_order_acquire) != seen)
@@ -321,8 +341,9 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     rc = ipckit_name_param_long(name, "spin", 0, 10000000, -1, &spin);
     if (rc < 0)
         return rc;
-    s->spin = spin < 0 ? shmem_default_spin() : spin;
-    s->yields = s->spin == 0 && spin < 0 ? SHMEM_YIELDS : 0;
+    s->spin_max = spin < 0 ? shmem_default_spin() : spin;
+    s->spin = s->spin_max;
+    s->yields = s->spin_max == 0 && spin < 0 ? SHMEM_YIELDS : 0;
     if (opts->flags & IPCKIT_OPT_STREAM)
         return ipckit_backend_error(state, -ENOTSUP,
                                     "shm: IPCKIT_OPT_STREAM is for fifo:; a ring keeps message"
