@@ -47,6 +47,7 @@
 #include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@
 #define SHMEM_SPIN_DEFAULT 2000L
 #define SHMEM_YIELDS 2
 #define SHMEM_SPIN_YIELD_EVERY 256L
-#define SHMEM_SPIN_MIN 64L
+#define SHMEM_SPIN_WORTH_NS 5000L
 #define SHMEM_SPIN_PROBE 64u
 
 struct shmem_hdr {
@@ -98,6 +99,14 @@ struct shmem_hdr {
 };
 
 _Static_assert(sizeof(struct shmem_hdr) <= SHMEM_HDR, "ring header fits its page");
+/* The layout is a format shared between processes (docs/backends/shm.md). */
+_Static_assert(offsetof(struct shmem_hdr, send_lock) == 64 &&
+                   offsetof(struct shmem_hdr, recv_lock) == 128 &&
+                   offsetof(struct shmem_hdr, tail) == 192 &&
+                   offsetof(struct shmem_hdr, head) == 256 &&
+                   offsetof(struct shmem_hdr, data_seq) == 320 &&
+                   offsetof(struct shmem_hdr, space_seq) == 384,
+               "ring header layout");
 
 struct shmem_rec {
     uint32_t len;
@@ -110,7 +119,7 @@ struct shmem {
     unsigned char *ring;
     uint64_t cap, mask, max_msg;
     size_t map_size;
-    long spin;          /* current spin budget, adapted between SHMEM_SPIN_MIN and spin_max */
+    long spin;          /* current spin budget, adapted between 0 and spin_max */
     long spin_max;
     unsigned spin_fails; /* spins since the last full one */
     int yields; /* one CPU: let the peer run a few times before sleeping */
@@ -187,6 +196,7 @@ static int
 shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
            _Atomic uint32_t *sleepers, const struct timespec *deadline)
 {
+    struct timespec t0 = { 0, 0 }, t1;
     uint32_t w;
     long budget;
     int rc;
@@ -197,13 +207,22 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
         budget = s->spin_max; /* now and then try the full spin again */
         s->spin_fails = 0;
     }
+    if (budget > 0)
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < budget; i++) {
         if (atomic_load_explicit(index, memory_order_acquire) != seen) {
-            /* the spin paid off: spin longer next time, up to the maximum */
-            s->spin = i * 2 + SHMEM_SPIN_MIN > s->spin ? i * 2 + SHMEM_SPIN_MIN : s->spin;
-            if (s->spin > s->spin_max)
+            /* A short wait means the peer runs on another CPU: keep spinning.
+             * A long one (in wall time: on a busy machine the spinner itself
+             * gets preempted) cost more than a sleep and a wake would have,
+             * and kept the peer from our CPU: spin less. */
+            (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+            if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <=
+                SHMEM_SPIN_WORTH_NS) {
                 s->spin = s->spin_max;
-            s->spin_fails = 0;
+                s->spin_fails = 0;
+            } else {
+                s->spin /= 2;
+            }
             return 0;
         }
         shmem_pause();
@@ -214,8 +233,6 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
     }
     /* it did not: the peer is asleep or has no CPU; spin less next time */
     s->spin /= 2;
-    if (s->spin_max > 0 && s->spin < SHMEM_SPIN_MIN)
-        s->spin = SHMEM_SPIN_MIN;
     for (int i = 0; i < s->yields; i++) {
         (void) sched_yield();
         if (atomic_load_explicit(index, memory_order_acquire) != seen)
