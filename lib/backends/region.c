@@ -88,7 +88,7 @@ struct ipckit_region {
     unsigned char *data;
     size_t data_size;
     size_t map_size;
-    pid_t held_by; /* this process holds the lock through this handle */
+    unsigned held_gen; /* ipckit__shmem_fork_gen when this handle took the lock; 0: not held */
     char err[IPCKIT__DETAIL_MAX];
 };
 
@@ -109,6 +109,15 @@ region_error(ipckit_region *r, int rc, const char *fmt, ...)
     if (r != NULL)
         memcpy(r->err, buf, sizeof r->err);
     return rc;
+}
+
+/* True when this handle holds the lock in this process (not in a parent
+ * that forked us while holding it). */
+static bool
+region_held(const ipckit_region *r)
+{
+    return r->held_gen != 0 &&
+           r->held_gen == atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -218,6 +227,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     r = calloc(1, sizeof *r);
     if (r == NULL)
         return -ENOMEM;
+    ipckit__shmem_fork_watch();
     deadline = o.open_timeout_ms < 0 ? NULL : ipckit__deadline(o.open_timeout_ms, &ts);
     /* Round the object to whole pages; the data area is exactly size bytes. */
     rc = ipckit__shmem_map(NULL, pname, flags, o.mode, REGION_HDR + size, region_init,
@@ -240,7 +250,7 @@ ipckit_region_close(ipckit_region *r)
     int rc = 0;
     if (r == NULL)
         return 0;
-    if (r->held_by == getpid())
+    if (region_held(r))
         (void) pthread_mutex_unlock(&r->hdr->lock);
     if (munmap(r->hdr, r->map_size) < 0)
         rc = -errno;
@@ -524,12 +534,12 @@ ipckit_region_lock(ipckit_region *r, int timeout_ms)
         return -EINVAL;
     if (timeout_ms < -1)
         return region_error(r, -EINVAL, "region lock: timeout_ms %d is below -1", timeout_ms);
-    if (r->held_by == getpid())
+    if (region_held(r))
         return region_error(r, -EDEADLK, "region lock: this handle already holds the lock");
     deadline = ipckit__deadline(timeout_ms, &ts);
     rc = ipckit__shmem_mutex_lock(&r->hdr->lock, deadline);
     if (rc == 0 || rc == -EOWNERDEAD) {
-        r->held_by = getpid();
+        r->held_gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
         if (rc == -EOWNERDEAD) {
             store_repair(r);
             (void) region_error(r, rc,
@@ -552,12 +562,12 @@ ipckit_region_unlock(ipckit_region *r)
     int rc;
     if (r == NULL)
         return -EINVAL;
-    if (r->held_by != getpid())
+    if (!region_held(r))
         return region_error(r, -EPERM, "region unlock: this handle does not hold the lock");
     rc = pthread_mutex_unlock(&r->hdr->lock);
     if (rc != 0)
         return region_error(r, -rc, "region unlock: %s", strerror(rc));
-    r->held_by = 0;
+    r->held_gen = 0;
     return 0;
 }
 
@@ -569,7 +579,7 @@ var_begin(ipckit_region *r, bool *took)
     *took = false;
     if (r == NULL)
         return -EINVAL;
-    if (r->held_by == getpid())
+    if (region_held(r))
         return 0;
     rc = ipckit_region_lock(r, IPCKIT_FOREVER);
     if (rc < 0 && rc != -EOWNERDEAD)

@@ -126,7 +126,8 @@ struct shmem {
     bool truncate;
     uint64_t head_seen; /* producer: a head value read before (head only grows) */
     uint64_t tail_seen; /* consumer: a tail value read before (tail only grows) */
-    int32_t pid;
+    int32_t pid;        /* getpid(), refreshed when pid_gen shows a fork */
+    unsigned pid_gen;
     char pname[IPCKIT__SHMEM_NAME_MAX + 2];
 };
 
@@ -402,6 +403,8 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     s->cap = s->hdr->capacity;
     s->mask = s->cap - 1;
     s->max_msg = s->hdr->max_msg;
+    ipckit__shmem_fork_watch();
+    s->pid_gen = atomic_load(&ipckit__shmem_fork_gen);
     s->pid = (int32_t) getpid();
     return 0;
 }
@@ -480,6 +483,18 @@ shmem_info(void *state, unsigned *caps, size_t *max_msg)
     *max_msg = (size_t) ((struct shmem *) state)->max_msg;
 }
 
+/* This process's pid for the stat fields, without a system call. */
+static inline int32_t
+shmem_pid(struct shmem *s)
+{
+    unsigned gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
+    if (s->pid_gen != gen) {
+        s->pid_gen = gen;
+        s->pid = (int32_t) getpid();
+    }
+    return s->pid;
+}
+
 static int
 shmem_corrupt(struct shmem *s, const char *what, uint64_t head, uint64_t tail)
 {
@@ -550,8 +565,8 @@ shmem_send(void *state, long type, const void *buf, size_t len, const struct tim
         memcpy(s->ring + off + SHMEM_REC, buf, len);
     atomic_store_explicit(&h->msgs_in, atomic_load_explicit(&h->msgs_in, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != s->pid)
-        atomic_store_explicit(&h->last_send_pid, s->pid, memory_order_relaxed);
+    if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != shmem_pid(s))
+        atomic_store_explicit(&h->last_send_pid, shmem_pid(s), memory_order_relaxed);
     /* Publish: seq_cst, ordered before the read of recv_sleepers below. */
     atomic_store(&h->tail, tail + pad + rec);
     rc = 0;
@@ -632,8 +647,8 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
         atomic_store_explicit(&h->msgs_out,
                               atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != s->pid)
-            atomic_store_explicit(&h->last_recv_pid, s->pid, memory_order_relaxed);
+        if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != shmem_pid(s))
+            atomic_store_explicit(&h->last_recv_pid, shmem_pid(s), memory_order_relaxed);
         /* Free: seq_cst, ordered before the read of send_sleepers below. */
         atomic_store(&h->head, head + rec);
         rc = (ssize_t) n;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -136,6 +137,27 @@ fail_created:
     (void) close(fd);
     (void) shm_unlink(pname);
     return rc;
+}
+
+_Atomic unsigned ipckit__shmem_fork_gen = 1;
+
+static void
+shmem_forked(void)
+{
+    atomic_fetch_add(&ipckit__shmem_fork_gen, 1);
+}
+
+static void
+shmem_fork_register(void)
+{
+    (void) pthread_atfork(NULL, NULL, shmem_forked);
+}
+
+void
+ipckit__shmem_fork_watch(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    (void) pthread_once(&once, shmem_fork_register);
 }
 
 int

@@ -11,6 +11,7 @@
 #define IPCKIT_SHMEM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,14 @@ int ipckit__shmem_map(void *st, const char *pname, unsigned flags, unsigned mode
                       size_t create_size, ipckit__shmem_init_fn init,
                       ipckit__shmem_check_fn check, void *arg, const struct timespec *deadline,
                       struct ipckit__shmem_map *out);
+
+/*
+ * A number that changes in the child at every fork(), so that a handle can
+ * tell "locked by this process" without a getpid() system call on the fast
+ * path. ipckit__shmem_fork_watch() must have been called once before.
+ */
+extern _Atomic unsigned ipckit__shmem_fork_gen;
+void ipckit__shmem_fork_watch(void);
 
 /* shm_unlink with a detail. */
 int ipckit__shmem_unlink(const char *pname);

@@ -328,6 +328,13 @@ START_TEST(fork_inherits_handle)
         ck_assert_int_eq(type, i + 1);
     }
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    /* the child's sends are recorded under its own pid, not the parent's */
+    ipckit_stat st;
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.last_send_pid, pid);
+    ck_assert_int_eq(st.last_recv_pid, getpid());
+    ck_assert_int_eq(st.messages, 0);
+    ck_assert_int_eq(st.bytes, 0);
     ck_assert_int_eq(ipckit_close(inherited), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
