@@ -70,7 +70,7 @@
 #define SHMEM_SPIN_DEFAULT 2000L
 #define SHMEM_YIELDS 2
 #define SHMEM_SPIN_YIELD_EVERY 256L
-#define SHMEM_SPIN_WORTH_NS 5000L
+#define SHMEM_SPIN_SLACK_NS 3000L
 #define SHMEM_SPIN_PROBE 64u
 
 struct shmem_hdr {
@@ -188,6 +188,27 @@ shmem_pause(void)
 #endif
 }
 
+/* Nanoseconds of one pause, times 16; measured once per process. */
+static long shmem_pause_ns16 = 16;
+
+static void
+shmem_pause_calibrate(void)
+{
+    long best = LONG_MAX;
+    for (int round = 0; round < 3; round++) {
+        struct timespec a, b;
+        long ns;
+        (void) clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < 1024; i++)
+            shmem_pause();
+        (void) clock_gettime(CLOCK_MONOTONIC, &b);
+        ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+        if (ns < best)
+            best = ns;
+    }
+    shmem_pause_ns16 = best / 64 > 0 ? best / 64 : 1;
+}
+
 /*
  * Wait until *index differs from @p seen: spin, then sleep on @p word.
  * Returns 0 when it may have changed (the caller re-checks), or the
@@ -212,13 +233,14 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
         (void) clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < budget; i++) {
         if (atomic_load_explicit(index, memory_order_acquire) != seen) {
-            /* A short wait means the peer runs on another CPU: keep spinning.
-             * A long one (in wall time: on a busy machine the spinner itself
-             * gets preempted) cost more than a sleep and a wake would have,
-             * and kept the peer from our CPU: spin less. */
+            /* A spin that ran without interruption means the peer runs on
+             * another CPU: keep spinning. One that took much longer in wall
+             * time than its iterations account for was preempted: the
+             * machine is busy, the spin kept the peer from our CPU and a
+             * sleep would have cost less. Spin less. */
             (void) clock_gettime(CLOCK_MONOTONIC, &t1);
             if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <=
-                SHMEM_SPIN_WORTH_NS) {
+                2 * (i * shmem_pause_ns16 / 16) + SHMEM_SPIN_SLACK_NS) {
                 s->spin = s->spin_max;
                 s->spin_fails = 0;
             } else {
@@ -404,6 +426,10 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     s->mask = s->cap - 1;
     s->max_msg = s->hdr->max_msg;
     ipckit__shmem_fork_watch();
+    {
+        static pthread_once_t calibrated = PTHREAD_ONCE_INIT;
+        (void) pthread_once(&calibrated, shmem_pause_calibrate);
+    }
     s->pid_gen = atomic_load(&ipckit__shmem_fork_gen);
     s->pid = (int32_t) getpid();
     return 0;
