@@ -436,8 +436,10 @@ pong_sleepy(void *arg)
     unsigned seed = (unsigned) getpid();
     unsigned i = 0;
     (void) arg;
+    char fwd[300];
     (void) snprintf(back, sizeof back, "%s.back?spin=0", name);
-    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    (void) snprintf(fwd, sizeof fwd, "%s?spin=0", name);
+    TK_CHILD_CHECK(ipckit_open(&rx, fwd, IPCKIT_RECV, NULL) == 0);
     TK_CHILD_CHECK(ipckit_open(&tx, back, IPCKIT_SEND, NULL) == 0);
     for (;;) {
         unsigned v;
@@ -467,14 +469,15 @@ START_TEST(wakeups_long_run)
     pid_t pid;
     setup_name("");
     (void) snprintf(fwd, sizeof fwd, "%s?spin=0", name);
-    (void) snprintf(back, sizeof back, "%s.back", name);
+    (void) snprintf(back, sizeof back, "%s.back?spin=0", name);
     o.capacity = 4096;
     o.max_msg_size = 16;
     ck_assert_int_eq(ipckit_open(&tx, fwd, IPCKIT_SEND | IPCKIT_CREATE, &o), 0);
     ck_assert_int_eq(ipckit_open(&rx, back, IPCKIT_RECV | IPCKIT_CREATE, &o), 0);
     pid = tk_fork(pong_sleepy, NULL);
-    /* spin=0: every wait sleeps on the futex at once. Bursts (the ring fills
-     * and the sender sleeps too) alternate with single round trips. */
+    /* spin=0 on all four handles: every wait sleeps on the futex at once.
+     * Bursts (the ring fills and the sender sleeps too) alternate with
+     * single round trips. */
     end = tk_now_ms() + 3000;
     while (tk_now_ms() < end) {
         unsigned burst = (rand_r(&seed) % 4 == 0) ? 1 + (unsigned) rand_r(&seed) % 600 : 1;
@@ -536,6 +539,55 @@ START_TEST(blocked_receiver_is_idle)
 }
 END_TEST
 
+static void
+on_usr1(int sig)
+{
+    (void) sig;
+}
+
+static int
+pester(void *arg)
+{
+    pid_t parent = *(pid_t *) arg;
+    for (int i = 0; i < 20; i++) {
+        struct timespec ts = { 0, 10000000 };
+        (void) kill(parent, SIGUSR1);
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+START_TEST(signals_do_not_cut_waits)
+{
+    struct sigaction sa, old;
+    ipckit_channel *ch;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    char buf[64];
+    long long t0;
+    pid_t me = getpid(), pid;
+    setup_name("?spin=0");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1; /* no SA_RESTART: futex and nanosleep see EINTR */
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+    o.capacity = 4096;
+    o.max_msg_size = 1000;
+    ch = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, &o);
+    pid = tk_fork(pester, &me);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 300), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 290);
+    while (ipckit_send(ch, buf, 1000, 0) == 0)
+        ;
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_send(ch, buf, 1000, 200), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 190);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -548,6 +600,7 @@ main(void)
     tcase_add_test(tc, permissions);
     tcase_add_test(tc, fork_inherits_handle);
     tcase_add_test(tc, blocked_receiver_is_idle);
+    tcase_add_test(tc, signals_do_not_cut_waits);
     tcase_add_test(mp, producers_and_consumers);
     tcase_add_test(mp, wakeups_long_run);
     suite_add_tcase(s, tc);
