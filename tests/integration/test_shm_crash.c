@@ -344,6 +344,72 @@ START_TEST(ring_consumer_killed_at_random)
 }
 END_TEST
 
+/* ---- ring: a process killed while it sleeps holding a side's lock ------------- */
+
+static int
+block_in(void *arg)
+{
+    static unsigned char buf[1000];
+    int sending = *(int *) arg;
+    ipckit_channel *ch = NULL;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, sending ? IPCKIT_SEND : IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(&gate);
+    if (sending)
+        (void) ipckit_send(ch, buf, sizeof buf, IPCKIT_FOREVER); /* the ring is full */
+    else
+        (void) ipckit_recv(ch, buf, sizeof buf, IPCKIT_FOREVER); /* the ring is empty */
+    return 99;
+}
+
+START_TEST(ring_sleeper_killed_holding_its_lock)
+{
+    static unsigned char buf[1000];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch = NULL;
+    int sent = 0;
+    setup_name();
+    o.capacity = 8192;
+    o.max_msg_size = sizeof buf;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, &o), 0);
+    for (int sending = 0; sending <= 1; sending++) {
+        long long t0;
+        pid_t pid;
+        if (sending)
+            while (ipckit_send(ch, buf, sizeof buf, 0) == 0)
+                sent++;
+        tk_gate_init(&gate);
+        pid = tk_fork(block_in, &sending);
+        ck_assert_int_eq(tk_gate_wait(&gate, WAIT_MS), 0);
+        tk_gate_close(&gate);
+        /* it sleeps holding the lock of its side: ours waits for it */
+        sleep_us(100000);
+        if (sending)
+            ck_assert_int_eq(ipckit_send(ch, buf, 1, 50), -ETIMEDOUT);
+        else
+            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 50), -ETIMEDOUT);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(tk_wait(pid, WAIT_MS), 128 + SIGKILL);
+        /* the lock passes on at once; the ring is as it was */
+        t0 = tk_now_ms();
+        if (sending) {
+            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), (ssize_t) sizeof buf);
+            ck_assert_int_eq(ipckit_send(ch, buf, 1, WAIT_MS), 0);
+            for (int i = 1; i < sent; i++)
+                ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), (ssize_t) sizeof buf);
+            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), 1);
+        } else {
+            ck_assert_int_eq(ipckit_send(ch, "x", 1, 0), 0);
+            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, WAIT_MS), 1);
+        }
+        ck_assert_int_lt(tk_now_ms() - t0, 2000);
+        ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EAGAIN);
+    }
+    ck_assert_int_ge(sent, 4);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -353,6 +419,7 @@ main(void)
     tcase_add_test(tc, region_killed_at_random);
     tcase_add_test(tc, ring_producer_killed_at_random);
     tcase_add_test(tc, ring_consumer_killed_at_random);
+    tcase_add_test(tc, ring_sleeper_killed_holding_its_lock);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }
