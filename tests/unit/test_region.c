@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -361,6 +362,44 @@ START_TEST(many_processes_one_counter)
 }
 END_TEST
 
+#define THREAD_ROUNDS 20000
+
+static void *
+thread_hammer(void *arg)
+{
+    ipckit_region *r = NULL;
+    (void) arg;
+    if (ipckit_region_open(&r, name, 0, 0, NULL) != 0)
+        return (void *) 1;
+    for (int i = 0; i < THREAD_ROUNDS; i++) {
+        if (ipckit_region_lock(r, LONG_WAIT) != 0)
+            return (void *) 2;
+        ((volatile long *) ipckit_region_data(r))[0]++;
+        if (ipckit_region_unlock(r) != 0)
+            return (void *) 3;
+    }
+    return ipckit_region_close(r) == 0 ? NULL : (void *) 4;
+}
+
+START_TEST(threads_with_their_own_handles)
+{
+    ipckit_region *r;
+    pthread_t t[3];
+    void *ret;
+    setup_name();
+    r = open_ok(IPCKIT_CREATE, 64);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, thread_hammer, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(pthread_join(t[i], &ret), 0);
+        ck_assert_ptr_null(ret);
+    }
+    ck_assert_int_eq(((long *) ipckit_region_data(r))[0], 3 * THREAD_ROUNDS);
+    ck_assert_int_eq(ipckit_region_close(r), 0);
+    ck_assert_int_eq(ipckit_region_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -373,6 +412,7 @@ main(void)
     tcase_add_test(tc, fork_inherits_handle);
     tcase_add_test(tc, lock_timeout);
     tcase_add_test(tc, many_processes_one_counter);
+    tcase_add_test(tc, threads_with_their_own_handles);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }
