@@ -562,7 +562,7 @@ START_TEST(signals_do_not_cut_waits)
     struct sigaction sa, old;
     ipckit_channel *ch;
     ipckit_opts o = IPCKIT_OPTS_INIT;
-    char buf[64];
+    static char buf[1000];
     long long t0;
     pid_t me = getpid(), pid;
     setup_name("?spin=0");
