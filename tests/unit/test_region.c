@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -212,7 +213,7 @@ open_as_nobody(void *arg)
 {
     ipckit_region *r = NULL;
     (void) arg;
-    TK_CHILD_CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+    TK_CHILD_CHECK(setgroups(0, NULL) == 0 && setgid(65534) == 0 && setuid(65534) == 0);
     TK_CHILD_CHECK(ipckit_region_open(&r, name, 0, 0, NULL) == -EACCES);
     TK_CHILD_CHECK(r == NULL);
     return 0;
