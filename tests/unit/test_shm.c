@@ -540,6 +540,50 @@ START_TEST(blocked_receiver_is_idle)
 }
 END_TEST
 
+static tk_gate start;
+
+static int
+racing_creator(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    int id = (int) (intptr_t) arg;
+    char c;
+    /* all creators are let go at once, when the parent closes the gate */
+    (void) close(start.fd[1]);
+    while (read(start.fd[0], &c, 1) > 0)
+        ;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND | IPCKIT_CREATE, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send_typed(tx, id + 1, &id, sizeof id, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+START_TEST(concurrent_creators_agree)
+{
+    ipckit_channel *rx = NULL;
+    pid_t pids[6];
+    int seen = 0, v;
+    long type;
+    setup_name("");
+    tk_gate_init(&start);
+    for (int i = 0; i < 6; i++)
+        pids[i] = tk_fork(racing_creator, (void *) (intptr_t) i);
+    tk_gate_close(&start);
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, &v, sizeof v, LONG_WAIT), sizeof v);
+        ck_assert_int_eq(type, v + 1);
+        ck_assert_int_eq(seen & (1 << v), 0);
+        seen |= 1 << v;
+    }
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(tk_wait(pids[i], LONG_WAIT), 0);
+    ck_assert_int_eq(seen, 0x3f);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 static void
 on_usr1(int sig)
 {
@@ -602,6 +646,7 @@ main(void)
     tcase_add_test(tc, fork_inherits_handle);
     tcase_add_test(tc, blocked_receiver_is_idle);
     tcase_add_test(tc, signals_do_not_cut_waits);
+    tcase_add_test(tc, concurrent_creators_agree);
     tcase_add_test(mp, producers_and_consumers);
     tcase_add_test(mp, wakeups_long_run);
     suite_add_tcase(s, tc);
