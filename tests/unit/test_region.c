@@ -208,6 +208,48 @@ START_TEST(header_is_validated)
 }
 END_TEST
 
+/* Random scribbles over the variable store: every call returns a sane
+ * result or -EBADMSG, and a value is either whole or refused. */
+START_TEST(scribbled_store_is_never_trusted)
+{
+    unsigned seed = 777;
+    static unsigned char val[700], out[700];
+    int bad = 0;
+    setup_name();
+    for (size_t i = 0; i < sizeof val; i++)
+        val[i] = (unsigned char) (i * 13);
+    for (int round = 0; round < 200; round++) {
+        ipckit_region *r = open_ok(IPCKIT_CREATE, 4096);
+        unsigned char *p;
+        size_t size;
+        for (long k = 0; k < 6; k++)
+            ck_assert_int_eq(ipckit_region_put(r, k, val, 50 + (size_t) k * 100), 0);
+        p = raw_map(&size);
+        for (int k = 0; k < 1 + rand_r(&seed) % 3; k++)
+            p[4096 + (size_t) rand_r(&seed) % 4096] ^= (unsigned char) (1 + rand_r(&seed) % 255);
+        for (long k = 0; k < 8; k++) {
+            ssize_t n = ipckit_region_get(r, k, out, sizeof out);
+            if (n >= 0) {
+                /* whole or refused: a value that comes back is the one stored */
+                ck_assert_int_eq(n, 50 + k * 100);
+                ck_assert_mem_eq(out, val, (size_t) n);
+            } else {
+                ck_assert(n == -ENOENT || n == -EBADMSG);
+                bad += n == -EBADMSG;
+            }
+            int rc = ipckit_region_has(r, k);
+            ck_assert(rc == 0 || rc == 1 || rc == -EBADMSG);
+        }
+        int rc = ipckit_region_put(r, 9, val, 300);
+        ck_assert(rc == 0 || rc == -ENOSPC || rc == -EBADMSG);
+        munmap(p, size);
+        ck_assert_int_eq(ipckit_region_close(r), 0);
+        ck_assert_int_eq(ipckit_region_unlink(name), 0);
+    }
+    ck_assert_int_gt(bad, 5);
+}
+END_TEST
+
 static int
 open_as_nobody(void *arg)
 {
@@ -414,6 +456,7 @@ main(void)
     tcase_add_test(tc, lock_timeout);
     tcase_add_test(tc, many_processes_one_counter);
     tcase_add_test(tc, threads_with_their_own_handles);
+    tcase_add_test(tc, scribbled_store_is_never_trusted);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

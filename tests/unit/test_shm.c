@@ -540,6 +540,52 @@ START_TEST(blocked_receiver_is_idle)
 }
 END_TEST
 
+/* Random scribbles over indexes and records: every recv returns a whole
+ * message within bounds, -EAGAIN or -EBADMSG; nothing crashes or hangs. */
+START_TEST(scribbled_ring_is_never_trusted)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    unsigned seed = 4242;
+    static unsigned char buf[600];
+    int bad = 0;
+    setup_name("");
+    o.capacity = 4096;
+    o.max_msg_size = 500;
+    for (int round = 0; round < 300; round++) {
+        ipckit_channel *ch = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, &o);
+        unsigned char *p;
+        size_t size;
+        for (int i = 0; i < 8; i++)
+            (void) ipckit_send(ch, buf, (size_t) rand_r(&seed) % 500, 0);
+        for (int i = 0; i < 3; i++)
+            (void) ipckit_recv(ch, buf, sizeof buf, 0);
+        ipckit_channel *fresh = open_ok(IPCKIT_SEND | IPCKIT_RECV, NULL);
+        p = raw_map(&size);
+        for (int k = 0; k < 1 + rand_r(&seed) % 4; k++) {
+            size_t off = (rand_r(&seed) % 3 == 0) ? 192 + (size_t) (rand_r(&seed) % 8) +
+                                                         (rand_r(&seed) % 2 ? 64 : 0)
+                                                   : 4096 + (size_t) rand_r(&seed) % 4096;
+            p[off] = (unsigned char) rand_r(&seed);
+        }
+        for (int i = 0; i < 20; i++) {
+            ssize_t n = ipckit_recv(fresh, buf, sizeof buf, 0);
+            ck_assert(n == -EAGAIN || n == -EBADMSG || (n >= 0 && n <= 500));
+            if (n == -EBADMSG)
+                bad++;
+            if (n < 0)
+                break;
+        }
+        int rc = ipckit_send(fresh, buf, 100, 0);
+        ck_assert(rc == 0 || rc == -EAGAIN || rc == -EBADMSG);
+        munmap(p, size);
+        ck_assert_int_eq(ipckit_close(fresh), 0);
+        ck_assert_int_eq(ipckit_close(ch), 0);
+        ck_assert_int_eq(ipckit_unlink(name), 0);
+    }
+    ck_assert_int_gt(bad, 10);
+}
+END_TEST
+
 static tk_gate start;
 
 static int
@@ -647,6 +693,7 @@ main(void)
     tcase_add_test(tc, blocked_receiver_is_idle);
     tcase_add_test(tc, signals_do_not_cut_waits);
     tcase_add_test(tc, concurrent_creators_agree);
+    tcase_add_test(tc, scribbled_ring_is_never_trusted);
     tcase_add_test(mp, producers_and_consumers);
     tcase_add_test(mp, wakeups_long_run);
     suite_add_tcase(s, tc);
