@@ -101,10 +101,12 @@ START_TEST(stress_eight_writers)
     uint32_t next[WRITERS] = { 0 };
     pid_t pids[WRITERS];
     unsigned received = 0, corrupted = 0, misordered = 0;
-    ipckit_channel *rx = NULL;
+    ipckit_channel *rx = NULL, *keeper = NULL;
 
     tk_name(name, sizeof name, "fifo", "stress.pipe");
     ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    /* our own writer end: the stream must not end between writers */
+    ck_assert_int_eq(ipckit_open(&keeper, name, IPCKIT_SEND, NULL), 0);
     for (uint32_t w = 0; w < WRITERS; w++) {
         a[w] = (struct writer){ w, COUNT, NULL };
         pids[w] = tk_fork(writer_main, &a[w]);
@@ -112,8 +114,13 @@ START_TEST(stress_eight_writers)
     for (;;) {
         long type;
         uint32_t w, s;
+        if (received + corrupted == WRITERS * COUNT) {
+            for (uint32_t k = 0; k < WRITERS; k++)
+                ck_assert_int_eq(tk_wait(pids[k], LONG_WAIT), 0);
+            ck_assert_int_eq(ipckit_close(keeper), 0);
+        }
         ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT);
-        if (n == -EPIPE && received == WRITERS * COUNT)
+        if (n == -EPIPE && received + corrupted == WRITERS * COUNT)
             break;
         ck_assert_msg(n >= 0, "recv after %u messages: %s", received, ipckit_last_error(rx));
         if (!verify(buf, (size_t) n, &w, &s) || w >= WRITERS || type != (long) w + 1) {
@@ -125,8 +132,6 @@ START_TEST(stress_eight_writers)
         next[w] = s + 1;
         received++;
     }
-    for (uint32_t w = 0; w < WRITERS; w++)
-        ck_assert_int_eq(tk_wait(pids[w], LONG_WAIT), 0);
     printf("fifo stress: %d writers x %d messages: %u received, %u lost, %u corrupted,"
            " %u out of order\n",
            WRITERS, COUNT, received, WRITERS * COUNT - received, corrupted, misordered);

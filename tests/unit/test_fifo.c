@@ -592,6 +592,9 @@ START_TEST(many_writers_never_interleave)
     setup_names("many.pipe");
     o.capacity = 8192; /* a small pipe, so that large writes block often */
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    /* A writer end of our own, so that the stream does not end between one
+     * writer's close and the next one's open. */
+    ipckit_channel *keeper = open_ok(name, IPCKIT_SEND, NULL);
     for (unsigned w = 0; w < WRITERS; w++) {
         a[w] = (struct writer_args){ name, w, COUNT, 20000 + w * 9000, 0 };
         pids[w] = tk_fork(writer_main, &a[w]);
@@ -614,6 +617,8 @@ START_TEST(many_writers_never_interleave)
     }
     for (unsigned w = 0; w < WRITERS; w++)
         ck_assert_int_eq(tk_wait(pids[w], LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_close(keeper), 0);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
