@@ -251,7 +251,7 @@ ipckit_region_close(ipckit_region *r)
     if (r == NULL)
         return 0;
     if (region_held(r))
-        (void) pthread_mutex_unlock(&r->hdr->lock);
+        (void) ipckit__shmem_mutex_unlock(&r->hdr->lock);
     if (munmap(r->hdr, r->map_size) < 0)
         rc = -errno;
     free(r);
@@ -564,9 +564,9 @@ ipckit_region_unlock(ipckit_region *r)
         return -EINVAL;
     if (!region_held(r))
         return region_error(r, -EPERM, "region unlock: this handle does not hold the lock");
-    rc = pthread_mutex_unlock(&r->hdr->lock);
+    rc = ipckit__shmem_mutex_unlock(&r->hdr->lock);
     if (rc != 0)
-        return region_error(r, -rc, "region unlock: %s", strerror(rc));
+        return region_error(r, rc, "region unlock: %s", ipckit_strerror(rc));
     r->held_gen = 0;
     return 0;
 }

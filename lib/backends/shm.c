@@ -597,7 +597,7 @@ shmem_send(void *state, long type, const void *buf, size_t len, const struct tim
     atomic_store(&h->tail, tail + pad + rec);
     rc = 0;
 out:
-    (void) pthread_mutex_unlock(&h->send_lock);
+    (void) ipckit__shmem_mutex_unlock(&h->send_lock);
     if (rc == 0)
         shmem_wake(&h->data_seq, &h->recv_sleepers);
     return rc;
@@ -681,7 +681,7 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
         break;
     }
 out:
-    (void) pthread_mutex_unlock(&h->recv_lock);
+    (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
     if (rc >= 0)
         shmem_wake(&h->space_seq, &h->send_sleepers);
     return rc;

@@ -4,6 +4,7 @@
  * API. See shmem.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -188,10 +189,58 @@ ipckit__shmem_mutex_init(pthread_mutex_t *m)
     return -rc;
 }
 
+/*
+ * The mutex lives in memory that another process can write. glibc trusts
+ * the mutex's kind word and asserts (aborting the process) on some values,
+ * e.g. a priority-protect kind with a priority out of range. So before
+ * every lock and unlock the kind is compared with that of a mutex made with
+ * the same attributes, and a mismatch is -EBADMSG. This catches corruption;
+ * a process with write access racing the check can still disturb the lock,
+ * as it can the data it guards (docs/backends/shm.md).
+ */
+#ifdef __GLIBC__
+static int shmem_kind;
+static pthread_once_t shmem_kind_once = PTHREAD_ONCE_INIT;
+
+static void
+shmem_kind_init(void)
+{
+    pthread_mutex_t m;
+    if (ipckit__shmem_mutex_init(&m) == 0) {
+        shmem_kind = m.__data.__kind;
+        (void) pthread_mutex_destroy(&m);
+    }
+}
+
+static bool
+shmem_mutex_sane(pthread_mutex_t *m)
+{
+    (void) pthread_once(&shmem_kind_once, shmem_kind_init);
+    return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == shmem_kind;
+}
+#else
+static bool
+shmem_mutex_sane(pthread_mutex_t *m)
+{
+    (void) m;
+    return true;
+}
+#endif
+
+int
+ipckit__shmem_mutex_unlock(pthread_mutex_t *m)
+{
+    if (!shmem_mutex_sane(m))
+        return -EBADMSG;
+    return -pthread_mutex_unlock(m);
+}
+
 int
 ipckit__shmem_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline)
 {
     int rc;
+    if (!shmem_mutex_sane(m))
+        return -EBADMSG;
     for (;;) {
         if (deadline == NULL)
             rc = pthread_mutex_lock(m);

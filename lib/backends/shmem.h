@@ -74,4 +74,8 @@ int ipckit__shmem_mutex_init(pthread_mutex_t *m);
  */
 int ipckit__shmem_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline);
 
+/* Unlock a mutex taken with ipckit__shmem_mutex_lock(); -EBADMSG if its
+ * kind word was corrupted meanwhile. */
+int ipckit__shmem_mutex_unlock(pthread_mutex_t *m);
+
 #endif /* IPCKIT_SHMEM_H */
