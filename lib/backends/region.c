@@ -27,6 +27,7 @@
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +56,16 @@ struct region_hdr {
     int32_t creator_pid;
     uint64_t data_size;
     uint64_t total_size;
+    uint64_t reserved0[2];
+    uint64_t creator_start; /* IPCKIT__SHMEM_CREATOR_START_OFFSET */
     alignas(64) pthread_mutex_t lock;
 };
+
+_Static_assert(offsetof(struct region_hdr, creator_pid) == 12 &&
+                   offsetof(struct region_hdr, creator_start) ==
+                       IPCKIT__SHMEM_CREATOR_START_OFFSET &&
+                   offsetof(struct region_hdr, lock) == 64,
+               "region header layout");
 
 _Static_assert(sizeof(struct region_hdr) <= REGION_HDR, "region header fits its page");
 
@@ -131,6 +140,7 @@ region_init(void *st, void *base, size_t size, void *arg)
     h->version = REGION_VERSION;
     h->hdr_size = REGION_HDR;
     h->creator_pid = (int32_t) getpid();
+    h->creator_start = ipckit__proc_start_time((long) getpid());
     h->total_size = size;
     h->data_size = size - REGION_HDR;
     rc = ipckit__shmem_mutex_init(&h->lock);

@@ -81,6 +81,8 @@ struct shmem_hdr {
     uint64_t capacity;
     uint64_t max_msg;
     uint64_t total_size;
+    uint64_t reserved0;
+    uint64_t creator_start; /* IPCKIT__SHMEM_CREATOR_START_OFFSET */
     alignas(64) pthread_mutex_t send_lock;
     alignas(64) pthread_mutex_t recv_lock;
     /* producers' side, written under send_lock */
@@ -100,7 +102,10 @@ struct shmem_hdr {
 
 _Static_assert(sizeof(struct shmem_hdr) <= SHMEM_HDR, "ring header fits its page");
 /* The layout is a format shared between processes (docs/backends/shm.md). */
-_Static_assert(offsetof(struct shmem_hdr, send_lock) == 64 &&
+_Static_assert(offsetof(struct shmem_hdr, creator_pid) == 12 &&
+                   offsetof(struct shmem_hdr, creator_start) ==
+                       IPCKIT__SHMEM_CREATOR_START_OFFSET &&
+                   offsetof(struct shmem_hdr, send_lock) == 64 &&
                    offsetof(struct shmem_hdr, recv_lock) == 128 &&
                    offsetof(struct shmem_hdr, tail) == 192 &&
                    offsetof(struct shmem_hdr, head) == 256 &&
@@ -298,6 +303,7 @@ shmem_init(void *st, void *base, size_t size, void *arg)
     h->version = SHMEM_VERSION;
     h->hdr_size = SHMEM_HDR;
     h->creator_pid = (int32_t) getpid();
+    h->creator_start = ipckit__proc_start_time((long) getpid());
     h->capacity = z->make_cap;
     h->max_msg = z->make_max_msg;
     h->total_size = size;

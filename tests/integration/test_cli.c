@@ -669,6 +669,69 @@ START_TEST(stale_kept)
 }
 END_TEST
 
+/* ipckit's own objects: a ring whose creator exited without removing it. */
+static char ring_name[128];
+
+static int
+create_ring_and_vanish(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    if (ipckit_open(&ch, ring_name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL) < 0)
+        return 1;
+    _exit(0); /* no close, no unlink: as if killed */
+}
+
+static bool
+ring_exists(void)
+{
+    char path[160];
+    (void) snprintf(path, sizeof path, "/dev/shm%s", strchr(ring_name, ':') + 1);
+    return access(path, F_OK) == 0;
+}
+
+START_TEST(stale_ring)
+{
+    char pname[96];
+    struct result r;
+    ipckit_channel *ch = NULL;
+
+    /* the creator is alive: kept */
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(ring_name, sizeof ring_name, "shm:%s", pname);
+    ck_assert_int_eq(ipckit_open(&ch, ring_name, IPCKIT_SEND | IPCKIT_CREATE, NULL), 0);
+    run(&r, NULL, "rm", "--stale", ring_name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "creator is alive") != NULL, "%s", r.err);
+    ck_assert(ring_exists());
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(ring_name), 0);
+
+    /* the creator is gone but a live process has it mapped: kept */
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(ring_name, sizeof ring_name, "shm:%s", pname);
+    ck_assert_int_eq(tk_wait(tk_fork(create_ring_and_vanish, NULL), RUN_WAIT), 0);
+    ck_assert(ring_exists());
+    ck_assert_int_eq(ipckit_open(&ch, ring_name, IPCKIT_RECV, NULL), 0);
+    run(&r, NULL, "rm", "--stale", ring_name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "open or mapped") != NULL, "%s", r.err);
+    ck_assert(ring_exists());
+    ck_assert_int_eq(ipckit_close(ch), 0);
+
+    /* nobody uses it any more: listed as stale, then removed */
+    run(&r, NULL, "ls", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "rm", "--stale", "--dry-run", ring_name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "would remove ring") != NULL, "%s", r.out);
+    ck_assert(ring_exists());
+    run(&r, NULL, "rm", "--stale", ring_name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert(!ring_exists());
+}
+END_TEST
+
 int
 main(void)
 {
@@ -701,6 +764,8 @@ main(void)
     tc = tk_tcase("stale", 120);
     tcase_add_test(tc, stale_removed);
     tcase_add_test(tc, stale_kept);
+    if (ipckit_backend_find("shm") != NULL)
+        tcase_add_test(tc, stale_ring);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,9 +39,13 @@
 
 /*
  * Headers of ipckit's POSIX shared memory objects: a 32-bit magic, version,
- * header size, then the creator's pid (int32 at offset 12). Only the magic
- * and the pid are read, and the pid is shown, never trusted for more.
+ * header size, the creator's pid (int32 at offset 12) and, at offset 48, the
+ * creator's start time (clock ticks after boot, field 22 of /proc/PID/stat),
+ * which tells a live creator from a reused pid. They are shown, and used by
+ * rm --stale only together with the check that no process has the object
+ * open or mapped.
  */
+#define LS_START_OFFSET 48
 struct ls_magic {
     uint32_t magic;
     const char *label;   /* IPCKIT column */
@@ -63,6 +68,7 @@ struct obj {
     long long bytes;    /* size or bytes queued, -1 if unknown */
     long count;         /* messages, attaches or semaphores, -1 if unknown */
     long cpid;          /* creator pid, -1 if the kernel does not record it */
+    unsigned long long cstart; /* creator start time from an ipckit header, 0 if unknown */
     int alive;          /* creator alive: 1, 0, -1 unknown */
     long lspid, lrpid;  /* msg: last sender and receiver, else -1 */
     const char *hint;   /* why it looks like ipckit's ("ftok", "name"), or NULL */
@@ -244,11 +250,41 @@ sysv_read(struct objlist *l, const char *what)
 
 /* ---- POSIX ------------------------------------------------------------------------ */
 
+/* Start time of a process (clock ticks after boot), 0 if unknown. */
+static unsigned long long
+proc_start_time(long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long start = 0;
+    const char *p;
+    ssize_t n;
+    int fd, field;
+
+    (void) snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    (void) close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (p == NULL)
+        return 0;
+    for (field = 2; *p != '\0' && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (field != 22 || sscanf(p, "%llu", &start) != 1)
+        return 0;
+    return start;
+}
+
 /* Recognise an ipckit object by its header; reading changes nothing. */
 static void
 posix_header(struct obj *o, int dfd, const char *leaf)
 {
-    uint32_t h[4];
+    unsigned char h[64];
     int fd = openat(dfd, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     ssize_t n;
     if (fd < 0)
@@ -258,14 +294,23 @@ posix_header(struct obj *o, int dfd, const char *leaf)
     if (n != (ssize_t) sizeof h)
         return;
     for (size_t i = 0; i < sizeof ls_magics / sizeof ls_magics[0]; i++) {
+        uint32_t magic;
         int32_t pid;
-        if (h[0] != ls_magics[i].magic)
+        uint64_t start;
+        memcpy(&magic, h, sizeof magic);
+        if (magic != ls_magics[i].magic)
             continue;
         o->hint = ls_magics[i].label;
-        memcpy(&pid, &h[3], sizeof pid);
+        memcpy(&pid, h + 12, sizeof pid);
+        memcpy(&start, h + LS_START_OFFSET, sizeof start);
         if (pid > 0) {
             o->cpid = pid;
+            o->cstart = start;
             o->alive = cli_pid_alive(pid);
+            /* a pid that now belongs to a process started at another time
+             * is not the creator */
+            if (o->alive == 1 && start != 0 && proc_start_time(pid) != start)
+                o->alive = 0;
         }
         if (ls_magics[i].scheme != NULL && ipckit_backend_find(ls_magics[i].scheme) != NULL)
             o->name = dup_printf("%s:/%s", ls_magics[i].scheme, leaf);
@@ -548,6 +593,7 @@ cli_ls(int argc, char **argv)
 
 struct wanted {
     const char *arg;
+    const char *leaf; /* shm: names: the object's name in /dev/shm, else NULL */
     long long key;
     bool seen;
     const char *why;  /* reason it was not removed, or NULL */
@@ -624,6 +670,109 @@ stale_remove(const struct obj *o)
     return NULL;
 }
 
+/* True when a process has @p path open or mapped (scans /proc). */
+static bool
+path_in_use(const char *path)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *pe;
+    bool used = false;
+    size_t plen = strlen(path);
+    if (proc == NULL)
+        return true; /* cannot tell: assume it is */
+    while (!used && (pe = readdir(proc)) != NULL) {
+        char dpath[300], line[4096], target[4096];
+        DIR *fds;
+        struct dirent *fe;
+        FILE *maps;
+        if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
+            continue;
+        (void) snprintf(dpath, sizeof dpath, "/proc/%s/fd", pe->d_name);
+        fds = opendir(dpath);
+        while (fds != NULL && !used && (fe = readdir(fds)) != NULL) {
+            char lpath[600];
+            ssize_t n;
+            (void) snprintf(lpath, sizeof lpath, "%s/%s", dpath, fe->d_name);
+            n = readlink(lpath, target, sizeof target - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                used = strcmp(target, path) == 0;
+            }
+        }
+        if (fds != NULL)
+            (void) closedir(fds);
+        (void) snprintf(dpath, sizeof dpath, "/proc/%s/maps", pe->d_name);
+        maps = fopen(dpath, "r");
+        while (maps != NULL && !used && fgets(line, sizeof line, maps) != NULL) {
+            char *at = strstr(line, path);
+            used = at != NULL && (at[plen] == '\n' || at[plen] == ' ' || at[plen] == '\0');
+        }
+        if (maps != NULL)
+            (void) fclose(maps);
+    }
+    (void) closedir(proc);
+    return used;
+}
+
+/*
+ * ipckit's rings and regions in /dev/shm: stale when the creator recorded in
+ * the header is gone (its pid is free, or now belongs to a process started
+ * at another time), no process has the object open or mapped, and it
+ * belongs to the caller.
+ */
+static void
+posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
+{
+    struct objlist l = { NULL, 0, 0 };
+    bool any_leaf = false;
+    for (size_t j = 0; j < nwant; j++)
+        any_leaf = any_leaf || want[j].leaf != NULL;
+    if (nwant > 0 && !any_leaf)
+        return;
+    if (posix_read(&l, "/dev/shm") < 0)
+        return;
+    for (size_t i = 0; i < l.n; i++) {
+        const struct obj *o = &l.v[i];
+        const char *leaf = strrchr(o->path, '/') + 1;
+        struct wanted *w = NULL;
+        const char *why = NULL;
+        char uname[300];
+        if (o->hint == NULL)
+            continue;
+        for (size_t j = 0; j < nwant && w == NULL; j++)
+            if (want[j].leaf != NULL && strcmp(want[j].leaf, leaf) == 0)
+                w = &want[j];
+        if (nwant > 0 && w == NULL)
+            continue;
+        if (w != NULL)
+            w->seen = true;
+        if (o->uid != (long) geteuid())
+            why = "it belongs to another user";
+        else if (o->alive == 1)
+            why = "its creator is alive";
+        else if (o->alive < 0)
+            why = "its creator is unknown";
+        else if (path_in_use(o->path))
+            why = "a process has it open or mapped";
+        if (why == NULL && !dry) {
+            (void) snprintf(uname, sizeof uname, "/%s", leaf);
+            if (shm_unlink(uname) < 0)
+                why = strerror(errno);
+        }
+        if (why != NULL) {
+            if (w != NULL)
+                w->why = why;
+            else if (verbose)
+                (void) printf("kept %s %s: %s\n", o->hint, o->path, why);
+            continue;
+        }
+        if (dry || verbose)
+            (void) printf("%s %s %s (creator pid %ld gone, not open or mapped)\n",
+                          dry ? "would remove" : "removed", o->hint, o->path, o->cpid);
+    }
+    objlist_free(&l);
+}
+
 int
 cli_rm_stale(int argc, char **argv)
 {
@@ -657,7 +806,16 @@ cli_rm_stale(int argc, char **argv)
             return CLI_FAIL;
         }
         for (int i = optind; i < argc; i++) {
-            int r = parse_key_arg(argv[i], &want[nwant].key);
+            int r;
+            if (strncmp(argv[i], "shm:", 4) == 0) {
+                const char *leaf = argv[i] + 4;
+                while (*leaf == '/')
+                    leaf++;
+                want[nwant].leaf = leaf;
+                want[nwant++].arg = argv[i];
+                continue;
+            }
+            r = parse_key_arg(argv[i], &want[nwant].key);
             if (r != CLI_OK) {
                 free(want);
                 return r;
@@ -684,7 +842,7 @@ cli_rm_stale(int argc, char **argv)
         }
         if (nwant > 0) {
             for (size_t j = 0; j < nwant && w == NULL; j++)
-                if (want[j].key == o->key)
+                if (want[j].leaf == NULL && want[j].key == o->key)
                     w = &want[j];
             if (w == NULL)
                 continue;
@@ -705,22 +863,30 @@ cli_rm_stale(int argc, char **argv)
                           " attached)\n",
                           dry ? "would remove" : "removed", o->key, o->id, o->bytes, o->cpid);
     }
+    posix_stale(want, nwant, dry, verbose);
     for (size_t j = 0; j < nwant; j++) {
-        if (!want[j].seen) {
+        if (!want[j].seen && want[j].leaf != NULL) {
+            cli_err("%s: no ipckit ring or region named \"%s\" in /dev/shm", want[j].arg,
+                    want[j].leaf);
+            rc = CLI_FAIL;
+        } else if (!want[j].seen) {
             cli_err("%s: no System V shared memory segment has key 0x%08llx", want[j].arg,
                     want[j].key);
             rc = CLI_FAIL;
         } else if (want[j].why != NULL) {
-            cli_err("%s: segment 0x%08llx not removed: %s", want[j].arg, want[j].key,
-                    want[j].why);
+            if (want[j].leaf != NULL)
+                cli_err("%s: not removed: %s", want[j].arg, want[j].why);
+            else
+                cli_err("%s: segment 0x%08llx not removed: %s", want[j].arg, want[j].key,
+                        want[j].why);
             rc = CLI_FAIL;
         }
     }
     if (verbose)
         (void) printf("skipped %zu message queue%s and %zu semaphore set%s: the kernel keeps no"
                       " creator pid for them\n"
-                      "skipped POSIX shared memory, semaphores, message queues and FIFOs: the"
-                      " kernel keeps no creator for them\n",
+                      "skipped POSIX semaphores, message queues, FIFOs and POSIX shared memory"
+                      " that is not an ipckit ring or region: nothing records their creator\n",
                       nmsg, nmsg == 1 ? "" : "s", nsem, nsem == 1 ? "" : "s");
     objlist_free(&l);
     free(want);
