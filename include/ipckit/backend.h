@@ -197,6 +197,21 @@ IPCKIT_API int ipckit_deadline_ms(const struct timespec *deadline);
 IPCKIT_API int ipckit_deadline_error(const struct timespec *deadline);
 
 /**
+ * Wait until @p fd reports one of @p events (POLLIN, POLLOUT) or the
+ * deadline passes, retrying after EINTR without stretching the deadline.
+ *
+ * @param fd       the descriptor to wait on.
+ * @param events   the poll() events to wait for.
+ * @param deadline as for the operations: NULL forever, past: check once.
+ * @param revents  if not NULL, receives the events poll() reported
+ *                 (POLLERR and POLLHUP included).
+ * @return 0 when the descriptor is ready, ipckit_deadline_error() when the
+ *         deadline passed, or another negative errno from poll().
+ */
+IPCKIT_API int ipckit_deadline_poll(int fd, short events, const struct timespec *deadline,
+                                    short *revents);
+
+/**
  * Sleep for @p ms milliseconds or until @p deadline, whichever comes first.
  * Returns -ETIMEDOUT if the deadline has passed on return, else 0.
  */

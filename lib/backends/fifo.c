@@ -315,17 +315,11 @@ fifo_info(void *state, unsigned *caps, size_t *max_msg)
 static int
 fifo_wait_writable(struct fifo *f, const struct timespec *deadline)
 {
-    struct pollfd p = { .fd = f->fd, .events = POLLOUT };
-    for (;;) {
-        int ms = ipckit_deadline_ms(deadline);
-        int r = poll(&p, 1, ms);
-        if (r > 0)
-            return (p.revents & POLLERR) ? -EPIPE : 0;
-        if (r == 0)
-            return ipckit_deadline_error(deadline);
-        if (errno != EINTR)
-            return -errno;
-    }
+    short rev = 0;
+    int rc = ipckit_deadline_poll(f->fd, POLLOUT, deadline, &rev);
+    if (rc == 0 && (rev & POLLERR))
+        return -EPIPE;
+    return rc;
 }
 
 /*
@@ -503,14 +497,9 @@ fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *dea
     for (;;) {
         ssize_t n;
         if (deadline != NULL) {
-            int r = poll(&p, 1, ipckit_deadline_ms(deadline));
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -errno;
-            }
-            if (r == 0)
-                return ipckit_deadline_error(deadline);
+            int rc = ipckit_deadline_poll(f->fd, POLLIN, deadline, NULL);
+            if (rc < 0)
+                return rc;
         }
         n = read(f->fd, dst, cap);
         if (n > 0)

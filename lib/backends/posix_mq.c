@@ -249,16 +249,7 @@ posixmq_info(void *state, unsigned *caps, size_t *max_msg)
 static int
 posixmq_wait(struct posixmq *q, short events, const struct timespec *deadline)
 {
-    struct pollfd p = { .fd = (int) q->mq, .events = events };
-    for (;;) {
-        int r = poll(&p, 1, ipckit_deadline_ms(deadline));
-        if (r > 0)
-            return 0;
-        if (r == 0)
-            return ipckit_deadline_error(deadline);
-        if (errno != EINTR)
-            return -errno;
-    }
+    return ipckit_deadline_poll((int) q->mq, events, deadline, NULL);
 }
 
 static const struct timespec posixmq_past = { 0, 0 };

@@ -332,7 +332,6 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
 {
     struct sigch *c = state;
     struct signalfd_siginfo s;
-    struct pollfd p = { .fd = c->fd, .events = POLLIN };
     (void) selector;
 
     while (!c->held) {
@@ -350,15 +349,9 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
             continue;
         if (errno != EAGAIN)
             return -errno;
-        for (;;) {
-            int r = poll(&p, 1, ipckit_deadline_ms(deadline));
-            if (r > 0)
-                break;
-            if (r == 0)
-                return ipckit_deadline_error(deadline);
-            if (errno != EINTR)
-                return -errno;
-        }
+        int rc = ipckit_deadline_poll(c->fd, POLLIN, deadline, NULL);
+        if (rc < 0)
+            return rc;
     }
     if (c->held_len > cap)
         return ipckit_backend_error(state, -EMSGSIZE,

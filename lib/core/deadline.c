@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <time.h>
 
 #include "internal.h"
@@ -91,4 +92,22 @@ int
 ipckit_deadline_error(const struct timespec *deadline)
 {
     return (deadline != NULL && is_past_sentinel(deadline)) ? -EAGAIN : -ETIMEDOUT;
+}
+
+int
+ipckit_deadline_poll(int fd, short events, const struct timespec *deadline, short *revents)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    for (;;) {
+        int r = poll(&p, 1, ipckit_deadline_ms(deadline));
+        if (r > 0) {
+            if (revents != NULL)
+                *revents = p.revents;
+            return 0;
+        }
+        if (r == 0)
+            return ipckit_deadline_error(deadline);
+        if (errno != EINTR)
+            return -errno;
+    }
 }

@@ -438,7 +438,6 @@ ipckit_sigdisp_dispatch(ipckit_sigdisp *d, int timeout_ms)
     struct signalfd_siginfo buf[SIGDISP_BATCH];
     struct timespec storage;
     const struct timespec *deadline;
-    struct pollfd p;
     int ran = 0;
 
     if (d == NULL || timeout_ms < -1)
@@ -446,8 +445,6 @@ ipckit_sigdisp_dispatch(ipckit_sigdisp *d, int timeout_ms)
     if (d->count == 0 && timeout_ms < 0)
         return -ENOENT;
     deadline = ipckit__deadline(timeout_ms, &storage);
-    p.fd = d->fd;
-    p.events = POLLIN;
     for (;;) {
         ssize_t n = read(d->fd, buf, sizeof buf);
         if (n > 0) {
@@ -470,15 +467,9 @@ ipckit_sigdisp_dispatch(ipckit_sigdisp *d, int timeout_ms)
             continue;
         if (n < 0 && errno != EAGAIN)
             return -errno;
-        for (;;) {
-            int r = poll(&p, 1, ipckit_deadline_ms(deadline));
-            if (r > 0)
-                break;
-            if (r == 0)
-                return ipckit_deadline_error(deadline);
-            if (errno != EINTR)
-                return -errno;
-        }
+        int rc = ipckit_deadline_poll(d->fd, POLLIN, deadline, NULL);
+        if (rc < 0)
+            return rc;
     }
 }
 

@@ -250,7 +250,9 @@ sysv_read(struct objlist *l, const char *what)
 
 /* ---- POSIX ------------------------------------------------------------------------ */
 
-/* Start time of a process (clock ticks after boot), 0 if unknown. */
+/* Start time of a process (clock ticks after boot), 0 if unknown. The
+ * library has the same reader (ipckit__proc_start_time), hidden: the tool
+ * links only the public API, and this is not an IPC function to export. */
 static unsigned long long
 proc_start_time(long pid)
 {
