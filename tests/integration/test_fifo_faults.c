@@ -30,16 +30,6 @@
 
 static char name[600];
 
-static void
-fill(unsigned char *p, size_t len, uint32_t w, uint32_t s)
-{
-    uint32_t x = w * 2654435761u + s * 40503u + 7;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (unsigned char) (x >> 16);
-    }
-}
-
 static size_t
 msg_len(uint32_t w, uint32_t s)
 {
@@ -59,7 +49,7 @@ verify(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s)
     memcpy(s, buf + 4, 4);
     if (*w >= 1000 || n != msg_len(*w, *s))
         return 0;
-    fill(want, n - HDR, *w, *s);
+    tk_fill(want, n - HDR, *w, *s);
     return memcmp(buf + HDR, want, n - HDR) == 0;
 }
 
@@ -70,7 +60,7 @@ send_one(ipckit_channel *tx, uint32_t w, uint32_t s)
     size_t len = msg_len(w, s);
     memcpy(buf, &w, 4);
     memcpy(buf + 4, &s, 4);
-    fill(buf + HDR, len - HDR, w, s);
+    tk_fill(buf + HDR, len - HDR, w, s);
     return ipckit_send_typed(tx, (long) w + 1, buf, len, LONG_WAIT);
 }
 

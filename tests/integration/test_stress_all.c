@@ -72,16 +72,6 @@ static struct shared *sh;
  * backend's default limit (mq: msgmax and posixmq: msgsize are 8192). */
 static const size_t max_len = 4000;
 
-static void
-fill(unsigned char *p, size_t len, uint32_t w, uint32_t s)
-{
-    uint32_t x = w * 2654435761u + s * 40503u + 11;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (unsigned char) (x >> 16);
-    }
-}
-
 static size_t
 msg_len(uint32_t w, uint32_t s)
 {
@@ -98,7 +88,7 @@ send_msg(ipckit_channel *ch, uint32_t w, uint32_t s, uint32_t gen)
     memcpy(buf, &w, 4);
     memcpy(buf + 4, &s, 4);
     memcpy(buf + 8, &gen, 4);
-    fill(buf + HDR, len - HDR, w ^ gen, s);
+    tk_fill(buf + HDR, len - HDR, w ^ gen, s);
     return ipckit_send_typed(ch, DATA_TYPE, buf, len, LONG_WAIT);
 }
 
@@ -115,7 +105,7 @@ check_msg(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s)
     memcpy(&gen, buf + 8, 4);
     if (*w >= 100000 || n != msg_len(*w, *s))
         return 0;
-    fill(want, n - HDR, *w ^ gen, *s);
+    tk_fill(want, n - HDR, *w ^ gen, *s);
     return memcmp(buf + HDR, want, n - HDR) == 0;
 }
 

@@ -36,16 +36,6 @@ static ipckit_channel *q;
 static struct results *res;
 static size_t max_len;
 
-static void
-fill(unsigned char *p, size_t len, uint32_t w, uint32_t s)
-{
-    uint32_t x = w * 2654435761u + s * 40503u + 1;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (unsigned char) (x >> 16);
-    }
-}
-
 static size_t
 msg_len(uint32_t w, uint32_t s)
 {
@@ -72,7 +62,7 @@ producer_main(void *arg)
         memcpy(buf, &r->id, 4);
         memcpy(buf + 4, &s, 4);
         memcpy(buf + 8, &(uint32_t){ (uint32_t) len }, 4);
-        fill(buf + HDR, len - HDR, r->id, s);
+        tk_fill(buf + HDR, len - HDR, r->id, s);
         int rc = ipckit_send_typed(q, type, buf, len, r->timeout_ms);
         if (rc != 0)
             fprintf(stderr, "producer %u seq %u: %s\n", r->id, s, ipckit_last_error(q));
@@ -106,7 +96,7 @@ consumer_main(void *arg)
         TK_CHILD_CHECK(w < MAX_PRODUCERS && s < MAX_SEQ);
         TK_CHILD_CHECK(len == (uint32_t) n && (size_t) n == msg_len(w, s));
         TK_CHILD_CHECK(type == 1 + (long) (w % DATA_TYPE_MAX));
-        fill(want, (size_t) n - HDR, w, s);
+        tk_fill(want, (size_t) n - HDR, w, s);
         TK_CHILD_CHECK(memcmp(buf + HDR, want, (size_t) n - HDR) == 0);
         /* one queue, FIFO per type: a consumer sees each producer in order */
         TK_CHILD_CHECK((int64_t) s > last[w]);

@@ -62,6 +62,16 @@ tk_posix_name(char *buf, size_t cap)
     (void) snprintf(buf, cap, "/ipckit-test.%ld.%u", (long) getpid(), ++counter);
 }
 
+void
+tk_fill(unsigned char *p, size_t len, uint32_t a, uint32_t b)
+{
+    uint32_t x = a * 2654435761u + b * 40503u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (unsigned char) (x >> 16);
+    }
+}
+
 long long
 tk_now_ms(void)
 {

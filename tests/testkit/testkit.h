@@ -11,6 +11,7 @@
 #define IPCKIT_TESTKIT_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -49,6 +50,10 @@ pid_t tk_fork(int (*fn)(void *arg), void *arg);
  * which the child has been killed and reaped.
  */
 int tk_wait(pid_t pid, int timeout_ms);
+
+/* Deterministic content for a test message: @p len bytes derived from
+ * (@p a, @p b), so that a receiver can check every byte it got. */
+void tk_fill(unsigned char *p, size_t len, uint32_t a, uint32_t b);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long tk_now_ms(void);

@@ -37,24 +37,13 @@ open_ok(const char *n, unsigned flags, const ipckit_opts *o)
     return ch;
 }
 
-/* Deterministic content for message (writer w, sequence s, length len). */
-static void
-fill(unsigned char *p, size_t len, unsigned w, unsigned s)
-{
-    uint32_t x = w * 2654435761u + s * 40503u + 1;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (unsigned char) (x >> 16);
-    }
-}
-
 static int
 check_content(const unsigned char *p, size_t len, unsigned w, unsigned s)
 {
     static unsigned char want[1 << 20];
     if (len > sizeof want)
         return 0;
-    fill(want, len, w, s);
+    tk_fill(want, len, w, s);
     return memcmp(p, want, len) == 0;
 }
 
@@ -80,7 +69,7 @@ writer_main(void *arg)
         size_t len = (s % 3 == 1) ? a->big + s : 16 + (s * 7) % 300;
         memcpy(buf, &a->id, 4);
         memcpy(buf + 4, &s, 4);
-        fill(buf + 8, len - 8, a->id, s);
+        tk_fill(buf + 8, len - 8, a->id, s);
         TK_CHILD_CHECK(ipckit_send_typed(tx, (long) a->id + 1, buf, len, LONG_WAIT) == 0);
     }
     TK_CHILD_CHECK(ipckit_close(tx) == 0);
@@ -422,7 +411,7 @@ START_TEST(small_buffer_keeps_message)
     o.capacity = 256 * 1024; /* room for the whole message: this test has no second process */
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
     tx = open_ok(name, IPCKIT_SEND, NULL);
-    fill(big, sizeof big, 1, 1);
+    tk_fill(big, sizeof big, 1, 1);
     ck_assert_int_eq(ipckit_send_typed(tx, 4, "0123456789", 10, 0), 0);
     ck_assert_int_eq(ipckit_send_typed(tx, 9, big, sizeof big, LONG_WAIT), 0);
     ck_assert_int_eq(ipckit_recv(rx, small, sizeof small, 0), -EMSGSIZE);

@@ -38,25 +38,14 @@ open_ok(unsigned flags, const ipckit_opts *o)
     return ch;
 }
 
-/* Deterministic content for message (producer p, sequence s). */
-static void
-fill(unsigned char *b, size_t len, unsigned p, unsigned s)
-{
-    uint32_t x = p * 2654435761u + s * 40503u + 1;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        b[i] = (unsigned char) (x >> 16);
-    }
-}
-
-/* A message: producer id, sequence, then fill(); length varies with seq. */
+/* A message: producer id, sequence, then tk_fill(); length varies with seq. */
 static size_t
 msg_make(unsigned char *b, unsigned p, unsigned s, size_t maxlen)
 {
     size_t len = 8 + (s * 37u + p * 11u) % (maxlen - 8);
     memcpy(b, &p, 4);
     memcpy(b + 4, &s, 4);
-    fill(b + 8, len - 8, p, s);
+    tk_fill(b + 8, len - 8, p, s);
     return len;
 }
 
@@ -70,7 +59,7 @@ msg_valid(const unsigned char *b, size_t len, unsigned *p, unsigned *s, size_t m
     memcpy(s, b + 4, 4);
     if (len != 8 + (*s * 37u + *p * 11u) % (maxlen - 8))
         return 0;
-    fill(want, len - 8, *p, *s);
+    tk_fill(want, len - 8, *p, *s);
     return memcmp(b + 8, want, len - 8) == 0;
 }
 
