@@ -1,0 +1,98 @@
+/*
+ * ipckit-bench: shared declarations.
+ *
+ * A "backend" row of the benchmark is one ipckit scheme together with the
+ * raw kernel mechanism it wraps. A "variant" is one way of moving the same
+ * traffic: "raw" (the kernel API called directly), "ipckit" (the public
+ * channel API), or a peer library ("nng", "zmq"). Every variant exposes the
+ * same small set of operations on one-way channels, so the drivers in
+ * main.c measure all of them with the same code.
+ */
+#ifndef IPCKIT_BENCH_H
+#define IPCKIT_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BX_MAXCHAN 2      /* round trip: 0 = ping direction, 1 = pong direction */
+#define BX_NAME_MAX 256
+#define BX_ERR_MAX 256
+
+enum bx_dir { BX_SEND = 1, BX_RECV = 2 };
+
+struct bx_backend;
+struct bx_variant;
+
+/* One run of one variant: filled by the parent before fork(), read by the children. */
+struct bx_run {
+    const struct bx_backend *be;
+    const struct bx_variant *var;
+    int nchan;                       /* channels used by this run */
+    size_t size;                     /* message size */
+    bool multi;                      /* several senders and receivers share channel 0 */
+    const char *dir;                 /* private scratch directory */
+    unsigned id;                     /* unique number of this run */
+    char names[BX_MAXCHAN][BX_NAME_MAX];  /* ipckit names or peer URLs */
+    int fds[BX_MAXCHAN][2];          /* raw pipes */
+    int qid[BX_MAXCHAN];             /* raw System V queues */
+    int signo[BX_MAXCHAN];           /* raw real-time signals */
+    pid_t peer[BX_MAXCHAN];          /* child: process that receives channel c (signals) */
+    char err[BX_ERR_MAX];            /* why prepare failed or skipped */
+};
+
+/*
+ * Operations of one variant. prepare/parent_after_fork/cleanup run in the
+ * parent; open/send/recv/close in the children. send and recv block; recv
+ * returns the message length or a negative errno.
+ */
+struct bx_variant {
+    const char *name;
+    /* 0: ready; 1: skipped (r->err says why); < 0: failed (r->err). */
+    int (*prepare)(struct bx_run *r);
+    void (*parent_after_fork)(struct bx_run *r);
+    int (*open)(struct bx_run *r, int chan, enum bx_dir dir, void **ep);
+    int (*send)(void *ep, const void *buf, size_t len);
+    ssize_t (*recv)(void *ep, void *buf, size_t cap);
+    /* Optional: receive with a timeout in milliseconds (NULL: not offered). */
+    ssize_t (*recv_timed)(void *ep, void *buf, size_t cap, int timeout_ms);
+    void (*close)(void *ep);
+    void (*cleanup)(struct bx_run *r);
+};
+
+/*
+ * One row of the benchmark: a scheme, its raw mechanism and how to name an
+ * object of that scheme. The only table to extend when a backend lands.
+ */
+struct bx_backend {
+    const char *scheme;              /* "fifo", "mq", ... or a peer: "nng", "zmq" */
+    const char *raw_what;            /* the raw mechanism, for the table */
+    const struct bx_variant *raw;    /* NULL for peers */
+    const struct bx_variant *lib;    /* ipckit, or the peer library */
+    /* Write the name of channel @p chan of run @p r; NULL: format not known yet. */
+    int (*make_name)(const struct bx_run *r, int chan, char *buf, size_t cap);
+    size_t (*max_size)(void);        /* largest raw message; NULL: no limit */
+    bool queue;                      /* several producers and consumers per object */
+    bool peer;                       /* a peer library, not an ipckit backend */
+};
+
+extern const struct bx_backend bx_backends[];
+extern const size_t bx_nbackends;
+
+/* Raw and ipckit variants (xport.c). */
+extern const struct bx_variant bx_raw_pipe, bx_raw_sysvmq, bx_raw_rtsig, bx_ipckit;
+
+/* Peer variants (peers.c); NULL-free only when built with IPCKIT_BENCH_PEERS. */
+#ifdef IPCKIT_BENCH_HAVE_NNG
+extern const struct bx_variant bx_nng;
+#endif
+#ifdef IPCKIT_BENCH_HAVE_ZMQ
+extern const struct bx_variant bx_zmq;
+#endif
+
+/* Message content and its check (main.c). */
+void bx_fill(unsigned char *buf, size_t len, uint32_t producer, uint64_t seq);
+uint64_t bx_hash(const unsigned char *buf, size_t len);
+
+#endif /* IPCKIT_BENCH_H */

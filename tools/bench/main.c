@@ -1,0 +1,1620 @@
+/*
+ * ipckit-bench: measures every ipckit backend against the raw kernel
+ * mechanism it wraps (and, when built with IPCKIT_BENCH_PEERS, against nng
+ * and ZeroMQ), in one run, interleaved: every repetition runs every variant
+ * once, so slow drifts of a shared machine hit all variants alike.
+ *
+ * Each run forks its processes, which open their endpoints, report ready,
+ * wait for "go", move the traffic, and write their counts, checksums and
+ * timestamps into a shared anonymous mapping. The parent checks the count
+ * and the checksum of what was received against what was sent: a run that
+ * lost, duplicated or corrupted a message fails instead of looking fast.
+ *
+ * Also started as "ipckit bench ARGS": the ipckit tool runs this program
+ * with the same arguments.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipckit/ipckit.h>
+
+#include "bench.h"
+
+#define BX_MAXPROC 16
+#define BX_JSON_VERSION 1
+
+/* ---- message content and its checksum ------------------------------------ */
+
+#define BX_GOLD 0x9e3779b97f4a7c15ull
+
+static uint64_t
+bx_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t
+bx_seed(uint32_t producer, uint64_t seq)
+{
+    return bx_mix(((uint64_t) producer << 40) ^ seq ^ 0x6970636b6974ull);
+}
+
+/* Checked words: every 8-byte word up to 4 KiB, every 8th word above (and
+ * the last word, and any tail bytes), so that the check costs far less than
+ * the copy it checks. */
+static size_t
+bx_stride(size_t len)
+{
+    return len > 4096 ? 8 : 1;
+}
+
+void
+bx_fill(unsigned char *buf, size_t len, uint32_t producer, uint64_t seq)
+{
+    uint64_t seed = bx_seed(producer, seq);
+    size_t words = len / 8, stride = bx_stride(len), k;
+    for (k = 0; k < words; k += stride) {
+        uint64_t v = seed + k * BX_GOLD;
+        memcpy(buf + 8 * k, &v, 8);
+    }
+    if (words > 0 && (words - 1) % stride != 0) {
+        uint64_t v = seed + (words - 1) * BX_GOLD;
+        memcpy(buf + 8 * (words - 1), &v, 8);
+    }
+    for (k = words * 8; k < len; k++)
+        buf[k] = (unsigned char) (seed >> ((k & 7) * 8));
+}
+
+uint64_t
+bx_hash(const unsigned char *buf, size_t len)
+{
+    uint64_t h = len * BX_GOLD;
+    size_t words = len / 8, stride = bx_stride(len), k;
+    uint64_t v;
+    for (k = 0; k < words; k += stride) {
+        memcpy(&v, buf + 8 * k, 8);
+        h = (h ^ v) * 0x100000001b3ull;
+    }
+    if (words > 0 && (words - 1) % stride != 0) {
+        memcpy(&v, buf + 8 * (words - 1), 8);
+        h = (h ^ v) * 0x100000001b3ull;
+    }
+    for (k = words * 8; k < len; k++)
+        h = (h ^ buf[k]) * 0x100000001b3ull;
+    return bx_mix(h);
+}
+
+/* The message that tells a consumer that the producers are done. */
+static uint64_t
+bx_stop_word(void)
+{
+    return bx_seed(UINT32_MAX, UINT64_MAX);
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+enum bx_metric { M_RTT, M_TPUT, M_SCALE, M_IDLE, M_IDLE_TIMED, M_COUNT };
+static const char *const metric_names[M_COUNT] = { "rtt", "tput", "scale", "idle_cpu",
+                                                   "idle_cpu_timed" };
+
+enum bx_pin { PIN_NONE, PIN_SAME, PIN_SPLIT, PIN_COUNT };
+static const char *const pin_names[PIN_COUNT] = { "none", "same", "split" };
+
+static struct {
+    bool backend_on[32];
+    bool metric_on[M_COUNT];
+    size_t sizes[8];
+    int nsizes;
+    size_t rtt_size;
+    unsigned long rtt_count, count, scale_count;
+    int reps;
+    int scale_p[8], scale_c[8], nscale;
+    bool pin_on[PIN_COUNT];
+    int cpu_a, cpu_b;
+    int idle_ms;
+    unsigned timeout_s;
+    const char *json, *tsv, *markdown;
+    bool progress;
+    bool selftest;
+    bool quiet;
+} g;
+
+/* ---- shared results --------------------------------------------------------- */
+
+struct bx_slot {
+    int failed;
+    char err[200];
+    uint64_t count, sum;
+    double t0, t1;        /* CLOCK_MONOTONIC seconds: first send, last receive */
+    double cpu, wall;     /* idle: CPU and wall seconds of the blocked receive */
+};
+
+struct bx_shared {
+    unsigned producers_done;
+    struct bx_slot slot[BX_MAXPROC];
+};
+
+static struct bx_shared *shared;
+static double *samples;       /* round-trip samples of the pinging process, ns */
+static size_t samples_cap;
+static char scratch[64];      /* private directory for FIFOs and sockets */
+static unsigned run_id;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+/* ---- one run ---------------------------------------------------------------- */
+
+enum bx_role { R_PING, R_PONG, R_PROD, R_CONS, R_IDLE_RECV, R_IDLE_SEND };
+
+struct bx_job {
+    enum bx_metric metric;
+    const struct bx_backend *be;
+    const struct bx_variant *var;
+    size_t size;
+    enum bx_pin pin;
+    int producers, consumers;
+    unsigned long count;
+    bool corrupt;         /* self-test: damage one message on purpose */
+};
+
+struct bx_go {
+    pid_t peer[BX_MAXCHAN];
+};
+
+static void __attribute__((format(printf, 2, 3)))
+slot_fail(struct bx_slot *s, const char *fmt, ...)
+{
+    va_list ap;
+    if (s->failed)
+        return;
+    s->failed = 1;
+    va_start(ap, fmt);
+    (void) vsnprintf(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+}
+
+static void
+pin_self(enum bx_pin pin, bool receiving)
+{
+    cpu_set_t set;
+    if (pin == PIN_NONE)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET((size_t) (pin == PIN_SPLIT && receiving ? g.cpu_b : g.cpu_a), &set);
+    (void) sched_setaffinity(0, sizeof set, &set);
+}
+
+static bool
+role_receives(enum bx_role role)
+{
+    return role == R_PONG || role == R_CONS || role == R_IDLE_RECV;
+}
+
+static void
+write_byte(int fd, char c)
+{
+    while (write(fd, &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+/* The body of one process of a run. Never returns. */
+static void
+child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int index, int ready_fd,
+           int go_fd)
+{
+    struct bx_slot *s = &shared->slot[index];
+    void *ep[BX_MAXCHAN] = { NULL, NULL };
+    unsigned char *sbuf = malloc(j->size), *rbuf = malloc(j->size);
+    struct bx_go go;
+    int rc = 0;
+    ssize_t n;
+    char c;
+
+    (void) alarm(g.timeout_s);
+    pin_self(j->pin, role_receives(role));
+    if (sbuf == NULL || rbuf == NULL) {
+        slot_fail(s, "out of memory");
+        write_byte(ready_fd, 'f');
+        _exit(1);
+    }
+    memset(sbuf, 0, j->size);
+    switch (role) {
+    case R_PING:
+        rc = r->var->open(r, 0, BX_SEND, &ep[0]);
+        if (rc == 0)
+            rc = r->var->open(r, 1, BX_RECV, &ep[1]);
+        break;
+    case R_PONG:
+        rc = r->var->open(r, 0, BX_RECV, &ep[0]);
+        if (rc == 0)
+            rc = r->var->open(r, 1, BX_SEND, &ep[1]);
+        break;
+    case R_PROD:
+    case R_IDLE_SEND:
+        rc = r->var->open(r, 0, BX_SEND, &ep[0]);
+        break;
+    case R_CONS:
+    case R_IDLE_RECV:
+        rc = r->var->open(r, 0, BX_RECV, &ep[0]);
+        break;
+    }
+    if (rc < 0) {
+        slot_fail(s, "open: %s", strerror(-rc));
+        write_byte(ready_fd, 'f');
+        _exit(1);
+    }
+    write_byte(ready_fd, 'r');
+    if (read(go_fd, &go, sizeof go) != (ssize_t) sizeof go)
+        _exit(1);   /* the parent gave up on this run */
+    memcpy(r->peer, go.peer, sizeof r->peer);
+
+    switch (role) {
+    case R_PING: {
+        unsigned long warm = j->count / 10 < 1000 ? j->count / 10 : 1000;
+        for (unsigned long i = 0; i < j->count + warm && !s->failed; i++) {
+            double t0, t1;
+            bx_fill(sbuf, j->size, 0, i);
+            if (j->corrupt && i == 1)
+                sbuf[0] ^= 0x40;
+            t0 = now_s();
+            rc = r->var->send(ep[0], sbuf, j->size);
+            n = rc < 0 ? rc : r->var->recv(ep[1], rbuf, j->size);
+            t1 = now_s();
+            if (n < 0)
+                slot_fail(s, "%s: %s", rc < 0 ? "send" : "recv", strerror((int) -n));
+            else if ((size_t) n != j->size)
+                slot_fail(s, "message %lu came back with %zd bytes, not %zu", i, n, j->size);
+            else {
+                s->sum += bx_hash(rbuf, (size_t) n);
+                s->count++;
+                if (i >= warm)
+                    samples[i - warm] = (t1 - t0) * 1e9;
+            }
+        }
+        break;
+    }
+    case R_PONG: {
+        unsigned long warm = j->count / 10 < 1000 ? j->count / 10 : 1000;
+        for (unsigned long i = 0; i < j->count + warm && !s->failed; i++) {
+            n = r->var->recv(ep[0], rbuf, j->size);
+            if (n < 0) {
+                slot_fail(s, "recv: %s", strerror((int) -n));
+                break;
+            }
+            s->sum += bx_hash(rbuf, (size_t) n);
+            s->count++;
+            rc = r->var->send(ep[1], rbuf, (size_t) n);
+            if (rc < 0)
+                slot_fail(s, "send: %s", strerror(-rc));
+        }
+        break;
+    }
+    case R_PROD: {
+        unsigned long mine = j->count / (unsigned long) j->producers +
+                             ((unsigned long) index < j->count % (unsigned long) j->producers);
+        s->t0 = now_s();
+        for (unsigned long i = 0; i < mine; i++) {
+            bx_fill(sbuf, j->size, (uint32_t) index, i);
+            if (j->corrupt && index == 0 && i == 1)
+                sbuf[j->size - 1] ^= 0x01;
+            rc = r->var->send(ep[0], sbuf, j->size);
+            if (rc < 0) {
+                slot_fail(s, "send: %s", strerror(-rc));
+                break;
+            }
+            s->count++;
+        }
+        s->t1 = now_s();
+        if (j->consumers > 1 &&
+            __atomic_add_fetch(&shared->producers_done, 1, __ATOMIC_SEQ_CST) ==
+                (unsigned) j->producers) {
+            /* Everything is queued: one stop message per consumer. */
+            uint64_t w = bx_stop_word();
+            memset(sbuf, 0, j->size);
+            memcpy(sbuf, &w, sizeof w);
+            for (int k = 0; k < j->consumers; k++)
+                (void) r->var->send(ep[0], sbuf, j->size);
+        }
+        break;
+    }
+    case R_CONS: {
+        uint64_t stop = bx_stop_word(), w;
+        for (;;) {
+            if (j->consumers == 1 && s->count == j->count)
+                break;
+            n = r->var->recv(ep[0], rbuf, j->size);
+            if (n < 0) {
+                slot_fail(s, "recv: %s", strerror((int) -n));
+                break;
+            }
+            if ((size_t) n != j->size) {
+                slot_fail(s, "received %zd bytes, not %zu", n, j->size);
+                break;
+            }
+            memcpy(&w, rbuf, sizeof w);
+            if (j->consumers > 1 && w == stop)
+                break;
+            s->sum += bx_hash(rbuf, (size_t) n);
+            s->count++;
+            s->t1 = now_s();
+        }
+        break;
+    }
+    case R_IDLE_RECV: {
+        struct rusage u0, u1;
+        double w0, w1;
+        (void) getrusage(RUSAGE_SELF, &u0);
+        w0 = now_s();
+        if (j->metric == M_IDLE_TIMED)
+            n = r->var->recv_timed(ep[0], rbuf, j->size, 10 * g.idle_ms + 1000);
+        else
+            n = r->var->recv(ep[0], rbuf, j->size);
+        w1 = now_s();
+        (void) getrusage(RUSAGE_SELF, &u1);
+        if (n < 0) {
+            slot_fail(s, "recv: %s", strerror((int) -n));
+            break;
+        }
+        s->sum += bx_hash(rbuf, (size_t) n);
+        s->count++;
+        s->wall = w1 - w0;
+        s->cpu = (double) (u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) +
+                 (double) (u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) +
+                 (double) (u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6 +
+                 (double) (u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) * 1e-6;
+        break;
+    }
+    case R_IDLE_SEND: {
+        struct timespec ts = { g.idle_ms / 1000, (long) (g.idle_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        bx_fill(sbuf, j->size, 0, 0);
+        rc = r->var->send(ep[0], sbuf, j->size);
+        if (rc < 0)
+            slot_fail(s, "send: %s", strerror(-rc));
+        s->count++;
+        break;
+    }
+    }
+
+    /* Report, then keep the endpoints open until every process has
+     * reported: a peer library may drop what a closed socket still held. */
+    write_byte(ready_fd, 'd');
+    while (read(go_fd, &c, 1) > 0 || errno == EINTR)
+        ;
+    for (int k = 0; k < BX_MAXCHAN; k++)
+        if (ep[k] != NULL)
+            r->var->close(ep[k]);
+    free(sbuf);
+    free(rbuf);
+    _exit(s->failed ? 1 : 0);
+}
+
+enum bx_status { ST_OK, ST_SKIP, ST_FAIL };
+
+/* Expected checksum of everything sent by @p producers over @p count messages. */
+static uint64_t
+expected_sum(const struct bx_job *j, unsigned long total, int producers)
+{
+    unsigned char *buf = malloc(j->size);
+    uint64_t sum = 0;
+    if (buf == NULL)
+        return 0;
+    for (int p = 0; p < producers; p++) {
+        unsigned long mine = total / (unsigned long) producers +
+                             ((unsigned long) p < total % (unsigned long) producers);
+        for (unsigned long i = 0; i < mine; i++) {
+            bx_fill(buf, j->size, (uint32_t) p, i);
+            sum += bx_hash(buf, j->size);
+        }
+    }
+    free(buf);
+    return sum;
+}
+
+/* Wait for @p want bytes on the ready pipe; false on a failure or timeout. */
+static bool
+await_children(int fd, int want, char expect)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int got = 0;
+    double deadline = now_s() + g.timeout_s + 5;
+    while (got < want) {
+        char buf[BX_MAXPROC];
+        ssize_t n;
+        int ms = (int) ((deadline - now_s()) * 1000);
+        if (ms <= 0 || poll(&p, 1, ms) == 0)
+            return false;
+        n = read(fd, buf, (size_t) (want - got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        for (ssize_t k = 0; k < n; k++)
+            if (buf[k] != expect)
+                return false;
+        got += (int) n;
+    }
+    return true;
+}
+
+/*
+ * Run one job. On ST_OK, values[] receives the measurements (round trip:
+ * one sample per message, ns; others: one value) and *nvalues their count.
+ */
+static enum bx_status
+run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, size_t notecap)
+{
+    struct bx_run r;
+    enum bx_role roles[BX_MAXPROC];
+    pid_t pids[BX_MAXPROC];
+    int gofd[BX_MAXPROC];
+    int ready[2];
+    int nproc = 0, rc;
+    bool ok;
+    enum bx_status st = ST_OK;
+
+    memset(&r, 0, sizeof r);
+    r.be = j->be;
+    r.var = j->var;
+    r.size = j->size;
+    r.dir = scratch;
+    r.id = ++run_id;
+    r.nchan = j->metric == M_RTT ? 2 : 1;
+    r.multi = j->metric == M_SCALE && (j->producers > 1 || j->consumers > 1);
+    note[0] = '\0';
+    *nvalues = 0;
+
+    if (j->var != j->be->lib && j->be->max_size != NULL && j->size > j->be->max_size()) {
+        (void) snprintf(note, notecap, "%zu-byte messages exceed the raw limit of %zu", j->size,
+                        j->be->max_size());
+        return ST_SKIP;
+    }
+    rc = j->var->prepare(&r);
+    if (rc != 0) {
+        (void) snprintf(note, notecap, "%s", r.err);
+        return rc > 0 ? ST_SKIP : ST_FAIL;
+    }
+
+    switch (j->metric) {
+    case M_RTT:
+        roles[nproc++] = R_PONG;
+        roles[nproc++] = R_PING;
+        break;
+    case M_TPUT:
+    case M_SCALE:
+        for (int k = 0; k < j->producers; k++)
+            roles[nproc++] = R_PROD;
+        for (int k = 0; k < j->consumers; k++)
+            roles[nproc++] = R_CONS;
+        break;
+    case M_IDLE:
+    case M_IDLE_TIMED:
+        roles[nproc++] = R_IDLE_RECV;
+        roles[nproc++] = R_IDLE_SEND;
+        break;
+    case M_COUNT:
+        break;
+    }
+    memset(shared, 0, sizeof *shared);
+    (void) fflush(NULL);
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        (void) snprintf(note, notecap, "pipe: %s", strerror(errno));
+        j->var->parent_after_fork(&r);
+        j->var->cleanup(&r);
+        return ST_FAIL;
+    }
+    for (int k = 0; k < nproc; k++) {
+        int gp[2];
+        if (pipe2(gp, O_CLOEXEC) < 0)
+            abort();
+        pids[k] = fork();
+        if (pids[k] == 0) {
+            (void) close(ready[0]);
+            (void) close(gp[1]);
+            for (int m = 0; m < k; m++)
+                (void) close(gofd[m]);
+            /* Producers are slots 0..P-1, so their index is their producer number. */
+            child_main(&r, j, roles[k], k, ready[1], gp[0]);
+        }
+        (void) close(gp[0]);
+        gofd[k] = gp[1];
+        if (pids[k] < 0)
+            abort();
+    }
+    j->var->parent_after_fork(&r);
+    (void) close(ready[1]);
+
+    ok = await_children(ready[0], nproc, 'r');
+    if (ok) {
+        struct bx_go go;
+        memset(&go, 0, sizeof go);
+        for (int k = 0; k < nproc; k++) {
+            if (roles[k] == R_PONG || roles[k] == R_CONS || roles[k] == R_IDLE_RECV)
+                go.peer[0] = pids[k];
+            if (roles[k] == R_PING)
+                go.peer[1] = pids[k];
+        }
+        for (int k = 0; k < nproc; k++)
+            if (write(gofd[k], &go, sizeof go) != (ssize_t) sizeof go)
+                ok = false;
+        if (ok)
+            ok = await_children(ready[0], nproc, 'd');
+    }
+    for (int k = 0; k < nproc; k++)
+        (void) close(gofd[k]);
+    (void) close(ready[0]);
+    for (int k = 0; k < nproc; k++) {
+        int ws;
+        if (!ok)
+            (void) kill(pids[k], SIGKILL);
+        while (waitpid(pids[k], &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (ok && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0) && !shared->slot[k].failed)
+            slot_fail(&shared->slot[k], "process %d ended with status %#x", k, ws);
+    }
+    j->var->cleanup(&r);
+
+    for (int k = 0; k < nproc; k++)
+        if (shared->slot[k].failed) {
+            (void) snprintf(note, notecap, "%s", shared->slot[k].err);
+            return ST_FAIL;
+        }
+    if (!ok) {
+        (void) snprintf(note, notecap, "a process failed or the run timed out after %u s",
+                        g.timeout_s);
+        return ST_FAIL;
+    }
+
+    /* Verify what was received. */
+    switch (j->metric) {
+    case M_RTT: {
+        unsigned long warm = j->count / 10 < 1000 ? j->count / 10 : 1000;
+        uint64_t want = expected_sum(j, j->count + warm, 1);
+        for (int k = 0; k < nproc; k++) {
+            const struct bx_slot *s = &shared->slot[k];
+            if (s->count != j->count + warm || s->sum != want) {
+                (void) snprintf(note, notecap,
+                                "verification failed (%s): %" PRIu64 " of %lu messages,"
+                                " checksum %016" PRIx64 ", expected %016" PRIx64,
+                                roles[k] == R_PING ? "ping" : "pong", s->count,
+                                j->count + warm, s->sum, want);
+                st = ST_FAIL;
+            }
+        }
+        if (st == ST_OK) {
+            memcpy(values, samples, j->count * sizeof *values);
+            *nvalues = j->count;
+        }
+        break;
+    }
+    case M_TPUT:
+    case M_SCALE: {
+        uint64_t want = expected_sum(j, j->count, j->producers), sum = 0, cnt = 0;
+        double t0 = 1e300, t1 = 0;
+        for (int k = 0; k < nproc; k++) {
+            const struct bx_slot *s = &shared->slot[k];
+            if (roles[k] == R_PROD) {
+                t0 = s->t0 < t0 ? s->t0 : t0;
+            } else {
+                sum += s->sum;
+                cnt += s->count;
+                t1 = s->t1 > t1 ? s->t1 : t1;
+            }
+        }
+        if (cnt != j->count || sum != want) {
+            (void) snprintf(note, notecap,
+                            "verification failed: %" PRIu64 " of %lu messages received,"
+                            " checksum %016" PRIx64 ", expected %016" PRIx64,
+                            cnt, j->count, sum, want);
+            st = ST_FAIL;
+        } else if (t1 <= t0) {
+            (void) snprintf(note, notecap, "clock went backwards");
+            st = ST_FAIL;
+        } else {
+            double rate = (double) j->count / (t1 - t0);
+            values[0] = j->size >= 1024 ? rate * (double) j->size / 1e6 : rate;
+            *nvalues = 1;
+        }
+        break;
+    }
+    case M_IDLE:
+    case M_IDLE_TIMED: {
+        const struct bx_slot *s = &shared->slot[0];
+        uint64_t want = expected_sum(j, 1, 1);
+        if (s->count != 1 || s->sum != want) {
+            (void) snprintf(note, notecap, "verification failed: checksum %016" PRIx64
+                            ", expected %016" PRIx64, s->sum, want);
+            st = ST_FAIL;
+        } else {
+            values[0] = s->wall > 0 ? 100.0 * s->cpu / s->wall : 0;
+            *nvalues = 1;
+            (void) snprintf(note, notecap, "%.1f ms CPU over a %.2f s wait", s->cpu * 1e3,
+                            s->wall);
+        }
+        break;
+    }
+    case M_COUNT:
+        break;
+    }
+    return st;
+}
+
+/* ---- cells: every (backend, variant, metric, size, pin, PxC) ---------------- */
+
+struct bx_cell {
+    enum bx_metric metric;
+    size_t size;
+    enum bx_pin pin;
+    int producers, consumers;
+    const struct bx_backend *be;
+    const char *variant;
+    double *v;
+    size_t n, cap;
+    int runs, fails, skips;
+    char note[BX_ERR_MAX];
+    /* filled by summarise() */
+    double median, p99, min, max;
+};
+
+static struct bx_cell *cells;
+static size_t ncells, capcells;
+
+static struct bx_cell *
+cell_get(const struct bx_job *j, const char *variant)
+{
+    for (size_t k = 0; k < ncells; k++) {
+        struct bx_cell *c = &cells[k];
+        if (c->metric == j->metric && c->size == j->size && c->pin == j->pin &&
+            c->producers == j->producers && c->consumers == j->consumers && c->be == j->be &&
+            strcmp(c->variant, variant) == 0)
+            return c;
+    }
+    if (ncells == capcells) {
+        capcells = capcells ? capcells * 2 : 64;
+        cells = realloc(cells, capcells * sizeof *cells);
+        if (cells == NULL)
+            abort();
+    }
+    memset(&cells[ncells], 0, sizeof cells[ncells]);
+    cells[ncells].metric = j->metric;
+    cells[ncells].size = j->size;
+    cells[ncells].pin = j->pin;
+    cells[ncells].producers = j->producers;
+    cells[ncells].consumers = j->consumers;
+    cells[ncells].be = j->be;
+    cells[ncells].variant = variant;
+    return &cells[ncells++];
+}
+
+static void
+cell_add(struct bx_cell *c, const double *v, size_t n)
+{
+    if (c->n + n > c->cap) {
+        c->cap = (c->n + n) * 2;
+        c->v = realloc(c->v, c->cap * sizeof *c->v);
+        if (c->v == NULL)
+            abort();
+    }
+    memcpy(c->v + c->n, v, n * sizeof *v);
+    c->n += n;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+static void
+summarise(struct bx_cell *c)
+{
+    if (c->n == 0)
+        return;
+    qsort(c->v, c->n, sizeof *c->v, cmp_double);
+    c->min = c->v[0];
+    c->max = c->v[c->n - 1];
+    c->median = c->n % 2 ? c->v[c->n / 2] : (c->v[c->n / 2 - 1] + c->v[c->n / 2]) / 2;
+    c->p99 = c->v[(size_t) ceil(0.99 * (double) c->n) - 1];
+    if (c->metric == M_RTT) {   /* samples are ns; report microseconds */
+        c->min /= 1e3;
+        c->max /= 1e3;
+        c->median /= 1e3;
+        c->p99 /= 1e3;
+    }
+}
+
+static const struct bx_cell *
+cell_find(const struct bx_cell *like, const struct bx_backend *be, const char *variant)
+{
+    for (size_t k = 0; k < ncells; k++) {
+        const struct bx_cell *c = &cells[k];
+        if (c->metric == like->metric && c->size == like->size && c->pin == like->pin &&
+            c->producers == like->producers && c->consumers == like->consumers &&
+            c->be == be && strcmp(c->variant, variant) == 0)
+            return c->n > 0 ? c : NULL;
+    }
+    return NULL;
+}
+
+static const char *
+cell_unit(const struct bx_cell *c)
+{
+    switch (c->metric) {
+    case M_RTT:
+        return "us";
+    case M_TPUT:
+    case M_SCALE:
+        return c->size >= 1024 ? "MB/s" : "msg/s";
+    default:
+        return "%cpu";
+    }
+}
+
+/* ipckit median / raw median of the same backend, or NAN. */
+static double
+cell_ratio(const struct bx_cell *c)
+{
+    const struct bx_cell *raw;
+    if (c->n == 0 || strcmp(c->variant, "ipckit") != 0 || c->metric >= M_IDLE)
+        return NAN;
+    raw = cell_find(c, c->be, "raw");
+    return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;
+}
+
+/* median / the raw pipe's median (fifo raw) for the same metric, or NAN. */
+static double
+cell_vs_pipe(const struct bx_cell *c)
+{
+    const struct bx_cell *pipe_c;
+    if (c->n == 0 || c->metric >= M_IDLE ||
+        (c->be == &bx_backends[0] && strcmp(c->variant, "raw") == 0))
+        return NAN;
+    pipe_c = cell_find(c, &bx_backends[0], "raw");
+    return pipe_c != NULL && pipe_c->median > 0 ? c->median / pipe_c->median : NAN;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void
+json_num(FILE *f, const char *key, double v, bool comma)
+{
+    if (isnan(v))
+        (void) fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
+    else
+        (void) fprintf(f, "\"%s\": %.6g%s", key, v, comma ? ", " : "");
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+    (void) fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            (void) fprintf(f, "\\%c", *s);
+        else if ((unsigned char) *s < 0x20)
+            (void) fprintf(f, "\\u%04x", *s);
+        else
+            (void) fputc(*s, f);
+    }
+    (void) fputc('"', f);
+}
+
+struct bx_machine {
+    long nproc;
+    char cpu[128];
+    char kernel[400];
+    char load0[64], load1[64];
+    char date[32];
+};
+static struct bx_machine machine;
+
+static void
+read_line(const char *path, const char *prefix, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    out[0] = '\0';
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (prefix == NULL || strncmp(line, prefix, strlen(prefix)) == 0) {
+            const char *p = prefix ? strchr(line, ':') : line;
+            p = p ? p + (prefix ? 1 : 0) : line;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            size_t n = strcspn(p, "\n");
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(out, p, n);
+            out[n] = '\0';
+            break;
+        }
+    }
+    (void) fclose(f);
+}
+
+static void
+machine_read(void)
+{
+    struct utsname u;
+    time_t t = time(NULL);
+    struct tm tm;
+    machine.nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    read_line("/proc/cpuinfo", "model name", machine.cpu, sizeof machine.cpu);
+    if (uname(&u) == 0)
+        (void) snprintf(machine.kernel, sizeof machine.kernel, "%s %s %s", u.sysname, u.release,
+                        u.machine);
+    read_line("/proc/loadavg", NULL, machine.load0, sizeof machine.load0);
+    (void) gmtime_r(&t, &tm);
+    (void) strftime(machine.date, sizeof machine.date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *
+cell_status(const struct bx_cell *c)
+{
+    if (c->n > 0 && c->fails == 0)
+        return "ok";
+    if (c->fails > 0)
+        return "failed";
+    return "skipped";
+}
+
+static void
+write_json(FILE *f, int argc, char **argv)
+{
+    (void) fprintf(f, "{\n  \"tool\": \"ipckit-bench\", \"format\": %d, \"ipckit\": ",
+                   BX_JSON_VERSION);
+    json_str(f, ipckit_version_string());
+    (void) fprintf(f, ",\n  \"command\": ");
+    {
+        char cmd[1024] = "";
+        size_t len = 0;
+        for (int k = 0; k < argc && len < sizeof cmd; k++)
+            len += (size_t) snprintf(cmd + len, sizeof cmd - len, "%s%s", k ? " " : "", argv[k]);
+        json_str(f, cmd);
+    }
+    (void) fprintf(f, ",\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", machine.nproc);
+    json_str(f, machine.cpu);
+    (void) fprintf(f, ", \"kernel\": ");
+    json_str(f, machine.kernel);
+    (void) fprintf(f, ", \"loadavg_start\": ");
+    json_str(f, machine.load0);
+    (void) fprintf(f, ", \"loadavg_end\": ");
+    json_str(f, machine.load1);
+    (void) fprintf(f, ", \"date\": ");
+    json_str(f, machine.date);
+    (void) fprintf(f, "},\n  \"config\": {\"reps\": %d, \"rtt_count\": %lu, \"count\": %lu,"
+                      " \"scale_count\": %lu, \"idle_ms\": %d, \"cpus\": [%d, %d]},\n",
+                   g.reps, g.rtt_count, g.count, g.scale_count, g.idle_ms, g.cpu_a, g.cpu_b);
+    (void) fprintf(f, "  \"results\": [\n");
+    for (size_t k = 0; k < ncells; k++) {
+        const struct bx_cell *c = &cells[k];
+        (void) fprintf(f, "    {\"backend\": \"%s\", \"variant\": \"%s\", \"metric\": \"%s\","
+                          " \"size\": %zu, \"pin\": \"%s\", \"producers\": %d,"
+                          " \"consumers\": %d, \"unit\": \"%s\", \"status\": \"%s\","
+                          " \"runs\": %d, \"samples\": %zu, ",
+                       c->be->scheme, c->variant, metric_names[c->metric], c->size,
+                       pin_names[c->pin], c->producers, c->consumers, cell_unit(c),
+                       cell_status(c), c->runs, c->n);
+        json_num(f, "median", c->n ? c->median : NAN, true);
+        json_num(f, "p99", c->n ? c->p99 : NAN, true);
+        json_num(f, "min", c->n ? c->min : NAN, true);
+        json_num(f, "max", c->n ? c->max : NAN, true);
+        json_num(f, "ratio", cell_ratio(c), true);
+        json_num(f, "vs_pipe", cell_vs_pipe(c), true);
+        (void) fprintf(f, "\"note\": ");
+        json_str(f, c->note);
+        (void) fprintf(f, "}%s\n", k + 1 < ncells ? "," : "");
+    }
+    (void) fprintf(f, "  ]\n}\n");
+}
+
+static void
+size_label(char *buf, size_t cap, size_t size)
+{
+    if (size >= 1024 && size % 1024 == 0)
+        (void) snprintf(buf, cap, "%zu KiB", size / 1024);
+    else
+        (void) snprintf(buf, cap, "%zu B", size);
+}
+
+static void
+shape_label(char *buf, size_t cap, const struct bx_cell *c)
+{
+    char sz[32];
+    size_label(sz, sizeof sz, c->size);
+    if (c->metric == M_SCALE)
+        (void) snprintf(buf, cap, "%s %dx%d", sz, c->producers, c->consumers);
+    else
+        (void) snprintf(buf, cap, "%s", sz);
+}
+
+static void
+fmt_value(char *buf, size_t cap, const struct bx_cell *c, double v)
+{
+    if (c->metric == M_RTT)
+        (void) snprintf(buf, cap, "%.2f", v);
+    else if (cell_unit(c)[0] == 'm' && v >= 1e6)   /* msg/s */
+        (void) snprintf(buf, cap, "%.2fM", v / 1e6);
+    else if (cell_unit(c)[0] == 'm')
+        (void) snprintf(buf, cap, "%.0fk", v / 1e3);
+    else if (c->metric >= M_IDLE)
+        (void) snprintf(buf, cap, "%.2f", v);
+    else
+        (void) snprintf(buf, cap, "%.1f", v);
+}
+
+static void
+write_table(FILE *f, bool markdown)
+{
+    if (markdown)
+        (void) fprintf(f, "| metric | shape | pin | backend | variant | unit | median | p99 |"
+                          " min | max | ipckit/raw | vs raw pipe | runs | note |\n"
+                          "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    else
+        (void) fprintf(f, "%-14s %-12s %-5s %-7s %-7s %-6s %9s %9s %9s %9s %7s %7s  %s\n",
+                       "metric", "shape", "pin", "backend", "variant", "unit", "median", "p99",
+                       "min", "max", "ratio", "vs.pipe", "note");
+    for (size_t k = 0; k < ncells; k++) {
+        const struct bx_cell *c = &cells[k];
+        char shape[48], med[24] = "-", p99[24] = "-", mn[24] = "-", mx[24] = "-",
+                         ratio[16] = "-", vp[16] = "-";
+        double rt = cell_ratio(c), vsp = cell_vs_pipe(c);
+        shape_label(shape, sizeof shape, c);
+        if (c->n > 0) {
+            fmt_value(med, sizeof med, c, c->median);
+            if (c->metric == M_RTT)
+                fmt_value(p99, sizeof p99, c, c->p99);
+            fmt_value(mn, sizeof mn, c, c->min);
+            fmt_value(mx, sizeof mx, c, c->max);
+        }
+        if (!isnan(rt))
+            (void) snprintf(ratio, sizeof ratio, "%.2f", rt);
+        if (!isnan(vsp))
+            (void) snprintf(vp, sizeof vp, "%.2f", vsp);
+        if (markdown) {
+            (void) fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s",
+                           metric_names[c->metric], shape, pin_names[c->pin], c->be->scheme,
+                           c->variant, cell_unit(c), med, p99, mn, mx, ratio, vp, c->runs,
+                           c->n > 0 && c->fails == 0 ? "" : cell_status(c));
+            if (c->note[0] != '\0')
+                (void) fprintf(f, "%s", c->n > 0 && c->fails == 0 ? "" : ": ");
+            for (const char *p = c->note; *p; p++) {
+                if (*p == '|')
+                    (void) fputs("\\|", f);
+                else
+                    (void) fputc(*p, f);
+            }
+            (void) fprintf(f, " |\n");
+        } else {
+            (void) fprintf(f, "%-14s %-12s %-5s %-7s %-7s %-6s %9s %9s %9s %9s %7s %7s  %s%s%s\n",
+                           metric_names[c->metric], shape, pin_names[c->pin], c->be->scheme,
+                           c->variant, cell_unit(c), med, p99, mn, mx, ratio, vp,
+                           c->n > 0 && c->fails == 0 ? "" : cell_status(c),
+                           c->note[0] && !(c->n > 0 && c->fails == 0) ? ": " : "", c->note);
+        }
+    }
+}
+
+/* One line per cell, tab-separated, for the plotting script. */
+static void
+write_tsv(FILE *f)
+{
+    (void) fprintf(f, "#metric\tsize\tpin\tproducers\tconsumers\tbackend\tvariant\tunit\tmedian"
+                      "\tp99\tmin\tmax\tratio\tvs_pipe\tstatus\n");
+    for (size_t k = 0; k < ncells; k++) {
+        const struct bx_cell *c = &cells[k];
+        (void) fprintf(f, "%s\t%zu\t%s\t%d\t%d\t%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%.4g\t%s\n",
+                       metric_names[c->metric], c->size, pin_names[c->pin], c->producers,
+                       c->consumers, c->be->scheme, c->variant, cell_unit(c),
+                       c->n ? c->median : NAN, c->n ? c->p99 : NAN, c->n ? c->min : NAN,
+                       c->n ? c->max : NAN, cell_ratio(c), cell_vs_pipe(c), cell_status(c));
+    }
+}
+
+/* ---- the plan: which jobs, in which order ------------------------------------ */
+
+static bool
+backend_selected(size_t k)
+{
+    return g.backend_on[k];
+}
+
+/* Message size of the small-message metrics for a backend (signals carry 8 bytes). */
+static size_t
+small_size(const struct bx_backend *be, size_t want)
+{
+    if (be->max_size != NULL && be->max_size() < want && be->max_size() < 1024)
+        return be->max_size();
+    return want;
+}
+
+typedef void (*bx_job_fn)(const struct bx_job *j, void *arg);
+
+/* Call @p fn for every job of one repetition, in the interleaved order. */
+static void
+plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
+{
+    for (int pin = 0; pin < PIN_COUNT; pin++) {
+        if (!g.pin_on[pin])
+            continue;
+        for (size_t b = 0; b < bx_nbackends; b++) {
+            const struct bx_backend *be = &bx_backends[b];
+            struct bx_job j = { M_RTT, be, NULL, small_size(be, g.rtt_size), (enum bx_pin) pin,
+                                1, 1, g.rtt_count / scale, false };
+            if (!g.metric_on[M_RTT] || !backend_selected(b))
+                continue;
+            if (j.count < 10)
+                j.count = 10;
+            if (be->raw != NULL) {
+                j.var = be->raw;
+                fn(&j, arg);
+            }
+            j.var = be->lib;
+            fn(&j, arg);
+        }
+        for (int s = 0; s < g.nsizes; s++) {
+            for (size_t b = 0; b < bx_nbackends; b++) {
+                const struct bx_backend *be = &bx_backends[b];
+                size_t size = g.sizes[s];
+                struct bx_job j = { M_TPUT, be, NULL, size, (enum bx_pin) pin, 1, 1, 0, false };
+                if (!g.metric_on[M_TPUT] || !backend_selected(b))
+                    continue;
+                if (size < 1024)
+                    j.size = small_size(be, size);
+                else if (be->max_size != NULL && be->max_size() < 1024)
+                    continue;   /* signals: no large messages at all */
+                j.count = size <= 64 ? g.count : g.count * 64 * 8 / size;
+                j.count /= scale;
+                if (j.count < 20)
+                    j.count = 20;
+                if (be->raw != NULL) {
+                    j.var = be->raw;
+                    fn(&j, arg);
+                }
+                j.var = be->lib;
+                fn(&j, arg);
+            }
+        }
+        for (int s = 0; s < g.nscale; s++) {
+            for (size_t b = 0; b < bx_nbackends; b++) {
+                const struct bx_backend *be = &bx_backends[b];
+                struct bx_job j = { M_SCALE, be, NULL, 64, (enum bx_pin) pin, g.scale_p[s],
+                                    g.scale_c[s], g.scale_count / scale, false };
+                if (!g.metric_on[M_SCALE] || !backend_selected(b) || !be->queue)
+                    continue;
+                if (j.count < 50)
+                    j.count = 50;
+                j.var = be->raw;
+                fn(&j, arg);
+                j.var = be->lib;
+                fn(&j, arg);
+            }
+        }
+    }
+}
+
+/* The blocked-receiver measurement: once, after the repetitions. */
+static void
+plan_idle(bx_job_fn fn, void *arg)
+{
+    for (size_t b = 0; b < bx_nbackends; b++) {
+        const struct bx_backend *be = &bx_backends[b];
+        struct bx_job j = { M_IDLE, be, NULL, small_size(be, 64), PIN_NONE, 1, 1, 1, false };
+        if (!g.metric_on[M_IDLE] || !backend_selected(b))
+            continue;
+        if (be->raw != NULL) {
+            j.var = be->raw;
+            fn(&j, arg);
+        }
+        j.var = be->lib;
+        fn(&j, arg);
+        if (be->lib->recv_timed != NULL && !be->peer) {
+            j.metric = M_IDLE_TIMED;
+            fn(&j, arg);
+        }
+    }
+}
+
+static void
+count_job(const struct bx_job *j, void *arg)
+{
+    (void) j;
+    (*(int *) arg)++;
+}
+
+struct bx_progress {
+    int done, total, rep;
+};
+
+static void
+do_job(const struct bx_job *j, void *arg)
+{
+    struct bx_progress *pr = arg;
+    struct bx_cell *c = cell_get(j, j->var->name);
+    double *vals = malloc((j->metric == M_RTT ? j->count : 1) * sizeof *vals);
+    size_t nv = 0;
+    char note[BX_ERR_MAX];
+    enum bx_status st;
+
+    if (vals == NULL)
+        abort();
+    pr->done++;
+    if (g.progress) {
+        char shape[48];
+        shape_label(shape, sizeof shape, c);
+        (void) fprintf(stderr, "\r\033[K[%d/%d] rep %d/%d  %s %s %s %s pin=%s", pr->done,
+                       pr->total, pr->rep, g.reps, metric_names[j->metric], shape,
+                       j->be->scheme, j->var->name, pin_names[j->pin]);
+        (void) fflush(stderr);
+    }
+    st = run_job(j, vals, &nv, note, sizeof note);
+    c->runs++;
+    if (st == ST_OK)
+        cell_add(c, vals, nv);
+    else if (st == ST_FAIL)
+        c->fails++;
+    else
+        c->skips++;
+    if (note[0] != '\0' && (st != ST_OK || c->note[0] == '\0'))
+        (void) snprintf(c->note, sizeof c->note, "%s", note);
+    if (st == ST_FAIL && !g.quiet) {
+        if (g.progress)
+            (void) fprintf(stderr, "\n");
+        (void) fprintf(stderr, "ipckit-bench: %s %s %s: FAILED: %s\n", metric_names[j->metric],
+                       j->be->scheme, j->var->name, note);
+    }
+    free(vals);
+}
+
+/* ---- self-test: a damaged message must be caught ------------------------------- */
+
+struct bx_selftest {
+    int checked, caught, clean_ok, problems;
+};
+
+static void
+selftest_job(const struct bx_job *jin, void *arg)
+{
+    struct bx_selftest *t = arg;
+    struct bx_job j = *jin;
+    double *vals = malloc(j.count * sizeof *vals + sizeof *vals);
+    size_t nv;
+    char note[BX_ERR_MAX];
+    enum bx_status clean, bad;
+
+    if (vals == NULL)
+        abort();
+    j.corrupt = false;
+    clean = run_job(&j, vals, &nv, note, sizeof note);
+    if (clean == ST_SKIP) {
+        (void) printf("skip    %-8s %-6s %-7s %s\n", metric_names[j.metric], j.be->scheme,
+                      j.var->name, note);
+        free(vals);
+        return;
+    }
+    t->checked++;
+    if (clean == ST_OK) {
+        t->clean_ok++;
+    } else {
+        t->problems++;
+        (void) printf("FAIL    %-8s %-6s %-7s clean run failed: %s\n", metric_names[j.metric],
+                      j.be->scheme, j.var->name, note);
+    }
+    if (j.metric == M_IDLE || j.metric == M_IDLE_TIMED) {
+        free(vals);
+        return;
+    }
+    j.corrupt = true;
+    bad = run_job(&j, vals, &nv, note, sizeof note);
+    if (bad == ST_FAIL && strstr(note, "verification failed") != NULL) {
+        t->caught++;
+        (void) printf("ok      %-8s %-6s %-7s damaged message caught: %s\n",
+                      metric_names[j.metric], j.be->scheme, j.var->name, note);
+    } else {
+        t->problems++;
+        (void) printf("FAIL    %-8s %-6s %-7s damaged message NOT caught (%s)\n",
+                      metric_names[j.metric], j.be->scheme, j.var->name,
+                      bad == ST_OK ? "run passed" : note);
+    }
+    free(vals);
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+static void
+usage(FILE *f)
+{
+    (void) fprintf(f,
+        "usage: ipckit-bench [options]      (also: ipckit bench [options])\n"
+        "Measures each ipckit backend against its raw kernel mechanism, interleaved.\n"
+        "  -b, --backends=LIST   backends (default all):");
+    for (size_t k = 0; k < bx_nbackends; k++)
+        (void) fprintf(f, " %s", bx_backends[k].scheme);
+    (void) fprintf(f,
+        "\n"
+        "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
+        "  -s, --sizes=LIST      one-way message sizes in bytes (default 64,4096,65536)\n"
+        "  -n, --count=N         64-byte one-way messages per run (default 200000);\n"
+        "                        larger sizes send N*512/size messages\n"
+        "      --rtt-count=N     round trips per run (default 20000)\n"
+        "      --scale-count=N   messages per producers x consumers run (default 100000)\n"
+        "      --scale=LIST      producers x consumers shapes (default 1x1,3x2,4x4)\n"
+        "  -r, --reps=N          repetitions, interleaved (default 3)\n"
+        "  -p, --pin=LIST        CPU placement: none, same (both sides on one CPU),\n"
+        "                        split (senders on one CPU, receivers on another);\n"
+        "                        several are measured in turn (default none)\n"
+        "      --cpus=A,B        the CPUs for same/split (default: first two allowed)\n"
+        "      --idle-ms=MS      how long the idle receiver waits (default 1000)\n"
+        "      --timeout=S       abort a run after S seconds (default 120)\n"
+        "      --quick           tiny counts and one repetition (a smoke test)\n"
+        "      --long            ten times the counts and 5 repetitions\n"
+        "      --json[=FILE]     results as JSON (on stdout when no FILE)\n"
+        "      --tsv=FILE        results as tab-separated lines (for plotting)\n"
+        "      --markdown=FILE   the table in Markdown\n"
+        "      --no-progress     no progress line on a terminal\n"
+        "      --selftest        check that a damaged message makes a run fail\n"
+        "  -h, --help            this text\n"
+        "Exit status: 0 when every run that was not skipped verified; 1 otherwise; 2 usage.\n");
+}
+
+static int
+parse_list(char *arg, const char *const *names, size_t n, bool *on, size_t stride)
+{
+    for (size_t k = 0; k < n; k++)
+        *(bool *) ((char *) on + k * stride) = false;
+    for (char *tok = strtok(arg, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        size_t k;
+        for (k = 0; k < n; k++)
+            if (strcmp(tok, names[k]) == 0)
+                break;
+        if (k == n) {
+            (void) fprintf(stderr, "ipckit-bench: unknown item \"%s\"\n", tok);
+            return -1;
+        }
+        *(bool *) ((char *) on + k * stride) = true;
+    }
+    return 0;
+}
+
+static unsigned long
+parse_count(const char *s)
+{
+    char *end;
+    unsigned long v;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v == 0) {
+        (void) fprintf(stderr, "ipckit-bench: bad number \"%s\"\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+static void
+defaults(void)
+{
+    cpu_set_t set;
+    int found = 0;
+    for (size_t k = 0; k < bx_nbackends; k++)
+        g.backend_on[k] = true;
+    for (int k = 0; k < M_COUNT; k++)
+        g.metric_on[k] = true;
+    g.sizes[0] = 64;
+    g.sizes[1] = 4096;
+    g.sizes[2] = 65536;
+    g.nsizes = 3;
+    g.rtt_size = 64;
+    g.rtt_count = 20000;
+    g.count = 200000;
+    g.scale_count = 100000;
+    g.reps = 3;
+    g.scale_p[0] = 1, g.scale_c[0] = 1;
+    g.scale_p[1] = 3, g.scale_c[1] = 2;
+    g.scale_p[2] = 4, g.scale_c[2] = 4;
+    g.nscale = 3;
+    g.pin_on[PIN_NONE] = true;
+    g.idle_ms = 1000;
+    g.timeout_s = 120;
+    g.cpu_a = 0;
+    g.cpu_b = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        for (size_t c = 0; c < CPU_SETSIZE && found < 2; c++)
+            if (CPU_ISSET(c, &set)) {
+                if (found++ == 0)
+                    g.cpu_a = g.cpu_b = (int) c;
+                else
+                    g.cpu_b = (int) c;
+            }
+    }
+    g.progress = isatty(STDERR_FILENO);
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+    enum { O_RTT = 256, O_SCALEN, O_SCALE, O_CPUS, O_IDLE, O_TIMEOUT, O_QUICK, O_LONG, O_JSON,
+           O_TSV, O_MD, O_NOPROG, O_SELF };
+    static const struct option opts[] = {
+        { "backends", required_argument, NULL, 'b' },
+        { "metrics", required_argument, NULL, 'm' },
+        { "sizes", required_argument, NULL, 's' },
+        { "count", required_argument, NULL, 'n' },
+        { "rtt-count", required_argument, NULL, O_RTT },
+        { "scale-count", required_argument, NULL, O_SCALEN },
+        { "scale", required_argument, NULL, O_SCALE },
+        { "reps", required_argument, NULL, 'r' },
+        { "pin", required_argument, NULL, 'p' },
+        { "cpus", required_argument, NULL, O_CPUS },
+        { "idle-ms", required_argument, NULL, O_IDLE },
+        { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "quick", no_argument, NULL, O_QUICK },
+        { "long", no_argument, NULL, O_LONG },
+        { "json", optional_argument, NULL, O_JSON },
+        { "tsv", required_argument, NULL, O_TSV },
+        { "markdown", required_argument, NULL, O_MD },
+        { "no-progress", no_argument, NULL, O_NOPROG },
+        { "selftest", no_argument, NULL, O_SELF },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const metric_opts[] = { "rtt", "tput", "scale", "idle" };
+    const char *backend_names[32];
+    int c;
+
+    for (size_t k = 0; k < bx_nbackends; k++)
+        backend_names[k] = bx_backends[k].scheme;
+    /* "ipckit bench ARGS" may hand its subcommand word along. */
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) {
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
+    while ((c = getopt_long(argc, argv, "b:m:s:n:r:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (parse_list(optarg, backend_names, bx_nbackends, g.backend_on, sizeof(bool)) < 0)
+                exit(2);
+            break;
+        case 'm': {
+            bool on[4];
+            if (parse_list(optarg, metric_opts, 4, on, sizeof(bool)) < 0)
+                exit(2);
+            g.metric_on[M_RTT] = on[0];
+            g.metric_on[M_TPUT] = on[1];
+            g.metric_on[M_SCALE] = on[2];
+            g.metric_on[M_IDLE] = g.metric_on[M_IDLE_TIMED] = on[3];
+            break;
+        }
+        case 's':
+            g.nsizes = 0;
+            for (char *tok = strtok(optarg, ","); tok != NULL; tok = strtok(NULL, ",")) {
+                if (g.nsizes == 8) {
+                    (void) fprintf(stderr, "ipckit-bench: at most 8 sizes\n");
+                    exit(2);
+                }
+                g.sizes[g.nsizes] = parse_count(tok);
+                if (g.sizes[g.nsizes] < 8 || g.sizes[g.nsizes] > (64u << 20)) {
+                    (void) fprintf(stderr, "ipckit-bench: sizes are 8 bytes .. 64 MiB\n");
+                    exit(2);
+                }
+                g.nsizes++;
+            }
+            break;
+        case 'n':
+            g.count = parse_count(optarg);
+            break;
+        case O_RTT:
+            g.rtt_count = parse_count(optarg);
+            break;
+        case O_SCALEN:
+            g.scale_count = parse_count(optarg);
+            break;
+        case O_SCALE:
+            g.nscale = 0;
+            for (char *tok = strtok(optarg, ","); tok != NULL; tok = strtok(NULL, ",")) {
+                int p, q;
+                if (g.nscale == 8 || sscanf(tok, "%dx%d", &p, &q) != 2 || p < 1 || q < 1 ||
+                    p + q > BX_MAXPROC) {
+                    (void) fprintf(stderr, "ipckit-bench: bad shape \"%s\" (PxC, P+C <= %d)\n",
+                                   tok, BX_MAXPROC);
+                    exit(2);
+                }
+                g.scale_p[g.nscale] = p;
+                g.scale_c[g.nscale++] = q;
+            }
+            break;
+        case 'r':
+            g.reps = (int) parse_count(optarg);
+            break;
+        case 'p':
+            if (parse_list(optarg, pin_names, PIN_COUNT, g.pin_on, sizeof(bool)) < 0)
+                exit(2);
+            break;
+        case O_CPUS:
+            if (sscanf(optarg, "%d,%d", &g.cpu_a, &g.cpu_b) != 2 || g.cpu_a < 0 || g.cpu_b < 0 ||
+                g.cpu_a >= CPU_SETSIZE || g.cpu_b >= CPU_SETSIZE) {
+                (void) fprintf(stderr, "ipckit-bench: --cpus=A,B\n");
+                exit(2);
+            }
+            break;
+        case O_IDLE:
+            g.idle_ms = (int) parse_count(optarg);
+            break;
+        case O_TIMEOUT:
+            g.timeout_s = (unsigned) parse_count(optarg);
+            break;
+        case O_QUICK:
+            g.rtt_count = 300;
+            g.count = 3000;
+            g.scale_count = 2000;
+            g.reps = 1;
+            g.idle_ms = 200;
+            break;
+        case O_LONG:
+            g.rtt_count *= 10;
+            g.count *= 10;
+            g.scale_count *= 10;
+            g.reps = 5;
+            break;
+        case O_JSON:
+            g.json = optarg ? optarg : "-";
+            break;
+        case O_TSV:
+            g.tsv = optarg;
+            break;
+        case O_MD:
+            g.markdown = optarg;
+            break;
+        case O_NOPROG:
+            g.progress = false;
+            break;
+        case O_SELF:
+            g.selftest = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (optind < argc) {
+        (void) fprintf(stderr, "ipckit-bench: unexpected argument \"%s\"\n", argv[optind]);
+        exit(2);
+    }
+}
+
+static FILE *
+open_out(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (f == NULL) {
+        (void) fprintf(stderr, "ipckit-bench: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return f;
+}
+
+static void
+close_out(FILE *f)
+{
+    if (f != stdout && fclose(f) != 0)
+        (void) fprintf(stderr, "ipckit-bench: write failed: %s\n", strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+    struct bx_progress pr = { 0, 0, 0 };
+    int failed = 0;
+    unsigned long maxcount;
+
+    defaults();
+    parse_args(argc, argv);
+    machine_read();
+    (void) signal(SIGPIPE, SIG_IGN);   /* a dead peer must fail a run, not the program */
+    (void) snprintf(scratch, sizeof scratch, "/tmp/ipckit-bench.XXXXXX");
+    if (mkdtemp(scratch) == NULL) {
+        (void) fprintf(stderr, "ipckit-bench: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    maxcount = g.selftest ? 200 : g.rtt_count;
+    samples_cap = maxcount > 10 ? maxcount : 10;
+    samples = mmap(NULL, samples_cap * sizeof *samples, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED || samples == MAP_FAILED) {
+        (void) fprintf(stderr, "ipckit-bench: mmap: %s\n", strerror(errno));
+        (void) rmdir(scratch);
+        return 1;
+    }
+
+    if (g.selftest) {
+        struct bx_selftest t = { 0, 0, 0, 0 };
+        g.rtt_count = 200;
+        g.count = 500;
+        g.scale_count = 300;
+        g.idle_ms = 50;
+        g.quiet = true;
+        plan_rep(selftest_job, &t, 1);
+        plan_idle(selftest_job, &t);
+        (void) rmdir(scratch);
+        (void) printf("selftest: %d runs, %d clean runs verified, %d damaged runs caught,"
+                      " %d problems\n", t.checked, t.clean_ok, t.caught, t.problems);
+        return t.problems == 0 && t.caught > 0 ? 0 : 1;
+    }
+
+    for (int rep = 0; rep < g.reps; rep++)
+        plan_rep(count_job, &pr.total, 1);
+    plan_idle(count_job, &pr.total);
+    for (pr.rep = 1; pr.rep <= g.reps; pr.rep++)
+        plan_rep(do_job, &pr, 1);
+    pr.rep = g.reps;
+    plan_idle(do_job, &pr);
+    if (g.progress)
+        (void) fprintf(stderr, "\r\033[K");
+    (void) rmdir(scratch);
+    read_line("/proc/loadavg", NULL, machine.load1, sizeof machine.load1);
+
+    for (size_t k = 0; k < ncells; k++) {
+        summarise(&cells[k]);
+        failed += cells[k].fails;
+    }
+    if (g.json != NULL) {
+        FILE *f = open_out(g.json);
+        write_json(f, argc, argv);
+        close_out(f);
+    }
+    if (g.tsv != NULL) {
+        FILE *f = open_out(g.tsv);
+        write_tsv(f);
+        close_out(f);
+    }
+    if (g.markdown != NULL) {
+        FILE *f = open_out(g.markdown);
+        write_table(f, true);
+        close_out(f);
+    }
+    if (g.json == NULL || strcmp(g.json, "-") != 0) {
+        (void) printf("ipckit %s, %ld CPUs, %s, %s; load %s -> %s\n", ipckit_version_string(),
+                      machine.nproc, machine.cpu, machine.kernel, machine.load0, machine.load1);
+        (void) printf("rtt: round trip of one message, microseconds; tput/scale: one way;"
+                      " ratio = ipckit/raw (rtt: lower is better, others: higher)\n");
+        write_table(stdout, false);
+    }
+    for (size_t k = 0; k < ncells; k++)
+        free(cells[k].v);
+    free(cells);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,539 @@
+/*
+ * ipckit-bench: the raw mechanisms, the ipckit channel API, and the table of
+ * backends that pairs them.
+ *
+ * The raw halves are what a careful programmer writes directly against the
+ * kernel API for the same traffic: fixed-size messages on a pipe
+ * (write/read of exactly the message size), msgsnd/msgrcv on a System V
+ * queue, sigqueue/sigwaitinfo with a real-time signal. They do no framing,
+ * no timeout handling and no error reporting beyond errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <unistd.h>
+
+#include <ipckit/backend.h>
+#include <ipckit/ipckit.h>
+
+#include "bench.h"
+
+/* ---- raw pipe: write/read of exactly the message size -------------------- */
+
+struct rawpipe_ep {
+    int fd;
+};
+
+static int
+rawpipe_prepare(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++) {
+        if (pipe2(r->fds[c], O_CLOEXEC) < 0) {
+            (void) snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
+            for (int k = 0; k < c; k++) {
+                (void) close(r->fds[k][0]);
+                (void) close(r->fds[k][1]);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+rawpipe_parent_after_fork(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++) {
+        (void) close(r->fds[c][0]);
+        (void) close(r->fds[c][1]);
+    }
+}
+
+static int
+rawpipe_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
+{
+    struct rawpipe_ep *e = malloc(sizeof *e);
+    if (e == NULL)
+        return -ENOMEM;
+    e->fd = r->fds[chan][dir == BX_SEND ? 1 : 0];
+    *ep = e;
+    return 0;
+}
+
+static int
+rawpipe_send(void *ep, const void *buf, size_t len)
+{
+    const struct rawpipe_ep *e = ep;
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(e->fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t) w;
+    }
+    return 0;
+}
+
+/* The message size is fixed and known: read exactly @p cap bytes. */
+static ssize_t
+rawpipe_recv(void *ep, void *buf, size_t cap)
+{
+    const struct rawpipe_ep *e = ep;
+    char *p = buf;
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t n = read(e->fd, p + got, cap - got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EPIPE;
+        got += (size_t) n;
+    }
+    return (ssize_t) got;
+}
+
+static void
+rawpipe_close(void *ep)
+{
+    free(ep);
+}
+
+static void
+rawpipe_cleanup(struct bx_run *r)
+{
+    (void) r;
+}
+
+const struct bx_variant bx_raw_pipe = {
+    .name = "raw",
+    .prepare = rawpipe_prepare,
+    .parent_after_fork = rawpipe_parent_after_fork,
+    .open = rawpipe_open,
+    .send = rawpipe_send,
+    .recv = rawpipe_recv,
+    .close = rawpipe_close,
+    .cleanup = rawpipe_cleanup,
+};
+
+/* ---- raw System V queue: msgsnd/msgrcv ----------------------------------- */
+
+struct rawmq_ep {
+    int qid;
+    size_t cap;
+    struct {
+        long mtype;
+        char mtext[];
+    } *mb;
+};
+
+static int
+rawmq_prepare(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++) {
+        r->qid[c] = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        if (r->qid[c] < 0) {
+            (void) snprintf(r->err, sizeof r->err, "msgget: %s", strerror(errno));
+            for (int k = 0; k < c; k++)
+                (void) msgctl(r->qid[k], IPC_RMID, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+rawmq_parent_after_fork(struct bx_run *r)
+{
+    (void) r;
+}
+
+static int
+rawmq_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
+{
+    struct rawmq_ep *e = malloc(sizeof *e);
+    (void) dir;
+    if (e == NULL)
+        return -ENOMEM;
+    e->qid = r->qid[chan];
+    e->cap = r->size;
+    e->mb = malloc(sizeof(long) + r->size);
+    if (e->mb == NULL) {
+        free(e);
+        return -ENOMEM;
+    }
+    *ep = e;
+    return 0;
+}
+
+static int
+rawmq_send(void *ep, const void *buf, size_t len)
+{
+    struct rawmq_ep *e = ep;
+    e->mb->mtype = 1;
+    memcpy(e->mb->mtext, buf, len);
+    while (msgsnd(e->qid, e->mb, len, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+static ssize_t
+rawmq_recv(void *ep, void *buf, size_t cap)
+{
+    struct rawmq_ep *e = ep;
+    ssize_t n;
+    if (cap > e->cap)
+        cap = e->cap;
+    while ((n = msgrcv(e->qid, e->mb, cap, 0, 0)) < 0)
+        if (errno != EINTR)
+            return -errno;
+    memcpy(buf, e->mb->mtext, (size_t) n);
+    return n;
+}
+
+static void
+rawmq_close(void *ep)
+{
+    struct rawmq_ep *e = ep;
+    free(e->mb);
+    free(e);
+}
+
+static void
+rawmq_cleanup(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++)
+        (void) msgctl(r->qid[c], IPC_RMID, NULL);
+}
+
+const struct bx_variant bx_raw_sysvmq = {
+    .name = "raw",
+    .prepare = rawmq_prepare,
+    .parent_after_fork = rawmq_parent_after_fork,
+    .open = rawmq_open,
+    .send = rawmq_send,
+    .recv = rawmq_recv,
+    .close = rawmq_close,
+    .cleanup = rawmq_cleanup,
+};
+
+/* ---- raw real-time signals: sigqueue/sigwaitinfo ------------------------- */
+
+struct rawsig_ep {
+    int signo;
+    const pid_t *peer;   /* the receiving process, known once the run starts */
+    sigset_t set;
+};
+
+static sigset_t rawsig_saved;
+
+static int
+rawsig_prepare(struct bx_run *r)
+{
+    sigset_t set;
+    /* Children inherit the mask: the signals are blocked before they can be
+     * sent, so none is delivered to a default action. */
+    (void) sigemptyset(&set);
+    for (int c = 0; c < r->nchan; c++) {
+        r->signo[c] = SIGRTMIN + 2 + c;
+        (void) sigaddset(&set, r->signo[c]);
+    }
+    (void) sigprocmask(SIG_BLOCK, &set, &rawsig_saved);
+    return 0;
+}
+
+static void
+rawsig_parent_after_fork(struct bx_run *r)
+{
+    (void) r;
+    (void) sigprocmask(SIG_SETMASK, &rawsig_saved, NULL);
+}
+
+static int
+rawsig_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
+{
+    struct rawsig_ep *e = malloc(sizeof *e);
+    (void) dir;
+    if (e == NULL)
+        return -ENOMEM;
+    e->signo = r->signo[chan];
+    e->peer = &r->peer[chan];
+    (void) sigemptyset(&e->set);
+    (void) sigaddset(&e->set, e->signo);
+    *ep = e;
+    return 0;
+}
+
+static int
+rawsig_send(void *ep, const void *buf, size_t len)
+{
+    const struct rawsig_ep *e = ep;
+    union sigval v;
+    memset(&v, 0, sizeof v);
+    memcpy(&v, buf, len < sizeof v ? len : sizeof v);
+    while (sigqueue(*e->peer, e->signo, v) < 0) {
+        if (errno == EAGAIN)
+            (void) sched_yield();   /* the kernel's queue is full: let the receiver run */
+        else if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+static ssize_t
+rawsig_recv(void *ep, void *buf, size_t cap)
+{
+    const struct rawsig_ep *e = ep;
+    siginfo_t si;
+    size_t n = cap < sizeof si.si_value ? cap : sizeof si.si_value;
+    while (sigwaitinfo(&e->set, &si) < 0)
+        if (errno != EINTR)
+            return -errno;
+    memcpy(buf, &si.si_value, n);
+    return (ssize_t) n;
+}
+
+static void
+rawsig_close(void *ep)
+{
+    free(ep);
+}
+
+static void
+rawsig_cleanup(struct bx_run *r)
+{
+    (void) r;
+}
+
+const struct bx_variant bx_raw_rtsig = {
+    .name = "raw",
+    .prepare = rawsig_prepare,
+    .parent_after_fork = rawsig_parent_after_fork,
+    .open = rawsig_open,
+    .send = rawsig_send,
+    .recv = rawsig_recv,
+    .close = rawsig_close,
+    .cleanup = rawsig_cleanup,
+};
+
+/* ---- ipckit: the public channel API -------------------------------------- */
+
+static int
+ipk_prepare(struct bx_run *r)
+{
+    const char *scheme = r->be->scheme;
+    if (r->be->make_name == NULL) {
+        (void) snprintf(r->err, sizeof r->err,
+                        "the %s: name format is not in the benchmark's table yet", scheme);
+        return 1;
+    }
+    if (ipckit_backend_find(scheme) == NULL) {
+        (void) snprintf(r->err, sizeof r->err, "this libipckit has no %s: backend", scheme);
+        return 1;
+    }
+    for (int c = 0; c < r->nchan; c++) {
+        ipckit_channel *ch = NULL;
+        int rc = -EEXIST;
+        /* Create each object here, exclusively, so that a name in use by
+         * someone else is never borrowed; the children open it as it is. */
+        for (int attempt = 0; attempt < 64 && rc == -EEXIST; attempt++) {
+            struct bx_run probe = *r;
+            probe.id = r->id + (unsigned) attempt * 7919u;
+            if (r->be->make_name(&probe, c, r->names[c], sizeof r->names[c]) < 0) {
+                (void) snprintf(r->err, sizeof r->err, "name of channel %d too long", c);
+                rc = -ENAMETOOLONG;
+                break;
+            }
+            rc = ipckit_open(&ch, r->names[c], IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+        }
+        if (rc < 0) {
+            if (r->err[0] == '\0')
+                (void) snprintf(r->err, sizeof r->err, "open %s: %s", r->names[c],
+                                ipckit_error_detail());
+            r->names[c][0] = '\0';
+            for (int k = 0; k < c; k++)
+                (void) ipckit_unlink(r->names[k]);
+            return -1;
+        }
+        if (ipckit_max_msg_size(ch) < r->size ||
+            (r->multi && (ipckit_caps(ch) & (IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV)) !=
+                             (IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV))) {
+            if (ipckit_max_msg_size(ch) < r->size)
+                (void) snprintf(r->err, sizeof r->err, "%zu-byte messages exceed the limit of %zu",
+                                r->size, ipckit_max_msg_size(ch));
+            else
+                (void) snprintf(r->err, sizeof r->err,
+                                "%s: channels are not multi-producer/multi-consumer", scheme);
+            (void) ipckit_close(ch);
+            for (int k = 0; k <= c; k++)
+                (void) ipckit_unlink(r->names[k]);
+            for (int k = 0; k < r->nchan; k++)
+                r->names[k][0] = '\0';
+            return 1;
+        }
+        (void) ipckit_close(ch);
+    }
+    return 0;
+}
+
+static void
+ipk_parent_after_fork(struct bx_run *r)
+{
+    (void) r;
+}
+
+static int
+ipk_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch;
+    int rc;
+    o.open_timeout_ms = 30000;
+    rc = ipckit_open(&ch, r->names[chan], dir == BX_SEND ? IPCKIT_SEND : IPCKIT_RECV, &o);
+    if (rc < 0) {
+        (void) fprintf(stderr, "ipckit-bench: open %s: %s\n", r->names[chan],
+                       ipckit_error_detail());
+        return rc;
+    }
+    *ep = ch;
+    return 0;
+}
+
+static int
+ipk_send(void *ep, const void *buf, size_t len)
+{
+    return ipckit_send(ep, buf, len, IPCKIT_FOREVER);
+}
+
+static ssize_t
+ipk_recv(void *ep, void *buf, size_t cap)
+{
+    return ipckit_recv(ep, buf, cap, IPCKIT_FOREVER);
+}
+
+static ssize_t
+ipk_recv_timed(void *ep, void *buf, size_t cap, int timeout_ms)
+{
+    return ipckit_recv(ep, buf, cap, timeout_ms);
+}
+
+static void
+ipk_close(void *ep)
+{
+    (void) ipckit_close(ep);
+}
+
+static void
+ipk_cleanup(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++)
+        if (r->names[c][0] != '\0')
+            (void) ipckit_unlink(r->names[c]);
+}
+
+const struct bx_variant bx_ipckit = {
+    .name = "ipckit",
+    .prepare = ipk_prepare,
+    .parent_after_fork = ipk_parent_after_fork,
+    .open = ipk_open,
+    .send = ipk_send,
+    .recv = ipk_recv,
+    .recv_timed = ipk_recv_timed,
+    .close = ipk_close,
+    .cleanup = ipk_cleanup,
+};
+
+/* ---- names per scheme ------------------------------------------------------ */
+
+static int
+name_fifo(const struct bx_run *r, int chan, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "fifo:%s/fifo.%u.%d", r->dir, r->id, chan);
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+
+/* mq: an explicit System V key, 0x4b (for "K") then 12 bits of our pid and 12 of the run. */
+static int
+name_mq(const struct bx_run *r, int chan, char *buf, size_t cap)
+{
+    unsigned key = 0x4b000000u | (((unsigned) getpid() & 0xfffu) << 12) |
+                   ((r->id * 2u + (unsigned) chan) & 0xfffu);
+    int n = snprintf(buf, cap, "mq:0x%08x", key);
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+
+static size_t
+max_sysvmq(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/msgmax", "r");
+    unsigned long v = 8192;
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &v) != 1)
+            v = 8192;
+        (void) fclose(f);
+    }
+    return v;
+}
+
+static size_t
+max_sigval(void)
+{
+    return sizeof(union sigval);
+}
+
+#ifdef IPCKIT_BENCH_HAVE_NNG
+static int
+name_peer_nng(const struct bx_run *r, int chan, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "ipc://%s/nng.%u.%d", r->dir, r->id, chan);
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+#endif
+#ifdef IPCKIT_BENCH_HAVE_ZMQ
+static int
+name_peer_zmq(const struct bx_run *r, int chan, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "ipc://%s/zmq.%u.%d", r->dir, r->id, chan);
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+#endif
+
+/*
+ * The backends. A backend that lands in libipckit is measured as soon as
+ * ipckit_backend_find() knows its scheme; only a missing name format keeps
+ * its ipckit half out.
+ */
+const struct bx_backend bx_backends[] = {
+    { "fifo", "pipe write/read", &bx_raw_pipe, &bx_ipckit, name_fifo, NULL, false, false },
+    { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false },
+    /* TODO: the shm: name format is decided by the shm: backend (issue 5) and
+     * is not known on this branch; fill in make_name when it lands. The raw
+     * reference of shm: is a pipe, which its targets are stated against. */
+    { "shm", "pipe (reference)", &bx_raw_pipe, &bx_ipckit, NULL, NULL, true, false },
+    /* TODO: the signal: name format (receiver's signal number, sender's
+     * target pid) is decided by the signal: backend (issue 6); fill in
+     * make_name when it lands. Payload: one union sigval (8 bytes). */
+    { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, NULL, max_sigval, false,
+      false },
+#ifdef IPCKIT_BENCH_HAVE_NNG
+    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true },
+#endif
+#ifdef IPCKIT_BENCH_HAVE_ZMQ
+    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true },
+#endif
+};
+const size_t bx_nbackends = sizeof bx_backends / sizeof bx_backends[0];
