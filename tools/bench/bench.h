@@ -68,8 +68,8 @@ struct bx_variant {
 struct bx_backend {
     const char *scheme;              /* "fifo", "mq", ... or a peer: "nng", "zmq" */
     const char *raw_what;            /* the raw mechanism, for the table */
-    const struct bx_variant *raw;    /* NULL for peers */
-    const struct bx_variant *lib;    /* ipckit, or the peer library */
+    const struct bx_variant *raw;    /* NULL: compared with the pipe row (shm, peers) */
+    const struct bx_variant *lib;    /* ipckit, a peer library, or NULL (the pipe row) */
     /* Write the name of channel @p chan of run @p r; NULL: format not known yet. */
     int (*make_name)(const struct bx_run *r, int chan, char *buf, size_t cap);
     size_t (*max_size)(void);        /* largest raw message; NULL: no limit */
@@ -81,7 +81,7 @@ extern const struct bx_backend bx_backends[];
 extern const size_t bx_nbackends;
 
 /* Raw and ipckit variants (xport.c). */
-extern const struct bx_variant bx_raw_pipe, bx_raw_sysvmq, bx_raw_rtsig, bx_ipckit;
+extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_rtsig, bx_ipckit;
 
 /* Peer variants (peers.c); NULL-free only when built with IPCKIT_BENCH_PEERS. */
 #ifdef IPCKIT_BENCH_HAVE_NNG

@@ -138,6 +138,7 @@ static struct {
     bool progress;
     bool selftest;
     bool quiet;
+    char variants[128];   /* comma-separated filter, "" for all */
 } g;
 
 /* ---- shared results --------------------------------------------------------- */
@@ -492,7 +493,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
     note[0] = '\0';
     *nvalues = 0;
 
-    if (j->var != j->be->lib && j->be->max_size != NULL && j->size > j->be->max_size()) {
+    if (j->var == j->be->raw && j->be->max_size != NULL && j->size > j->be->max_size()) {
         (void) snprintf(note, notecap, "%zu-byte messages exceed the raw limit of %zu", j->size,
                         j->be->max_size());
         return ST_SKIP;
@@ -786,7 +787,7 @@ cell_ratio(const struct bx_cell *c)
     const struct bx_cell *raw;
     if (c->n == 0 || strcmp(c->variant, "ipckit") != 0 || c->metric >= M_IDLE)
         return NAN;
-    raw = cell_find(c, c->be, "raw");
+    raw = cell_find(c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
     return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;
 }
 
@@ -1060,6 +1061,18 @@ small_size(const struct bx_backend *be, size_t want)
 
 typedef void (*bx_job_fn)(const struct bx_job *j, void *arg);
 
+static bool
+variant_on(const struct bx_variant *v)
+{
+    char list[sizeof g.variants + 2];
+    char item[40];
+    if (g.variants[0] == '\0')
+        return true;
+    (void) snprintf(list, sizeof list, ",%s,", g.variants);
+    (void) snprintf(item, sizeof item, ",%s,", v->name);
+    return strstr(list, item) != NULL;
+}
+
 /* Call @p fn for every job of one repetition, in the interleaved order. */
 static void
 plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
@@ -1075,12 +1088,14 @@ plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
                 continue;
             if (j.count < 10)
                 j.count = 10;
-            if (be->raw != NULL) {
+            if (be->raw != NULL && variant_on(be->raw)) {
                 j.var = be->raw;
                 fn(&j, arg);
             }
-            j.var = be->lib;
-            fn(&j, arg);
+            if (be->lib != NULL && variant_on(be->lib)) {
+                j.var = be->lib;
+                fn(&j, arg);
+            }
         }
         for (int s = 0; s < g.nsizes; s++) {
             for (size_t b = 0; b < bx_nbackends; b++) {
@@ -1097,12 +1112,14 @@ plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
                 j.count /= scale;
                 if (j.count < 20)
                     j.count = 20;
-                if (be->raw != NULL) {
+                if (be->raw != NULL && variant_on(be->raw)) {
                     j.var = be->raw;
                     fn(&j, arg);
                 }
-                j.var = be->lib;
-                fn(&j, arg);
+                if (be->lib != NULL && variant_on(be->lib)) {
+                    j.var = be->lib;
+                    fn(&j, arg);
+                }
             }
         }
         for (int s = 0; s < g.nscale; s++) {
@@ -1114,10 +1131,14 @@ plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
                     continue;
                 if (j.count < 50)
                     j.count = 50;
-                j.var = be->raw;
-                fn(&j, arg);
-                j.var = be->lib;
-                fn(&j, arg);
+                if (be->raw != NULL && variant_on(be->raw)) {
+                    j.var = be->raw;
+                    fn(&j, arg);
+                }
+                if (be->lib != NULL && variant_on(be->lib)) {
+                    j.var = be->lib;
+                    fn(&j, arg);
+                }
             }
         }
     }
@@ -1132,10 +1153,12 @@ plan_idle(bx_job_fn fn, void *arg)
         struct bx_job j = { M_IDLE, be, NULL, small_size(be, 64), PIN_NONE, 1, 1, 1, false };
         if (!g.metric_on[M_IDLE] || !backend_selected(b))
             continue;
-        if (be->raw != NULL) {
+        if (be->raw != NULL && variant_on(be->raw)) {
             j.var = be->raw;
             fn(&j, arg);
         }
+        if (be->lib == NULL || !variant_on(be->lib))
+            continue;
         j.var = be->lib;
         fn(&j, arg);
         if (be->lib->recv_timed != NULL && !be->peer) {
@@ -1263,6 +1286,7 @@ usage(FILE *f)
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
+        "  -V, --variants=LIST   raw,ipckit,nng,zmq (default all)\n"
         "  -s, --sizes=LIST      one-way message sizes in bytes (default 64,4096,65536)\n"
         "  -n, --count=N         64-byte one-way messages per run (default 200000);\n"
         "                        larger sizes send N*512/size messages\n"
@@ -1367,6 +1391,7 @@ parse_args(int argc, char **argv)
     static const struct option opts[] = {
         { "backends", required_argument, NULL, 'b' },
         { "metrics", required_argument, NULL, 'm' },
+        { "variants", required_argument, NULL, 'V' },
         { "sizes", required_argument, NULL, 's' },
         { "count", required_argument, NULL, 'n' },
         { "rtt-count", required_argument, NULL, O_RTT },
@@ -1399,7 +1424,7 @@ parse_args(int argc, char **argv)
         argv++;
         argc--;
     }
-    while ((c = getopt_long(argc, argv, "b:m:s:n:r:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:m:V:s:n:r:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (parse_list(optarg, backend_names, bx_nbackends, g.backend_on, sizeof(bool)) < 0)
@@ -1415,6 +1440,13 @@ parse_args(int argc, char **argv)
             g.metric_on[M_IDLE] = g.metric_on[M_IDLE_TIMED] = on[3];
             break;
         }
+        case 'V':
+            if (strlen(optarg) >= sizeof g.variants) {
+                (void) fprintf(stderr, "ipckit-bench: --variants list too long\n");
+                exit(2);
+            }
+            memcpy(g.variants, optarg, strlen(optarg) + 1);
+            break;
         case 's':
             g.nsizes = 0;
             for (char *tok = strtok(optarg, ","); tok != NULL; tok = strtok(NULL, ",")) {
@@ -1611,6 +1643,11 @@ main(int argc, char **argv)
                       machine.nproc, machine.cpu, machine.kernel, machine.load0, machine.load1);
         (void) printf("rtt: round trip of one message, microseconds; tput/scale: one way;"
                       " ratio = ipckit/raw (rtt: lower is better, others: higher)\n");
+        (void) printf("raw halves:");
+        for (size_t k = 0; k < bx_nbackends; k++)
+            if (g.backend_on[k])
+                (void) printf(" %s = %s;", bx_backends[k].scheme, bx_backends[k].raw_what);
+        (void) printf("\n");
         write_table(stdout, false);
     }
     for (size_t k = 0; k < ncells; k++)

@@ -53,14 +53,28 @@ static int
 nngx_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
 {
     struct nngx_ep *e = malloc(sizeof *e);
+    char hello = 'h';
+    size_t n = 1;
     int rv;
     if (e == NULL)
         return -ENOMEM;
     rv = nng_pair1_open(&e->s);
-    if (rv == 0 && dir == BX_RECV)
+    if (rv == 0 && dir == BX_RECV) {
         rv = nng_listen(e->s, r->names[chan], NULL, 0);
-    else if (rv == 0)
-        rv = nng_dial(e->s, r->names[chan], NULL, NNG_FLAG_NONBLOCK); /* retries until the listener is up */
+        /* Wait for the sender's hello: the connection is up before "go". */
+        if (rv == 0)
+            rv = nng_recv(e->s, &hello, &n, 0);
+    } else if (rv == 0) {
+        /* The listener may not be up yet: retry until it is. */
+        for (int k = 0; k < 10000; k++) {
+            rv = nng_dial(e->s, r->names[chan], NULL, 0);
+            if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT)
+                break;
+            (void) usleep(1000);
+        }
+        if (rv == 0)
+            rv = nng_send(e->s, &hello, 1, 0);
+    }
     if (rv != 0) {
         (void) fprintf(stderr, "ipckit-bench: nng %s: %s\n", r->names[chan], nng_strerror(rv));
         free(e);
@@ -136,6 +150,12 @@ zmqx_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
         e->s = zmq_socket(e->ctx, ZMQ_PAIR);
     if (e->s != NULL)
         rv = dir == BX_RECV ? zmq_bind(e->s, r->names[chan]) : zmq_connect(e->s, r->names[chan]);
+    /* A hello from the sender: the connection is up before "go". */
+    if (rv == 0) {
+        char hello = 'h';
+        rv = dir == BX_RECV ? zmq_recv(e->s, &hello, 1, 0) : zmq_send(e->s, &hello, 1, 0);
+        rv = rv == 1 ? 0 : -1;
+    }
     if (rv != 0) {
         (void) fprintf(stderr, "ipckit-bench: zmq %s: %s\n", r->names[chan],
                        zmq_strerror(zmq_errno()));
