@@ -889,20 +889,30 @@ cell_status(const struct bx_cell *c)
     return "skipped";
 }
 
+static char command_line[1024];
+
+/* Keep the command line as given: option parsing cuts lists apart in place. */
 static void
-write_json(FILE *f, int argc, char **argv)
+command_save(int argc, char **argv)
+{
+    size_t len = 0;
+    for (int k = 0; k < argc && len < sizeof command_line; k++) {
+        int n = snprintf(command_line + len, sizeof command_line - len, "%s%s", k ? " " : "",
+                         argv[k]);
+        if (n < 0)
+            break;
+        len += (size_t) n;
+    }
+}
+
+static void
+write_json(FILE *f)
 {
     (void) fprintf(f, "{\n  \"tool\": \"ipckit-bench\", \"format\": %d, \"ipckit\": ",
                    BX_JSON_VERSION);
     json_str(f, ipckit_version_string());
     (void) fprintf(f, ",\n  \"command\": ");
-    {
-        char cmd[1024] = "";
-        size_t len = 0;
-        for (int k = 0; k < argc && len < sizeof cmd; k++)
-            len += (size_t) snprintf(cmd + len, sizeof cmd - len, "%s%s", k ? " " : "", argv[k]);
-        json_str(f, cmd);
-    }
+    json_str(f, command_line);
     (void) fprintf(f, ",\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", machine.nproc);
     json_str(f, machine.cpu);
     (void) fprintf(f, ", \"kernel\": ");
@@ -1573,6 +1583,7 @@ main(int argc, char **argv)
     unsigned long maxcount;
 
     defaults();
+    command_save(argc, argv);
     parse_args(argc, argv);
     machine_read();
     (void) signal(SIGPIPE, SIG_IGN);   /* a dead peer must fail a run, not the program */
@@ -1625,7 +1636,7 @@ main(int argc, char **argv)
     }
     if (g.json != NULL) {
         FILE *f = open_out(g.json);
-        write_json(f, argc, argv);
+        write_json(f);
         close_out(f);
     }
     if (g.tsv != NULL) {
@@ -1643,6 +1654,7 @@ main(int argc, char **argv)
                       machine.nproc, machine.cpu, machine.kernel, machine.load0, machine.load1);
         (void) printf("rtt: round trip of one message, microseconds; tput/scale: one way;"
                       " ratio = ipckit/raw (rtt: lower is better, others: higher)\n");
+        (void) printf("command: %s\n", command_line);
         (void) printf("raw halves:");
         for (size_t k = 0; k < bx_nbackends; k++)
             if (g.backend_on[k])
