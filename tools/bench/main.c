@@ -238,6 +238,9 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     ssize_t n;
     char c;
 
+    (void) signal(SIGINT, SIG_DFL);
+    (void) signal(SIGTERM, SIG_DFL);
+    (void) signal(SIGHUP, SIG_DFL);
     (void) alarm(g.timeout_s);
     pin_self(j->pin, role_receives(role));
     if (sbuf == NULL || rbuf == NULL) {
@@ -440,7 +443,16 @@ expected_sum(const struct bx_job *j, unsigned long total, int producers)
     return sum;
 }
 
-/* Wait for @p want bytes on the ready pipe; false on a failure or timeout. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int signo)
+{
+    stop_requested = signo;
+}
+
+/* Wait for @p want bytes on the ready pipe; false on a failure, a timeout or
+ * an interrupt (Ctrl-C: the run is abandoned and cleaned up). */
 static bool
 await_children(int fd, int want, char expect)
 {
@@ -450,8 +462,13 @@ await_children(int fd, int want, char expect)
     while (got < want) {
         char buf[BX_MAXPROC];
         ssize_t n;
-        int ms = (int) ((deadline - now_s()) * 1000);
-        if (ms <= 0 || poll(&p, 1, ms) == 0)
+        int ms = (int) ((deadline - now_s()) * 1000), r;
+        if (stop_requested || ms <= 0)
+            return false;
+        r = poll(&p, 1, ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
             return false;
         n = read(fd, buf, (size_t) (want - got));
         if (n < 0 && errno == EINTR)
@@ -1201,6 +1218,10 @@ do_job(const struct bx_job *j, void *arg)
 
     if (vals == NULL)
         abort();
+    if (stop_requested) {
+        free(vals);
+        return;
+    }
     pr->done++;
     if (g.progress) {
         char shape[48];
@@ -1220,7 +1241,7 @@ do_job(const struct bx_job *j, void *arg)
         c->skips++;
     if (note[0] != '\0' && (st != ST_OK || c->note[0] == '\0'))
         (void) snprintf(c->note, sizeof c->note, "%s", note);
-    if (st == ST_FAIL && !g.quiet) {
+    if (st == ST_FAIL && !g.quiet && !stop_requested) {
         if (g.progress)
             (void) fprintf(stderr, "\n");
         (void) fprintf(stderr, "ipckit-bench: %s %s %s: FAILED: %s\n", metric_names[j->metric],
@@ -1587,6 +1608,16 @@ main(int argc, char **argv)
     parse_args(argc, argv);
     machine_read();
     (void) signal(SIGPIPE, SIG_IGN);   /* a dead peer must fail a run, not the program */
+    {
+        /* Ctrl-C: abandon the current run, remove its objects, stop. */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        (void) sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGHUP, &sa, NULL);
+    }
     (void) snprintf(scratch, sizeof scratch, "/tmp/ipckit-bench.XXXXXX");
     if (mkdtemp(scratch) == NULL) {
         (void) fprintf(stderr, "ipckit-bench: mkdtemp: %s\n", strerror(errno));
@@ -1628,6 +1659,10 @@ main(int argc, char **argv)
     if (g.progress)
         (void) fprintf(stderr, "\r\033[K");
     (void) rmdir(scratch);
+    if (stop_requested) {
+        (void) fprintf(stderr, "ipckit-bench: interrupted; nothing left behind\n");
+        return 128 + stop_requested;
+    }
     read_line("/proc/loadavg", NULL, machine.load1, sizeof machine.load1);
 
     for (size_t k = 0; k < ncells; k++) {

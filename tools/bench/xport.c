@@ -138,7 +138,7 @@ rawfifo_prepare(struct bx_run *r)
     for (int c = 0; c < r->nchan; c++) {
         int n = snprintf(r->names[c], sizeof r->names[c], "%s/raw.%u.%d", r->dir, r->id, c);
         if (n < 0 || (size_t) n >= sizeof r->names[c] || mkfifo(r->names[c], 0600) < 0) {
-            (void) snprintf(r->err, sizeof r->err, "mkfifo %s: %s", r->names[c],
+            (void) snprintf(r->err, sizeof r->err, "mkfifo %.120s: %.100s", r->names[c],
                             strerror(errno));
             for (int k = 0; k < c; k++)
                 (void) unlink(r->names[k]);
@@ -436,7 +436,7 @@ ipk_prepare(struct bx_run *r)
         }
         if (rc < 0) {
             if (r->err[0] == '\0')
-                (void) snprintf(r->err, sizeof r->err, "open %s: %s", r->names[c],
+                (void) snprintf(r->err, sizeof r->err, "open %.100s: %.140s", r->names[c],
                                 ipckit_error_detail());
             r->names[c][0] = '\0';
             for (int k = 0; k < c; k++)
