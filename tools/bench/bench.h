@@ -70,11 +70,15 @@ struct bx_backend {
     const char *raw_what;            /* the raw mechanism, for the table */
     const struct bx_variant *raw;    /* NULL: compared with the pipe row (shm, peers) */
     const struct bx_variant *lib;    /* ipckit, a peer library, or NULL (the pipe row) */
-    /* Write the name of channel @p chan of run @p r; NULL: format not known yet. */
-    int (*make_name)(const struct bx_run *r, int chan, char *buf, size_t cap);
+    /* Write the name of channel @p chan of run @p r as seen from the @p dir
+     * end; NULL: format not known yet. */
+    int (*make_name)(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap);
     size_t (*max_size)(void);        /* largest raw message; NULL: no limit */
     bool queue;                      /* several producers and consumers per object */
     bool peer;                       /* a peer library, not an ipckit backend */
+    /* No kernel object to create or remove, and the sender's name holds the
+     * receiver's pid: senders open once the pids are known (signal:). */
+    bool no_object;
 };
 
 extern const struct bx_backend bx_backends[];

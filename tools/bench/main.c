@@ -236,6 +236,7 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     struct bx_go go;
     int rc = 0;
     ssize_t n;
+    bool late;
     char c;
 
     (void) signal(SIGINT, SIG_DFL);
@@ -249,20 +250,23 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
         _exit(1);
     }
     memset(sbuf, 0, j->size);
+    /* Receivers open first, before "ready"; so do senders, unless their
+     * name holds the receiver's pid (signal:), known only with "go". */
+    late = r->be->no_object && r->var == r->be->lib;
     switch (role) {
     case R_PING:
-        rc = r->var->open(r, 0, BX_SEND, &ep[0]);
+        rc = late ? 0 : r->var->open(r, 0, BX_SEND, &ep[0]);
         if (rc == 0)
             rc = r->var->open(r, 1, BX_RECV, &ep[1]);
         break;
     case R_PONG:
         rc = r->var->open(r, 0, BX_RECV, &ep[0]);
-        if (rc == 0)
+        if (rc == 0 && !late)
             rc = r->var->open(r, 1, BX_SEND, &ep[1]);
         break;
     case R_PROD:
     case R_IDLE_SEND:
-        rc = r->var->open(r, 0, BX_SEND, &ep[0]);
+        rc = late ? 0 : r->var->open(r, 0, BX_SEND, &ep[0]);
         break;
     case R_CONS:
     case R_IDLE_RECV:
@@ -278,6 +282,17 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     if (read(go_fd, &go, sizeof go) != (ssize_t) sizeof go)
         _exit(1);   /* the parent gave up on this run */
     memcpy(r->peer, go.peer, sizeof r->peer);
+    if (late) {
+        if (role == R_PING || role == R_PROD || role == R_IDLE_SEND)
+            rc = r->var->open(r, 0, BX_SEND, &ep[0]);
+        else if (role == R_PONG)
+            rc = r->var->open(r, 1, BX_SEND, &ep[1]);
+        if (rc < 0) {
+            slot_fail(s, "open: %s", strerror(-rc));
+            write_byte(ready_fd, 'x');   /* the parent stops the run at once */
+            _exit(1);
+        }
+    }
 
     switch (role) {
     case R_PING: {

@@ -16,7 +16,7 @@ static int
 peer_prepare(struct bx_run *r)
 {
     for (int c = 0; c < r->nchan; c++)
-        if (r->be->make_name(r, c, r->names[c], sizeof r->names[c]) < 0) {
+        if (r->be->make_name(r, c, BX_RECV, r->names[c], sizeof r->names[c]) < 0) {
             (void) snprintf(r->err, sizeof r->err, "socket path too long");
             return -1;
         }

@@ -419,6 +419,8 @@ ipk_prepare(struct bx_run *r)
         (void) snprintf(r->err, sizeof r->err, "this libipckit has no %s: backend", scheme);
         return 1;
     }
+    if (r->be->no_object)
+        return 0;   /* nothing to create; the names are made at open */
     for (int c = 0; c < r->nchan; c++) {
         ipckit_channel *ch = NULL;
         int rc = -EEXIST;
@@ -427,7 +429,7 @@ ipk_prepare(struct bx_run *r)
         for (int attempt = 0; attempt < 64 && rc == -EEXIST; attempt++) {
             struct bx_run probe = *r;
             probe.id = r->id + (unsigned) attempt * 7919u;
-            if (r->be->make_name(&probe, c, r->names[c], sizeof r->names[c]) < 0) {
+            if (r->be->make_name(&probe, c, BX_RECV, r->names[c], sizeof r->names[c]) < 0) {
                 (void) snprintf(r->err, sizeof r->err, "name of channel %d too long", c);
                 rc = -ENAMETOOLONG;
                 break;
@@ -477,6 +479,9 @@ ipk_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
     ipckit_channel *ch;
     int rc;
     o.open_timeout_ms = 30000;
+    if (r->be->no_object && r->be->make_name(r, chan, dir, r->names[chan],
+                                             sizeof r->names[chan]) < 0)
+        return -ENAMETOOLONG;
     rc = ipckit_open(&ch, r->names[chan], dir == BX_SEND ? IPCKIT_SEND : IPCKIT_RECV, &o);
     if (rc < 0) {
         (void) fprintf(stderr, "ipckit-bench: open %s: %s\n", r->names[chan],
@@ -534,19 +539,43 @@ const struct bx_variant bx_ipckit = {
 /* ---- names per scheme ------------------------------------------------------ */
 
 static int
-name_fifo(const struct bx_run *r, int chan, char *buf, size_t cap)
+name_fifo(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
 {
+    (void) dir;
     int n = snprintf(buf, cap, "fifo:%s/fifo.%u.%d", r->dir, r->id, chan);
     return n < 0 || (size_t) n >= cap ? -1 : 0;
 }
 
 /* mq: an explicit System V key, 0x4b (for "K") then 12 bits of our pid and 12 of the run. */
 static int
-name_mq(const struct bx_run *r, int chan, char *buf, size_t cap)
+name_mq(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
 {
     unsigned key = 0x4b000000u | (((unsigned) getpid() & 0xfffu) << 12) |
                    ((r->id * 2u + (unsigned) chan) & 0xfffu);
     int n = snprintf(buf, cap, "mq:0x%08x", key);
+    (void) dir;
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+
+/* shm: a POSIX shared-memory object, /dev/shm/ipckit-bench.PID.RUN.CHAN. */
+static int
+name_shm(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "shm:ipckit-bench.%d.%u.%d", (int) getpid(), r->id, chan);
+    (void) dir;
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+
+/* signal: the receiver takes its own signals, the sender names the
+ * receiver's pid; one real-time signal per channel. */
+static int
+name_signal(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
+{
+    int signo = SIGRTMIN + 5 + chan, n;
+    if (dir == BX_RECV)
+        n = snprintf(buf, cap, "signal:self?signo=%d", signo);
+    else
+        n = snprintf(buf, cap, "signal:%d?signo=%d", (int) r->peer[chan], signo);
     return n < 0 || (size_t) n >= cap ? -1 : 0;
 }
 
@@ -563,24 +592,28 @@ max_sysvmq(void)
     return v;
 }
 
+/* The payload of a signal: message: a pointer-sized sigval less the type and
+ * length bytes (6 bytes on 64-bit). The raw half sends the same 6 bytes. */
 static size_t
 max_sigval(void)
 {
-    return sizeof(union sigval);
+    return sizeof(union sigval) - 2;
 }
 
 #ifdef IPCKIT_BENCH_HAVE_NNG
 static int
-name_peer_nng(const struct bx_run *r, int chan, char *buf, size_t cap)
+name_peer_nng(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
 {
+    (void) dir;
     int n = snprintf(buf, cap, "ipc://%s/nng.%u.%d", r->dir, r->id, chan);
     return n < 0 || (size_t) n >= cap ? -1 : 0;
 }
 #endif
 #ifdef IPCKIT_BENCH_HAVE_ZMQ
 static int
-name_peer_zmq(const struct bx_run *r, int chan, char *buf, size_t cap)
+name_peer_zmq(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
 {
+    (void) dir;
     int n = snprintf(buf, cap, "ipc://%s/zmq.%u.%d", r->dir, r->id, chan);
     return n < 0 || (size_t) n >= cap ? -1 : 0;
 }
@@ -594,23 +627,20 @@ name_peer_zmq(const struct bx_run *r, int chan, char *buf, size_t cap)
 const struct bx_backend bx_backends[] = {
     /* The reference every row is also compared with ("vs pipe"): an
      * anonymous pipe, fixed-size messages. Keep it first. */
-    { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false },
-    { "fifo", "mkfifo(3) write/read", &bx_raw_fifo, &bx_ipckit, name_fifo, NULL, false, false },
-    { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false },
-    /* TODO: the shm: name format is decided by the shm: backend (issue 5) and
-     * is not known on this branch; fill in make_name when it lands. Its raw
-     * reference is the pipe row (raw == NULL). */
-    { "shm", "(pipe row)", NULL, &bx_ipckit, NULL, NULL, true, false },
-    /* TODO: the signal: name format (receiver's signal number, sender's
-     * target pid) is decided by the signal: backend (issue 6); fill in
-     * make_name when it lands. Payload: one union sigval (8 bytes). */
-    { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, NULL, max_sigval, false,
+    { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false, false },
+    { "fifo", "mkfifo(3) write/read", &bx_raw_fifo, &bx_ipckit, name_fifo, NULL, false, false,
       false },
+    { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false,
+      false },
+    /* shm: has no raw twin; it is compared with the pipe row (raw == NULL). */
+    { "shm", "(pipe row)", NULL, &bx_ipckit, name_shm, NULL, true, false, false },
+    { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, name_signal, max_sigval,
+      false, false, true },
 #ifdef IPCKIT_BENCH_HAVE_NNG
-    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true },
+    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true, false },
 #endif
 #ifdef IPCKIT_BENCH_HAVE_ZMQ
-    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true },
+    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true, false },
 #endif
 };
 const size_t bx_nbackends = sizeof bx_backends / sizeof bx_backends[0];
