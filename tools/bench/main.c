@@ -377,9 +377,11 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
                 slot_fail(s, "received %zd bytes, not %zu", n, j->size);
                 break;
             }
-            memcpy(&w, rbuf, sizeof w);
-            if (j->consumers > 1 && w == stop)
-                break;
+            if (j->consumers > 1 && (size_t) n >= sizeof w) {
+                memcpy(&w, rbuf, sizeof w);
+                if (w == stop)
+                    break;
+            }
             s->sum += bx_hash(rbuf, (size_t) n);
             s->count++;
             s->t1 = now_s();
@@ -426,8 +428,11 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     /* Report, then keep the endpoints open until every process has
      * reported: a peer library may drop what a closed socket still held. */
     write_byte(ready_fd, 'd');
-    while (read(go_fd, &c, 1) > 0 || errno == EINTR)
-        ;
+    for (;;) {
+        ssize_t got = read(go_fd, &c, 1);
+        if (got == 0 || (got < 0 && errno != EINTR))
+            break;
+    }
     for (int k = 0; k < BX_MAXCHAN; k++)
         if (ep[k] != NULL)
             r->var->close(ep[k]);
@@ -469,7 +474,7 @@ on_stop_signal(int signo)
 /* Wait for @p want bytes on the ready pipe; false on a failure, a timeout or
  * an interrupt (Ctrl-C: the run is abandoned and cleaned up). */
 static bool
-await_children(int fd, int want, char expect)
+await_children(int fd, int want, char expect, const pid_t *pids, int nproc)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     int got = 0;
@@ -480,11 +485,23 @@ await_children(int fd, int want, char expect)
         int ms = (int) ((deadline - now_s()) * 1000), r;
         if (stop_requested || ms <= 0)
             return false;
-        r = poll(&p, 1, ms);
+        r = poll(&p, 1, ms < 200 ? ms : 200);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0)
             return false;
+        if (r == 0) {
+            /* A process that died without reporting (a crash) ends the run
+             * now, not at the timeout. Not reaped here. */
+            for (int k = 0; k < nproc; k++) {
+                siginfo_t si;
+                memset(&si, 0, sizeof si);
+                if (waitid(P_PID, (id_t) pids[k], &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    si.si_pid != 0)
+                    return false;
+            }
+            continue;
+        }
         n = read(fd, buf, (size_t) (want - got));
         if (n < 0 && errno == EINTR)
             continue;
@@ -507,7 +524,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
 {
     struct bx_run r;
     enum bx_role roles[BX_MAXPROC];
-    pid_t pids[BX_MAXPROC];
+    pid_t pids[BX_MAXPROC] = { 0 };
     int gofd[BX_MAXPROC];
     int ready[2];
     int nproc = 0, rc;
@@ -585,7 +602,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
     j->var->parent_after_fork(&r);
     (void) close(ready[1]);
 
-    ok = await_children(ready[0], nproc, 'r');
+    ok = await_children(ready[0], nproc, 'r', pids, nproc);
     if (ok) {
         struct bx_go go;
         memset(&go, 0, sizeof go);
@@ -599,7 +616,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
             if (write(gofd[k], &go, sizeof go) != (ssize_t) sizeof go)
                 ok = false;
         if (ok)
-            ok = await_children(ready[0], nproc, 'd');
+            ok = await_children(ready[0], nproc, 'd', pids, nproc);
     }
     for (int k = 0; k < nproc; k++)
         (void) close(gofd[k]);
