@@ -139,6 +139,7 @@ static struct {
     bool selftest;
     bool quiet;
     char variants[128];   /* comma-separated filter, "" for all */
+    bool sigpipe_default; /* children keep SIGPIPE's default action */
 } g;
 
 /* ---- shared results --------------------------------------------------------- */
@@ -242,6 +243,8 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     (void) signal(SIGINT, SIG_DFL);
     (void) signal(SIGTERM, SIG_DFL);
     (void) signal(SIGHUP, SIG_DFL);
+    if (g.sigpipe_default)
+        (void) signal(SIGPIPE, SIG_DFL);
     (void) alarm(g.timeout_s);
     pin_self(j->pin, role_receives(role));
     if (sbuf == NULL || rbuf == NULL) {
@@ -973,8 +976,10 @@ write_json(FILE *f)
     (void) fprintf(f, ", \"date\": ");
     json_str(f, machine.date);
     (void) fprintf(f, "},\n  \"config\": {\"reps\": %d, \"rtt_count\": %lu, \"count\": %lu,"
-                      " \"scale_count\": %lu, \"idle_ms\": %d, \"cpus\": [%d, %d]},\n",
-                   g.reps, g.rtt_count, g.count, g.scale_count, g.idle_ms, g.cpu_a, g.cpu_b);
+                      " \"scale_count\": %lu, \"idle_ms\": %d, \"cpus\": [%d, %d],"
+                      " \"sigpipe\": \"%s\"},\n",
+                   g.reps, g.rtt_count, g.count, g.scale_count, g.idle_ms, g.cpu_a, g.cpu_b,
+                   g.sigpipe_default ? "default" : "ignore");
     (void) fprintf(f, "  \"results\": [\n");
     for (size_t k = 0; k < ncells; k++) {
         const struct bx_cell *c = &cells[k];
@@ -1368,6 +1373,9 @@ usage(FILE *f)
         "      --json[=FILE]     results as JSON (on stdout when no FILE)\n"
         "      --tsv=FILE        results as tab-separated lines (for plotting)\n"
         "      --markdown=FILE   the table in Markdown\n"
+        "      --sigpipe=WHAT    SIGPIPE in the measured processes: ignore (default;\n"
+        "                        a dead peer fails the run) or default (a program\n"
+        "                        that never touched it; fifo: then guards each send)\n"
         "      --no-progress     no progress line on a terminal\n"
         "      --selftest        check that a damaged message makes a run fail\n"
         "  -h, --help            this text\n"
@@ -1450,7 +1458,7 @@ static void
 parse_args(int argc, char **argv)
 {
     enum { O_RTT = 256, O_SCALEN, O_SCALE, O_CPUS, O_IDLE, O_TIMEOUT, O_QUICK, O_LONG, O_JSON,
-           O_TSV, O_MD, O_NOPROG, O_SELF };
+           O_TSV, O_MD, O_NOPROG, O_SELF, O_SIGPIPE };
     static const struct option opts[] = {
         { "backends", required_argument, NULL, 'b' },
         { "metrics", required_argument, NULL, 'm' },
@@ -1472,6 +1480,7 @@ parse_args(int argc, char **argv)
         { "markdown", required_argument, NULL, O_MD },
         { "no-progress", no_argument, NULL, O_NOPROG },
         { "selftest", no_argument, NULL, O_SELF },
+        { "sigpipe", required_argument, NULL, O_SIGPIPE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1595,6 +1604,13 @@ parse_args(int argc, char **argv)
             break;
         case O_SELF:
             g.selftest = true;
+            break;
+        case O_SIGPIPE:
+            if (strcmp(optarg, "ignore") != 0 && strcmp(optarg, "default") != 0) {
+                (void) fprintf(stderr, "ipckit-bench: --sigpipe=ignore or --sigpipe=default\n");
+                exit(2);
+            }
+            g.sigpipe_default = strcmp(optarg, "default") == 0;
             break;
         case 'h':
             usage(stdout);
