@@ -11,7 +11,6 @@ IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
 IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
-IPCKIT_CHECK_PACKAGES="valgrind"
 IPCKIT_BENCH_PACKAGES="libnng-dev libzmq3-dev gnuplot-nox" # scripts/bench only
 
 ipckit_install() {
