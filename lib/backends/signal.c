@@ -194,7 +194,9 @@ sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
         c->taken = true;
         (void) sigemptyset(&one);
         (void) sigaddset(&one, c->signo);
-        c->fd = signalfd(-1, &one, SFD_NONBLOCK | SFD_CLOEXEC);
+        /* Blocking: a receive that waits forever is one read(); one with
+         * a deadline polls first. Only this process reads its signals. */
+        c->fd = signalfd(-1, &one, SFD_CLOEXEC);
         if (c->fd < 0) {
             int e = errno;
             ipckit__signal_give(c->signo, c->was_blocked);
@@ -335,7 +337,13 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
     (void) selector;
 
     while (!c->held) {
-        ssize_t n = read(c->fd, &s, sizeof s);
+        ssize_t n;
+        if (deadline != NULL) {
+            int rc = ipckit_deadline_poll(c->fd, POLLIN, deadline, NULL);
+            if (rc < 0)
+                return rc;
+        }
+        n = read(c->fd, &s, sizeof s);
         if (n == (ssize_t) sizeof s) {
             int rc = sigch_decode(c, &s);
             if (rc < 0)
@@ -345,13 +353,8 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
         if (n >= 0)
             return ipckit_backend_error(state, -EIO, "recv: short read of %zd bytes from the"
                                                      " signalfd", n);
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
+        if (errno != EINTR && errno != EAGAIN)
             return -errno;
-        int rc = ipckit_deadline_poll(c->fd, POLLIN, deadline, NULL);
-        if (rc < 0)
-            return rc;
     }
     if (c->held_len > cap)
         return ipckit_backend_error(state, -EMSGSIZE,
