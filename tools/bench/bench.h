@@ -85,7 +85,8 @@ extern const struct bx_backend bx_backends[];
 extern const size_t bx_nbackends;
 
 /* Raw and ipckit variants (xport.c). */
-extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_rtsig, bx_ipckit;
+extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_posixmq,
+    bx_raw_rtsig, bx_ipckit;
 
 /* Peer variants (peers.c); NULL-free only when built with IPCKIT_BENCH_PEERS. */
 #ifdef IPCKIT_BENCH_HAVE_NNG

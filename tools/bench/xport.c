@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <mqueue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -305,6 +306,109 @@ const struct bx_variant bx_raw_sysvmq = {
     .cleanup = rawmq_cleanup,
 };
 
+/* ---- raw POSIX queue: mq_send/mq_receive --------------------------------- */
+
+struct rawpmq_ep {
+    mqd_t mq;
+    size_t msgsize;
+    char *buf; /* mq_receive wants room for the queue's largest message */
+};
+
+static int
+rawpmq_prepare(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++) {
+        mqd_t mq;
+        (void) snprintf(r->names[c], sizeof r->names[c], "/ipckit-bench-raw.%d.%u.%d",
+                        (int) getpid(), r->id, c);
+        struct mq_attr a = { .mq_maxmsg = 10, .mq_msgsize = (long) r->size };
+        mq = mq_open(r->names[c], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &a);
+        if (mq == (mqd_t) -1) {
+            (void) snprintf(r->err, sizeof r->err, "mq_open: %s", strerror(errno));
+            for (int k = 0; k < c; k++)
+                (void) mq_unlink(r->names[k]);
+            return -1;
+        }
+        (void) mq_close(mq);
+    }
+    return 0;
+}
+
+static int
+rawpmq_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
+{
+    struct rawpmq_ep *e = malloc(sizeof *e);
+    struct mq_attr a;
+    if (e == NULL)
+        return -ENOMEM;
+    e->mq = mq_open(r->names[chan], (dir == BX_RECV ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    if (e->mq == (mqd_t) -1 || mq_getattr(e->mq, &a) < 0) {
+        int err = -errno;
+        free(e);
+        return err;
+    }
+    e->msgsize = (size_t) a.mq_msgsize;
+    e->buf = malloc(e->msgsize);
+    if (e->buf == NULL) {
+        (void) mq_close(e->mq);
+        free(e);
+        return -ENOMEM;
+    }
+    *ep = e;
+    return 0;
+}
+
+static int
+rawpmq_send(void *ep, const void *buf, size_t len)
+{
+    struct rawpmq_ep *e = ep;
+    while (mq_send(e->mq, buf, len, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+static ssize_t
+rawpmq_recv(void *ep, void *buf, size_t cap)
+{
+    struct rawpmq_ep *e = ep;
+    ssize_t n;
+    while ((n = mq_receive(e->mq, e->buf, e->msgsize, NULL)) < 0)
+        if (errno != EINTR)
+            return -errno;
+    if ((size_t) n > cap)
+        return -EMSGSIZE;
+    memcpy(buf, e->buf, (size_t) n);
+    return n;
+}
+
+static void
+rawpmq_close(void *ep)
+{
+    struct rawpmq_ep *e = ep;
+    (void) mq_close(e->mq);
+    free(e->buf);
+    free(e);
+}
+
+static void
+rawpmq_cleanup(struct bx_run *r)
+{
+    for (int c = 0; c < r->nchan; c++)
+        (void) mq_unlink(r->names[c]);
+}
+
+const struct bx_variant bx_raw_posixmq = {
+    .name = "raw",
+    .prepare = rawpmq_prepare,
+    .parent_after_fork = rawmq_parent_after_fork,
+    .open = rawpmq_open,
+    .send = rawpmq_send,
+    .recv = rawpmq_recv,
+    .close = rawpmq_close,
+    .cleanup = rawpmq_cleanup,
+};
+
 /* ---- raw real-time signals: sigqueue/sigwaitinfo ------------------------- */
 
 struct rawsig_ep {
@@ -421,6 +525,17 @@ ipk_prepare(struct bx_run *r)
     }
     if (r->be->no_object)
         return 0;   /* nothing to create; the names are made at open */
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    /* A POSIX queue's receiver needs a buffer of the queue's message size:
+     * make the queue for the run's size, as the raw half does. */
+    if (strcmp(r->be->scheme, "posixmq") == 0) {
+        if (r->be->max_size != NULL && r->size > r->be->max_size()) {
+            (void) snprintf(r->err, sizeof r->err, "%zu-byte messages exceed the limit of %zu",
+                            r->size, r->be->max_size());
+            return 1;
+        }
+        o.max_msg_size = r->size;
+    }
     for (int c = 0; c < r->nchan; c++) {
         ipckit_channel *ch = NULL;
         int rc = -EEXIST;
@@ -434,7 +549,7 @@ ipk_prepare(struct bx_run *r)
                 rc = -ENAMETOOLONG;
                 break;
             }
-            rc = ipckit_open(&ch, r->names[c], IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+            rc = ipckit_open(&ch, r->names[c], IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
         }
         if (rc < 0) {
             if (r->err[0] == '\0')
@@ -566,6 +681,30 @@ name_shm(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t ca
     return n < 0 || (size_t) n >= cap ? -1 : 0;
 }
 
+/* posixmq: /dev/mqueue/ipckit-bench.PID.RUN.CHAN, made for the run's message
+ * size and 10 messages, like the raw half's queue. */
+static int
+name_posixmq(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "posixmq:/ipckit-bench.%d.%u.%d", (int) getpid(), r->id, chan);
+    (void) dir;
+    return n < 0 || (size_t) n >= cap ? -1 : 0;
+}
+
+/* The largest message a POSIX queue may be made for (fs.mqueue.msgsize_max). */
+static size_t
+max_posixmq(void)
+{
+    FILE *f = fopen("/proc/sys/fs/mqueue/msgsize_max", "r");
+    unsigned long v = 8192;
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &v) != 1)
+            v = 8192;
+        (void) fclose(f);
+    }
+    return v;
+}
+
 /* signal: the receiver takes its own signals, the sender names the
  * receiver's pid; one real-time signal per channel. */
 static int
@@ -632,6 +771,8 @@ const struct bx_backend bx_backends[] = {
       false },
     { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false,
       false },
+    { "posixmq", "mq_send/mq_receive", &bx_raw_posixmq, &bx_ipckit, name_posixmq, max_posixmq,
+      true, false, false },
     /* shm: has no raw twin; it is compared with the pipe row (raw == NULL). */
     { "shm", "(pipe row)", NULL, &bx_ipckit, name_shm, NULL, true, false, false },
     { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, name_signal, max_sigval,
