@@ -89,10 +89,12 @@ struct shmem_hdr {
     alignas(64) _Atomic uint64_t tail;
     _Atomic uint64_t msgs_in;
     _Atomic int32_t last_send_pid;
+    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
     /* consumers' side, written under recv_lock */
     alignas(64) _Atomic uint64_t head;
     _Atomic uint64_t msgs_out;
     _Atomic int32_t last_recv_pid;
+    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
     /* futex words and waiter counts */
     alignas(64) _Atomic uint32_t data_seq;
     _Atomic uint32_t recv_sleepers;
@@ -127,7 +129,7 @@ struct shmem {
     long spin;          /* current spin budget, adapted between 0 and spin_max */
     long spin_max;
     unsigned spin_fails; /* spins since the last full one */
-    int yields; /* one CPU: let the peer run a few times before sleeping */
+    bool auto_spin; /* no ?spin=: skip the spin when the peer shares our CPU */
     bool truncate;
     uint64_t head_seen; /* producer: a head value read before (head only grows) */
     uint64_t tail_seen; /* consumer: a tail value read before (tail only grows) */
@@ -221,18 +223,32 @@ shmem_pause_calibrate(void)
  */
 static int
 shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
-           _Atomic uint32_t *sleepers, const struct timespec *deadline)
+           _Atomic uint32_t *sleepers, _Atomic int32_t *peer_cpu,
+           const struct timespec *deadline)
 {
     struct timespec t0 = { 0, 0 }, t1;
     uint32_t w;
     long budget;
-    int rc;
+    int rc, yields = 0;
     if (deadline != NULL && ipckit_deadline_passed(deadline))
         return ipckit_deadline_error(deadline);
     budget = s->spin;
     if (s->spin_max > 0 && ++s->spin_fails >= SHMEM_SPIN_PROBE) {
         budget = s->spin_max; /* now and then try the full spin again */
         s->spin_fails = 0;
+    }
+    if (s->auto_spin) {
+        /* The peer last ran on this CPU: while we spin it cannot run, so let
+         * it have the CPU a few times, then sleep. A peer on another CPU, or
+         * not seen yet, may be running now: spin. This is decided per wait,
+         * not from the affinity mask: two processes pinned to different
+         * CPUs have one-CPU masks and still gain from the spin. */
+        int me = sched_getcpu();
+        if (s->spin_max == 0 ||
+            (me >= 0 && atomic_load_explicit(peer_cpu, memory_order_relaxed) == me + 1)) {
+            budget = 0;
+            yields = SHMEM_YIELDS;
+        }
     }
     if (budget > 0)
         (void) clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -260,8 +276,9 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
             (void) sched_yield();
     }
     /* it did not: the peer is asleep or has no CPU; spin less next time */
-    s->spin /= 2;
-    for (int i = 0; i < s->yields; i++) {
+    if (budget > 0)
+        s->spin /= 2;
+    for (int i = 0; i < yields; i++) {
         (void) sched_yield();
         if (atomic_load_explicit(index, memory_order_acquire) != seen)
             return 0;
@@ -363,12 +380,7 @@ shmem_check(void *st, void *base, size_t size, void *arg)
 static long
 shmem_default_spin(void)
 {
-    cpu_set_t set;
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-        return 0;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
-        return 0;
-    return SHMEM_SPIN_DEFAULT;
+    return sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 0 : SHMEM_SPIN_DEFAULT;
 }
 
 static int
@@ -389,7 +401,7 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
         return rc;
     s->spin_max = spin < 0 ? shmem_default_spin() : spin;
     s->spin = s->spin_max;
-    s->yields = s->spin_max == 0 && spin < 0 ? SHMEM_YIELDS : 0;
+    s->auto_spin = spin < 0;
     if (opts->flags & IPCKIT_OPT_STREAM)
         return ipckit_backend_error(state, -ENOTSUP,
                                     "shm: IPCKIT_OPT_STREAM is for fifo:; a ring keeps message"
@@ -527,6 +539,17 @@ shmem_pid(struct shmem *s)
     return s->pid;
 }
 
+/* Record the CPU this side runs on, for the other side's spin decision.
+ * sched_getcpu() reads the rseq area: no system call. The word shares a
+ * cache line with this side's index, which is written anyway. */
+static inline void
+shmem_note_cpu(_Atomic int32_t *cpu)
+{
+    int me = sched_getcpu();
+    if (me >= 0 && atomic_load_explicit(cpu, memory_order_relaxed) != me + 1)
+        atomic_store_explicit(cpu, me + 1, memory_order_relaxed);
+}
+
 static int
 shmem_corrupt(struct shmem *s, const char *what, uint64_t head, uint64_t tail)
 {
@@ -578,7 +601,8 @@ shmem_send(void *state, long type, const void *buf, size_t len, const struct tim
         }
         if (s->cap - (tail - head) >= pad + rec)
             break;
-        rc = shmem_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, deadline);
+        rc = shmem_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->recv_cpu,
+                        deadline);
         if (rc < 0)
             goto out;
     }
@@ -599,6 +623,7 @@ shmem_send(void *state, long type, const void *buf, size_t len, const struct tim
                           memory_order_relaxed);
     if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != shmem_pid(s))
         atomic_store_explicit(&h->last_send_pid, shmem_pid(s), memory_order_relaxed);
+    shmem_note_cpu(&h->send_cpu);
     /* Publish: seq_cst, ordered before the read of recv_sleepers below. */
     atomic_store(&h->tail, tail + pad + rec);
     rc = 0;
@@ -637,7 +662,8 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
             goto out;
         }
         if (head == tail) {
-            rc = shmem_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, deadline);
+            rc = shmem_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->send_cpu,
+                            deadline);
             if (rc < 0)
                 goto out;
             continue;
@@ -681,6 +707,7 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
                               memory_order_relaxed);
         if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != shmem_pid(s))
             atomic_store_explicit(&h->last_recv_pid, shmem_pid(s), memory_order_relaxed);
+        shmem_note_cpu(&h->recv_cpu);
         /* Free: seq_cst, ordered before the read of send_sleepers below. */
         atomic_store(&h->head, head + rec);
         rc = (ssize_t) n;
