@@ -28,7 +28,7 @@
 IPCKIT_BEGIN_DECLS
 
 /** Version of struct ipckit_backend this header describes. */
-#define IPCKIT_BACKEND_ABI 1u
+#define IPCKIT_BACKEND_ABI 2u
 
 /** A parsed name; see ipckit_name_parse() and the accessors. */
 typedef struct ipckit_name ipckit_name;
@@ -90,6 +90,36 @@ typedef struct ipckit_backend {
      * read from the kernel). Either pointer may be NULL.
      */
     void (*info)(void *state, unsigned *caps, size_t *max_msg_size);
+
+    /* ---- abi_version 2 ---- */
+
+    /**
+     * Optional, with the three below and IPCKIT_CAP_ZEROCOPY: reserve room
+     * for a message of up to @p len bytes (the core checked it against
+     * max_msg_size) and point @p buf at it. The core calls commit exactly
+     * once after a successful loan, and never loan twice in a row.
+     */
+    int (*loan)(void *state, size_t len, void **buf, const struct timespec *deadline);
+
+    /**
+     * Publish the loaned message with @p type and @p len (<= the loan), or
+     * when @p publish is false drop it. Returns 0 or a negative errno; on
+     * -EPERM (the loan belongs to another process) the loan stays out.
+     */
+    int (*commit)(void *state, long type, size_t len, bool publish);
+
+    /**
+     * Point @p buf at the next message, in place, and return its length.
+     * The core calls release exactly once after a successful borrow.
+     */
+    ssize_t (*borrow)(void *state, long *type, const void **buf,
+                      const struct timespec *deadline);
+
+    /**
+     * Done with the borrowed message: remove it when @p consume is true,
+     * leave it queued when false (close). 0, or -EPERM as for commit.
+     */
+    int (*release)(void *state, bool consume);
 } ipckit_backend;
 
 /**

@@ -49,7 +49,9 @@ enum ipckit_caps {
     IPCKIT_CAP_MULTI_SEND = 1u << 3, /**< several senders may share the channel */
     IPCKIT_CAP_MULTI_RECV = 1u << 4, /**< several receivers may share the channel */
     IPCKIT_CAP_STAT = 1u << 5,     /**< ipckit_stat() is supported */
-    IPCKIT_CAP_STREAM = 1u << 6    /**< byte stream: no message boundaries */
+    IPCKIT_CAP_STREAM = 1u << 6,   /**< byte stream: no message boundaries */
+    IPCKIT_CAP_ZEROCOPY = 1u << 7  /**< ipckit_send_loan() and ipckit_recv_borrow() work
+                                        in place, without a copy (shm:) */
 };
 
 /** Flags for ipckit_opts.flags. */
@@ -174,6 +176,84 @@ IPCKIT_API ssize_t ipckit_recv(ipckit_channel *ch, void *buf, size_t cap, int ti
  */
 IPCKIT_API ssize_t ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf,
                                      size_t cap, int timeout_ms);
+
+/**
+ * Zero-copy send, step 1: borrow room for a message of up to @p len bytes
+ * inside the channel itself (a shm: ring), to be written at @p *buf and
+ * published with ipckit_send_commit(), or dropped with ipckit_send_cancel().
+ * The message is built where the receiver will read it: one copy fewer
+ * than ipckit_send().
+ *
+ * While the loan is out, this handle's other sends give -EBUSY and other
+ * senders on the same object wait (the loan holds the send side), so keep
+ * it short. A process killed with a loan out published nothing; the next
+ * sender goes on. The loan belongs to the process that took it: after
+ * fork() the child's copy of the handle cannot commit it (-EPERM).
+ * ipckit_close() cancels a loan still out.
+ *
+ * @param ch         a channel opened with IPCKIT_SEND whose caps have
+ *                   IPCKIT_CAP_ZEROCOPY.
+ * @param len        the most the message will hold (0 is allowed).
+ * @param buf        receives where to write it; NULL on failure.
+ * @param timeout_ms as for ipckit_send_typed(): how long to wait for room.
+ * @return 0, or a negative errno: -ENOTSUP (the backend copies; use
+ *         ipckit_send()), -EBUSY (a loan is already out on this handle),
+ *         -EMSGSIZE, -EAGAIN, -ETIMEDOUT, -EBADF, -EINVAL, -EBADMSG.
+ */
+IPCKIT_API IPCKIT_NODISCARD int ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf,
+                                                 int timeout_ms);
+
+/**
+ * Zero-copy send, step 2: publish the loaned message with @p type and
+ * length @p len (at most the length loaned). It never waits.
+ *
+ * @return 0, or a negative errno: -EINVAL (no loan out, type not positive,
+ *         or @p len above the loan; the loan stays out), -EPERM (the loan
+ *         was taken by the parent of this process).
+ */
+IPCKIT_API int ipckit_send_commit(ipckit_channel *ch, long type, size_t len);
+
+/**
+ * Give a loan back without sending anything.
+ *
+ * @return 0, -EINVAL (no loan out), -EPERM (taken by another process).
+ */
+IPCKIT_API int ipckit_send_cancel(ipckit_channel *ch);
+
+/**
+ * Zero-copy receive: the next message, read in place. @p *buf points at the
+ * message inside the channel (a shm: ring) until ipckit_recv_release().
+ *
+ * While the message is borrowed, this handle's other receives give -EBUSY
+ * and other receivers on the same object wait. The memory is shared with
+ * every process that may open the object: a sender that does not trust the
+ * receiver's peers can change it under the reader. When that matters, copy
+ * it out first (ipckit_recv() does) and validate the copy. A process killed
+ * with a message borrowed leaves it queued for the next receiver (as a
+ * receiver killed inside ipckit_recv() does). ipckit_close() with a message
+ * still borrowed leaves it queued too.
+ *
+ * @param ch         a channel opened with IPCKIT_RECV whose caps have
+ *                   IPCKIT_CAP_ZEROCOPY.
+ * @param type       if not NULL, receives the message's type.
+ * @param buf        receives the address of the message; NULL on failure.
+ * @param timeout_ms as for ipckit_recv_typed().
+ * @return the message length (>= 0), or a negative errno: -ENOTSUP,
+ *         -EBUSY (a message is already borrowed on this handle), -EAGAIN,
+ *         -ETIMEDOUT, -EBADMSG, -EBADF, -EINVAL.
+ */
+IPCKIT_API IPCKIT_NODISCARD ssize_t ipckit_recv_borrow(ipckit_channel *ch, long *type,
+                                                       const void **buf, int timeout_ms);
+
+/**
+ * Done with a borrowed message: it is removed from the channel and its room
+ * goes back to the senders. The address from ipckit_recv_borrow() is no
+ * longer valid.
+ *
+ * @return 0, -EINVAL (nothing borrowed), -EPERM (borrowed by another
+ *         process: the parent of this one).
+ */
+IPCKIT_API int ipckit_recv_release(ipckit_channel *ch);
 
 /**
  * A descriptor that becomes readable (POLLIN) when a message may be

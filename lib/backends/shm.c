@@ -136,6 +136,17 @@ struct shmem {
     int32_t pid;        /* getpid(), refreshed when pid_gen shows a fork */
     unsigned pid_gen;
     char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    /* zero copy: the slot loaned and the message borrowed, with the pid of
+     * the process that holds the lock for them */
+    struct shmem_slot {
+        uint64_t tail; /* the tail when the room was found */
+        uint64_t off;  /* ring offset of the record (after the pad, if any) */
+        uint64_t pad;  /* bytes of pad record before it, 0 if none */
+    } loan;
+    int32_t loan_pid;
+    int32_t borrow_pid;
+    uint64_t borrow_head;
+    uint32_t borrow_len;
 };
 
 /* Sizes asked for (0: accept the existing ring's) and sizes to create with. */
@@ -575,16 +586,14 @@ shmem_lock(struct shmem *s, pthread_mutex_t *m, const char *what,
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* With the send lock held: wait for room for a record of @p len bytes. */
 static int
-shmem_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+shmem_reserve(struct shmem *s, size_t len, const struct timespec *deadline,
+              struct shmem_slot *slot)
 {
-    struct shmem *s = state;
     struct shmem_hdr *h = s->hdr;
     uint64_t rec = shmem_rec_size(len), head, tail, off, contig, pad;
-    struct shmem_rec r;
-    int rc = shmem_lock(s, &h->send_lock, "send", deadline);
-    if (rc < 0)
-        return rc;
+    int rc;
     for (;;) {
         tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
         off = tail & s->mask;
@@ -595,61 +604,116 @@ shmem_send(void *state, long type, const void *buf, size_t len, const struct tim
             break;
         head = atomic_load_explicit(&h->head, memory_order_acquire);
         s->head_seen = head;
-        if (tail - head > s->cap || ((tail | head) & 15u) != 0) {
-            rc = shmem_corrupt(s, "bad indexes", head, tail);
-            goto out;
-        }
+        if (tail - head > s->cap || ((tail | head) & 15u) != 0)
+            return shmem_corrupt(s, "bad indexes", head, tail);
         if (s->cap - (tail - head) >= pad + rec)
             break;
         rc = shmem_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->recv_cpu,
                         deadline);
         if (rc < 0)
-            goto out;
+            return rc;
     }
-    if (pad != 0) {
-        r.len = (uint32_t) (pad - SHMEM_REC);
+    slot->tail = tail;
+    slot->off = pad != 0 ? 0 : off;
+    slot->pad = pad;
+    return 0;
+}
+
+/* With the send lock held: the payload is at the slot; write the headers
+ * and publish the record with one store of tail. */
+static void
+shmem_publish(struct shmem *s, const struct shmem_slot *slot, long type, size_t len)
+{
+    struct shmem_hdr *h = s->hdr;
+    struct shmem_rec r;
+    if (slot->pad != 0) {
+        r.len = (uint32_t) (slot->pad - SHMEM_REC);
         r.type = 0;
         r.check = shmem_check_word(r.len, 0);
-        memcpy(s->ring + off, &r, sizeof r);
-        off = 0;
+        memcpy(s->ring + (slot->tail & s->mask), &r, sizeof r);
     }
     r.len = (uint32_t) len;
     r.type = type;
     r.check = shmem_check_word(r.len, type);
-    memcpy(s->ring + off, &r, sizeof r);
-    if (len > 0)
-        memcpy(s->ring + off + SHMEM_REC, buf, len);
+    memcpy(s->ring + slot->off, &r, sizeof r);
     atomic_store_explicit(&h->msgs_in, atomic_load_explicit(&h->msgs_in, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != shmem_pid(s))
         atomic_store_explicit(&h->last_send_pid, shmem_pid(s), memory_order_relaxed);
     shmem_note_cpu(&h->send_cpu);
-    /* Publish: seq_cst, ordered before the read of recv_sleepers below. */
-    atomic_store(&h->tail, tail + pad + rec);
-    rc = 0;
-out:
+    /* Publish: seq_cst, ordered before the read of recv_sleepers in the wake. */
+    atomic_store(&h->tail, slot->tail + slot->pad + shmem_rec_size(len));
+}
+
+static int
+shmem_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    struct shmem_slot slot;
+    int rc = shmem_lock(s, &h->send_lock, "send", deadline);
+    if (rc < 0)
+        return rc;
+    rc = shmem_reserve(s, len, deadline, &slot);
+    if (rc == 0) {
+        if (len > 0)
+            memcpy(s->ring + slot.off + SHMEM_REC, buf, len);
+        shmem_publish(s, &slot, type, len);
+    }
     (void) ipckit__shmem_mutex_unlock(&h->send_lock);
     if (rc == 0)
         shmem_wake(&h->data_seq, &h->recv_sleepers);
     return rc;
 }
 
-/* ---- receiving ----------------------------------------------------------- */
-
-static ssize_t
-shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
-           const struct timespec *deadline)
+/* Zero copy: the send lock stays held from loan to commit. */
+static int
+shmem_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
 {
     struct shmem *s = state;
     struct shmem_hdr *h = s->hdr;
-    uint64_t head, tail, off, rec;
-    struct shmem_rec r;
-    ssize_t rc;
-    size_t n;
-    (void) selector;
-    rc = shmem_lock(s, &h->recv_lock, "recv", deadline);
+    int rc = shmem_lock(s, &h->send_lock, "send_loan", deadline);
     if (rc < 0)
         return rc;
+    rc = shmem_reserve(s, len, deadline, &s->loan);
+    if (rc < 0) {
+        (void) ipckit__shmem_mutex_unlock(&h->send_lock);
+        return rc;
+    }
+    s->loan_pid = shmem_pid(s);
+    *buf = s->ring + s->loan.off + SHMEM_REC;
+    return 0;
+}
+
+static int
+shmem_commit(void *state, long type, size_t len, bool publish)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    if (s->loan_pid != shmem_pid(s))
+        return -EPERM; /* the parent's loan: its lock is not ours to release */
+    if (publish)
+        shmem_publish(s, &s->loan, type, len);
+    (void) ipckit__shmem_mutex_unlock(&h->send_lock);
+    if (publish)
+        shmem_wake(&h->data_seq, &h->recv_sleepers);
+    return 0;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/*
+ * With the receive lock held: wait for the next message, skipping pad
+ * records, and validate it. Fills @p head with the head it starts at and
+ * @p r with its header; the payload is at s->ring + (head & mask) + REC.
+ */
+static int
+shmem_next(struct shmem *s, const struct timespec *deadline, uint64_t *head_out,
+           struct shmem_rec *r)
+{
+    struct shmem_hdr *h = s->hdr;
+    uint64_t head, tail, off;
+    int rc;
     for (;;) {
         head = atomic_load_explicit(&h->head, memory_order_relaxed);
         tail = s->tail_seen;
@@ -657,74 +721,129 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
             tail = atomic_load_explicit(&h->tail, memory_order_acquire);
             s->tail_seen = tail;
         }
-        if (tail - head > s->cap || ((tail | head) & 15u) != 0) {
-            rc = shmem_corrupt(s, "bad indexes", head, tail);
-            goto out;
-        }
+        if (tail - head > s->cap || ((tail | head) & 15u) != 0)
+            return shmem_corrupt(s, "bad indexes", head, tail);
         if (head == tail) {
             rc = shmem_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->send_cpu,
                             deadline);
             if (rc < 0)
-                goto out;
+                return rc;
             continue;
         }
         off = head & s->mask;
-        memcpy(&r, s->ring + off, sizeof r);
-        if (r.check != shmem_check_word(r.len, r.type) || r.type < 0) {
-            rc = shmem_corrupt(s, "bad record header", head, tail);
-            goto out;
-        }
-        if (r.type == 0) {
+        memcpy(r, s->ring + off, sizeof *r);
+        if (r->check != shmem_check_word(r->len, r->type) || r->type < 0)
+            return shmem_corrupt(s, "bad record header", head, tail);
+        if (r->type == 0) {
             /* pad to the end of the ring */
-            if ((uint64_t) r.len + SHMEM_REC != s->cap - off || s->cap - off > tail - head) {
-                rc = shmem_corrupt(s, "bad pad record", head, tail);
-                goto out;
-            }
+            if ((uint64_t) r->len + SHMEM_REC != s->cap - off || s->cap - off > tail - head)
+                return shmem_corrupt(s, "bad pad record", head, tail);
             atomic_store(&h->head, head + s->cap - off);
             continue;
         }
-        rec = shmem_rec_size(r.len);
-        if (r.len > s->max_msg || rec > tail - head || rec > s->cap - off) {
-            rc = shmem_corrupt(s, "record length out of bounds", head, tail);
-            goto out;
-        }
-        n = r.len;
-        if (n > cap) {
-            if (!s->truncate) {
-                rc = ipckit_backend_error(s, -EMSGSIZE,
-                                          "recv: message of %u bytes does not fit a buffer of"
-                                          " %zu bytes; it stays queued",
-                                          r.len, cap);
-                goto out;
-            }
-            n = cap;
-        }
-        if (n > 0)
-            memcpy(buf, s->ring + off + SHMEM_REC, n);
-        *type = (long) r.type;
-        atomic_store_explicit(&h->msgs_out,
-                              atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-        if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != shmem_pid(s))
-            atomic_store_explicit(&h->last_recv_pid, shmem_pid(s), memory_order_relaxed);
-        shmem_note_cpu(&h->recv_cpu);
-        /* Free: seq_cst, ordered before the read of send_sleepers below. */
-        atomic_store(&h->head, head + rec);
-        rc = (ssize_t) n;
-        break;
+        if (r->len > s->max_msg || shmem_rec_size(r->len) > tail - head ||
+            shmem_rec_size(r->len) > s->cap - off)
+            return shmem_corrupt(s, "record length out of bounds", head, tail);
+        *head_out = head;
+        return 0;
     }
-out:
+}
+
+/* With the receive lock held: free the record at @p head with one store. */
+static void
+shmem_consume(struct shmem *s, uint64_t head, uint32_t len)
+{
+    struct shmem_hdr *h = s->hdr;
+    atomic_store_explicit(&h->msgs_out, atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != shmem_pid(s))
+        atomic_store_explicit(&h->last_recv_pid, shmem_pid(s), memory_order_relaxed);
+    shmem_note_cpu(&h->recv_cpu);
+    /* Free: seq_cst, ordered before the read of send_sleepers in the wake. */
+    atomic_store(&h->head, head + shmem_rec_size(len));
+}
+
+static ssize_t
+shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
+           const struct timespec *deadline)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    struct shmem_rec r;
+    uint64_t head;
+    ssize_t rc;
+    size_t n;
+    (void) selector;
+    rc = shmem_lock(s, &h->recv_lock, "recv", deadline);
+    if (rc < 0)
+        return rc;
+    rc = shmem_next(s, deadline, &head, &r);
+    if (rc == 0) {
+        n = r.len;
+        if (n > cap && !s->truncate) {
+            rc = ipckit_backend_error(s, -EMSGSIZE,
+                                      "recv: message of %u bytes does not fit a buffer of %zu"
+                                      " bytes; it stays queued",
+                                      r.len, cap);
+        } else {
+            if (n > cap)
+                n = cap;
+            if (n > 0)
+                memcpy(buf, s->ring + (head & s->mask) + SHMEM_REC, n);
+            *type = (long) r.type;
+            shmem_consume(s, head, r.len);
+            rc = (ssize_t) n;
+        }
+    }
     (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
     if (rc >= 0)
         shmem_wake(&h->space_seq, &h->send_sleepers);
     return rc;
 }
 
+/* Zero copy: the receive lock stays held from borrow to release. */
+static ssize_t
+shmem_borrow(void *state, long *type, const void **buf, const struct timespec *deadline)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    struct shmem_rec r;
+    int rc = shmem_lock(s, &h->recv_lock, "recv_borrow", deadline);
+    if (rc < 0)
+        return rc;
+    rc = shmem_next(s, deadline, &s->borrow_head, &r);
+    if (rc < 0) {
+        (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
+        return rc;
+    }
+    s->borrow_len = r.len;
+    s->borrow_pid = shmem_pid(s);
+    *type = (long) r.type;
+    *buf = s->ring + (s->borrow_head & s->mask) + SHMEM_REC;
+    return (ssize_t) r.len;
+}
+
+static int
+shmem_release(void *state, bool consume)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    if (s->borrow_pid != shmem_pid(s))
+        return -EPERM;
+    if (consume)
+        shmem_consume(s, s->borrow_head, s->borrow_len);
+    (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
+    if (consume)
+        shmem_wake(&h->space_seq, &h->send_sleepers);
+    return 0;
+}
+
 const ipckit_backend ipckit__shm_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "shm",
     .state_size = sizeof(struct shmem),
-    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT |
+            IPCKIT_CAP_ZEROCOPY,
     .open = shmem_open,
     .close = shmem_close,
     .unlink = shmem_unlink,
@@ -732,4 +851,8 @@ const ipckit_backend ipckit__shm_backend = {
     .recv = shmem_recv,
     .stat = shmem_stat,
     .info = shmem_info,
+    .loan = shmem_loan,
+    .commit = shmem_commit,
+    .borrow = shmem_borrow,
+    .release = shmem_release,
 };

@@ -103,6 +103,8 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
     ipckit_name_free(n);
     if (be->info != NULL)
         be->info(ch->state, &ch->caps, &ch->max_msg);
+    if (!ipckit__backend_zerocopy(be))
+        ch->caps &= ~(unsigned) IPCKIT_CAP_ZEROCOPY;
     if (ch->max_msg == 0)
         ch->max_msg = (size_t) -1;
     *out = ch;
@@ -115,6 +117,11 @@ ipckit_close(ipckit_channel *ch)
     int rc;
     if (ch == NULL)
         return 0;
+    /* A loan still out is dropped; a borrowed message stays queued. */
+    if (ch->lent)
+        (void) ch->be->commit(ch->state, 0, 0, false);
+    if (ch->borrowed)
+        (void) ch->be->release(ch->state, false);
     rc = ch->be->close(ch->state);
     free(ch);
     return rc;
@@ -196,6 +203,10 @@ ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, in
                                     "send: message of %zu bytes exceeds the channel's limit of"
                                     " %zu bytes",
                                     len, ch->max_msg);
+    if (ch->lent)
+        return ipckit_backend_error(ch->state, -EBUSY,
+                                    "send: a loan is out on this channel; commit or cancel it"
+                                    " first");
     seq = ch->err_seq;
     rc = ch->be->send(ch->state, type, buf, len,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
@@ -233,6 +244,10 @@ ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size
         return ipckit_backend_error(ch->state, -ENOTSUP,
                                     "recv: backend %s cannot select by type (selector %ld)",
                                     ch->be->scheme, selector);
+    if (ch->borrowed)
+        return ipckit_backend_error(ch->state, -EBUSY,
+                                    "recv: a message is borrowed on this channel; release it"
+                                    " first");
     seq = ch->err_seq;
     rc = ch->be->recv(ch->state, selector, &t, buf, cap,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
@@ -242,6 +257,160 @@ ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size
     } else if (ch->err_seq == seq) {
         (void) ipckit_backend_error(ch->state, (int) rc, "recv: %s", ipckit_strerror((int) rc));
     }
+    return rc;
+}
+
+/* ---- zero copy ------------------------------------------------------------ */
+
+static bool
+zerocopy(const ipckit_channel *ch)
+{
+    return (ch->caps & IPCKIT_CAP_ZEROCOPY) && ipckit__backend_zerocopy(ch->be);
+}
+
+int
+ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
+{
+    struct timespec ts;
+    unsigned seq;
+    int rc;
+
+    if (buf != NULL)
+        *buf = NULL;
+    if (ch == NULL)
+        return -EINVAL;
+    if (buf == NULL)
+        return ipckit_backend_error(ch->state, -EINVAL, "send_loan: buf is NULL");
+    if (!(ch->flags & IPCKIT_SEND))
+        return ipckit_backend_error(ch->state, -EBADF,
+                                    "send_loan: channel not opened for sending");
+    if (!zerocopy(ch))
+        return ipckit_backend_error(ch->state, -ENOTSUP,
+                                    "send_loan: backend %s copies; use ipckit_send()",
+                                    ch->be->scheme);
+    if (timeout_ms < -1)
+        return ipckit_backend_error(ch->state, -EINVAL, "send_loan: timeout_ms %d is below -1",
+                                    timeout_ms);
+    if (len > ch->max_msg)
+        return ipckit_backend_error(ch->state, -EMSGSIZE,
+                                    "send_loan: message of %zu bytes exceeds the channel's"
+                                    " limit of %zu bytes",
+                                    len, ch->max_msg);
+    if (ch->lent)
+        return ipckit_backend_error(ch->state, -EBUSY,
+                                    "send_loan: a loan is already out on this channel");
+    seq = ch->err_seq;
+    rc = ch->be->loan(ch->state, len, buf,
+                      ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+    if (rc == 0) {
+        ch->lent = true;
+        ch->lent_len = len;
+    } else {
+        *buf = NULL;
+        if (ch->err_seq == seq)
+            (void) ipckit_backend_error(ch->state, rc, "send_loan: %s", ipckit_strerror(rc));
+    }
+    return rc;
+}
+
+static int
+finish_loan(ipckit_channel *ch, long type, size_t len, bool publish)
+{
+    const char *what = publish ? "send_commit" : "send_cancel";
+    int rc;
+    if (ch == NULL)
+        return -EINVAL;
+    if (!ch->lent)
+        return ipckit_backend_error(ch->state, -EINVAL, "%s: no loan is out on this channel",
+                                    what);
+    if (publish && type <= 0)
+        return ipckit_backend_error(ch->state, -EINVAL, "%s: type %ld is not positive", what,
+                                    type);
+    if (publish && len > ch->lent_len)
+        return ipckit_backend_error(ch->state, -EINVAL,
+                                    "%s: length %zu is above the %zu bytes loaned", what, len,
+                                    ch->lent_len);
+    rc = ch->be->commit(ch->state, type, len, publish);
+    if (rc == -EPERM)
+        return ipckit_backend_error(ch->state, rc,
+                                    "%s: the loan was taken by another process (the parent of"
+                                    " this one)",
+                                    what);
+    ch->lent = false;
+    return rc;
+}
+
+int
+ipckit_send_commit(ipckit_channel *ch, long type, size_t len)
+{
+    return finish_loan(ch, type, len, true);
+}
+
+int
+ipckit_send_cancel(ipckit_channel *ch)
+{
+    return finish_loan(ch, 0, 0, false);
+}
+
+ssize_t
+ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout_ms)
+{
+    struct timespec ts;
+    long t = 0;
+    unsigned seq;
+    ssize_t rc;
+
+    if (buf != NULL)
+        *buf = NULL;
+    if (ch == NULL)
+        return -EINVAL;
+    if (buf == NULL)
+        return ipckit_backend_error(ch->state, -EINVAL, "recv_borrow: buf is NULL");
+    if (!(ch->flags & IPCKIT_RECV))
+        return ipckit_backend_error(ch->state, -EBADF,
+                                    "recv_borrow: channel not opened for receiving");
+    if (!zerocopy(ch))
+        return ipckit_backend_error(ch->state, -ENOTSUP,
+                                    "recv_borrow: backend %s copies; use ipckit_recv()",
+                                    ch->be->scheme);
+    if (timeout_ms < -1)
+        return ipckit_backend_error(ch->state, -EINVAL,
+                                    "recv_borrow: timeout_ms %d is below -1", timeout_ms);
+    if (ch->borrowed)
+        return ipckit_backend_error(ch->state, -EBUSY,
+                                    "recv_borrow: a message is already borrowed on this"
+                                    " channel");
+    seq = ch->err_seq;
+    rc = ch->be->borrow(ch->state, &t, buf,
+                        ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+    if (rc >= 0) {
+        ch->borrowed = true;
+        if (type != NULL)
+            *type = t;
+    } else {
+        *buf = NULL;
+        if (ch->err_seq == seq)
+            (void) ipckit_backend_error(ch->state, (int) rc, "recv_borrow: %s",
+                                        ipckit_strerror((int) rc));
+    }
+    return rc;
+}
+
+int
+ipckit_recv_release(ipckit_channel *ch)
+{
+    int rc;
+    if (ch == NULL)
+        return -EINVAL;
+    if (!ch->borrowed)
+        return ipckit_backend_error(ch->state, -EINVAL,
+                                    "recv_release: no message is borrowed on this channel");
+    rc = ch->be->release(ch->state, true);
+    if (rc == -EPERM)
+        return ipckit_backend_error(ch->state, rc,
+                                    "recv_release: the message was borrowed by another process"
+                                    " (the parent of this one)");
+    ch->borrowed = false;
     return rc;
 }
 

@@ -33,6 +33,9 @@ struct ipckit_channel {
     unsigned caps;
     size_t max_msg;
     unsigned err_seq;           /* bumped by every ipckit_backend_error() on this channel */
+    bool lent;                  /* ipckit_send_loan() succeeded, no commit or cancel yet */
+    bool borrowed;              /* ipckit_recv_borrow() succeeded, no release yet */
+    size_t lent_len;            /* the length loaned */
     char err[IPCKIT__DETAIL_MAX];
     alignas(max_align_t) unsigned char state[];
 };
@@ -48,6 +51,8 @@ const struct timespec *ipckit__deadline(int timeout_ms, struct timespec *storage
 int ipckit__opts_resolve(const ipckit_opts *in, ipckit_opts *out);
 
 /* registry.c */
+/* The table has the zero-copy operations (abi_version 2, all four set). */
+bool ipckit__backend_zerocopy(const ipckit_backend *be);
 const ipckit_backend *ipckit__backend_lookup(const char *scheme);
 void ipckit__backend_list(char *buf, size_t cap);
 

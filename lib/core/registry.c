@@ -96,6 +96,13 @@ scheme_valid(const char *s)
     return 1;
 }
 
+bool
+ipckit__backend_zerocopy(const ipckit_backend *be)
+{
+    return be->abi_version >= 2 && be->loan != NULL && be->commit != NULL &&
+           be->borrow != NULL && be->release != NULL;
+}
+
 int
 ipckit_backend_register(const ipckit_backend *be)
 {
@@ -122,6 +129,16 @@ ipckit_backend_register(const ipckit_backend *be)
                            " (open, close, send and recv are required)",
                            be->scheme);
         return -EINVAL;
+    }
+    if (be->abi_version >= 2) {
+        int n = (be->loan != NULL) + (be->commit != NULL) + (be->borrow != NULL) +
+                (be->release != NULL);
+        if (n != 0 && n != 4) {
+            ipckit__detail_set("backend_register: scheme %s has only some of loan, commit,"
+                               " borrow and release (all four or none)",
+                               be->scheme);
+            return -EINVAL;
+        }
     }
     (void) pthread_mutex_lock(&user_lock);
     old = find_locked(be->scheme);

@@ -396,6 +396,46 @@ START_TEST(selector_refused_without_cap)
 }
 END_TEST
 
+static int
+dummy_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
+{
+    (void) state, (void) len, (void) buf, (void) deadline;
+    return -EIO;
+}
+
+START_TEST(zero_copy_ops_checked)
+{
+    static ipckit_backend half, claims;
+    ipckit_channel *ch = NULL;
+    const void *msg;
+    void *room;
+    long type;
+    /* some of the four zero-copy operations but not all: refused */
+    half = mem_backend;
+    half.scheme = "memhalf";
+    half.caps |= IPCKIT_CAP_ZEROCOPY;
+    half.loan = dummy_loan;
+    ck_assert_int_eq(ipckit_backend_register(&half), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "all four"));
+    /* an ABI 1 table cannot have them: a claimed capability is dropped */
+    claims = mem_backend;
+    claims.abi_version = 1;
+    claims.scheme = "memclaims";
+    claims.caps |= IPCKIT_CAP_ZEROCOPY;
+    ck_assert_int_eq(ipckit_backend_register(&claims), 0);
+    ck_assert_int_eq(ipckit_open(&ch, "memclaims:zc", IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE,
+                                 NULL),
+                     0);
+    ck_assert_uint_eq(ipckit_caps(ch) & IPCKIT_CAP_ZEROCOPY, 0);
+    ck_assert_int_eq(ipckit_send_loan(ch, 1, &room, 0), -ENOTSUP);
+    ck_assert_int_eq(ipckit_recv_borrow(ch, &type, &msg, 0), -ENOTSUP);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(ch), "use ipckit_recv()"));
+    ck_assert_int_eq(ipckit_send(ch, "ok", 2, 0), 0); /* the channel itself works */
+    ck_assert_int_eq(ipckit_unlink("memclaims:zc"), 0);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+}
+END_TEST
+
 START_TEST(nonblock_flag_zeroes_timeouts)
 {
     ipckit_channel *rx = NULL;
@@ -445,6 +485,7 @@ main(void)
     tcase_add_test(tc, register_validation);
     tcase_add_test(tc, user_backend_through_api);
     tcase_add_test(tc, selector_refused_without_cap);
+    tcase_add_test(tc, zero_copy_ops_checked);
     tcase_add_test(tc, nonblock_flag_zeroes_timeouts);
     suite_add_tcase(s, tc);
     return tk_run(s);

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -343,6 +344,26 @@ struct mpmc_shared {
 };
 
 static struct mpmc_shared *shared;
+static bool mpmc_zero_copy; /* mix ipckit_send_loan/recv_borrow with the copying calls */
+
+/* Send one message, half of them (by sequence) built in place with a loan
+ * of the largest size and committed shorter. */
+static int
+mpmc_send(ipckit_channel *tx, unsigned id, unsigned s, unsigned char *buf)
+{
+    void *room;
+    size_t len;
+    int rc;
+    if (!mpmc_zero_copy || (s + id) % 2 == 0) {
+        len = msg_make(buf, id, s, MPMC_MAX);
+        return ipckit_send_typed(tx, (long) id + 1, buf, len, LONG_WAIT);
+    }
+    rc = ipckit_send_loan(tx, MPMC_MAX, &room, LONG_WAIT);
+    if (rc < 0)
+        return rc;
+    len = msg_make(room, id, s, MPMC_MAX);
+    return ipckit_send_commit(tx, (long) id + 1, len);
+}
 
 static int
 mpmc_producer(void *arg)
@@ -351,10 +372,8 @@ mpmc_producer(void *arg)
     static unsigned char buf[MPMC_MAX];
     ipckit_channel *tx = NULL;
     TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
-    for (unsigned s = 0; s < PER_PRODUCER; s++) {
-        size_t len = msg_make(buf, id, s, MPMC_MAX);
-        TK_CHILD_CHECK(ipckit_send_typed(tx, (long) id + 1, buf, len, LONG_WAIT) == 0);
-    }
+    for (unsigned s = 0; s < PER_PRODUCER; s++)
+        TK_CHILD_CHECK(mpmc_send(tx, id, s, buf) == 0);
     TK_CHILD_CHECK(ipckit_close(tx) == 0);
     return 0;
 }
@@ -368,14 +387,19 @@ mpmc_consumer(void *arg)
     (void) arg;
     memset(last, 0xff, sizeof last);
     TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
-    while (atomic_load(&shared->received) < PRODUCERS * PER_PRODUCER) {
+    for (unsigned k = 0; atomic_load(&shared->received) < PRODUCERS * PER_PRODUCER; k++) {
         long type;
         unsigned p, s;
-        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, 50);
+        const void *msg = buf;
+        bool borrowed = mpmc_zero_copy && k % 2 == 1;
+        ssize_t n = borrowed ? ipckit_recv_borrow(rx, &type, &msg, 50)
+                             : ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, 50);
         if (n == -ETIMEDOUT)
             continue;
         TK_CHILD_CHECK(n >= 0);
-        TK_CHILD_CHECK(msg_valid(buf, (size_t) n, &p, &s, MPMC_MAX));
+        TK_CHILD_CHECK(msg_valid(msg, (size_t) n, &p, &s, MPMC_MAX));
+        if (borrowed)
+            TK_CHILD_CHECK(ipckit_recv_release(rx) == 0);
         TK_CHILD_CHECK(p < PRODUCERS && s < PER_PRODUCER && type == (long) p + 1);
         /* one producer's messages come to each consumer in order */
         TK_CHILD_CHECK(last[p] == ~0u || s > last[p]);
@@ -389,6 +413,7 @@ mpmc_consumer(void *arg)
 
 START_TEST(producers_and_consumers)
 {
+    mpmc_zero_copy = _i == 1;
     ipckit_opts o = IPCKIT_OPTS_INIT;
     ipckit_channel *keep;
     pid_t pids[PRODUCERS + CONSUMERS];
@@ -668,6 +693,275 @@ START_TEST(signals_do_not_cut_waits)
 }
 END_TEST
 
+/* ---- zero copy ----------------------------------------------------------------- */
+
+START_TEST(zero_copy_roundtrip)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *rx;
+    unsigned char want[900];
+    const void *msg = NULL;
+    void *room = NULL;
+    long type = 0;
+    ipckit_stat st;
+
+    setup_name("");
+    o.max_msg_size = 1000;
+    o.capacity = 4096;
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    ck_assert(ipckit_caps(tx) & IPCKIT_CAP_ZEROCOPY);
+
+    /* wrap the ring several times: messages of 900 and 0 bytes, built in
+     * place, committed shorter than loaned, read in place */
+    for (unsigned i = 0; i < 40; i++) {
+        size_t len = i % 3 == 2 ? 0 : sizeof want;
+        ck_assert_int_eq(ipckit_send_loan(tx, 1000, &room, 0), 0);
+        ck_assert_ptr_nonnull(room);
+        tk_fill(want, sizeof want, 7, i);
+        memcpy(room, want, len);
+        ck_assert_int_eq(ipckit_send_commit(tx, (long) i + 1, len), 0);
+        ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+        ck_assert_int_eq(st.messages, 1);
+        ck_assert_int_eq(ipckit_recv_borrow(rx, &type, &msg, 0), (ssize_t) len);
+        ck_assert_int_eq(type, (long) i + 1);
+        ck_assert(len == 0 || memcmp(msg, want, len) == 0);
+        ck_assert_int_eq(ipckit_recv_release(rx), 0);
+        ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+        ck_assert_int_eq(st.messages, 0);
+    }
+    /* the copying calls read what a loan wrote, and the other way round */
+    ck_assert_int_eq(ipckit_send_loan(tx, 5, &room, 0), 0);
+    memcpy(room, "hello", 5);
+    ck_assert_int_eq(ipckit_send_commit(tx, 3, 5), 0);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, want, sizeof want, 0), 5);
+    ck_assert_int_eq(type, 3);
+    ck_assert_mem_eq(want, "hello", 5);
+    ck_assert_int_eq(ipckit_send_typed(tx, 4, "world", 5, 0), 0);
+    ck_assert_int_eq(ipckit_recv_borrow(rx, NULL, &msg, 0), 5);
+    ck_assert_mem_eq(msg, "world", 5);
+    ck_assert_int_eq(ipckit_recv_release(rx), 0);
+    ck_assert_int_eq(ipckit_recv_borrow(rx, &type, &msg, 0), -EAGAIN);
+    ck_assert_ptr_null(msg);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(zero_copy_misuse)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *rx, *tx2, *fifo = NULL;
+    unsigned char buf[1000];
+    char fname[300];
+    const void *msg;
+    void *room, *room2;
+    long type;
+
+    setup_name("");
+    o.max_msg_size = 1000;
+    o.capacity = 4096;
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    tx2 = open_ok(IPCKIT_SEND, NULL);
+
+    /* wrong direction, no loan, bad sizes and types */
+    ck_assert_int_eq(ipckit_send_loan(rx, 10, &room, 0), -EBADF);
+    ck_assert_int_eq(ipckit_recv_borrow(tx, &type, &msg, 0), -EBADF);
+    ck_assert_int_eq(ipckit_send_loan(tx, 1001, &room, 0), -EMSGSIZE);
+    ck_assert_ptr_null(room);
+    ck_assert_int_eq(ipckit_send_loan(tx, 10, NULL, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_send_commit(tx, 1, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_send_cancel(tx), -EINVAL);
+    ck_assert_int_eq(ipckit_recv_release(rx), -EINVAL);
+    ck_assert_int_eq(ipckit_send_loan(NULL, 1, &room, 0), -EINVAL);
+    ck_assert_int_eq(ipckit_recv_borrow(NULL, &type, &msg, 0), -EINVAL);
+
+    /* a loan out: this handle's sends are refused, the loan stays usable */
+    ck_assert_int_eq(ipckit_send_loan(tx, 10, &room, 0), 0);
+    ck_assert_int_eq(ipckit_send_loan(tx, 10, &room2, 0), -EBUSY);
+    ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), -EBUSY);
+    ck_assert_int_eq(ipckit_send_commit(tx, 0, 1), -EINVAL);
+    ck_assert_int_eq(ipckit_send_commit(tx, 1, 11), -EINVAL);
+    /* ... and another handle in this thread would wait for ever: refused
+     * (another process waits: zero_copy_holder_killed) */
+    ck_assert_int_eq(ipckit_send(tx2, "y", 1, -1), -EDEADLK);
+    memcpy(room, "0123456789", 10);
+    ck_assert_int_eq(ipckit_send_commit(tx, 9, 10), 0);
+    ck_assert_int_eq(ipckit_send(tx2, "y", 1, 0), 0);
+
+    /* a cancelled loan sends nothing */
+    ck_assert_int_eq(ipckit_send_loan(tx, 10, &room, 0), 0);
+    memcpy(room, "garbage!!!", 10);
+    ck_assert_int_eq(ipckit_send_cancel(tx), 0);
+
+    /* a borrowed message: this handle's receives are refused */
+    ck_assert_int_eq(ipckit_recv_borrow(rx, &type, &msg, 0), 10);
+    ck_assert_int_eq(type, 9);
+    ck_assert_mem_eq(msg, "0123456789", 10);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBUSY);
+    ck_assert_int_eq(ipckit_recv_borrow(rx, &type, &msg, 0), -EBUSY);
+    ck_assert_int_eq(ipckit_recv_release(rx), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(buf[0], 'y');
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+
+    /* a full ring: the loan fails and none is left out */
+    while (ipckit_send(tx, buf, 1000, 0) == 0)
+        ;
+    ck_assert_int_eq(ipckit_send_loan(tx, 1000, &room, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_send_loan(tx, 1000, &room, 20), -ETIMEDOUT);
+    ck_assert_int_eq(ipckit_send_cancel(tx), -EINVAL);
+    while (ipckit_recv(rx, buf, sizeof buf, 0) >= 0)
+        ;
+
+    /* close with a loan out releases the send side; close with a message
+     * borrowed leaves it queued */
+    ck_assert_int_eq(ipckit_send_loan(tx2, 10, &room, 0), 0);
+    ck_assert_int_eq(ipckit_close(tx2), 0);
+    ck_assert_int_eq(ipckit_send(tx, "kept", 4, 0), 0);
+    ck_assert_int_eq(ipckit_recv_borrow(rx, &type, &msg, 0), 4);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 4);
+    ck_assert_mem_eq(buf, "kept", 4);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+
+    /* backends that copy say so */
+    tk_name(fname, sizeof fname, "fifo", "zc.fifo");
+    ck_assert_int_eq(ipckit_open(&fifo, fname, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    ck_assert(!(ipckit_caps(fifo) & IPCKIT_CAP_ZEROCOPY));
+    ck_assert_int_eq(ipckit_recv_borrow(fifo, &type, &msg, 0), -ENOTSUP);
+    ck_assert_int_eq(ipckit_close(fifo), 0);
+    ck_assert_int_eq(ipckit_unlink(fname), 0);
+
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static ipckit_channel *zc_tx, *zc_rx;
+
+/* The child of a process that holds a loan and a borrowed message. */
+static int
+zero_copy_child(void *arg)
+{
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_send_commit(zc_tx, 1, 4) == -EPERM);
+    TK_CHILD_CHECK(ipckit_send_cancel(zc_tx) == -EPERM);
+    TK_CHILD_CHECK(ipckit_recv_release(zc_rx) == -EPERM);
+    /* closing the copies does not release the parent's locks */
+    TK_CHILD_CHECK(ipckit_close(zc_tx) == 0);
+    TK_CHILD_CHECK(ipckit_close(zc_rx) == 0);
+    return 0;
+}
+
+START_TEST(zero_copy_fork)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    unsigned char buf[16];
+    const void *msg;
+    void *room;
+    long type;
+
+    setup_name("");
+    o.max_msg_size = 100;
+    o.capacity = 4096;
+    zc_tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    zc_rx = open_ok(IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_send(zc_tx, "first", 5, 0), 0);
+    ck_assert_int_eq(ipckit_recv_borrow(zc_rx, &type, &msg, 0), 5);
+    ck_assert_int_eq(ipckit_send_loan(zc_tx, 4, &room, 0), 0);
+    ck_assert_int_eq(tk_wait(tk_fork(zero_copy_child, NULL), LONG_WAIT), 0);
+    /* the parent still holds both and finishes them */
+    memcpy(room, "next", 4);
+    ck_assert_int_eq(ipckit_send_commit(zc_tx, 2, 4), 0);
+    ck_assert_mem_eq(msg, "first", 5);
+    ck_assert_int_eq(ipckit_recv_release(zc_rx), 0);
+    ck_assert_int_eq(ipckit_recv_typed(zc_rx, 0, &type, buf, sizeof buf, 0), 4);
+    ck_assert_int_eq(type, 2);
+    ck_assert_mem_eq(buf, "next", 4);
+    ck_assert_int_eq(ipckit_close(zc_rx), 0);
+    ck_assert_int_eq(ipckit_close(zc_tx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static tk_gate zc_ready;
+
+/* Take a loan, write half of a message into it, then wait to be killed. */
+static int
+zero_copy_dying_sender(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    void *room;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send_loan(tx, 64, &room, LONG_WAIT) == 0);
+    memset(room, 'X', 32);
+    tk_gate_open(&zc_ready);
+    pause();
+    return 1;
+}
+
+/* Borrow a message, then wait to be killed. */
+static int
+zero_copy_dying_receiver(void *arg)
+{
+    ipckit_channel *rx = NULL;
+    const void *msg;
+    long type;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_recv_borrow(rx, &type, &msg, LONG_WAIT) == 6);
+    tk_gate_open(&zc_ready);
+    pause();
+    return 1;
+}
+
+START_TEST(zero_copy_holder_killed)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *rx;
+    unsigned char buf[128];
+    long type = 0;
+    pid_t pid;
+
+    setup_name("");
+    o.max_msg_size = 100;
+    o.capacity = 4096;
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    for (int round = 0; round < 20; round++) {
+        /* a sender killed with a loan out published nothing */
+        tk_gate_init(&zc_ready);
+        pid = tk_fork(zero_copy_dying_sender, NULL);
+        ck_assert_int_eq(tk_gate_wait(&zc_ready, LONG_WAIT), 0);
+        ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), -EAGAIN); /* it holds the send side */
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+        tk_gate_close(&zc_ready);
+        ck_assert_int_eq(ipckit_send_typed(tx, 5, "intact", 6, LONG_WAIT), 0);
+        /* a receiver killed with it borrowed leaves it queued */
+        tk_gate_init(&zc_ready);
+        pid = tk_fork(zero_copy_dying_receiver, NULL);
+        ck_assert_int_eq(tk_gate_wait(&zc_ready, LONG_WAIT), 0);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+        tk_gate_close(&zc_ready);
+        ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT), 6);
+        ck_assert_int_eq(type, 5);
+        ck_assert_mem_eq(buf, "intact", 6);
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    }
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -683,7 +977,11 @@ main(void)
     tcase_add_test(tc, signals_do_not_cut_waits);
     tcase_add_test(tc, concurrent_creators_agree);
     tcase_add_test(tc, scribbled_ring_is_never_trusted);
-    tcase_add_test(mp, producers_and_consumers);
+    tcase_add_test(tc, zero_copy_roundtrip);
+    tcase_add_test(tc, zero_copy_misuse);
+    tcase_add_test(tc, zero_copy_fork);
+    tcase_add_test(tc, zero_copy_holder_killed);
+    tcase_add_loop_test(mp, producers_and_consumers, 0, 2);
     tcase_add_test(mp, wakeups_long_run);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, mp);
