@@ -451,6 +451,12 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     s->hdr = m.base;
     s->ring = (unsigned char *) m.base + SHMEM_HDR;
     s->map_size = m.size;
+#ifdef MADV_POPULATE_WRITE
+    /* Fault the whole ring in now (its size was validated), not one page
+     * at a time on the first laps of the fast path: for a 4 MiB ring that
+     * is 1024 faults, each clearing a page. Best effort (Linux 5.14+). */
+    (void) madvise(m.base, m.size, MADV_POPULATE_WRITE);
+#endif
     s->cap = s->hdr->capacity;
     s->mask = s->cap - 1;
     s->max_msg = s->hdr->max_msg;
