@@ -55,6 +55,11 @@ struct bx_variant {
     int (*open)(struct bx_run *r, int chan, enum bx_dir dir, void **ep);
     int (*send)(void *ep, const void *buf, size_t len);
     ssize_t (*recv)(void *ep, void *buf, size_t cap);
+    /* Optional: receive in place: point @p msg at the next message and return
+     * its length; release() then frees it. The consumer hashes the message
+     * where it lies instead of in its own buffer. */
+    ssize_t (*recv_view)(void *ep, const void **msg);
+    void (*release)(void *ep);
     /* Optional: receive with a timeout in milliseconds (NULL: not offered). */
     ssize_t (*recv_timed)(void *ep, void *buf, size_t cap, int timeout_ms);
     void (*close)(void *ep);
@@ -79,6 +84,9 @@ struct bx_backend {
     /* No kernel object to create or remove, and the sender's name holds the
      * receiver's pid: senders open once the pids are known (signal:). */
     bool no_object;
+    /* Optional: a second library variant measured for one-way throughput
+     * (shm: with ipckit_send_loan/ipckit_recv_borrow). */
+    const struct bx_variant *lib_zc;
 };
 
 extern const struct bx_backend bx_backends[];
@@ -86,7 +94,7 @@ extern const size_t bx_nbackends;
 
 /* Raw and ipckit variants (xport.c). */
 extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_posixmq,
-    bx_raw_rtsig, bx_ipckit;
+    bx_raw_rtsig, bx_ipckit, bx_ipckit_zc;
 
 /* Peer variants (peers.c); NULL-free only when built with IPCKIT_BENCH_PEERS. */
 #ifdef IPCKIT_BENCH_HAVE_NNG

@@ -371,25 +371,33 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     case R_CONS: {
         uint64_t stop = bx_stop_word(), w;
         for (;;) {
+            const unsigned char *msg = rbuf;
+            bool stopped = false;
             if (j->consumers == 1 && s->count == j->count)
                 break;
-            n = r->var->recv(ep[0], rbuf, j->size);
+            if (r->var->recv_view != NULL)
+                n = r->var->recv_view(ep[0], (const void **) &msg);
+            else
+                n = r->var->recv(ep[0], rbuf, j->size);
             if (n < 0) {
                 slot_fail(s, "recv: %s", strerror((int) -n));
                 break;
             }
-            if ((size_t) n != j->size) {
+            if ((size_t) n != j->size)
                 slot_fail(s, "received %zd bytes, not %zu", n, j->size);
+            else if (j->consumers > 1 && (size_t) n >= sizeof w) {
+                memcpy(&w, msg, sizeof w);
+                stopped = w == stop;
+            }
+            if (!s->failed && !stopped) {
+                s->sum += bx_hash(msg, (size_t) n);
+                s->count++;
+                s->t1 = now_s();
+            }
+            if (r->var->recv_view != NULL)
+                r->var->release(ep[0]);
+            if (s->failed || stopped)
                 break;
-            }
-            if (j->consumers > 1 && (size_t) n >= sizeof w) {
-                memcpy(&w, rbuf, sizeof w);
-                if (w == stop)
-                    break;
-            }
-            s->sum += bx_hash(rbuf, (size_t) n);
-            s->count++;
-            s->t1 = now_s();
         }
         break;
     }
@@ -839,7 +847,8 @@ static double
 cell_ratio(const struct bx_cell *c)
 {
     const struct bx_cell *raw;
-    if (c->n == 0 || strcmp(c->variant, "ipckit") != 0 || c->metric >= M_IDLE)
+    if (c->n == 0 || c->metric >= M_IDLE ||
+        (strcmp(c->variant, "ipckit") != 0 && strcmp(c->variant, "zerocopy") != 0))
         return NAN;
     raw = cell_find(c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
     return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;
@@ -1186,6 +1195,10 @@ plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
                     j.var = be->lib;
                     fn(&j, arg);
                 }
+                if (be->lib_zc != NULL && variant_on(be->lib_zc)) {
+                    j.var = be->lib_zc;
+                    fn(&j, arg);
+                }
             }
         }
         for (int s = 0; s < g.nscale; s++) {
@@ -1356,7 +1369,7 @@ usage(FILE *f)
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
-        "  -V, --variants=LIST   raw,ipckit,nng,zmq (default all)\n"
+        "  -V, --variants=LIST   raw,ipckit,zerocopy,nng,zmq (default all)\n"
         "  -s, --sizes=LIST      one-way message sizes in bytes (default 64,4096,65536)\n"
         "  -n, --count=N         64-byte one-way messages per run (default 200000);\n"
         "                        larger sizes send N*512/size messages\n"

@@ -651,6 +651,48 @@ const struct bx_variant bx_ipckit = {
     .cleanup = ipk_cleanup,
 };
 
+/*
+ * Zero copy (backends with IPCKIT_CAP_ZEROCOPY): the sender writes its
+ * message once, into a loan in the ring (the memcpy stands for building it
+ * there); the receiver reads it where it lies. One copy where the pipe and
+ * the ipckit variant make two.
+ */
+static int
+ipk_send_zc(void *ep, const void *buf, size_t len)
+{
+    void *room;
+    int rc = ipckit_send_loan(ep, len, &room, IPCKIT_FOREVER);
+    if (rc < 0)
+        return rc;
+    memcpy(room, buf, len);
+    return ipckit_send_commit(ep, 1, len);
+}
+
+static ssize_t
+ipk_recv_view(void *ep, const void **msg)
+{
+    return ipckit_recv_borrow(ep, NULL, msg, IPCKIT_FOREVER);
+}
+
+static void
+ipk_release(void *ep)
+{
+    (void) ipckit_recv_release(ep);
+}
+
+const struct bx_variant bx_ipckit_zc = {
+    .name = "zerocopy",
+    .prepare = ipk_prepare,
+    .parent_after_fork = ipk_parent_after_fork,
+    .open = ipk_open,
+    .send = ipk_send_zc,
+    .recv = ipk_recv,
+    .recv_view = ipk_recv_view,
+    .release = ipk_release,
+    .close = ipk_close,
+    .cleanup = ipk_cleanup,
+};
+
 /* ---- names per scheme ------------------------------------------------------ */
 
 static int
@@ -766,22 +808,23 @@ name_peer_zmq(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size
 const struct bx_backend bx_backends[] = {
     /* The reference every row is also compared with ("vs pipe"): an
      * anonymous pipe, fixed-size messages. Keep it first. */
-    { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false, false },
+    { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false, false, NULL },
     { "fifo", "mkfifo(3) write/read", &bx_raw_fifo, &bx_ipckit, name_fifo, NULL, false, false,
-      false },
+      false, NULL },
     { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false,
-      false },
+      false, NULL },
     { "posixmq", "mq_send/mq_receive", &bx_raw_posixmq, &bx_ipckit, name_posixmq, max_posixmq,
-      true, false, false },
+      true, false, false, NULL },
     /* shm: has no raw twin; it is compared with the pipe row (raw == NULL). */
-    { "shm", "(pipe row)", NULL, &bx_ipckit, name_shm, NULL, true, false, false },
+    { "shm", "(pipe row)", NULL, &bx_ipckit, name_shm, NULL, true, false, false,
+      &bx_ipckit_zc },
     { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, name_signal, max_sigval,
-      false, false, true },
+      false, false, true, NULL },
 #ifdef IPCKIT_BENCH_HAVE_NNG
-    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true, false },
+    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true, false, NULL },
 #endif
 #ifdef IPCKIT_BENCH_HAVE_ZMQ
-    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true, false },
+    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true, false, NULL },
 #endif
 };
 const size_t bx_nbackends = sizeof bx_backends / sizeof bx_backends[0];
