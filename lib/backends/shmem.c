@@ -161,36 +161,6 @@ ipckit__shmem_fork_watch(void)
     (void) pthread_once(&once, shmem_fork_register);
 }
 
-uint64_t
-ipckit__proc_start_time(long pid)
-{
-    char path[64], buf[1024];
-    unsigned long long start = 0;
-    const char *p;
-    ssize_t n;
-    int fd, field;
-
-    (void) snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof buf - 1);
-    (void) close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* the command name (field 2) is in parentheses and may hold anything */
-    p = strrchr(buf, ')');
-    if (p == NULL)
-        return 0;
-    for (field = 2; *p != '\0' && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (field != 22 || sscanf(p, "%llu", &start) != 1)
-        return 0;
-    return (uint64_t) start;
-}
-
 int
 ipckit__shmem_unlink(const char *pname)
 {

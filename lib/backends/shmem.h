@@ -68,12 +68,10 @@ int ipckit__shmem_unlink(const char *pname);
  * the pid at offset 12 and, at this offset, the creator's start time
  * (field 22 of /proc/PID/stat, clock ticks after boot), so that a pid that
  * was reused is not mistaken for the creator. "ipckit ls" and
- * "ipckit rm --stale" read them.
+ * "ipckit rm --stale" read them. ipckit__proc_start_time() (core/internal.h)
+ * reads the start time.
  */
 #define IPCKIT__SHMEM_CREATOR_START_OFFSET 48
-
-/* Start time of process @p pid in clock ticks after boot; 0 if unknown. */
-uint64_t ipckit__proc_start_time(long pid);
 
 /* A process-shared, robust, error-checking mutex. */
 int ipckit__shmem_mutex_init(pthread_mutex_t *m);

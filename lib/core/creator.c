@@ -1,0 +1,210 @@
+/*
+ * ipckit: creator records for the objects whose creator the kernel does not
+ * keep (System V message queues, POSIX message queues, FIFOs). The format
+ * is in creator_record.h; docs/reliability.md describes it and the rule by
+ * which a record is trusted.
+ *
+ * Nothing here can make an open or an unlink fail: a record that cannot be
+ * written leaves the object with "creator unknown", which only means that
+ * "ipckit rm --stale" will never remove it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "creator_record.h"
+
+uint64_t
+ipckit__proc_start_time(long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long start = 0;
+    const char *p;
+    ssize_t n;
+    int fd, field;
+
+    (void) snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    (void) close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* the command name (field 2) is in parentheses and may hold anything */
+    p = strrchr(buf, ')');
+    if (p == NULL)
+        return 0;
+    for (field = 2; *p != '\0' && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (field != 22 || sscanf(p, "%llu", &start) != 1)
+        return 0;
+    return (uint64_t) start;
+}
+
+static int
+creator_path(const struct ipckit__crec *r, char *buf, size_t cap)
+{
+    char leaf[IPCKIT__CREC_LEAF_MAX];
+    int n, rc = ipckit__crec_leaf(r, leaf, sizeof leaf);
+    if (rc < 0)
+        return rc;
+    n = snprintf(buf, cap, "%s/%s", IPCKIT__CREC_DIR, leaf);
+    return n < 0 || (size_t) n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+/*
+ * Make @p path appear with @p line as its whole content, or fail with
+ * -EEXIST if something is there. The record is written into an unnamed
+ * file (O_TMPFILE) that is then linked under its name, so a reader never
+ * sees it half written and a creator killed meanwhile leaves nothing. Where
+ * O_TMPFILE or /proc is missing, the file is created exclusively and then
+ * written: a reader that comes in between finds a short record and refuses
+ * it, which is "creator unknown" for that moment.
+ */
+static int
+creator_publish(const char *path, const char *line, size_t len)
+{
+    char proc[64];
+    int fd, rc;
+
+    fd = open(IPCKIT__CREC_DIR, O_TMPFILE | O_WRONLY | O_CLOEXEC, IPCKIT__CREC_MODE);
+    if (fd >= 0) {
+        /* the umask narrowed the mode; the record is meant to be readable */
+        rc = fchmod(fd, IPCKIT__CREC_MODE) < 0 ? -errno : write_all(fd, line, len);
+        if (rc == 0) {
+            (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+            rc = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+        }
+        (void) close(fd);
+        if (rc != -ENOENT)
+            return rc; /* done, -EEXIST, or a real failure */
+        /* no /proc: fall through to the exclusive create */
+    } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+        return -errno;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+              IPCKIT__CREC_MODE);
+    if (fd < 0)
+        return -errno;
+    rc = fchmod(fd, IPCKIT__CREC_MODE) < 0 ? -errno : write_all(fd, line, len);
+    if (rc < 0)
+        (void) unlink(path);
+    (void) close(fd);
+    return rc;
+}
+
+int
+ipckit__creator_write(struct ipckit__crec *r)
+{
+    char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX], line[IPCKIT__CREC_MAX + 1];
+    int len, rc;
+
+    r->pid = (long) getpid();
+    r->start = (unsigned long long) ipckit__proc_start_time(r->pid);
+    r->uid = (unsigned long) geteuid();
+    len = ipckit__crec_format(r, line, sizeof line);
+    if (len < 0)
+        return -ENAMETOOLONG;
+    rc = creator_path(r, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct stat sb;
+        rc = creator_publish(path, line, (size_t) len);
+        if (rc != -EEXIST)
+            return rc;
+        /*
+         * Something has the name already. The object was created just now,
+         * so a record of ours there is an orphan of an earlier object with
+         * the same identity (or garbage): replace it. Anything owned by
+         * someone else is left alone and not trusted; the object then has
+         * no record.
+         */
+        if (lstat(path, &sb) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return -errno;
+        }
+        if (sb.st_uid != geteuid() || S_ISDIR(sb.st_mode))
+            return -EEXIST;
+        if (unlink(path) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+int
+ipckit__creator_lookup(const struct ipckit__crec *obj, unsigned long obj_uid,
+                       struct ipckit__crec *out)
+{
+    char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
+    struct stat sb;
+    int rc = creator_path(obj, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    rc = ipckit__crec_load(AT_FDCWD, path, out, &sb);
+    if (rc < 0)
+        return rc;
+    if (!ipckit__crec_trusted(out, &sb, obj_uid, obj))
+        return -EBADMSG;
+    if (out->kind == IPCKIT__CREC_FIFO && !ipckit__crec_fifo_path_ok(out))
+        return -EBADMSG;
+    return 0;
+}
+
+long
+ipckit__creator_pid(const struct ipckit__crec *obj, unsigned long obj_uid)
+{
+    struct ipckit__crec rec;
+    return ipckit__creator_lookup(obj, obj_uid, &rec) == 0 ? rec.pid : -1;
+}
+
+bool
+ipckit__creator_removable(const struct ipckit__crec *obj, unsigned long obj_uid)
+{
+    char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
+    struct ipckit__crec rec;
+    struct stat sb;
+    if (creator_path(obj, path, sizeof path) < 0 || lstat(path, &sb) < 0 ||
+        S_ISDIR(sb.st_mode))
+        return false;
+    /* Our own file under the object's identity goes with the object, even
+     * when it does not parse. */
+    if (sb.st_uid == geteuid())
+        return true;
+    /* Root removes another user's record only if it describes the object;
+     * what another user merely put there stays. */
+    return geteuid() == 0 && ipckit__creator_lookup(obj, obj_uid, &rec) == 0;
+}
+
+void
+ipckit__creator_unlink(const struct ipckit__crec *obj)
+{
+    char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
+    if (creator_path(obj, path, sizeof path) == 0)
+        (void) unlink(path);
+}
