@@ -46,6 +46,7 @@
 #include <bsd/string.h>
 
 #include "../core/internal.h"
+#include "../core/creator_record.h"
 
 #define FIFO_MAGIC 0x4b49u /* "IK" in little-endian memory */
 #define FIFO_VERSION 1u
@@ -129,13 +130,41 @@ fifo_check_path(void *st, const char *path, bool creating, struct stat *sb)
     return 0;
 }
 
+/*
+ * Record this process as the creator of the FIFO just made at @p path
+ * (inode @p made). The record holds the absolute path, so that a reader
+ * in another directory can check that it still names the FIFO.
+ */
+static bool
+fifo_record_created(const char *path, const struct stat *made, struct ipckit__crec *rec)
+{
+    unsigned long owner = 0;
+    size_t len = 0;
+    if (ipckit__crec_fifo_identity(path, rec, &owner) < 0 ||
+        rec->dev != (unsigned long long) made->st_dev ||
+        rec->ino != (unsigned long long) made->st_ino)
+        return false;
+    if (path[0] != '/') {
+        if (getcwd(rec->target, sizeof rec->target) == NULL)
+            return false;
+        len = strlen(rec->target);
+        if (len > 1 && strlcat(rec->target, "/", sizeof rec->target) >= sizeof rec->target)
+            return false;
+        len = strlen(rec->target);
+    }
+    if (strlcpy(rec->target + len, path, sizeof rec->target - len) >= sizeof rec->target - len)
+        return false;
+    return ipckit__creator_write(rec) == 0;
+}
+
 static int
 fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
           const struct timespec *deadline)
 {
     struct fifo *f = state;
     const char *path = ipckit_name_target(name);
-    bool created = false;
+    bool created = false, recorded = false;
+    struct ipckit__crec rec;
     struct stat sb, fsb;
     long stream = 0;
     long backoff = 1;
@@ -181,6 +210,10 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         rc = fifo_chmod_created(state, path, &sb, opts->mode);
         if (rc < 0)
             goto fail;
+        /* The kernel keeps no creator: record it beside, before the wait
+         * for a reader. Without a record the FIFO is only "creator
+         * unknown", so this never fails the open. */
+        recorded = fifo_record_created(path, &sb, &rec);
     }
 
     for (;;) {
@@ -248,6 +281,8 @@ fail:
     f->fd = -1;
     free(f->rbuf);
     f->rbuf = NULL;
+    if (recorded)
+        ipckit__creator_unlink(&rec);
     if (created)
         (void) unlink(path);
     return rc;
@@ -271,14 +306,22 @@ static int
 fifo_unlink(const ipckit_name *name)
 {
     const char *path = ipckit_name_target(name);
+    struct ipckit__crec obj;
+    unsigned long owner = 0;
+    bool drop_record;
     struct stat sb;
     int rc = fifo_check_path(NULL, path, false, &sb);
     if (rc < 0)
         return rc;
+    /* Find the FIFO's record while the path still names it. */
+    drop_record = ipckit__crec_fifo_identity(path, &obj, &owner) == 0 &&
+                  ipckit__creator_removable(&obj, owner);
     if (unlink(path) < 0) {
         int e = errno;
         return ipckit_backend_error(NULL, -e, "fifo: unlink \"%s\": %s", path, strerror(e));
     }
+    if (drop_record)
+        ipckit__creator_unlink(&obj);
     return 0;
 }
 
@@ -291,6 +334,13 @@ fifo_stat(const ipckit_name *name, ipckit_stat *out)
         return rc;
     out->mode = sb.st_mode & 07777;
     out->max_msg_size = (long) FIFO_MAX_DEFAULT;
+    {
+        /* A FIFO keeps no creator; ipckit's record may. */
+        struct ipckit__crec obj;
+        unsigned long owner = 0;
+        if (ipckit__crec_fifo_identity(ipckit_name_target(name), &obj, &owner) == 0)
+            out->creator_pid = ipckit__creator_pid(&obj, owner);
+    }
     return 0;
 }
 

@@ -37,8 +37,10 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/internal.h"
+#include "../core/creator_record.h"
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000
@@ -158,6 +160,22 @@ sysvmq_fail(struct sysvmq *q, const char *op, int e)
                                 strerror(e));
 }
 
+/* The identity of queue @p id as a creator record sees it, and its owner. */
+static int
+sysvmq_identity(int id, key_t key, struct ipckit__crec *obj, unsigned long *owner)
+{
+    struct msqid_ds ds;
+    if (msgctl(id, IPC_STAT, &ds) < 0)
+        return -errno;
+    memset(obj, 0, sizeof *obj);
+    obj->kind = IPCKIT__CREC_MQ;
+    obj->key = (unsigned long) (uint32_t) key;
+    obj->id = id;
+    obj->ctime = (long long) ds.msg_ctime;
+    *owner = (unsigned long) ds.msg_perm.uid;
+    return 0;
+}
+
 /* ---- opening ------------------------------------------------------------- */
 
 static int
@@ -166,8 +184,10 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
 {
     struct sysvmq *q = state;
     struct msqid_ds ds;
+    struct ipckit__crec rec;
+    unsigned long owner = 0;
     int access = ((flags & IPCKIT_SEND) ? 0200 : 0) | ((flags & IPCKIT_RECV) ? 0400 : 0);
-    bool created = false;
+    bool created = false, recorded = false;
     long msgmax;
     size_t limit;
     int rc;
@@ -219,6 +239,12 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
             goto fail;
         }
     }
+    /* The kernel keeps no creator for a queue: record it beside, once the
+     * queue is set up (IPC_SET changes the ctime the record holds). Without
+     * a record the queue is only "creator unknown", so no failure here
+     * fails the open. */
+    if (created && sysvmq_identity(q->id, q->key, &rec, &owner) == 0)
+        recorded = ipckit__creator_write(&rec) == 0;
 
     /* The channel's limit: msgmax, the queue's capacity (when this process
      * may read it) and the caller's max_msg_size, whichever is smallest. */
@@ -242,6 +268,8 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
     }
     return 0;
 fail:
+    if (recorded)
+        ipckit__creator_unlink(&rec);
     if (created)
         (void) msgctl(q->id, IPC_RMID, NULL);
     q->id = -1;
@@ -261,6 +289,9 @@ sysvmq_close(void *state)
 static int
 sysvmq_unlink(const ipckit_name *name)
 {
+    struct ipckit__crec obj;
+    unsigned long owner = 0;
+    bool drop_record;
     key_t key;
     int id, rc = sysvmq_key(name, &key);
     if (rc < 0)
@@ -268,6 +299,18 @@ sysvmq_unlink(const ipckit_name *name)
     id = sysvmq_lookup(NULL, name, key, 0);
     if (id < 0)
         return id;
+    /* Find the queue's record before the queue goes: afterwards its id
+     * names nothing. A queue this process may not IPC_STAT (no read
+     * permission) still has its id; only the ctime is then unknown. */
+    if (sysvmq_identity(id, key, &obj, &owner) < 0) {
+        memset(&obj, 0, sizeof obj);
+        obj.kind = IPCKIT__CREC_MQ;
+        obj.key = (unsigned long) (uint32_t) key;
+        obj.id = id;
+        obj.ctime = -1;
+        owner = (unsigned long) geteuid();
+    }
+    drop_record = ipckit__creator_removable(&obj, owner);
     if (msgctl(id, IPC_RMID, NULL) < 0) {
         int e = errno;
         if (e == EINVAL || e == EIDRM)
@@ -276,6 +319,8 @@ sysvmq_unlink(const ipckit_name *name)
         return ipckit_backend_error(NULL, -e, "mq: remove queue %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
+    if (drop_record)
+        ipckit__creator_unlink(&obj);
     return 0;
 }
 
@@ -304,7 +349,14 @@ sysvmq_stat(const ipckit_name *name, ipckit_stat *out)
     out->max_msg_size = (long) ds.msg_qbytes < msgmax ? (long) ds.msg_qbytes : msgmax;
     out->last_send_pid = (long) ds.msg_lspid;
     out->last_recv_pid = (long) ds.msg_lrpid;
-    out->creator_pid = -1; /* System V does not record it for queues */
+    {
+        /* System V keeps no creator for queues; ipckit's record may. */
+        struct ipckit__crec obj;
+        unsigned long owner = 0;
+        out->creator_pid = sysvmq_identity(id, key, &obj, &owner) == 0
+                               ? ipckit__creator_pid(&obj, owner)
+                               : -1;
+    }
     out->mode = (unsigned) ds.msg_perm.mode & 0777u;
     return 0;
 }

@@ -22,7 +22,8 @@ static char dir[64], path[128], name[160];
 static void
 cleanup(void)
 {
-    (void) unlink(path);
+    /* ipckit_unlink, not unlink: it removes the FIFO's creator record too */
+    (void) ipckit_unlink(name);
     (void) rmdir(dir);
 }
 

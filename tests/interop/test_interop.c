@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/wait.h>
 
 #include <ipckit/ipckit.h>
@@ -235,17 +236,27 @@ START_TEST(timed_recv_sees_peer)
 }
 END_TEST
 
-/* The peer removes the queue while ipckit waits in a plain blocking msgrcv. */
+/*
+ * The peer removes the queue while ipckit waits in a plain blocking msgrcv.
+ * The peer knows nothing of ipckit's creator record, which outlives the
+ * queue as an orphan; it is removed here.
+ */
 START_TEST(peer_removes_queue)
 {
     ipckit_channel *ch = create_queue();
-    char buf[16];
+    char buf[16], record[96];
     const char *args[] = { "remove", keystr, "200", NULL };
-    pid_t pid = peer_start(NULL, args);
+    pid_t pid;
+    int id = msgget((key_t) strtol(keystr, NULL, 10), 0);
+    ck_assert_int_ge(id, 0);
+    (void) snprintf(record, sizeof record, "/dev/shm/ipckit-creator.mq.%d", id);
+    ck_assert_int_eq(access(record, F_OK), 0);
+    pid = peer_start(NULL, args);
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, -1), -EIDRM);
     ck_assert_int_eq(tk_wait(pid, PEER_WAIT), 0);
     ck_assert_int_eq(ipckit_close(ch), 0);
     ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+    ck_assert_int_eq(unlink(record), 0);
 }
 END_TEST
 
