@@ -8,7 +8,9 @@
 # When the comparison runs, every process of the test run has exited. A new
 # object that a live process still uses belongs to someone else working on
 # the machine at the same time, and is not counted: a System V object whose
-# creator or last user is alive, or a file that a process has open or mapped.
+# creator or last user is alive, a file that a process has open or mapped, or
+# a creator record (/dev/shm/ipckit-creator.*) whose creator is alive. A
+# record that outlives its object shows up here like the object would.
 set -eu
 list() {
     for f in msg shm sem; do
@@ -31,6 +33,12 @@ in_use() {
             [ "$pid" != 0 ] && [ -d "/proc/$pid" ] && return 0
         done
         return 1
+        ;;
+    /dev/shm/ipckit-creator.*)
+        # one line: "ipckit-creator 1 KIND pid=PID ..."; a record that does
+        # not parse is counted
+        pid=$(head -c 16384 "$1" 2>/dev/null | sed -n '1s/^ipckit-creator [0-9]* [a-z]* pid=\([0-9]*\) .*/\1/p')
+        [ -n "$pid" ] && [ -d "/proc/$pid" ]
         ;;
     *)
         find /proc/[0-9]*/fd -maxdepth 1 -lname "$1" 2>/dev/null | grep -q . ||

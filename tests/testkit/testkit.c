@@ -8,13 +8,21 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include <ipckit/ipckit.h>
+#include <ipckit/backend.h>
+
+/* The record format, shared with the library and the command-line tool. */
+#include "../../lib/core/creator_record.h"
 
 #define TK_KEY_PREFIX 0x1cu
 
@@ -166,6 +174,66 @@ tk_gate_close(tk_gate *g)
     (void) close(g->fd[1]);
 }
 
+/* ---- creator records ---------------------------------------------------------- */
+
+int
+tk_record_path(const char *name, char *buf, size_t cap)
+{
+    struct ipckit__crec obj;
+    char leaf[IPCKIT__CREC_LEAF_MAX];
+    ipckit_name *n = NULL;
+    int rc = ipckit_name_parse(name, &n);
+    if (rc < 0)
+        return rc;
+    memset(&obj, 0, sizeof obj);
+    if (strcmp(ipckit_name_scheme(n), "mq") == 0) {
+        key_t key;
+        rc = ipckit_name_sysv_key(n, &key);
+        if (rc == 0) {
+            int id = msgget(key, 0);
+            obj.kind = IPCKIT__CREC_MQ;
+            obj.id = id;
+            rc = id < 0 ? -errno : 0;
+        }
+    } else if (strcmp(ipckit_name_scheme(n), "posixmq") == 0) {
+        struct stat sb;
+        mqd_t mq = mq_open(ipckit_name_target(n), O_RDONLY | O_CLOEXEC);
+        if (mq == (mqd_t) -1) {
+            rc = -errno;
+        } else {
+            rc = fstat((int) mq, &sb) < 0 ? -errno : 0;
+            obj.kind = IPCKIT__CREC_POSIXMQ;
+            obj.ino = (unsigned long long) sb.st_ino;
+            (void) mq_close(mq);
+        }
+    } else if (strcmp(ipckit_name_scheme(n), "fifo") == 0) {
+        rc = ipckit__crec_fifo_identity(ipckit_name_target(n), &obj, NULL);
+    } else {
+        rc = -EINVAL;
+    }
+    ipckit_name_free(n);
+    if (rc == 0)
+        rc = ipckit__crec_leaf(&obj, leaf, sizeof leaf);
+    if (rc == 0)
+        (void) snprintf(buf, cap, "%s/%s", IPCKIT__CREC_DIR, leaf);
+    return rc;
+}
+
+long
+tk_record_pid(const char *name)
+{
+    char path[128];
+    struct ipckit__crec r;
+    struct stat sb;
+    int rc = tk_record_path(name, path, sizeof path);
+    if (rc < 0)
+        return -1;
+    rc = ipckit__crec_load(AT_FDCWD, path, &r, &sb);
+    if (rc == -ENOENT)
+        return -1;
+    return rc < 0 ? -2 : r.pid;
+}
+
 /* ---- leak check ------------------------------------------------------------ */
 
 static int fds_at_setup;
@@ -230,6 +298,48 @@ count_posix(const char *d, char *what, size_t cap)
     return n;
 }
 
+/*
+ * Count creator records that this test left: written by this process, or
+ * describing an object with one of this process's names (a System V key
+ * with its prefix, a POSIX name or a FIFO path of tk_posix_name() and
+ * tk_dir()), which covers objects its children created. Records of other
+ * test processes running at the same time have other pids and names.
+ */
+static int
+count_records(char *what, size_t cap)
+{
+    char mqname[64], fifodir[64];
+    unsigned want = (TK_KEY_PREFIX << 24) | (((unsigned) getpid() & 0xffffu) << 8);
+    DIR *dp = opendir(IPCKIT__CREC_DIR);
+    struct dirent *e;
+    int n = 0;
+    if (dp == NULL)
+        return 0;
+    (void) snprintf(mqname, sizeof mqname, "/ipckit-test.%ld.", (long) getpid());
+    (void) snprintf(fifodir, sizeof fifodir, "/tmp/ipckit-test.%ld.", (long) getpid());
+    while ((e = readdir(dp)) != NULL) {
+        struct ipckit__crec r;
+        struct stat sb;
+        bool mine;
+        if (strncmp(e->d_name, IPCKIT__CREC_PREFIX, strlen(IPCKIT__CREC_PREFIX)) != 0 ||
+            ipckit__crec_load(dirfd(dp), e->d_name, &r, &sb) < 0)
+            continue;
+        mine = r.pid == (long) getpid() ||
+               (r.kind == IPCKIT__CREC_MQ && ((unsigned) r.key & 0xffffff00u) == want) ||
+               (r.kind == IPCKIT__CREC_POSIXMQ &&
+                strncmp(r.target, mqname, strlen(mqname)) == 0) ||
+               (r.kind == IPCKIT__CREC_FIFO && strncmp(r.target, fifodir, strlen(fifodir)) == 0);
+        if (mine) {
+            n++;
+            (void) snprintf(what, cap, "%s/%s (%s %.200s)", IPCKIT__CREC_DIR, e->d_name,
+                            ipckit__crec_kind_name(r.kind),
+                            r.kind == IPCKIT__CREC_MQ ? "queue" : r.target);
+        }
+    }
+    (void) closedir(dp);
+    return n;
+}
+
 static int fifo_count;
 static char fifo_what[PATH_MAX];
 
@@ -270,6 +380,8 @@ leak_teardown(void)
     ck_assert_msg(n == 0, "test left %d System V object(s) behind, e.g. %s", n, what);
     n = count_posix("/dev/shm", what, sizeof what) + count_posix("/dev/mqueue", what, sizeof what);
     ck_assert_msg(n == 0, "test left %d POSIX IPC object(s) behind, e.g. %s", n, what);
+    n = count_records(what, sizeof what);
+    ck_assert_msg(n == 0, "test left %d creator record(s) behind, e.g. %s", n, what);
     if (dir[0] != '\0' && dir_owner == getpid()) {
         fifo_count = 0;
         (void) nftw(dir, visit, 16, FTW_PHYS);

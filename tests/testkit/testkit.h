@@ -4,8 +4,9 @@
  *
  * Objects a test creates must use tk_path(), tk_name(), tk_sysv_key() or
  * tk_posix_name(): the leak check at the end of each test (tk_fixture)
- * fails the test if any of them is still there, or if the test left a file
- * descriptor open.
+ * fails the test if any of them is still there, if a creator record of one
+ * of them (or one written by the test's own process) is left in /dev/shm,
+ * or if the test left a file descriptor open.
  */
 #ifndef IPCKIT_TESTKIT_H
 #define IPCKIT_TESTKIT_H
@@ -31,6 +32,16 @@ key_t tk_sysv_key(void);
 
 /* "/ipckit-test.<pid>.<n>": a POSIX shm or mqueue name the leak check knows. */
 void tk_posix_name(char *buf, size_t cap);
+
+/*
+ * Creator records (/dev/shm/ipckit-creator.*) of the object behind an
+ * ipckit name (mq:, posixmq:, fifo:), found by the object's identity.
+ * tk_record_path: 0 and the record's path, or a negative errno when the
+ * object does not exist. tk_record_pid: the creator pid written in the
+ * record, -1 if there is no record, -2 if it does not parse.
+ */
+int tk_record_path(const char *name, char *buf, size_t cap);
+long tk_record_pid(const char *name);
 
 /* Add the leak check (setup + teardown) to a test case. */
 void tk_fixture(TCase *tc);
