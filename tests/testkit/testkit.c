@@ -234,6 +234,122 @@ tk_record_pid(const char *name)
     return rc < 0 ? -2 : r.pid;
 }
 
+int
+tk_plant(const char *path, const char *text, uid_t owner)
+{
+    size_t len = strlen(text);
+    int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (len > 0 && write(fd, text, len) != (ssize_t) len)
+        rc = -EIO;
+    if (rc == 0 && owner != geteuid() && fchown(fd, owner, owner) < 0)
+        rc = -errno;
+    (void) close(fd);
+    if (rc < 0)
+        (void) unlink(path);
+    return rc;
+}
+
+ssize_t
+tk_read_file(const char *path, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    while (len + 1 < cap) {
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t) n;
+    }
+    (void) close(fd);
+    buf[len] = '\0';
+    return (ssize_t) len;
+}
+
+static long
+stat_creator(const char *name)
+{
+    ipckit_stat st;
+    int rc = ipckit_stat_name(name, &st);
+    ck_assert_msg(rc == 0, "stat %s: %s", name, ipckit_error_detail());
+    return st.creator_pid;
+}
+
+static void
+put_record(const char *rec, const char *text)
+{
+    ck_assert_int_eq(unlink(rec), 0);
+    ck_assert_int_eq(tk_plant(rec, text, geteuid()), 0);
+}
+
+/* @p good with the value of field @p key (" key=") replaced by @p value. */
+static void
+with_field(char *out, size_t cap, const char *good, const char *key, const char *value)
+{
+    char pat[32];
+    const char *at, *end;
+    (void) snprintf(pat, sizeof pat, " %s=", key);
+    at = strstr(good, pat);
+    ck_assert_msg(at != NULL, "no field %s in %s", key, good);
+    at += strlen(pat);
+    end = at + strcspn(at, " \n");
+    (void) snprintf(out, cap, "%.*s%s%s", (int) (at - good), good, value, end);
+}
+
+void
+tk_check_record_refusals(const char *name, const char *const *idents)
+{
+    char rec[128], copy[PATH_MAX], uid[32];
+    static char good[IPCKIT__CREC_MAX + 1], bad[IPCKIT__CREC_MAX + 64];
+    int len;
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_gt(tk_read_file(rec, good, sizeof good), 0);
+    len = (int) strlen(good);
+    ck_assert_int_eq(stat_creator(name), (long) getpid());
+
+    (void) snprintf(bad, sizeof bad, "%.*s", len / 2, good);
+    put_record(rec, bad);
+    ck_assert_msg(stat_creator(name) == -1, "short record trusted");
+    (void) snprintf(bad, sizeof bad, "%.*s", len - 1, good);
+    put_record(rec, bad);
+    ck_assert_msg(stat_creator(name) == -1, "record without newline trusted");
+    (void) snprintf(bad, sizeof bad, "%s%s", good, good);
+    put_record(rec, bad);
+    ck_assert_msg(stat_creator(name) == -1, "two lines trusted");
+    (void) snprintf(bad, sizeof bad, "%.*s x=1\n", len - 1, good);
+    put_record(rec, bad);
+    ck_assert_msg(stat_creator(name) == -1, "a field more trusted");
+    put_record(rec, "");
+    ck_assert_msg(stat_creator(name) == -1, "empty record trusted");
+    (void) snprintf(uid, sizeof uid, "%lu", (unsigned long) geteuid() + 7);
+    with_field(bad, sizeof bad, good, "uid", uid);
+    put_record(rec, bad);
+    ck_assert_msg(stat_creator(name) == -1, "uid other than the file's owner trusted");
+    for (const char *const *f = idents; f != NULL && f[0] != NULL; f += 2) {
+        with_field(bad, sizeof bad, good, f[0], f[1]);
+        put_record(rec, bad);
+        ck_assert_msg(stat_creator(name) == -1, "record with %s=%s trusted: %s", f[0], f[1],
+                      bad);
+    }
+    tk_path(copy, sizeof copy, "good-record");
+    ck_assert_int_eq(tk_plant(copy, good, geteuid()), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ck_assert_int_eq(symlink(copy, rec), 0);
+    ck_assert_msg(stat_creator(name) == -1, "symbolic link trusted");
+    ck_assert_int_eq(unlink(rec), 0);
+    ck_assert_int_eq(mkdir(rec, 0755), 0);
+    ck_assert_msg(stat_creator(name) == -1, "directory trusted");
+    ck_assert_int_eq(rmdir(rec), 0);
+    ck_assert_int_eq(unlink(copy), 0);
+    /* the good record again is trusted: the versions above were refused for
+     * what they changed */
+    ck_assert_int_eq(tk_plant(rec, good, geteuid()), 0);
+    ck_assert_int_eq(stat_creator(name), (long) getpid());
+}
+
 /* ---- leak check ------------------------------------------------------------ */
 
 static int fds_at_setup;
@@ -338,6 +454,13 @@ count_records(char *what, size_t cap)
     }
     (void) closedir(dp);
     return n;
+}
+
+int
+tk_count_records(void)
+{
+    char what[PATH_MAX];
+    return count_records(what, sizeof what);
 }
 
 static int fifo_count;

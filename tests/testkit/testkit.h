@@ -43,6 +43,28 @@ void tk_posix_name(char *buf, size_t cap);
 int tk_record_path(const char *name, char *buf, size_t cap);
 long tk_record_pid(const char *name);
 
+/*
+ * Check that the record of @p name (created by this process) is trusted,
+ * then that each of these versions of it is not (ipckit_stat_name() gives a
+ * creator_pid of -1): short, without its newline, with a second line or a
+ * field more, empty, with a uid that is not its file's owner, a symbolic
+ * link to a good copy, a directory; and with each of @p idents (NULL-ended
+ * pairs of a field and a value to put in it: the object's identity) changed.
+ * Leaves the good record in place.
+ */
+void tk_check_record_refusals(const char *name, const char *const *idents);
+
+/* How many creator records the leak check would blame on this test now. */
+int tk_count_records(void);
+
+/* Create @p path exclusively with @p text as its content, owned by @p owner
+ * (needs root for another owner). 0 or a negative errno. */
+int tk_plant(const char *path, const char *text, uid_t owner);
+
+/* Read at most @p cap - 1 bytes of @p path into @p buf, NUL-terminated.
+ * Returns the length or a negative errno. */
+ssize_t tk_read_file(const char *path, char *buf, size_t cap);
+
 /* Add the leak check (setup + teardown) to a test case. */
 void tk_fixture(TCase *tc);
 

@@ -1,8 +1,10 @@
 /*
  * Tests of the fifo: backend, with real processes.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -746,6 +748,218 @@ START_TEST(other_users_are_kept_out)
 }
 END_TEST
 
+/* ---- creator records ---------------------------------------------------------------- */
+
+/*
+ * What mkfifo() below puts under the record's name right after the library
+ * made a FIFO, before the library writes its own record: nothing, a
+ * well-formed record of another user (uid 65534), or garbage of our own.
+ */
+enum { PLANT_NONE, PLANT_FOREIGN, PLANT_OWN_GARBAGE };
+static int plant;
+static char planted[128], planted_text[1024];
+
+/* The library calls mkfifo(); this program's definition comes first. */
+int
+mkfifo(const char *p, mode_t mode)
+{
+    static int (*real)(const char *, mode_t);
+    struct stat sb;
+    int rc;
+    if (real == NULL) {
+        void *f = dlsym(RTLD_NEXT, "mkfifo");
+        memcpy(&real, &f, sizeof real);
+    }
+    rc = real(p, mode);
+    if (rc == 0 && plant != PLANT_NONE && lstat(p, &sb) == 0) {
+        (void) snprintf(planted, sizeof planted, "/dev/shm/ipckit-creator.fifo.%llu.%llu",
+                        (unsigned long long) sb.st_dev, (unsigned long long) sb.st_ino);
+        if (plant == PLANT_FOREIGN)
+            (void) snprintf(planted_text, sizeof planted_text,
+                            "ipckit-creator 1 fifo pid=1 start=1 uid=65534 dev=%llu ino=%llu"
+                            " btime=- path=%s\n",
+                            (unsigned long long) sb.st_dev, (unsigned long long) sb.st_ino, p);
+        else
+            (void) snprintf(planted_text, sizeof planted_text, "not a record");
+        if (tk_plant(planted, planted_text, plant == PLANT_FOREIGN ? 65534 : geteuid()) < 0)
+            planted[0] = '\0';
+        plant = PLANT_NONE;
+    }
+    return rc;
+}
+
+static long
+stat_creator(void)
+{
+    ipckit_stat st;
+    int rc = ipckit_stat_name(name, &st);
+    ck_assert_msg(rc == 0, "stat %s: %s", name, ipckit_error_detail());
+    return st.creator_pid;
+}
+
+static int
+create_and_exit(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    /* a reader's open does not wait for a writer */
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL) == 0);
+    return 0; /* no close, no unlink: the FIFO outlives this process */
+}
+
+/* A record is written by the open that creates the FIFO, and by no other. */
+START_TEST(creator_recorded_on_create)
+{
+    char rec[128], text[1024], want[700], here[PATH_MAX], rel[64];
+    ipckit_channel *ch;
+    pid_t pid;
+    setup_names("rec.pipe");
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_gt(tk_read_file(rec, text, sizeof text), 0);
+    ck_assert_msg(strncmp(text, "ipckit-creator 1 fifo pid=", 26) == 0, "%s", text);
+    (void) snprintf(want, sizeof want, " path=%s\n", path);
+    ck_assert_msg(strstr(text, want) != NULL, "%s", text);
+    ck_assert_int_eq(tk_record_pid(name), (long) getpid());
+    ck_assert_int_eq(stat_creator(), (long) getpid());
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+
+    /* a relative name is recorded with its absolute path */
+    ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+    ck_assert_int_eq(chdir(tk_dir()), 0);
+    ch = open_ok("fifo:rel.pipe", IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(tk_record_path("fifo:rel.pipe", rec, sizeof rec), 0);
+    ck_assert_int_gt(tk_read_file(rec, text, sizeof text), 0);
+    tk_path(want, sizeof want, "rel.pipe");
+    (void) snprintf(rel, sizeof rel, " path=/");
+    ck_assert_msg(strstr(text, rel) != NULL && strstr(text, want) != NULL, "%s", text);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink("fifo:rel.pipe"), 0);
+    ck_assert_int_eq(access(rec, F_OK), -1);
+    ck_assert_int_eq(chdir(here), 0);
+
+    /* created by a child: the parent's opens, with or without CREATE, keep it */
+    setup_names("child.pipe");
+    pid = tk_fork(create_and_exit, NULL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(tk_record_pid(name), (long) pid);
+    ch = open_ok(name, IPCKIT_RECV, NULL);
+    ipckit_close(ch);
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_pid(name), (long) pid);
+    ck_assert_int_eq(stat_creator(), (long) pid);
+
+    /* an open that finds the FIFO writes none where there was none */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_pid(name), -1);
+    ck_assert_int_eq(stat_creator(), -1);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/* The record goes with the FIFO: ipckit_unlink, and an open that fails
+ * after it made the FIFO. */
+START_TEST(creator_record_removed_with_fifo)
+{
+    char rec[128];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch;
+    setup_names("gone.pipe");
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(access(rec, F_OK), 0);
+    ck_assert_int_eq(tk_count_records(), 1);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(access(rec, F_OK), -1);
+    ck_assert_int_eq(tk_count_records(), 0);
+
+    /* made and recorded, then no reader comes: FIFO and record go */
+    o.open_timeout_ms = 0;
+    ch = NULL;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o),
+                     -EAGAIN);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    ck_assert_int_eq(tk_count_records(), 0);
+}
+END_TEST
+
+/* A file of another user under the record's name is not followed, not
+ * trusted, not replaced and not removed; the open works all the same. */
+START_TEST(foreign_record_is_left_alone)
+{
+    char text[1024];
+    struct stat sb;
+    ipckit_channel *ch;
+    if (geteuid() != 0) {
+        fprintf(stderr, "foreign_record_is_left_alone: not root, nothing checked\n");
+        return;
+    }
+    setup_names("foreign.pipe");
+    plant = PLANT_FOREIGN;
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(plant, PLANT_NONE); /* the file was put there */
+    ck_assert_msg(planted[0] != '\0', "could not plant a record");
+    ck_assert_int_eq(lstat(planted, &sb), 0);
+    ck_assert_uint_eq(sb.st_uid, 65534);
+    ck_assert_int_gt(tk_read_file(planted, text, sizeof text), 0);
+    ck_assert_str_eq(text, planted_text);
+    ck_assert_int_eq(stat_creator(), -1);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(lstat(planted, &sb), 0); /* still there: not ours */
+    ck_assert_uint_eq(sb.st_uid, 65534);
+    ck_assert_int_eq(unlink(planted), 0);
+
+    /* garbage of our own under the name is an old orphan: replaced */
+    plant = PLANT_OWN_GARBAGE;
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(plant, PLANT_NONE);
+    ck_assert_msg(planted[0] != '\0', "could not plant a record");
+    ck_assert_int_eq(tk_record_pid(name), (long) getpid());
+    ck_assert_int_eq(stat_creator(), (long) getpid());
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(access(planted, F_OK), -1);
+}
+END_TEST
+
+/* A record that is short, garbled, for another FIFO or not a plain file is
+ * not trusted: the creator is unknown. */
+START_TEST(bad_records_are_not_trusted)
+{
+    char rec[128], other[700];
+    ipckit_channel *ch;
+    static const char *idents[10];
+    setup_names("bad.pipe");
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    tk_path(other, sizeof other, "other.pipe");
+    ck_assert_int_eq(mkfifo(other, 0600), 0);
+    idents[0] = "path"; /* names another FIFO */
+    idents[1] = other;
+    idents[2] = "ino";
+    idents[3] = "1";
+    idents[4] = "dev";
+    idents[5] = "1";
+    idents[6] = "btime";
+    idents[7] = "1.000000000";
+    tk_check_record_refusals(name, idents);
+    ck_assert_int_eq(unlink(other), 0);
+    /* a garbled record of our own still goes with the FIFO */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ck_assert_int_eq(tk_plant(rec, "garbage", geteuid()), 0);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -767,6 +981,10 @@ main(void)
     tcase_add_test(tc, writer_killed_mid_message);
     tcase_add_test(tc, handle_used_across_fork);
     tcase_add_test(tc, other_users_are_kept_out);
+    tcase_add_test(tc, creator_recorded_on_create);
+    tcase_add_test(tc, creator_record_removed_with_fifo);
+    tcase_add_test(tc, foreign_record_is_left_alone);
+    tcase_add_test(tc, bad_records_are_not_trusted);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

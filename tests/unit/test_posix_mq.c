@@ -3,9 +3,11 @@
  * Queues are small (RLIMIT_MSGQUEUE is per user and shared with every other
  * test running as that user).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -342,6 +344,223 @@ START_TEST(eintr_is_retried)
 }
 END_TEST
 
+/* ---- creator records ---------------------------------------------------------------- */
+
+/*
+ * What mq_open() below puts under the record's name right after the
+ * library created a queue, before the library writes its own record:
+ * nothing, a well-formed record of another user (uid 65534), or garbage of
+ * our own. fail_getattr makes the library's mq_getattr() fail, so that an
+ * open fails after it created the queue.
+ */
+enum { PLANT_NONE, PLANT_FOREIGN, PLANT_OWN_GARBAGE };
+static int plant;
+static bool fail_getattr;
+static char planted[128], planted_text[512];
+
+/* The library calls mq_open() and mq_getattr(); these definitions come first. */
+mqd_t
+mq_open(const char *n, int oflag, ...)
+{
+    static mqd_t (*real)(const char *, int, ...);
+    mode_t mode = 0;
+    struct mq_attr *attr = NULL;
+    struct stat sb;
+    mqd_t q;
+    if (real == NULL) {
+        void *p = dlsym(RTLD_NEXT, "mq_open");
+        memcpy(&real, &p, sizeof real);
+    }
+    if (oflag & O_CREAT) {
+        va_list ap;
+        va_start(ap, oflag);
+        mode = (mode_t) va_arg(ap, unsigned);
+        attr = va_arg(ap, struct mq_attr *);
+        va_end(ap);
+        q = real(n, oflag, mode, attr);
+    } else {
+        q = real(n, oflag);
+    }
+    if (q != (mqd_t) -1 && plant != PLANT_NONE && (oflag & O_EXCL) &&
+        fstat((int) q, &sb) == 0) {
+        (void) snprintf(planted, sizeof planted, "/dev/shm/ipckit-creator.posixmq.%llu",
+                        (unsigned long long) sb.st_ino);
+        if (plant == PLANT_FOREIGN)
+            (void) snprintf(planted_text, sizeof planted_text,
+                            "ipckit-creator 1 posixmq pid=1 start=1 uid=65534 ino=%llu name=%s\n",
+                            (unsigned long long) sb.st_ino, n);
+        else
+            (void) snprintf(planted_text, sizeof planted_text, "not a record");
+        if (tk_plant(planted, planted_text, plant == PLANT_FOREIGN ? 65534 : geteuid()) < 0)
+            planted[0] = '\0';
+        plant = PLANT_NONE;
+    }
+    return q;
+}
+
+int
+mq_getattr(mqd_t q, struct mq_attr *attr)
+{
+    static int (*real)(mqd_t, struct mq_attr *);
+    if (real == NULL) {
+        void *p = dlsym(RTLD_NEXT, "mq_getattr");
+        memcpy(&real, &p, sizeof real);
+    }
+    if (fail_getattr) {
+        fail_getattr = false;
+        errno = EIO;
+        return -1;
+    }
+    return real(q, attr);
+}
+
+static long
+stat_creator(void)
+{
+    ipckit_stat st;
+    int rc = ipckit_stat_name(name, &st);
+    ck_assert_msg(rc == 0, "stat %s: %s", name, ipckit_error_detail());
+    return st.creator_pid;
+}
+
+static int
+create_and_exit(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = small();
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o) == 0);
+    return 0; /* no close, no unlink: the queue outlives this process */
+}
+
+/* A record is written by the open that creates the queue, and by no other. */
+START_TEST(creator_recorded_on_create)
+{
+    char rec[128], text[512];
+    ipckit_opts o = small();
+    ipckit_channel *ch = create_ok();
+    pid_t pid;
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_gt(tk_read_file(rec, text, sizeof text), 0);
+    ck_assert_msg(strncmp(text, "ipckit-creator 1 posixmq pid=", 29) == 0, "%s", text);
+    ck_assert_msg(strstr(text, qname) != NULL, "%s", text);
+    ck_assert_int_eq(tk_record_pid(name), (long) getpid());
+    ck_assert_int_eq(stat_creator(), (long) getpid());
+    ipckit_close(ch);
+    remove_ok();
+
+    /* created by a child: the parent's opens, with or without CREATE, keep it */
+    new_name();
+    pid = tk_fork(create_and_exit, NULL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(tk_record_pid(name), (long) pid);
+    ch = open_ok(name, IPCKIT_RECV, NULL);
+    ipckit_close(ch);
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_pid(name), (long) pid);
+    ck_assert_int_eq(stat_creator(), (long) pid);
+
+    /* an open that finds the queue writes none where there was none */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE, &o);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_pid(name), -1);
+    ck_assert_int_eq(stat_creator(), -1);
+    remove_ok();
+}
+END_TEST
+
+/* The record goes with the queue: ipckit_unlink, and an open that fails
+ * after it created the queue. */
+START_TEST(creator_record_removed_with_queue)
+{
+    char rec[128];
+    ipckit_opts o = small();
+    ipckit_channel *ch = create_ok();
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(access(rec, F_OK), 0);
+    ck_assert_int_eq(tk_count_records(), 1);
+    ipckit_close(ch);
+    remove_ok();
+    ck_assert_int_eq(access(rec, F_OK), -1);
+    ck_assert_int_eq(tk_count_records(), 0);
+
+    /* created, recorded, then mq_getattr fails: queue and record go */
+    new_name();
+    fail_getattr = true;
+    ch = NULL;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o), -EIO);
+    ck_assert(!fail_getattr);
+    ck_assert(mq_open(qname, O_RDONLY) == (mqd_t) -1 && errno == ENOENT);
+    ck_assert_int_eq(tk_count_records(), 0);
+}
+END_TEST
+
+/* A file of another user under the record's name is not followed, not
+ * trusted, not replaced and not removed; the open works all the same. */
+START_TEST(foreign_record_is_left_alone)
+{
+    char text[512];
+    struct stat sb;
+    ipckit_channel *ch;
+    if (geteuid() != 0) {
+        fprintf(stderr, "foreign_record_is_left_alone: not root, nothing checked\n");
+        return;
+    }
+    plant = PLANT_FOREIGN;
+    ch = create_ok();
+    ck_assert_int_eq(plant, PLANT_NONE); /* the file was put there */
+    ck_assert_msg(planted[0] != '\0', "could not plant a record");
+    ck_assert_int_eq(lstat(planted, &sb), 0);
+    ck_assert_uint_eq(sb.st_uid, 65534);
+    ck_assert_int_gt(tk_read_file(planted, text, sizeof text), 0);
+    ck_assert_str_eq(text, planted_text);
+    ck_assert_int_eq(stat_creator(), -1);
+    ck_assert_int_eq(ipckit_send(ch, "x", 1, 0), 0);
+    ipckit_close(ch);
+    remove_ok();
+    ck_assert_int_eq(lstat(planted, &sb), 0); /* still there: not ours */
+    ck_assert_uint_eq(sb.st_uid, 65534);
+    ck_assert_int_eq(unlink(planted), 0);
+
+    /* garbage of our own under the name is an old orphan: replaced */
+    plant = PLANT_OWN_GARBAGE;
+    ch = create_ok();
+    ck_assert_int_eq(plant, PLANT_NONE);
+    ck_assert_msg(planted[0] != '\0', "could not plant a record");
+    ck_assert_int_eq(tk_record_pid(name), (long) getpid());
+    ck_assert_int_eq(stat_creator(), (long) getpid());
+    ipckit_close(ch);
+    remove_ok();
+    ck_assert_int_eq(access(planted, F_OK), -1);
+}
+END_TEST
+
+/* A record that is short, garbled, for another queue or not a plain file
+ * is not trusted: the creator is unknown. */
+START_TEST(bad_records_are_not_trusted)
+{
+    char rec[128], other_name[80];
+    ipckit_channel *ch = create_ok();
+    static const char *idents[6];
+    (void) snprintf(other_name, sizeof other_name, "%sx", qname);
+    idents[0] = "name";
+    idents[1] = other_name;
+    idents[2] = "ino";
+    idents[3] = "1";
+    tk_check_record_refusals(name, idents);
+    /* a garbled record of our own still goes with the queue */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ck_assert_int_eq(tk_plant(rec, "garbage", geteuid()), 0);
+    ipckit_close(ch);
+    remove_ok();
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -356,6 +575,10 @@ main(void)
     tcase_add_test(tc, handle_used_after_fork);
     tcase_add_test(tc, stat_reports_queue);
     tcase_add_test(tc, eintr_is_retried);
+    tcase_add_test(tc, creator_recorded_on_create);
+    tcase_add_test(tc, creator_record_removed_with_queue);
+    tcase_add_test(tc, foreign_record_is_left_alone);
+    tcase_add_test(tc, bad_records_are_not_trusted);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

@@ -1,6 +1,7 @@
 /*
  * Tests of the mq: backend (System V message queues), with real processes.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -752,6 +753,195 @@ START_TEST(stat_reports_queue)
 }
 END_TEST
 
+/* ---- creator records ---------------------------------------------------------------- */
+
+/*
+ * What msgget() below puts under the record's name right after the library
+ * created a queue, before the library writes its own record: nothing, a
+ * well-formed record of another user (uid 65534), or garbage of our own.
+ */
+enum { PLANT_NONE, PLANT_FOREIGN, PLANT_OWN_GARBAGE };
+static int plant;
+static char planted[128], planted_text[256];
+
+/* The library calls msgget(); this program's definition comes first. */
+int
+msgget(key_t k, int flags)
+{
+    static int (*real)(key_t, int);
+    int id;
+    if (real == NULL) {
+        void *p = dlsym(RTLD_NEXT, "msgget");
+        memcpy(&real, &p, sizeof real);
+    }
+    id = real(k, flags);
+    if (id >= 0 && plant != PLANT_NONE && (flags & IPC_CREAT) && (flags & IPC_EXCL)) {
+        (void) snprintf(planted, sizeof planted, "/dev/shm/ipckit-creator.mq.%d", id);
+        if (plant == PLANT_FOREIGN)
+            (void) snprintf(planted_text, sizeof planted_text,
+                            "ipckit-creator 1 mq pid=1 start=1 uid=65534 key=0x%08x id=%d"
+                            " ctime=%lld\n",
+                            (unsigned) k, id, (long long) time(NULL));
+        else
+            (void) snprintf(planted_text, sizeof planted_text, "not a record");
+        if (tk_plant(planted, planted_text, plant == PLANT_FOREIGN ? 65534 : geteuid()) < 0)
+            planted[0] = '\0';
+        plant = PLANT_NONE;
+    }
+    return id;
+}
+
+static long
+stat_creator(void)
+{
+    ipckit_stat st;
+    int rc = ipckit_stat_name(name, &st);
+    ck_assert_msg(rc == 0, "stat %s: %s", name, ipckit_error_detail());
+    return st.creator_pid;
+}
+
+static int
+create_and_exit(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL) == 0);
+    return 0; /* no close, no unlink: the queue outlives this process */
+}
+
+/* A record is written by the open that creates the queue, and by no other. */
+START_TEST(creator_recorded_on_create)
+{
+    char rec[128], text[512];
+    ipckit_channel *ch;
+    pid_t pid;
+    new_name();
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_gt(tk_read_file(rec, text, sizeof text), 0);
+    ck_assert_msg(strncmp(text, "ipckit-creator 1 mq pid=", 24) == 0, "%s", text);
+    ck_assert_int_eq(tk_record_pid(name), (long) getpid());
+    ck_assert_int_eq(stat_creator(), (long) getpid());
+    ipckit_close(ch);
+    remove_ok(name);
+
+    /* created by a child: the parent's opens, with or without CREATE, keep it */
+    new_name();
+    pid = tk_fork(create_and_exit, NULL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(tk_record_pid(name), (long) pid);
+    ch = open_ok(name, IPCKIT_RECV, NULL);
+    ipckit_close(ch);
+    ch = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_pid(name), (long) pid);
+    ck_assert_int_eq(stat_creator(), (long) pid);
+
+    /* an open that finds the queue writes none where there was none */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE, NULL);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_pid(name), -1);
+    ck_assert_int_eq(stat_creator(), -1);
+    remove_ok(name);
+}
+END_TEST
+
+/* The record goes with the queue: ipckit_unlink, and an open that fails
+ * after it created the queue. */
+START_TEST(creator_record_removed_with_queue)
+{
+    char rec[128];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch;
+    new_name();
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(access(rec, F_OK), 0);
+    ck_assert_int_eq(tk_count_records(), 1);
+    ipckit_close(ch);
+    remove_ok(name);
+    ck_assert_int_eq(access(rec, F_OK), -1);
+    ck_assert_int_eq(tk_count_records(), 0);
+
+    /* created, recorded, then refused (-EMSGSIZE): queue and record go */
+    new_name();
+    o.max_msg_size = (size_t) INT_MAX;
+    ch = NULL;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o),
+                     -EMSGSIZE);
+    ck_assert(!queue_exists(key));
+    ck_assert_int_eq(tk_count_records(), 0);
+}
+END_TEST
+
+/* A file of another user under the record's name is not followed, not
+ * trusted, not replaced and not removed; the open works all the same. */
+START_TEST(foreign_record_is_left_alone)
+{
+    char text[512];
+    struct stat sb;
+    ipckit_channel *ch;
+    if (geteuid() != 0) {
+        fprintf(stderr, "foreign_record_is_left_alone: not root, nothing checked\n");
+        return;
+    }
+    plant = PLANT_FOREIGN;
+    ch = create_ok();
+    ck_assert_int_eq(plant, PLANT_NONE); /* the file was put there */
+    ck_assert_msg(planted[0] != '\0', "could not plant a record");
+    ck_assert_int_eq(lstat(planted, &sb), 0);
+    ck_assert_uint_eq(sb.st_uid, 65534);
+    ck_assert_int_gt(tk_read_file(planted, text, sizeof text), 0);
+    ck_assert_str_eq(text, planted_text);
+    ck_assert_int_eq(stat_creator(), -1);
+    ck_assert_int_eq(ipckit_send(ch, "x", 1, 0), 0);
+    ipckit_close(ch);
+    remove_ok(name);
+    ck_assert_int_eq(lstat(planted, &sb), 0); /* still there: not ours */
+    ck_assert_uint_eq(sb.st_uid, 65534);
+    ck_assert_int_eq(unlink(planted), 0);
+
+    /* garbage of our own under the name is an old orphan: replaced */
+    plant = PLANT_OWN_GARBAGE;
+    ch = create_ok();
+    ck_assert_int_eq(plant, PLANT_NONE);
+    ck_assert_msg(planted[0] != '\0', "could not plant a record");
+    ck_assert_int_eq(tk_record_pid(name), (long) getpid());
+    ck_assert_int_eq(stat_creator(), (long) getpid());
+    ipckit_close(ch);
+    remove_ok(name);
+    ck_assert_int_eq(access(planted, F_OK), -1);
+}
+END_TEST
+
+/* A record that is short, garbled, for another queue or not a plain file
+ * is not trusted: the creator is unknown. */
+START_TEST(bad_records_are_not_trusted)
+{
+    char rec[128], other_key[16], other_id[16];
+    ipckit_channel *ch = create_ok();
+    static const char *idents[8];
+    (void) snprintf(other_key, sizeof other_key, "0x%08x", (unsigned) key ^ 1u);
+    (void) snprintf(other_id, sizeof other_id, "%d", msgget(key, 0) + 1);
+    idents[0] = "key";
+    idents[1] = other_key;
+    idents[2] = "id";
+    idents[3] = other_id;
+    idents[4] = "ctime";
+    idents[5] = "1";
+    tk_check_record_refusals(name, idents);
+    /* a garbled record of our own still goes with the queue */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(unlink(rec), 0);
+    ck_assert_int_eq(tk_plant(rec, "garbage", geteuid()), 0);
+    ipckit_close(ch);
+    remove_ok(name);
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
 /* ---- fork ------------------------------------------------------------------------ */
 
 static ipckit_channel *shared_ch;
@@ -857,6 +1047,10 @@ suite(void)
 
     tc = tk_tcase("processes", 60);
     tcase_add_test(tc, stat_reports_queue);
+    tcase_add_test(tc, creator_recorded_on_create);
+    tcase_add_test(tc, creator_record_removed_with_queue);
+    tcase_add_test(tc, foreign_record_is_left_alone);
+    tcase_add_test(tc, bad_records_are_not_trusted);
     tcase_add_test(tc, handle_used_after_fork);
     suite_add_tcase(s, tc);
     return s;
