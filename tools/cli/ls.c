@@ -282,6 +282,25 @@ proc_start_time(long pid)
     return start;
 }
 
+/*
+ * Is the creator @p pid, which started at @p start (0: not recorded), alive?
+ * 1, 0 or -1 (unknown). A pid that now belongs to a process started at
+ * another time is not the creator. When the start time cannot be read
+ * (another user's process under hidepid, or one exiting right now) the
+ * answer stays "alive": never call a creator gone without proof.
+ */
+static int
+creator_alive(long pid, unsigned long long start)
+{
+    int alive = cli_pid_alive(pid);
+    if (alive == 1 && start != 0) {
+        unsigned long long now = proc_start_time(pid);
+        if (now != 0 && now != start)
+            alive = 0;
+    }
+    return alive;
+}
+
 /* Recognise an ipckit object by its header; reading changes nothing. */
 static void
 posix_header(struct obj *o, int dfd, const char *leaf)
@@ -308,11 +327,7 @@ posix_header(struct obj *o, int dfd, const char *leaf)
         if (pid > 0) {
             o->cpid = pid;
             o->cstart = start;
-            o->alive = cli_pid_alive(pid);
-            /* a pid that now belongs to a process started at another time
-             * is not the creator */
-            if (o->alive == 1 && start != 0 && proc_start_time(pid) != start)
-                o->alive = 0;
+            o->alive = creator_alive(pid, start);
         }
         if (ls_magics[i].scheme != NULL && ipckit_backend_find(ls_magics[i].scheme) != NULL)
             o->name = dup_printf("%s:/%s", ls_magics[i].scheme, leaf);
