@@ -8,6 +8,12 @@
  * FIFOs. Nothing is opened, attached or read that could change an object:
  * a FIFO is never opened (that could wake a writer waiting for a reader),
  * a segment is never attached.
+ *
+ * Creators: the kernel keeps one for System V segments; ipckit's rings and
+ * regions carry one in their header; for System V queues, POSIX queues and
+ * FIFOs ipckit writes a creator record in /dev/shm (lib/core/creator.c).
+ * The record format and the trust rule come from the library's own header,
+ * compiled in here: the tool links only the public API, and this is no API.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <mqueue.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/shm.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -31,6 +39,7 @@
 #include <ipckit/backend.h>
 
 #include "cli.h"
+#include "../../lib/core/creator_record.h"
 
 #define LS_DEPTH_DEFAULT 3
 #define LS_DEPTH_MAX 16
@@ -57,6 +66,8 @@ static const struct ls_magic ls_magics[] = {
     { 0x47524b49u, "region", NULL }, /* "IKRG": an ipckit_region */
 };
 
+struct rec;
+
 struct obj {
     const char *kind;   /* msg shm sem posix-shm posix-sem mqueue fifo */
     long id;            /* System V id, or -1 */
@@ -67,11 +78,14 @@ struct obj {
     unsigned mode;
     long long bytes;    /* size or bytes queued, -1 if unknown */
     long count;         /* messages, attaches or semaphores, -1 if unknown */
-    long cpid;          /* creator pid, -1 if the kernel does not record it */
-    unsigned long long cstart; /* creator start time from an ipckit header, 0 if unknown */
+    long cpid;          /* creator pid, -1 if nothing records it */
+    unsigned long long cstart; /* creator start time from an ipckit header or record, 0 if unknown */
     int alive;          /* creator alive: 1, 0, -1 unknown */
     long lspid, lrpid;  /* msg: last sender and receiver, else -1 */
-    const char *hint;   /* why it looks like ipckit's ("ftok", "name"), or NULL */
+    long long ctime;    /* msg: msg_ctime, else -1 */
+    unsigned long long dev, ino; /* mqueue, fifo: the inode */
+    const struct rec *rec; /* trusted creator record, or NULL */
+    const char *hint;   /* why it looks like ipckit's ("ftok", "name", "record"), or NULL */
 };
 
 struct objlist {
@@ -132,6 +146,7 @@ obj_add(struct objlist *l, const char *kind)
     o->cpid = -1;
     o->alive = -1;
     o->lspid = o->lrpid = -1;
+    o->ctime = -1;
     return o;
 }
 
@@ -192,18 +207,22 @@ sysv_read(struct objlist *l, const char *what)
         return 0;
     }
     while (fgets(line, sizeof line, f) != NULL) {
-        long long key, a = 0, b = 0, c = 0, d = 0;
-        long id, uid = 0, g, cuid;
+        long long key, a = 0, b = 0, c = 0, d = 0, stime = 0, rtime = 0, ctime = -1;
+        long id, uid = 0, g, cuid, cgid;
         unsigned perms;
         struct obj *o;
         int n;
 
         if (strcmp(what, "msg") == 0) {
-            /* key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid ... */
-            n = sscanf(line, "%lld %ld %o %lld %lld %lld %lld %ld %ld %ld", &key, &id, &perms,
-                       &a, &b, &c, &d, &uid, &g, &cuid);
+            /* key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime
+             * ctime ... */
+            n = sscanf(line, "%lld %ld %o %lld %lld %lld %lld %ld %ld %ld %ld %lld %lld %lld",
+                       &key, &id, &perms, &a, &b, &c, &d, &uid, &g, &cuid, &cgid, &stime,
+                       &rtime, &ctime);
             if (n < 8)
                 continue;
+            if (n < 14)
+                ctime = -1;
         } else if (strcmp(what, "shm") == 0) {
             /* key shmid perms size cpid lpid nattch uid gid cuid cgid ... */
             n = sscanf(line, "%lld %ld %o %lld %lld %lld %lld %ld %ld %ld", &key, &id, &perms,
@@ -233,6 +252,7 @@ sysv_read(struct objlist *l, const char *what)
             o->count = (long) b;
             o->lspid = (long) c;
             o->lrpid = (long) d;
+            o->ctime = ctime;
             if (have_mq && o->key != 0)
                 o->name = dup_printf("mq:0x%08llx", o->key);
         } else if (strcmp(what, "shm") == 0) {
@@ -335,19 +355,28 @@ posix_header(struct obj *o, int dfd, const char *leaf)
     }
 }
 
+/* List the objects of @p dir (/dev/shm or /dev/mqueue); *listed (may be
+ * NULL) tells whether the directory could be read at all. Creator records
+ * in /dev/shm are not IPC objects and are not listed. */
 static int
-posix_read(struct objlist *l, const char *dir)
+posix_read(struct objlist *l, const char *dir, bool *listed)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
     bool mqueue = strcmp(dir, "/dev/mqueue") == 0;
+    bool have_posixmq = mqueue && ipckit_backend_find("posixmq") != NULL;
 
+    if (listed != NULL)
+        *listed = d != NULL;
     if (d == NULL)
         return 0;
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         struct obj *o;
         if (de->d_name[0] == '.')
+            continue;
+        if (!mqueue &&
+            strncmp(de->d_name, IPCKIT__CREC_PREFIX, strlen(IPCKIT__CREC_PREFIX)) == 0)
             continue;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
             continue;
@@ -360,7 +389,11 @@ posix_read(struct objlist *l, const char *dir)
         o->path = dup_printf("%s/%s", dir, de->d_name);
         o->uid = (long) sb.st_uid;
         o->mode = sb.st_mode & 07777;
+        o->dev = (unsigned long long) sb.st_dev;
+        o->ino = (unsigned long long) sb.st_ino;
         o->hint = hint_path(de->d_name);
+        if (have_posixmq)
+            o->name = dup_printf("posixmq:/%s", de->d_name);
         if (mqueue) {
             /* The file reads "QSIZE:n NOTIFY:..."; reading it changes nothing. */
             char buf[256] = "";
@@ -383,6 +416,235 @@ posix_read(struct objlist *l, const char *dir)
     }
     (void) closedir(d);
     return 0;
+}
+
+/* ---- creator records ------------------------------------------------------------- */
+
+/*
+ * Creator records of System V queues, POSIX queues and FIFOs, as the
+ * library writes them (lib/core/creator_record.h has the format and the
+ * trust rule). A record is used only when it is trusted for the object it
+ * names; one that is not is "creator unknown".
+ */
+struct rec {
+    char leaf[NAME_MAX + 1];
+    int status;             /* 0: a well-formed record; else why not (negative errno) */
+    struct stat sb;         /* the record file */
+    struct ipckit__crec r;
+    bool live;              /* its object exists and it is trusted for it */
+    bool done;              /* rm --stale dealt with it */
+};
+
+struct reclist {
+    struct rec *v;
+    size_t n, cap;
+};
+
+static int
+records_load(struct reclist *rl)
+{
+    DIR *d = opendir(IPCKIT__CREC_DIR);
+    struct dirent *de;
+    size_t plen = strlen(IPCKIT__CREC_PREFIX);
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        struct rec *rc;
+        if (strncmp(de->d_name, IPCKIT__CREC_PREFIX, plen) != 0 ||
+            strlen(de->d_name) >= sizeof rc->leaf)
+            continue;
+        if (rl->n == rl->cap) {
+            size_t cap = rl->cap ? rl->cap * 2 : 16;
+            struct rec *nv = realloc(rl->v, cap * sizeof *nv);
+            if (nv == NULL) {
+                (void) closedir(d);
+                return -ENOMEM;
+            }
+            rl->v = nv;
+            rl->cap = cap;
+        }
+        rc = &rl->v[rl->n++];
+        memset(rc, 0, sizeof *rc);
+        (void) snprintf(rc->leaf, sizeof rc->leaf, "%s", de->d_name);
+        rc->status = ipckit__crec_load(dirfd(d), de->d_name, &rc->r, &rc->sb);
+    }
+    (void) closedir(d);
+    return 0;
+}
+
+/* The record file named for the identity in @p id, trusted or not. */
+static struct rec *
+record_of(const struct reclist *rl, const struct ipckit__crec *id)
+{
+    char leaf[IPCKIT__CREC_LEAF_MAX];
+    if (ipckit__crec_leaf(id, leaf, sizeof leaf) < 0)
+        return NULL;
+    for (size_t i = 0; i < rl->n; i++)
+        if (strcmp(rl->v[i].leaf, leaf) == 0)
+            return &rl->v[i];
+    return NULL;
+}
+
+/* The trusted record of object @p id owned by @p owner, or NULL. */
+static struct rec *
+record_trusted(const struct reclist *rl, const struct ipckit__crec *id, long owner)
+{
+    struct rec *rc = record_of(rl, id);
+    if (rc == NULL || rc->status != 0 || owner < 0 ||
+        !ipckit__crec_trusted(&rc->r, &rc->sb, (unsigned long) owner, id))
+        return NULL;
+    if (rc->r.kind == IPCKIT__CREC_FIFO && !ipckit__crec_fifo_path_ok(&rc->r))
+        return NULL;
+    return rc;
+}
+
+/*
+ * The POSIX queue @p name ("/NAME"): its inode, owner and mode, and the
+ * bytes queued when @p bytes is not NULL. Through /dev/mqueue where it is
+ * mounted; else the queue is opened (read-only, else write-only) and
+ * closed, which changes nothing in it.
+ */
+static int
+mq_probe(const char *name, struct stat *sb, long long *bytes)
+{
+    char path[IPCKIT__CREC_TARGET_MAX + 16], buf[256];
+    ssize_t n = -1;
+    mqd_t q;
+    int rc, fd;
+    (void) snprintf(path, sizeof path, "/dev/mqueue%s", name);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        rc = fstat(fd, sb) < 0 ? -errno : 0;
+        if (rc == 0 && bytes != NULL)
+            n = read(fd, buf, sizeof buf - 1);
+        (void) close(fd);
+    } else {
+        q = mq_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (q == (mqd_t) -1 && errno == EACCES)
+            q = mq_open(name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (q == (mqd_t) -1)
+            return -errno;
+        rc = fstat((int) q, sb) < 0 ? -errno : 0;
+        if (rc == 0 && bytes != NULL)
+            n = read((int) q, buf, sizeof buf - 1);
+        (void) mq_close(q);
+    }
+    if (n > 0 && bytes != NULL) {
+        unsigned long long v;
+        buf[n] = '\0';
+        if (sscanf(buf, "QSIZE:%llu", &v) == 1)
+            *bytes = (long long) v;
+    }
+    return rc;
+}
+
+/* The identity of listed object @p o as its record names it. */
+static bool
+obj_identity(const struct obj *o, struct ipckit__crec *id)
+{
+    memset(id, 0, sizeof *id);
+    if (strcmp(o->kind, "msg") == 0 && o->ctime >= 0) {
+        id->kind = IPCKIT__CREC_MQ;
+        id->key = (unsigned long) o->key;
+        id->id = o->id;
+        id->ctime = o->ctime;
+        return true;
+    }
+    if (strcmp(o->kind, "mqueue") == 0 && o->path != NULL) {
+        id->kind = IPCKIT__CREC_POSIXMQ;
+        id->ino = o->ino;
+        (void) snprintf(id->target, sizeof id->target, "%s", strrchr(o->path, '/'));
+        return true;
+    }
+    if (strcmp(o->kind, "fifo") == 0 && o->path != NULL) {
+        return ipckit__crec_fifo_identity(o->path, id, NULL) == 0 && id->dev == o->dev &&
+               id->ino == o->ino;
+    }
+    return false;
+}
+
+static void
+obj_use_record(struct obj *o, struct rec *rc)
+{
+    rc->live = true;
+    o->rec = rc;
+    o->cpid = rc->r.pid;
+    o->cstart = rc->r.start;
+    o->alive = creator_alive(o->cpid, o->cstart);
+    o->hint = "record";
+}
+
+/* Give every listed queue and FIFO the creator of its trusted record. */
+static void
+records_attach(struct objlist *l, struct reclist *rl)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct obj *o = &l->v[i];
+        struct ipckit__crec id;
+        struct rec *rc;
+        if (strcmp(o->kind, "fifo") == 0) {
+            /* the leaf needs only the inode: statx only FIFOs that have one */
+            memset(&id, 0, sizeof id);
+            id.kind = IPCKIT__CREC_FIFO;
+            id.dev = o->dev;
+            id.ino = o->ino;
+            if (record_of(rl, &id) == NULL)
+                continue;
+        }
+        if (!obj_identity(o, &id))
+            continue;
+        rc = record_trusted(rl, &id, o->uid);
+        if (rc != NULL)
+            obj_use_record(o, rc);
+    }
+}
+
+/*
+ * Where /dev/mqueue is not mounted, POSIX queues cannot be listed; those
+ * named by a well-formed creator record are found through it and checked by
+ * opening (same name, same inode). The creator is shown only when the
+ * record is trusted.
+ */
+static int
+records_add_queues(struct objlist *l, struct reclist *rl)
+{
+    bool have_posixmq = ipckit_backend_find("posixmq") != NULL;
+    for (size_t i = 0; i < rl->n; i++) {
+        struct rec *rc = &rl->v[i];
+        struct ipckit__crec id;
+        struct stat sb;
+        long long bytes = -1;
+        struct obj *o;
+        if (rc->status != 0 || rc->r.kind != IPCKIT__CREC_POSIXMQ || rc->live ||
+            mq_probe(rc->r.target, &sb, &bytes) < 0 ||
+            (unsigned long long) sb.st_ino != rc->r.ino)
+            continue;
+        memset(&id, 0, sizeof id);
+        id.kind = IPCKIT__CREC_POSIXMQ;
+        id.ino = (unsigned long long) sb.st_ino;
+        (void) snprintf(id.target, sizeof id.target, "%s", rc->r.target);
+        o = obj_add(l, "mqueue");
+        if (o == NULL)
+            return -ENOMEM;
+        o->uid = (long) sb.st_uid;
+        o->mode = sb.st_mode & 07777;
+        o->dev = (unsigned long long) sb.st_dev;
+        o->ino = (unsigned long long) sb.st_ino;
+        o->bytes = bytes;
+        o->hint = hint_path(rc->r.target);
+        o->name = have_posixmq ? dup_printf("posixmq:%s", rc->r.target) : NULL;
+        if (record_trusted(rl, &id, (long) sb.st_uid) == rc)
+            obj_use_record(o, rc);
+    }
+    return 0;
+}
+
+static void
+records_free(struct reclist *rl)
+{
+    free(rl->v);
+    rl->v = NULL;
+    rl->n = rl->cap = 0;
 }
 
 /* ---- FIFOs ------------------------------------------------------------------------ */
@@ -424,6 +686,8 @@ fifo_walk(struct objlist *l, const char *dir, int depth, int maxdepth, bool have
         o->path = path;
         o->uid = (long) sb.st_uid;
         o->mode = sb.st_mode & 07777;
+        o->dev = (unsigned long long) sb.st_dev;
+        o->ino = (unsigned long long) sb.st_ino;
         o->hint = hint_path(path);
         if (have_fifo)
             o->name = dup_printf("fifo:%s", path);
@@ -549,7 +813,8 @@ cli_ls(int argc, char **argv)
                                               { NULL, 0, NULL, 0 } };
     static const char *const default_dirs[] = { "/tmp", "/run" };
     struct objlist l = { NULL, 0, 0 };
-    bool json = false, have_fifo = ipckit_backend_find("fifo") != NULL;
+    struct reclist rl = { NULL, 0, 0 };
+    bool json = false, have_fifo = ipckit_backend_find("fifo") != NULL, mqueue_listed = false;
     long depth = LS_DEPTH_DEFAULT;
     int opt, rc;
 
@@ -579,9 +844,9 @@ cli_ls(int argc, char **argv)
     }
     rc = collect_sysv(&l);
     if (rc == 0)
-        rc = posix_read(&l, "/dev/shm");
+        rc = posix_read(&l, "/dev/shm", NULL);
     if (rc == 0)
-        rc = posix_read(&l, "/dev/mqueue");
+        rc = posix_read(&l, "/dev/mqueue", &mqueue_listed);
     if (optind < argc) {
         for (int i = optind; rc == 0 && i < argc; i++)
             rc = fifo_walk(&l, argv[i], 1, (int) depth, have_fifo);
@@ -589,6 +854,14 @@ cli_ls(int argc, char **argv)
         for (size_t i = 0; rc == 0 && i < 2; i++)
             rc = fifo_walk(&l, default_dirs[i], 1, (int) depth, have_fifo);
     }
+    if (rc == 0)
+        rc = records_load(&rl);
+    if (rc == 0) {
+        records_attach(&l, &rl);
+        if (!mqueue_listed)
+            rc = records_add_queues(&l, &rl);
+    }
+    records_free(&rl);
     if (rc < 0) {
         cli_err("%s", strerror(-rc));
         objlist_free(&l);
@@ -608,13 +881,26 @@ cli_ls(int argc, char **argv)
 
 /* ---- rm --stale ---------------------------------------------------------------------- */
 
+enum want_kind { WANT_KEY, WANT_SHM, WANT_POSIXMQ, WANT_FIFO };
+
 struct wanted {
     const char *arg;
-    const char *leaf; /* shm: names: the object's name in /dev/shm, else NULL */
-    long long key;
-    bool seen;
-    const char *why;  /* reason it was not removed, or NULL */
+    enum want_kind kind;
+    const char *leaf; /* WANT_SHM: the object's name in /dev/shm */
+    char *target;     /* WANT_POSIXMQ: "/NAME"; WANT_FIFO: its absolute path */
+    long long key;    /* WANT_KEY */
+    bool seen;        /* an object, or an orphan record, answers to it */
+    char why[512];    /* reason it was not removed, or "" */
 };
+
+static void
+want_why(struct wanted *w, const char *what, const char *why)
+{
+    if (what != NULL)
+        (void) snprintf(w->why, sizeof w->why, "%s: %s", what, why);
+    else
+        (void) snprintf(w->why, sizeof w->why, "%s", why);
+}
 
 static int
 parse_key_arg(const char *arg, long long *key)
@@ -687,45 +973,64 @@ stale_remove(const struct obj *o)
     return NULL;
 }
 
-/* True when a process has @p path open or mapped (scans /proc). */
+/*
+ * True when a process has the object open or mapped (scans /proc): a
+ * descriptor whose link reads @p path; when @p ino is not 0, one whose link
+ * ends in the same file name and whose inode is (@p dev, @p ino) (a POSIX
+ * queue's descriptor reads "/NAME", a FIFO opened through a symbolic link
+ * reads the resolved path); with @p maps, a mapping of @p path.
+ */
 static bool
-path_in_use(const char *path)
+path_in_use(const char *path, unsigned long long dev, unsigned long long ino, bool maps)
 {
     DIR *proc = opendir("/proc");
     struct dirent *pe;
     bool used = false;
     size_t plen = strlen(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     if (proc == NULL)
         return true; /* cannot tell: assume it is */
     while (!used && (pe = readdir(proc)) != NULL) {
         char dpath[300], line[4096], target[4096];
         DIR *fds;
         struct dirent *fe;
-        FILE *maps;
+        FILE *mapf;
         if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
             continue;
         (void) snprintf(dpath, sizeof dpath, "/proc/%s/fd", pe->d_name);
         fds = opendir(dpath);
         while (fds != NULL && !used && (fe = readdir(fds)) != NULL) {
             char lpath[600];
+            const char *tbase;
+            struct stat sb;
             ssize_t n;
             (void) snprintf(lpath, sizeof lpath, "%s/%s", dpath, fe->d_name);
             n = readlink(lpath, target, sizeof target - 1);
-            if (n > 0) {
-                target[n] = '\0';
-                used = strcmp(target, path) == 0;
-            }
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            used = strcmp(target, path) == 0;
+            if (used || ino == 0 || target[0] != '/')
+                continue;
+            tbase = strrchr(target, '/') + 1;
+            /* stat() of the link reaches the open file's inode; only for
+             * a file of the same name, so no unrelated file is touched */
+            used = strcmp(tbase, base) == 0 && stat(lpath, &sb) == 0 &&
+                   (unsigned long long) sb.st_dev == dev &&
+                   (unsigned long long) sb.st_ino == ino;
         }
         if (fds != NULL)
             (void) closedir(fds);
+        if (!maps)
+            continue;
         (void) snprintf(dpath, sizeof dpath, "/proc/%s/maps", pe->d_name);
-        maps = fopen(dpath, "r");
-        while (maps != NULL && !used && fgets(line, sizeof line, maps) != NULL) {
+        mapf = fopen(dpath, "r");
+        while (mapf != NULL && !used && fgets(line, sizeof line, mapf) != NULL) {
             char *at = strstr(line, path);
             used = at != NULL && (at[plen] == '\n' || at[plen] == ' ' || at[plen] == '\0');
         }
-        if (maps != NULL)
-            (void) fclose(maps);
+        if (mapf != NULL)
+            (void) fclose(mapf);
     }
     (void) closedir(proc);
     return used;
@@ -743,10 +1048,10 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
     struct objlist l = { NULL, 0, 0 };
     bool any_leaf = false;
     for (size_t j = 0; j < nwant; j++)
-        any_leaf = any_leaf || want[j].leaf != NULL;
+        any_leaf = any_leaf || want[j].kind == WANT_SHM;
     if (nwant > 0 && !any_leaf)
         return;
-    if (posix_read(&l, "/dev/shm") < 0)
+    if (posix_read(&l, "/dev/shm", NULL) < 0)
         return;
     for (size_t i = 0; i < l.n; i++) {
         const struct obj *o = &l.v[i];
@@ -757,7 +1062,7 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
         if (o->hint == NULL)
             continue;
         for (size_t j = 0; j < nwant && w == NULL; j++)
-            if (want[j].leaf != NULL && strcmp(want[j].leaf, leaf) == 0)
+            if (want[j].kind == WANT_SHM && strcmp(want[j].leaf, leaf) == 0)
                 w = &want[j];
         if (nwant > 0 && w == NULL)
             continue;
@@ -769,7 +1074,7 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
             why = "its creator is alive";
         else if (o->alive < 0)
             why = "its creator is unknown";
-        else if (path_in_use(o->path))
+        else if (path_in_use(o->path, o->dev, o->ino, true))
             why = "a process has it open or mapped";
         if (why == NULL && !dry) {
             (void) snprintf(uname, sizeof uname, "/%s", leaf);
@@ -778,7 +1083,7 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
         }
         if (why != NULL) {
             if (w != NULL)
-                w->why = why;
+                want_why(w, NULL, why);
             else if (verbose)
                 (void) printf("kept %s %s: %s\n", o->hint, o->path, why);
             continue;
@@ -790,6 +1095,462 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
     objlist_free(&l);
 }
 
+/* ---- rm --stale: objects with a creator record ---------------------------------------- */
+
+#define WHY_UNKNOWN "its creator is unknown (no trusted ipckit creator record)"
+
+/* Remove the record file of @p rc, which rm --stale has judged. */
+static void
+record_unlink(struct rec *rc)
+{
+    char path[sizeof IPCKIT__CREC_DIR + NAME_MAX + 2];
+    (void) snprintf(path, sizeof path, "%s/%s", IPCKIT__CREC_DIR, rc->leaf);
+    (void) unlink(path);
+    rc->done = true;
+}
+
+/* Why the creator of record @p rc does not let its object go, or NULL. */
+static const char *
+creator_verdict(const struct rec *rc, char *buf, size_t cap)
+{
+    int alive = creator_alive(rc->r.pid, rc->r.start);
+    if (alive < 0)
+        return "its creator is unknown";
+    if (alive > 0) {
+        (void) snprintf(buf, cap, "its creator (pid %ld) is alive", rc->r.pid);
+        return buf;
+    }
+    return NULL;
+}
+
+/*
+ * A System V queue: stale when its trusted record names a creator that is
+ * gone, its last sender and last receiver are gone too (or none came), and
+ * it belongs to the caller. A queue has no "open": a process that keeps its
+ * id and has not used it yet cannot be seen, so the sender and receiver are
+ * the only proof of use there is.
+ */
+static const char *
+queue_verdict(const struct obj *o, char *buf, size_t cap)
+{
+    const char *why;
+    if (o->rec == NULL)
+        return WHY_UNKNOWN;
+    if (o->uid != (long) geteuid())
+        return "it belongs to another user";
+    why = creator_verdict(o->rec, buf, cap);
+    if (why != NULL)
+        return why;
+    if (o->lspid > 0 && cli_pid_alive(o->lspid) != 0) {
+        (void) snprintf(buf, cap, "its last sender (pid %ld) is alive", o->lspid);
+        return buf;
+    }
+    if (o->lrpid > 0 && cli_pid_alive(o->lrpid) != 0) {
+        (void) snprintf(buf, cap, "its last receiver (pid %ld) is alive", o->lrpid);
+        return buf;
+    }
+    return NULL;
+}
+
+/* Check again just before removing that the queue is the one judged. */
+static const char *
+queue_remove(const struct obj *o)
+{
+    struct msqid_ds ds;
+    if (msgctl((int) o->id, IPC_STAT, &ds) < 0)
+        return errno == EINVAL || errno == EIDRM ? "it is already gone" : strerror(errno);
+    if ((uint32_t) ds.msg_perm.__key != (uint32_t) o->key ||
+        (long long) ds.msg_ctime != o->ctime)
+        return "it was replaced meanwhile";
+    if ((long) ds.msg_lspid != o->lspid || (long) ds.msg_lrpid != o->lrpid)
+        return "a process used it meanwhile";
+    if (msgctl((int) o->id, IPC_RMID, NULL) < 0)
+        return strerror(errno);
+    return NULL;
+}
+
+static void
+queues_stale(struct objlist *l, struct wanted *want, size_t nwant, bool dry, bool verbose)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct obj *o = &l->v[i];
+        struct wanted *w = NULL;
+        char buf[128], what[64];
+        const char *why;
+        if (strcmp(o->kind, "msg") != 0)
+            continue;
+        if (nwant > 0) {
+            for (size_t j = 0; j < nwant && w == NULL; j++)
+                if (want[j].kind == WANT_KEY && want[j].key == o->key)
+                    w = &want[j];
+            if (w == NULL)
+                continue;
+            w->seen = true;
+        }
+        (void) snprintf(what, sizeof what, "queue 0x%08llx id %ld", o->key, o->id);
+        why = queue_verdict(o, buf, sizeof buf);
+        if (why == NULL && !dry) {
+            why = queue_remove(o);
+            if (why == NULL)
+                record_unlink((struct rec *) o->rec);
+        }
+        if (why != NULL) {
+            if (w != NULL)
+                want_why(w, what, why);
+            else if (verbose)
+                (void) printf("kept %s: %s\n", what, why);
+            continue;
+        }
+        if (dry || verbose)
+            (void) printf("%s %s (creator pid %ld gone, no live sender or receiver)\n",
+                          dry ? "would remove" : "removed", what, o->rec->r.pid);
+    }
+}
+
+/*
+ * A POSIX queue or a FIFO: stale when its trusted record names a creator
+ * that is gone, no process has it open, and it belongs to the caller.
+ */
+static const char *
+open_object_verdict(const struct rec *rc, const char *path, const struct stat *sb,
+                    char *buf, size_t cap)
+{
+    const char *why;
+    if (rc == NULL)
+        return WHY_UNKNOWN;
+    if (sb->st_uid != geteuid())
+        return "it belongs to another user";
+    why = creator_verdict(rc, buf, cap);
+    if (why != NULL)
+        return why;
+    if (path_in_use(path, (unsigned long long) sb->st_dev, (unsigned long long) sb->st_ino,
+                    false))
+        return "a process has it open";
+    return NULL;
+}
+
+static void
+report(struct wanted *w, bool dry, bool verbose, const char *what, const char *why, long pid)
+{
+    if (why != NULL) {
+        if (w != NULL)
+            want_why(w, what, why);
+        else if (verbose)
+            (void) printf("kept %s: %s\n", what, why);
+    } else if (dry || verbose) {
+        (void) printf("%s %s (creator pid %ld gone, not open)\n",
+                      dry ? "would remove" : "removed", what, pid);
+    }
+}
+
+/* Judge the POSIX queue @p name; @p only: a record it must be judged with. */
+static void
+posixmq_judge(const char *name, struct rec *only, struct reclist *rl, struct wanted *w,
+              bool dry, bool verbose)
+{
+    struct ipckit__crec id;
+    struct stat sb, again;
+    struct rec *rc;
+    char buf[128], what[NAME_MAX + 16];
+    const char *why;
+    int r = mq_probe(name, &sb, NULL);
+    if (r < 0) {
+        if (w != NULL && r != -ENOENT) {
+            w->seen = true;
+            want_why(w, NULL, strerror(-r));
+        }
+        return;
+    }
+    memset(&id, 0, sizeof id);
+    id.kind = IPCKIT__CREC_POSIXMQ;
+    id.ino = (unsigned long long) sb.st_ino;
+    (void) snprintf(id.target, sizeof id.target, "%s", name);
+    rc = record_trusted(rl, &id, (long) sb.st_uid);
+    if (only != NULL && rc != only)
+        return; /* that record is not this queue's: the sweep judges it */
+    if (w != NULL)
+        w->seen = true;
+    if (rc != NULL)
+        rc->live = true;
+    (void) snprintf(what, sizeof what, "posixmq %s", name);
+    why = open_object_verdict(rc, name, &sb, buf, sizeof buf);
+    if (why == NULL && !dry) {
+        if (mq_probe(name, &again, NULL) < 0 || again.st_ino != sb.st_ino)
+            why = "it was replaced meanwhile";
+        else if (mq_unlink(name) < 0)
+            why = strerror(errno);
+        else
+            record_unlink(rc);
+    }
+    report(w, dry, verbose, what, why, rc != NULL ? rc->r.pid : -1);
+}
+
+/* Unlink the FIFO at @p path if it still is the inode of @p id. */
+static const char *
+fifo_remove(const char *path, const struct ipckit__crec *id)
+{
+    char dir[IPCKIT__CREC_TARGET_MAX];
+    const char *slash = strrchr(path, '/');
+    struct stat sb;
+    const char *why = NULL;
+    int dfd;
+    if (slash == NULL || (size_t) (slash - path) >= sizeof dir)
+        return "bad path";
+    (void) snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int) (slash - path), path);
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return strerror(errno);
+    if (fstatat(dfd, slash + 1, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISFIFO(sb.st_mode) ||
+        (unsigned long long) sb.st_dev != id->dev || (unsigned long long) sb.st_ino != id->ino)
+        why = "it was replaced meanwhile";
+    else if (unlinkat(dfd, slash + 1, 0) < 0)
+        why = strerror(errno);
+    (void) close(dfd);
+    return why;
+}
+
+/* Judge the FIFO at @p path; @p only: a record it must be judged with. */
+static void
+fifo_judge(const char *path, struct rec *only, struct reclist *rl, struct wanted *w, bool dry,
+           bool verbose)
+{
+    struct ipckit__crec id;
+    unsigned long owner = 0;
+    struct stat sb;
+    struct rec *rc;
+    char buf[128], what[IPCKIT__CREC_TARGET_MAX + 8];
+    const char *why;
+    int r = ipckit__crec_fifo_identity(path, &id, &owner);
+    if (r < 0) {
+        if (w != NULL && r != -ENOENT) {
+            w->seen = true;
+            want_why(w, NULL, r == -EINVAL ? "it is not a FIFO" : strerror(-r));
+        }
+        return;
+    }
+    rc = record_trusted(rl, &id, (long) owner);
+    if (only != NULL && rc != only)
+        return; /* that record is not this FIFO's: the sweep judges it */
+    if (w != NULL)
+        w->seen = true;
+    if (rc != NULL)
+        rc->live = true;
+    memset(&sb, 0, sizeof sb);
+    sb.st_dev = (dev_t) id.dev;
+    sb.st_ino = (ino_t) id.ino;
+    sb.st_uid = (uid_t) owner;
+    (void) snprintf(what, sizeof what, "fifo %s", path);
+    why = open_object_verdict(rc, path, &sb, buf, sizeof buf);
+    if (why == NULL && !dry) {
+        why = fifo_remove(path, &id);
+        if (why == NULL)
+            record_unlink(rc);
+    }
+    report(w, dry, verbose, what, why, rc != NULL ? rc->r.pid : -1);
+}
+
+/* POSIX queues and FIFOs: those named, or else all that have a record. */
+static void
+recorded_stale(struct wanted *want, size_t nwant, struct reclist *rl, bool dry, bool verbose)
+{
+    if (nwant > 0) {
+        for (size_t j = 0; j < nwant; j++) {
+            if (want[j].kind == WANT_POSIXMQ)
+                posixmq_judge(want[j].target, NULL, rl, &want[j], dry, verbose);
+            else if (want[j].kind == WANT_FIFO)
+                fifo_judge(want[j].target, NULL, rl, &want[j], dry, verbose);
+        }
+        return;
+    }
+    for (size_t i = 0; i < rl->n; i++) {
+        struct rec *rc = &rl->v[i];
+        if (rc->status != 0 || rc->done || rc->live)
+            continue;
+        if (rc->r.kind == IPCKIT__CREC_POSIXMQ)
+            posixmq_judge(rc->r.target, rc, rl, NULL, dry, verbose);
+        else if (rc->r.kind == IPCKIT__CREC_FIFO)
+            fifo_judge(rc->r.target, rc, rl, NULL, dry, verbose);
+    }
+}
+
+/*
+ * Is the object of record @p rc gone? 1 (gone, or its identity now names
+ * another object), 0 (it exists), -1 (cannot tell). @p l lists the System V
+ * queues, read after the records were.
+ */
+static int
+record_orphaned(const struct rec *rc, const struct objlist *l, bool msg_listed,
+                const char **what)
+{
+    struct ipckit__crec now;
+    struct stat sb;
+    int r;
+    memset(&now, 0, sizeof now);
+    switch (rc->r.kind) {
+    case IPCKIT__CREC_MQ:
+        *what = "queue";
+        if (!msg_listed)
+            return -1;
+        for (size_t i = 0; i < l->n; i++) {
+            const struct obj *o = &l->v[i];
+            if (strcmp(o->kind, "msg") != 0 || o->id != rc->r.id)
+                continue;
+            if ((unsigned long) o->key != rc->r.key)
+                return 1;
+            return o->ctime < 0 || o->ctime == rc->r.ctime ? 0 : 1;
+        }
+        return 1;
+    case IPCKIT__CREC_POSIXMQ:
+        *what = "POSIX queue";
+        r = mq_probe(rc->r.target, &sb, NULL);
+        if (r == -ENOENT)
+            return 1;
+        if (r < 0)
+            return -1;
+        return (unsigned long long) sb.st_ino == rc->r.ino ? 0 : 1;
+    case IPCKIT__CREC_FIFO:
+        *what = "FIFO";
+        r = ipckit__crec_fifo_identity(rc->r.target, &now, NULL);
+        if (r == -ENOENT || r == -ENOTDIR || r == -EINVAL)
+            return 1;
+        if (r < 0)
+            return -1;
+        return ipckit__crec_same_object(&rc->r, &now) ? 0 : 1;
+    default:
+        return -1;
+    }
+}
+
+/*
+ * Orphan records: their object was removed without ipckit (ipcrm, rm,
+ * PHP's msg_remove_queue...), or their identity now names another object.
+ * Removed when they belong to the caller (any, for root). With arguments,
+ * only the records of the named objects.
+ */
+static void
+records_sweep(struct wanted *want, size_t nwant, struct reclist *rl, const struct objlist *l,
+              bool msg_listed, bool dry, bool verbose)
+{
+    for (size_t i = 0; i < rl->n; i++) {
+        struct rec *rc = &rl->v[i];
+        struct wanted *w = NULL;
+        const char *why = NULL, *what = "object";
+        char rpath[sizeof IPCKIT__CREC_DIR + NAME_MAX + 2], label[sizeof rpath + 8];
+        int gone;
+        if (rc->done || rc->live)
+            continue;
+        (void) snprintf(rpath, sizeof rpath, "%s/%s", IPCKIT__CREC_DIR, rc->leaf);
+        (void) snprintf(label, sizeof label, "record %s", rpath);
+        if (rc->status != 0) {
+            if (verbose && nwant == 0)
+                (void) printf("kept %s: not a valid creator record\n", label);
+            continue;
+        }
+        for (size_t j = 0; j < nwant && w == NULL; j++) {
+            const struct wanted *c = &want[j];
+            if ((rc->r.kind == IPCKIT__CREC_MQ && c->kind == WANT_KEY &&
+                 (unsigned long) c->key == rc->r.key) ||
+                (rc->r.kind == IPCKIT__CREC_POSIXMQ && c->kind == WANT_POSIXMQ &&
+                 strcmp(c->target, rc->r.target) == 0) ||
+                (rc->r.kind == IPCKIT__CREC_FIFO && c->kind == WANT_FIFO &&
+                 strcmp(c->target, rc->r.target) == 0))
+                w = &want[j];
+        }
+        if (nwant > 0 && w == NULL)
+            continue;
+        gone = record_orphaned(rc, l, msg_listed, &what);
+        if (gone == 0)
+            continue; /* its object is there (the record is not trusted for it) */
+        if (w != NULL)
+            w->seen = true;
+        if (gone < 0)
+            why = "cannot tell whether its object still exists";
+        else if (rc->sb.st_uid != geteuid() && geteuid() != 0)
+            why = "it belongs to another user";
+        if (why == NULL && !dry) {
+            /* only the very record judged: same file, same content */
+            struct rec again;
+            memset(&again, 0, sizeof again);
+            if (ipckit__crec_load(AT_FDCWD, rpath, &again.r, &again.sb) != 0 ||
+                again.sb.st_ino != rc->sb.st_ino || memcmp(&again.r, &rc->r, sizeof again.r) != 0)
+                why = "it changed meanwhile";
+            else if (unlink(rpath) < 0)
+                why = strerror(errno);
+        }
+        if (why != NULL) {
+            if (w != NULL)
+                want_why(w, label, why);
+            else if (verbose)
+                (void) printf("kept %s: %s\n", label, why);
+            continue;
+        }
+        rc->done = true;
+        if (dry || verbose)
+            (void) printf("%s %s (its %s is gone)\n", dry ? "would remove" : "removed", label,
+                          what);
+    }
+}
+
+/* ---- rm --stale: the command ------------------------------------------------------------ */
+
+/* Read argument @p arg into @p w. */
+static int
+parse_want(const char *arg, struct wanted *w)
+{
+    ipckit_name *n = NULL;
+    const char *scheme, *t;
+    w->arg = arg;
+    if (strncmp(arg, "shm:", 4) == 0) {
+        const char *leaf = arg + 4;
+        while (*leaf == '/')
+            leaf++;
+        w->kind = WANT_SHM;
+        w->leaf = leaf;
+        return CLI_OK;
+    }
+    if (strchr(arg, ':') == NULL || ipckit_name_parse(arg, &n) < 0) {
+        ipckit_name_free(n);
+        w->kind = WANT_KEY;
+        return parse_key_arg(arg, &w->key);
+    }
+    scheme = ipckit_name_scheme(n);
+    t = ipckit_name_target(n);
+    if (strcmp(scheme, "posixmq") == 0) {
+        if (t[0] != '/' || t[1] == '\0' || strchr(t + 1, '/') != NULL) {
+            cli_err("%s: a POSIX queue name is one '/' and a name without '/'", arg);
+            ipckit_name_free(n);
+            return CLI_USAGE;
+        }
+        w->kind = WANT_POSIXMQ;
+        w->target = strdup(t);
+    } else if (strcmp(scheme, "fifo") == 0) {
+        char cwd[PATH_MAX];
+        w->kind = WANT_FIFO;
+        if (t[0] == '/')
+            w->target = strdup(t);
+        else if (getcwd(cwd, sizeof cwd) != NULL)
+            w->target = dup_printf("%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", t);
+    } else {
+        ipckit_name_free(n);
+        w->kind = WANT_KEY;
+        return parse_key_arg(arg, &w->key);
+    }
+    ipckit_name_free(n);
+    if (w->target == NULL) {
+        cli_err("%s: out of memory, or the current directory cannot be read", arg);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static void
+want_free(struct wanted *want, size_t nwant)
+{
+    for (size_t j = 0; j < nwant; j++)
+        free(want[j].target);
+    free(want);
+}
+
 int
 cli_rm_stale(int argc, char **argv)
 {
@@ -798,9 +1559,10 @@ cli_rm_stale(int argc, char **argv)
                                               { "verbose", no_argument, NULL, 'v' },
                                               { NULL, 0, NULL, 0 } };
     struct objlist l = { NULL, 0, 0 };
+    struct reclist rl = { NULL, 0, 0 };
     struct wanted *want = NULL;
-    size_t nwant = 0, nmsg = 0, nsem = 0;
-    bool dry = false, verbose = false;
+    size_t nwant = 0, nsem = 0;
+    bool dry = false, verbose = false, msg_listed;
     int opt, rc = CLI_OK;
 
     opterr = 0;
@@ -823,54 +1585,48 @@ cli_rm_stale(int argc, char **argv)
             return CLI_FAIL;
         }
         for (int i = optind; i < argc; i++) {
-            int r;
-            if (strncmp(argv[i], "shm:", 4) == 0) {
-                const char *leaf = argv[i] + 4;
-                while (*leaf == '/')
-                    leaf++;
-                want[nwant].leaf = leaf;
-                want[nwant++].arg = argv[i];
-                continue;
-            }
-            r = parse_key_arg(argv[i], &want[nwant].key);
+            int r = parse_want(argv[i], &want[nwant++]);
             if (r != CLI_OK) {
-                free(want);
+                want_free(want, nwant);
                 return r;
             }
-            want[nwant++].arg = argv[i];
         }
     }
-    if (collect_sysv(&l) < 0) {
-        cli_err("reading /proc/sysvipc: %s", strerror(errno));
-        free(want);
+    /* Records first, objects after: a record seen here had its object
+     * already, so an object missing from the list read next is gone. */
+    if (records_load(&rl) < 0 || collect_sysv(&l) < 0) {
+        cli_err("reading /dev/shm or /proc/sysvipc: %s", strerror(errno));
+        records_free(&rl);
+        objlist_free(&l);
+        want_free(want, nwant);
         return CLI_FAIL;
     }
+    msg_listed = access("/proc/sysvipc/msg", R_OK) == 0;
+    records_attach(&l, &rl);
     for (size_t i = 0; i < l.n; i++) {
         const struct obj *o = &l.v[i];
         struct wanted *w = NULL;
         const char *why;
-        if (strcmp(o->kind, "msg") == 0) {
-            nmsg++;
-            continue;
-        }
-        if (strcmp(o->kind, "sem") == 0) {
+        char what[64];
+        if (strcmp(o->kind, "sem") == 0)
             nsem++;
+        if (strcmp(o->kind, "shm") != 0)
             continue;
-        }
         if (nwant > 0) {
             for (size_t j = 0; j < nwant && w == NULL; j++)
-                if (want[j].leaf == NULL && want[j].key == o->key)
+                if (want[j].kind == WANT_KEY && want[j].key == o->key)
                     w = &want[j];
             if (w == NULL)
                 continue;
             w->seen = true;
         }
+        (void) snprintf(what, sizeof what, "segment 0x%08llx", o->key);
         why = stale_verdict(o, w != NULL);
         if (why == NULL && !dry)
             why = stale_remove(o);
         if (why != NULL) {
             if (w != NULL)
-                w->why = why;
+                want_why(w, what, why);
             else if (verbose)
                 (void) printf("kept shm 0x%08llx id %ld: %s\n", o->key, o->id, why);
             continue;
@@ -880,32 +1636,39 @@ cli_rm_stale(int argc, char **argv)
                           " attached)\n",
                           dry ? "would remove" : "removed", o->key, o->id, o->bytes, o->cpid);
     }
+    queues_stale(&l, want, nwant, dry, verbose);
     posix_stale(want, nwant, dry, verbose);
+    recorded_stale(want, nwant, &rl, dry, verbose);
+    records_sweep(want, nwant, &rl, &l, msg_listed, dry, verbose);
     for (size_t j = 0; j < nwant; j++) {
-        if (!want[j].seen && want[j].leaf != NULL) {
-            cli_err("%s: no ipckit ring or region named \"%s\" in /dev/shm", want[j].arg,
-                    want[j].leaf);
-            rc = CLI_FAIL;
-        } else if (!want[j].seen) {
-            cli_err("%s: no System V shared memory segment has key 0x%08llx", want[j].arg,
-                    want[j].key);
-            rc = CLI_FAIL;
-        } else if (want[j].why != NULL) {
-            if (want[j].leaf != NULL)
-                cli_err("%s: not removed: %s", want[j].arg, want[j].why);
+        const struct wanted *w = &want[j];
+        if (!w->seen) {
+            if (w->kind == WANT_SHM)
+                cli_err("%s: no ipckit ring or region named \"%s\" in /dev/shm", w->arg,
+                        w->leaf);
+            else if (w->kind == WANT_POSIXMQ)
+                cli_err("%s: no POSIX message queue \"%s\", and no creator record of one",
+                        w->arg, w->target);
+            else if (w->kind == WANT_FIFO)
+                cli_err("%s: no FIFO at %s, and no creator record of one", w->arg, w->target);
             else
-                cli_err("%s: segment 0x%08llx not removed: %s", want[j].arg, want[j].key,
-                        want[j].why);
+                cli_err("%s: no System V shared memory segment or message queue has key"
+                        " 0x%08llx",
+                        w->arg, w->key);
+            rc = CLI_FAIL;
+        } else if (w->why[0] != '\0') {
+            cli_err("%s: not removed: %s", w->arg, w->why);
             rc = CLI_FAIL;
         }
     }
     if (verbose)
-        (void) printf("skipped %zu message queue%s and %zu semaphore set%s: the kernel keeps no"
-                      " creator pid for them\n"
-                      "skipped POSIX semaphores, message queues, FIFOs and POSIX shared memory"
-                      " that is not an ipckit ring or region: nothing records their creator\n",
-                      nmsg, nmsg == 1 ? "" : "s", nsem, nsem == 1 ? "" : "s");
+        (void) printf("skipped %zu semaphore set%s, POSIX semaphores and POSIX shared memory"
+                      " that is not an ipckit ring or region: nothing records their creator;"
+                      " POSIX message queues and FIFOs are looked at only through their"
+                      " creator records\n",
+                      nsem, nsem == 1 ? "" : "s");
+    records_free(&rl);
     objlist_free(&l);
-    free(want);
+    want_free(want, nwant);
     return rc;
 }
