@@ -5,12 +5,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
+#include <mqueue.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,6 +48,9 @@ struct result {
     size_t errlen;
 };
 
+/* When not 0, spawn() runs the program as this user (and group); needs root. */
+static uid_t spawn_uid;
+
 /* Start the program with @p argv (NULL-terminated, argv[0] ignored). */
 static struct proc
 spawn(const char *const *argv, char *const *envp)
@@ -59,6 +66,9 @@ spawn(const char *const *argv, char *const *envp)
         (void) dup2(in[0], 0);
         (void) dup2(out[1], 1);
         (void) dup2(err[1], 2);
+        if (spawn_uid != 0 && (setgroups(0, NULL) < 0 || setresgid(spawn_uid, spawn_uid, spawn_uid) < 0 ||
+                               setresuid(spawn_uid, spawn_uid, spawn_uid) < 0))
+            _exit(125);
         (void) execve(IPCKIT_CLI_PATH, (char *const *) argv, envp ? envp : environ);
         _exit(126);
     }
@@ -732,6 +742,406 @@ START_TEST(stale_ring)
 }
 END_TEST
 
+/* ---- creator records: queues, POSIX queues and FIFOs -------------------------------- */
+
+struct crow {
+    const char *scheme;
+    void (*make)(char *n, size_t cap, char *ndl, size_t ncap);
+    unsigned flags;     /* how a creator opens it (a FIFO's reader does not wait) */
+};
+
+static void
+make_posixmq(char *n, size_t cap, char *ndl, size_t ncap)
+{
+    char posix[128];
+    tk_posix_name(posix, sizeof posix);
+    (void) snprintf(n, cap, "posixmq:%s", posix);
+    (void) snprintf(ndl, ncap, "%s", n);
+}
+
+static const struct crow all_crows[] = {
+    { "fifo", make_fifo, IPCKIT_RECV },
+    { "mq", make_mq, IPCKIT_SEND | IPCKIT_RECV },
+    { "posixmq", make_posixmq, IPCKIT_SEND | IPCKIT_RECV },
+};
+
+static const struct crow *crows[sizeof all_crows / sizeof all_crows[0]];
+static int ncrows;
+static const struct crow *crow;
+
+static void
+pick_crows(void)
+{
+    for (size_t i = 0; i < sizeof all_crows / sizeof all_crows[0]; i++)
+        if (ipckit_backend_find(all_crows[i].scheme) != NULL)
+            crows[ncrows++] = &all_crows[i];
+}
+
+static void
+crow_setup(int i)
+{
+    crow = crows[i];
+    crow->make(name, sizeof name, needle, sizeof needle);
+}
+
+static ipckit_opts
+crow_opts(void)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    if (strcmp(crow->scheme, "posixmq") == 0) {
+        o.capacity = 4; /* RLIMIT_MSGQUEUE is shared by every test of this user */
+        o.max_msg_size = 64;
+    }
+    return o;
+}
+
+/* Create the object and exit without closing or removing it. */
+static int
+create_and_vanish(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = crow_opts();
+    (void) arg;
+    if (ipckit_open(&ch, name, crow->flags | IPCKIT_CREATE | IPCKIT_EXCL, &o) < 0)
+        return 1;
+    _exit(0);
+}
+
+/* Create the object, open the gate, and wait to be killed. */
+static int
+create_and_wait(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = crow_opts();
+    (void) prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test does not leave it behind */
+    if (ipckit_open(&ch, name, crow->flags | IPCKIT_CREATE | IPCKIT_EXCL, &o) < 0)
+        return 1;
+    tk_gate_open(arg);
+    for (;;)
+        (void) pause();
+}
+
+static pid_t
+vanished_creator(void)
+{
+    pid_t pid = tk_fork(create_and_vanish, NULL);
+    ck_assert_int_eq(tk_wait(pid, RUN_WAIT), 0);
+    return pid;
+}
+
+/* The JSON object of "ipckit ls --json" that mentions @p what, copied to @p buf. */
+static bool
+ls_json_object(const char *out, const char *what, char *buf, size_t cap)
+{
+    const char *at = strstr(out, what), *start, *end;
+    if (at == NULL)
+        return false;
+    for (start = at; start > out && *start != '{'; start--)
+        ;
+    end = strchr(at, '}');
+    if (end == NULL)
+        return false;
+    (void) snprintf(buf, cap, "%.*s", (int) (end - start + 1), start);
+    return true;
+}
+
+/* The JSON object of the row's object in "ipckit ls --json"; false when it
+ * is not listed. */
+static bool
+ls_creator_maybe(char *obj, size_t cap)
+{
+    struct result r;
+    run(&r, NULL, "ls", "--json", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    return ls_json_object(r.out, needle, obj, cap);
+}
+
+static void
+ls_creator(char *obj, size_t cap)
+{
+    ck_assert_msg(ls_creator_maybe(obj, cap), "%s not listed", needle);
+}
+
+static bool
+object_exists(void)
+{
+    ipckit_stat st;
+    return ipckit_stat_name(name, &st) == 0;
+}
+
+/* ls shows the recorded creator: alive while it runs, gone once killed. */
+START_TEST(creator_alive_then_gone)
+{
+    char obj[2048], want[64], rec[128];
+    struct result r;
+    tk_gate gate;
+    pid_t pid;
+    crow_setup(_i);
+    tk_gate_init(&gate);
+    pid = tk_fork(create_and_wait, &gate);
+    ck_assert_int_eq(tk_gate_wait(&gate, RUN_WAIT), 0);
+    tk_gate_close(&gate);
+
+    ls_creator(obj, sizeof obj);
+    (void) snprintf(want, sizeof want, "\"creator_pid\": %ld,", (long) pid);
+    ck_assert_msg(strstr(obj, want) && strstr(obj, "\"creator_alive\": true") &&
+                      strstr(obj, "\"ipckit\": \"record\""),
+                  "creator %ld not shown alive: %s", (long) pid, obj);
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    {
+        char *line = strstr(r.out, needle);
+        (void) snprintf(want, sizeof want, " %ld yes   record ", (long) pid);
+        ck_assert_msg(line != NULL, "%s not in %s", needle, r.out);
+        while (line > r.out && line[-1] != '\n')
+            line--;
+        ck_assert_msg(strstr(line, want) != NULL && strstr(line, want) < strchr(line, '\n'),
+                      "no \"%s\" in: %.200s", want, line);
+    }
+
+    /* the same pid with another start time is a reused pid: not the creator */
+    {
+        static char good[20000], other[20000];
+        char *start, *end;
+        ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+        ck_assert_int_gt(tk_read_file(rec, good, sizeof good), 0);
+        start = strstr(good, " start=");
+        ck_assert_ptr_nonnull(start);
+        end = strchr(start + 1, ' ');
+        (void) snprintf(other, sizeof other, "%.*s start=1%s", (int) (start - good), good, end);
+        ck_assert_int_eq(unlink(rec), 0);
+        ck_assert_int_eq(tk_plant(rec, other, geteuid()), 0);
+        ls_creator(obj, sizeof obj);
+        (void) snprintf(want, sizeof want, "\"creator_pid\": %ld,", (long) pid);
+        ck_assert_msg(strstr(obj, want) && strstr(obj, "\"creator_alive\": false"),
+                      "creator with another start time not shown gone: %s", obj);
+        ck_assert_int_eq(unlink(rec), 0);
+        ck_assert_int_eq(tk_plant(rec, good, geteuid()), 0);
+    }
+
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(tk_wait(pid, RUN_WAIT), 128 + SIGKILL);
+    ls_creator(obj, sizeof obj);
+    (void) snprintf(want, sizeof want, "\"creator_pid\": %ld,", (long) pid);
+    ck_assert_msg(strstr(obj, want) && strstr(obj, "\"creator_alive\": false"),
+                  "creator %ld not shown gone: %s", (long) pid, obj);
+
+    /* ipckit rm removes the record with the object */
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(access(rec, F_OK), 0);
+    remove_ok();
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
+/* A POSIX queue or FIFO whose creator is gone is kept while a live process
+ * holds it open, and removed with its record once nobody does. */
+START_TEST(stale_kept_while_open)
+{
+    char rec[128];
+    struct result r;
+    ipckit_channel *ch = NULL;
+    ipckit_opts o;
+    crow_setup(_i);
+    (void) vanished_creator();
+    o = crow_opts();
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, &o), 0);
+    run(&r, NULL, "rm", "--stale", name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "a process has it open") != NULL, "%s", r.err);
+    ck_assert(object_exists());
+    ck_assert_int_eq(ipckit_close(ch), 0);
+
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    run(&r, NULL, "rm", "--stale", "--dry-run", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "would remove") != NULL, "%s", r.out);
+    ck_assert(object_exists());
+    run(&r, NULL, "rm", "--stale", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert(!object_exists());
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
+static int
+send_one(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    if (ipckit_open(&ch, name, IPCKIT_SEND, NULL) < 0 || ipckit_send(ch, "m", 1, 0) < 0)
+        return 1;
+    return ipckit_close(ch) < 0;
+}
+
+static int
+recv_one(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    char buf[8];
+    (void) arg;
+    if (ipckit_open(&ch, name, IPCKIT_RECV, NULL) < 0 || ipckit_recv(ch, buf, sizeof buf, 0) != 1)
+        return 1;
+    return ipckit_close(ch) < 0;
+}
+
+static void
+stale_queue_kept(const char *says)
+{
+    struct result r;
+    run(&r, NULL, "rm", "--stale", name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, says) != NULL, "want \"%s\": %s", says, r.err);
+    ck_assert(object_exists());
+}
+
+/*
+ * A System V queue has no "open": it is kept while its creator, its last
+ * sender or its last receiver is alive, and removed with its record once
+ * all three are gone.
+ */
+START_TEST(stale_queue)
+{
+    char rec[128], says[64];
+    ipckit_channel *ch = NULL;
+    char buf[8];
+    struct result r;
+    crow_setup(_i);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL), 0);
+    (void) snprintf(says, sizeof says, "its creator (pid %ld) is alive", (long) getpid());
+    stale_queue_kept(says);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    remove_ok();
+
+    crow_setup(_i);
+    (void) vanished_creator();
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_RECV, NULL), 0);
+    ck_assert_int_eq(ipckit_send(ch, "m", 1, 0), 0);
+    (void) snprintf(says, sizeof says, "its last sender (pid %ld) is alive", (long) getpid());
+    stale_queue_kept(says);
+    ck_assert_int_eq(tk_wait(tk_fork(send_one, NULL), RUN_WAIT), 0); /* sender gone */
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), 1);
+    (void) snprintf(says, sizeof says, "its last receiver (pid %ld) is alive", (long) getpid());
+    stale_queue_kept(says);
+    ck_assert_int_eq(tk_wait(tk_fork(recv_one, NULL), RUN_WAIT), 0); /* receiver gone */
+    ck_assert_int_eq(ipckit_close(ch), 0);
+
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    run(&r, NULL, "rm", "--stale", "--dry-run", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "would remove queue") != NULL, "%s", r.out);
+    run(&r, NULL, "rm", "--stale", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert(!object_exists());
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
+/* Remove the object behind the ipckit's back, as ipcrm, rm or PHP would. */
+static void
+remove_behind_back(void)
+{
+    if (strcmp(crow->scheme, "mq") == 0) {
+        key_t k = (key_t) strtoul(name + 3, NULL, 16);
+        ck_assert_int_eq(msgctl(msgget(k, 0), IPC_RMID, NULL), 0);
+    } else if (strcmp(crow->scheme, "posixmq") == 0) {
+        ck_assert_int_eq(mq_unlink(strchr(name, ':') + 1), 0);
+    } else {
+        ck_assert_int_eq(unlink(needle), 0);
+    }
+    ck_assert(!object_exists());
+}
+
+/* A record whose object was removed without ipckit is an orphan: rm --stale
+ * removes it, only its owner's (or root), and only it with a name given. */
+START_TEST(orphan_records_swept)
+{
+    char rec[128], line[200];
+    struct result r;
+    crow_setup(_i);
+    (void) vanished_creator();
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    remove_behind_back();
+    ck_assert_int_eq(access(rec, F_OK), 0);
+
+    (void) snprintf(line, sizeof line, "would remove record %s", rec);
+    run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, line) != NULL, "want \"%s\": %s", line, r.out);
+    ck_assert_int_eq(access(rec, F_OK), 0);
+
+    if (geteuid() == 0) {
+        /* another user leaves root's record alone (and can see the FIFO's
+         * directory, so that it can tell the FIFO is gone) */
+        ck_assert_int_eq(chmod(tk_dir(), 0755), 0);
+        spawn_uid = 65534;
+        run(&r, NULL, "rm", "--stale", name, NULL);
+        spawn_uid = 0;
+        ck_assert_exit(&r, 1);
+        ck_assert_msg(strstr(r.err, "belongs to another user") != NULL, "%s", r.err);
+        ck_assert_int_eq(access(rec, F_OK), 0);
+    }
+
+    run(&r, NULL, "rm", "--stale", "--verbose", name, NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(line, sizeof line, "removed record %s", rec);
+    ck_assert_msg(strstr(r.out, line) != NULL, "want \"%s\": %s", line, r.out);
+    ck_assert_int_eq(access(rec, F_OK), -1);
+    run(&r, NULL, "rm", "--stale", name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "no ") != NULL, "%s", r.err);
+}
+END_TEST
+
+/* A record another user put there, or one that does not parse, is not
+ * trusted: the creator is unknown, and rm --stale never removes the object
+ * for it, nor sweeps such a file. */
+START_TEST(untrusted_records_ignored)
+{
+    static char good[20000];
+    char rec[128], obj[2048];
+    struct result r;
+    crow_setup(_i);
+    (void) vanished_creator();
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_gt(tk_read_file(rec, good, sizeof good), 0);
+
+    for (int k = 0; k < 2; k++) {
+        if (k == 0) {
+            if (geteuid() != 0)
+                continue;
+            ck_assert_int_eq(chown(rec, 65534, 65534), 0); /* another user's */
+        } else {
+            ck_assert_int_eq(truncate(rec, (off_t) strlen(good) - 1), 0); /* short */
+        }
+        if (ls_creator_maybe(obj, sizeof obj))
+            ck_assert_msg(strstr(obj, "\"creator_pid\": null") &&
+                              strstr(obj, "\"creator_alive\": null"),
+                          "untrusted record used: %s", obj);
+        else /* only found through its record when /dev/mqueue is missing */
+            ck_assert_msg(strcmp(crow->scheme, "posixmq") == 0 && k == 1 &&
+                              access("/dev/mqueue", F_OK) < 0,
+                          "%s not listed", needle);
+        run(&r, NULL, "rm", "--stale", name, NULL);
+        ck_assert_exit(&r, 1);
+        ck_assert_msg(strstr(r.err, "creator is unknown") != NULL, "%s", r.err);
+        ck_assert(object_exists());
+        run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+        ck_assert_exit(&r, 0);
+        ck_assert_msg(strstr(r.out, rec) == NULL, "would touch %s: %s", rec, r.out);
+        ck_assert_int_eq(unlink(rec), 0);
+        ck_assert_int_eq(tk_plant(rec, good, geteuid()), 0);
+    }
+    /* the good record again: stale (so the refusals above came from the
+     * record), then removed by name with the object */
+    run(&r, NULL, "rm", "--stale", "--dry-run", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "would remove") != NULL, "%s", r.out);
+    remove_ok();
+    ck_assert_int_eq(access(rec, F_OK), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -739,6 +1149,7 @@ main(void)
     TCase *tc;
 
     pick_rows();
+    pick_crows();
     tc = tk_tcase("channels", 120);
     tcase_add_loop_test(tc, send_recv_args, 0, nrows);
     tcase_add_loop_test(tc, send_recv_stdin, 0, nrows);
@@ -766,6 +1177,18 @@ main(void)
     tcase_add_test(tc, stale_kept);
     if (ipckit_backend_find("shm") != NULL)
         tcase_add_test(tc, stale_ring);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("creators", 120);
+    tcase_add_loop_test(tc, creator_alive_then_gone, 0, ncrows);
+    tcase_add_loop_test(tc, orphan_records_swept, 0, ncrows);
+    tcase_add_loop_test(tc, untrusted_records_ignored, 0, ncrows);
+    for (int i = 0; i < ncrows; i++) {
+        if (strcmp(crows[i]->scheme, "mq") == 0)
+            tcase_add_loop_test(tc, stale_queue, i, i + 1);
+        else
+            tcase_add_loop_test(tc, stale_kept_while_open, i, i + 1);
+    }
     suite_add_tcase(s, tc);
     return tk_run(s);
 }
