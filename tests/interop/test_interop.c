@@ -236,10 +236,22 @@ START_TEST(timed_recv_sees_peer)
 }
 END_TEST
 
+#ifdef IPCKIT_CLI_PATH
+static int
+exec_rm_stale(void *arg)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0)
+        (void) dup2(null, 1);
+    execl(IPCKIT_CLI_PATH, "ipckit", "rm", "--stale", (const char *) arg, (char *) NULL);
+    return 127;
+}
+#endif
+
 /*
  * The peer removes the queue while ipckit waits in a plain blocking msgrcv.
  * The peer knows nothing of ipckit's creator record, which outlives the
- * queue as an orphan; it is removed here.
+ * queue as an orphan: "ipckit rm --stale" sweeps it, as a user would.
  */
 START_TEST(peer_removes_queue)
 {
@@ -256,7 +268,13 @@ START_TEST(peer_removes_queue)
     ck_assert_int_eq(tk_wait(pid, PEER_WAIT), 0);
     ck_assert_int_eq(ipckit_close(ch), 0);
     ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
-    ck_assert_int_eq(unlink(record), 0);
+    ck_assert_int_eq(access(record, F_OK), 0); /* the orphan */
+#ifdef IPCKIT_CLI_PATH
+    ck_assert_int_eq(tk_wait(tk_fork(exec_rm_stale, name), PEER_WAIT), 0);
+    ck_assert_int_eq(access(record, F_OK), -1);
+#else
+    ck_assert_int_eq(unlink(record), 0); /* no ipckit tool in this build */
+#endif
 }
 END_TEST
 
