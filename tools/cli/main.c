@@ -74,9 +74,12 @@ static const struct command commands[] = {
       "Remove the kernel object behind each NAME.\n"
       "\n"
       "  -f, --force          a NAME with nothing behind it is not an error\n"
-      "      --stale          remove System V shared memory segments whose creator\n"
-      "                       process is gone and that no process has attached;\n"
-      "                       see ipckit(1) for exactly what is and is not removed\n"
+      "      --stale          remove ipckit's objects whose creator process is\n"
+      "                       gone and that no process uses (rings, regions, queues,\n"
+      "                       POSIX queues, FIFOs; System V segments), and creator\n"
+      "                       records whose object is gone; KEY or NAME limits it to\n"
+      "                       those; see ipckit(1) for exactly what is and is not\n"
+      "                       removed\n"
       "  -n, --dry-run        with --stale: only show what would be removed\n"
       "  -v, --verbose        with --stale: also show what was skipped and why\n" },
     { "key", cli_key, "key NAME...",
