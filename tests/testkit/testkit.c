@@ -291,19 +291,25 @@ with_field(char *out, size_t cap, const char *good, const char *key, const char 
 {
     char pat[32];
     const char *at, *end;
+    size_t head, vlen = strlen(value), tail;
     (void) snprintf(pat, sizeof pat, " %s=", key);
     at = strstr(good, pat);
     ck_assert_msg(at != NULL, "no field %s in %s", key, good);
     at += strlen(pat);
     end = at + strcspn(at, " \n");
-    (void) snprintf(out, cap, "%.*s%s%s", (int) (at - good), good, value, end);
+    head = (size_t) (at - good);
+    tail = strlen(end);
+    ck_assert_uint_lt(head + vlen + tail, cap);
+    memcpy(out, good, head);
+    memcpy(out + head, value, vlen);
+    memcpy(out + head + vlen, end, tail + 1);
 }
 
 void
 tk_check_record_refusals(const char *name, const char *const *idents)
 {
     char rec[128], copy[PATH_MAX], uid[32];
-    static char good[IPCKIT__CREC_MAX + 1], bad[IPCKIT__CREC_MAX + 64];
+    static char good[IPCKIT__CREC_MAX + 1], bad[2 * IPCKIT__CREC_MAX + 64];
     int len;
     ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
     ck_assert_int_gt(tk_read_file(rec, good, sizeof good), 0);
