@@ -84,7 +84,7 @@ struct obj {
     long lspid, lrpid;  /* msg: last sender and receiver, else -1 */
     long long ctime;    /* msg: msg_ctime, else -1 */
     unsigned long long dev, ino; /* mqueue, fifo: the inode */
-    const struct rec *rec; /* trusted creator record, or NULL */
+    struct rec *rec;       /* trusted creator record, or NULL */
     const char *hint;   /* why it looks like ipckit's ("ftok", "name", "record"), or NULL */
 };
 
@@ -1192,7 +1192,7 @@ queues_stale(struct objlist *l, struct wanted *want, size_t nwant, bool dry, boo
         if (why == NULL && !dry) {
             why = queue_remove(o);
             if (why == NULL)
-                record_unlink((struct rec *) o->rec);
+                record_unlink(o->rec);
         }
         if (why != NULL) {
             if (w != NULL)
