@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -51,12 +52,65 @@ struct result {
 /* When not 0, spawn() runs the program as this user (and group); needs root. */
 static uid_t spawn_uid;
 
+static void
+copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY | O_CLOEXEC), out;
+    ck_assert_msg(in >= 0, "open %s: %s", from, strerror(errno));
+    out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    ck_assert_msg(out >= 0, "create %s: %s", to, strerror(errno));
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t) n), n);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(fchmod(out, 0755), 0);
+    (void) close(in);
+    (void) close(out);
+}
+
+/*
+ * The program as another user can run it: the build tree may sit where
+ * that user cannot go (a checkout under /root), so copy the program, and
+ * the shared library it needs, into a directory of the scratch directory
+ * that everyone may read, and point LD_LIBRARY_PATH there (the program's
+ * RUNPATH gives way to it). The test makes the scratch directory 0755.
+ */
+static const char *
+cli_for_other_user(char *libdir, size_t cap)
+{
+    static char prog[PATH_MAX + 16];
+    const char *lib = IPCKIT_LIB_PATH;
+    tk_path(libdir, cap, "other-user");
+    (void) snprintf(prog, sizeof prog, "%s/ipckit", libdir);
+    if (access(prog, X_OK) == 0)
+        return prog;
+    ck_assert_int_eq(mkdir(libdir, 0755), 0);
+    ck_assert_int_eq(chmod(libdir, 0755), 0);
+    copy_file(IPCKIT_CLI_PATH, prog);
+    if (strstr(lib, ".so") != NULL) {
+        char to[PATH_MAX + 16];
+        (void) snprintf(to, sizeof to, "%s/libipckit.so.0", libdir);
+        copy_file(lib, to);
+    }
+    return prog;
+}
+
 /* Start the program with @p argv (NULL-terminated, argv[0] ignored). */
 static struct proc
 spawn(const char *const *argv, char *const *envp)
 {
     struct proc p;
     int in[2], out[2], err[2];
+    const char *prog = IPCKIT_CLI_PATH;
+    char libdir[PATH_MAX], ldpath[PATH_MAX + 32];
+    char *other_env[2] = { ldpath, NULL };
+    if (spawn_uid != 0) {
+        prog = cli_for_other_user(libdir, sizeof libdir);
+        (void) snprintf(ldpath, sizeof ldpath, "LD_LIBRARY_PATH=%s", libdir);
+        ck_assert_ptr_null(envp); /* not combined so far */
+        envp = other_env;
+    }
     ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
@@ -69,7 +123,7 @@ spawn(const char *const *argv, char *const *envp)
         if (spawn_uid != 0 && (setgroups(0, NULL) < 0 || setresgid(spawn_uid, spawn_uid, spawn_uid) < 0 ||
                                setresuid(spawn_uid, spawn_uid, spawn_uid) < 0))
             _exit(125);
-        (void) execve(IPCKIT_CLI_PATH, (char *const *) argv, envp ? envp : environ);
+        (void) execve(prog, (char *const *) argv, envp ? envp : environ);
         _exit(126);
     }
     (void) close(in[0]);
