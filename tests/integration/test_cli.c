@@ -768,6 +768,26 @@ START_TEST(stale_ring)
     ck_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "creator is alive") != NULL, "%s", r.err);
     ck_assert(ring_exists());
+    run(&r, NULL, "stat", "--json", ring_name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "\"creator_alive\": true") != NULL, "%s", r.out);
+    {
+        /* the creator's pid with another start time in the header: a reused
+         * pid, so stat calls the creator gone (as ls does) */
+        char path[128];
+        uint64_t other = 1, saved;
+        int fd;
+        (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pread(fd, &saved, sizeof saved, 48), (ssize_t) sizeof saved);
+        ck_assert_int_eq(pwrite(fd, &other, sizeof other, 48), (ssize_t) sizeof other);
+        run(&r, NULL, "stat", "--json", ring_name, NULL);
+        ck_assert_exit(&r, 0);
+        ck_assert_msg(strstr(r.out, "\"creator_alive\": false") != NULL, "%s", r.out);
+        ck_assert_int_eq(pwrite(fd, &saved, sizeof saved, 48), (ssize_t) sizeof saved);
+        ck_assert_int_eq(close(fd), 0);
+    }
     ck_assert_int_eq(ipckit_close(ch), 0);
     ck_assert_int_eq(ipckit_unlink(ring_name), 0);
 
@@ -941,6 +961,9 @@ START_TEST(creator_alive_then_gone)
     ck_assert_msg(strstr(obj, want) && strstr(obj, "\"creator_alive\": true") &&
                       strstr(obj, "\"ipckit\": \"record\""),
                   "creator %ld not shown alive: %s", (long) pid, obj);
+    run(&r, NULL, "stat", "--json", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, want) && strstr(r.out, "\"creator_alive\": true"), "%s", r.out);
     run(&r, NULL, "ls", tk_dir(), NULL);
     ck_assert_exit(&r, 0);
     {
@@ -969,6 +992,9 @@ START_TEST(creator_alive_then_gone)
         (void) snprintf(want, sizeof want, "\"creator_pid\": %ld,", (long) pid);
         ck_assert_msg(strstr(obj, want) && strstr(obj, "\"creator_alive\": false"),
                       "creator with another start time not shown gone: %s", obj);
+        run(&r, NULL, "stat", "--json", name, NULL);
+        ck_assert_exit(&r, 0);
+        ck_assert_msg(strstr(r.out, "\"creator_alive\": false") != NULL, "%s", r.out);
         ck_assert_int_eq(unlink(rec), 0);
         ck_assert_int_eq(tk_plant(rec, good, geteuid()), 0);
     }

@@ -44,5 +44,8 @@ void cli_json_string(FILE *f, const char *s);
 
 /* ls.c: 1 alive, 0 gone, -1 unknown (pid <= 0). */
 int cli_pid_alive(long pid);
+/* The creator @p pid of the object behind name @p text: 1 alive, 0 gone, -1
+ * unknown; a pid reused since (start time recorded by ipckit) counts as gone. */
+int cli_creator_alive(const char *text, long pid);
 
 #endif

@@ -624,7 +624,7 @@ static void
 stat_print(const char *name, const ipckit_stat *s, bool json)
 {
     bool first = true;
-    int alive = cli_pid_alive(s->creator_pid);
+    int alive = cli_creator_alive(name, s->creator_pid);
     if (json) {
         (void) fputs("{\"name\": ", stdout);
         cli_json_string(stdout, name);

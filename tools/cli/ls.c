@@ -574,6 +574,86 @@ obj_use_record(struct obj *o, struct rec *rc)
     o->hint = "record";
 }
 
+/*
+ * The creator of the object behind ipckit name @p text, for "ipckit stat":
+ * 1 alive, 0 gone, -1 unknown, judged like "ipckit ls" does, with the start
+ * time recorded in a ring's or region's header or in a trusted creator
+ * record when it names @p pid. Without one, only whether the pid exists.
+ */
+int
+cli_creator_alive(const char *text, long pid)
+{
+    struct ipckit__crec obj, rec;
+    unsigned long long start = 0;
+    unsigned long owner = 0;
+    ipckit_name *n = NULL;
+    const char *scheme, *target;
+    char leaf[IPCKIT__CREC_LEAF_MAX];
+    struct stat sb;
+    bool have = false;
+
+    if (pid <= 0 || ipckit_name_parse(text, &n) < 0)
+        return cli_pid_alive(pid);
+    scheme = ipckit_name_scheme(n);
+    target = ipckit_name_target(n);
+    memset(&obj, 0, sizeof obj);
+    if (strcmp(scheme, "shm") == 0) {
+        /* the header of a ring or region: pid at 12, start time at 48 */
+        char path[IPCKIT__CREC_TARGET_MAX + 16];
+        unsigned char h[64];
+        int fd;
+        (void) snprintf(path, sizeof path, "/dev/shm/%s", target[0] == '/' ? target + 1 : target);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd >= 0) {
+            if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && read(fd, h, sizeof h) == (ssize_t) sizeof h) {
+                uint32_t magic;
+                int32_t hpid;
+                memcpy(&magic, h, 4);
+                memcpy(&hpid, h + 12, 4);
+                for (size_t i = 0; i < sizeof ls_magics / sizeof ls_magics[0]; i++)
+                    if (magic == ls_magics[i].magic && hpid == pid) {
+                        uint64_t st;
+                        memcpy(&st, h + 48, 8);
+                        start = (unsigned long long) st;
+                    }
+            }
+            (void) close(fd);
+        }
+    } else if (strcmp(scheme, "fifo") == 0) {
+        have = ipckit__crec_fifo_identity(target, &obj, &owner) == 0;
+    } else if (strcmp(scheme, "mq") == 0) {
+        key_t key;
+        struct msqid_ds ds;
+        int id;
+        if (ipckit_name_sysv_key(n, &key) == 0 && (id = msgget(key, 0)) >= 0 &&
+            msgctl(id, IPC_STAT, &ds) == 0) {
+            obj.kind = IPCKIT__CREC_MQ;
+            obj.key = (unsigned long) (uint32_t) key;
+            obj.id = id;
+            obj.ctime = (long long) ds.msg_ctime;
+            owner = (unsigned long) ds.msg_perm.uid;
+            have = true;
+        }
+    } else if (strcmp(scheme, "posixmq") == 0 && target[0] == '/' &&
+               mq_probe(target, &sb, NULL) == 0) {
+        obj.kind = IPCKIT__CREC_POSIXMQ;
+        obj.ino = (unsigned long long) sb.st_ino;
+        (void) snprintf(obj.target, sizeof obj.target, "%s", target);
+        owner = (unsigned long) sb.st_uid;
+        have = true;
+    }
+    if (have && ipckit__crec_leaf(&obj, leaf, sizeof leaf) == 0) {
+        char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
+        (void) snprintf(path, sizeof path, "%s/%s", IPCKIT__CREC_DIR, leaf);
+        if (ipckit__crec_load(AT_FDCWD, path, &rec, &sb) == 0 &&
+            ipckit__crec_trusted(&rec, &sb, owner, &obj) &&
+            (rec.kind != IPCKIT__CREC_FIFO || ipckit__crec_fifo_path_ok(&rec)) && rec.pid == pid)
+            start = rec.start;
+    }
+    ipckit_name_free(n);
+    return creator_alive(pid, start);
+}
+
 /* Give every listed queue and FIFO the creator of its trusted record. */
 static void
 records_attach(struct objlist *l, struct reclist *rl)
