@@ -21,31 +21,7 @@
 uint64_t
 ipckit__proc_start_time(long pid)
 {
-    char path[64], buf[1024];
-    unsigned long long start = 0;
-    const char *p;
-    ssize_t n;
-    int fd, field;
-
-    (void) snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof buf - 1);
-    (void) close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* the command name (field 2) is in parentheses and may hold anything */
-    p = strrchr(buf, ')');
-    if (p == NULL)
-        return 0;
-    for (field = 2; *p != '\0' && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (field != 22 || sscanf(p, "%llu", &start) != 1)
-        return 0;
-    return (uint64_t) start;
+    return (uint64_t) ipckit__crec_proc_start(pid);
 }
 
 static int
@@ -161,19 +137,7 @@ int
 ipckit__creator_lookup(const struct ipckit__crec *obj, unsigned long obj_uid,
                        struct ipckit__crec *out)
 {
-    char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
-    struct stat sb;
-    int rc = creator_path(obj, path, sizeof path);
-    if (rc < 0)
-        return rc;
-    rc = ipckit__crec_load(AT_FDCWD, path, out, &sb);
-    if (rc < 0)
-        return rc;
-    if (!ipckit__crec_trusted(out, &sb, obj_uid, obj))
-        return -EBADMSG;
-    if (out->kind == IPCKIT__CREC_FIFO && !ipckit__crec_fifo_path_ok(out))
-        return -EBADMSG;
-    return 0;
+    return ipckit__crec_lookup(obj, obj_uid, out);
 }
 
 long

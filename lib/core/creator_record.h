@@ -92,6 +92,39 @@ ipckit__crec_leaf(const struct ipckit__crec *r, char *buf, size_t cap)
     return n < 0 || (size_t) n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* Start time of process @p pid (field 22 of /proc/PID/stat, clock ticks
+ * after boot), 0 if unknown: what tells a creator from a later process that
+ * got the same pid. The library, the tool and the tests share this copy. */
+static inline unsigned long long
+ipckit__crec_proc_start(long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long start = 0;
+    const char *p;
+    ssize_t n;
+    int fd, field;
+
+    (void) snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    (void) close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* the command name (field 2) is in parentheses and may hold anything */
+    p = strrchr(buf, ')');
+    if (p == NULL)
+        return 0;
+    for (field = 2; *p != '\0' && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (field != 22 || sscanf(p, "%llu", &start) != 1)
+        return 0;
+    return start;
+}
+
 /* ---- writing ------------------------------------------------------------ */
 
 /* Append @p s escaped: bytes 0x21..0x7e other than '%' as they are, every
@@ -488,6 +521,29 @@ ipckit__crec_fifo_path_ok(const struct ipckit__crec *rec)
     memset(&now, 0, sizeof now);
     return ipckit__crec_fifo_identity(rec->target, &now, NULL) == 0 &&
            ipckit__crec_same_object(rec, &now);
+}
+
+/* The trusted record of object @p obj, whose owner is @p obj_uid, in @p out:
+ * 0, -EBADMSG when a record is there but not trusted, or another negative
+ * errno (-ENOENT: no record). */
+static inline int
+ipckit__crec_lookup(const struct ipckit__crec *obj, unsigned long obj_uid,
+                    struct ipckit__crec *out)
+{
+    char leaf[IPCKIT__CREC_LEAF_MAX], path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
+    struct stat sb;
+    int rc = ipckit__crec_leaf(obj, leaf, sizeof leaf);
+    if (rc < 0)
+        return rc;
+    (void) snprintf(path, sizeof path, "%s/%s", IPCKIT__CREC_DIR, leaf);
+    rc = ipckit__crec_load(AT_FDCWD, path, out, &sb);
+    if (rc < 0)
+        return rc;
+    if (!ipckit__crec_trusted(out, &sb, obj_uid, obj))
+        return -EBADMSG;
+    if (out->kind == IPCKIT__CREC_FIFO && !ipckit__crec_fifo_path_ok(out))
+        return -EBADMSG;
+    return 0;
 }
 
 #endif /* IPCKIT_CREATOR_RECORD_H */

@@ -270,38 +270,6 @@ sysv_read(struct objlist *l, const char *what)
 
 /* ---- POSIX ------------------------------------------------------------------------ */
 
-/* Start time of a process (clock ticks after boot), 0 if unknown. The
- * library has the same reader (ipckit__proc_start_time), hidden: the tool
- * links only the public API, and this is not an IPC function to export. */
-static unsigned long long
-proc_start_time(long pid)
-{
-    char path[64], buf[1024];
-    unsigned long long start = 0;
-    const char *p;
-    ssize_t n;
-    int fd, field;
-
-    (void) snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof buf - 1);
-    (void) close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (p == NULL)
-        return 0;
-    for (field = 2; *p != '\0' && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (field != 22 || sscanf(p, "%llu", &start) != 1)
-        return 0;
-    return start;
-}
-
 /*
  * Is the creator @p pid, which started at @p start (0: not recorded), alive?
  * 1, 0 or -1 (unknown). A pid that now belongs to a process started at
@@ -314,7 +282,7 @@ creator_alive(long pid, unsigned long long start)
 {
     int alive = cli_pid_alive(pid);
     if (alive == 1 && start != 0) {
-        unsigned long long now = proc_start_time(pid);
+        unsigned long long now = ipckit__crec_proc_start(pid);
         if (now != 0 && now != start)
             alive = 0;
     }
@@ -588,7 +556,6 @@ cli_creator_alive(const char *text, long pid)
     unsigned long owner = 0;
     ipckit_name *n = NULL;
     const char *scheme, *target;
-    char leaf[IPCKIT__CREC_LEAF_MAX];
     struct stat sb;
     bool have = false;
 
@@ -598,27 +565,16 @@ cli_creator_alive(const char *text, long pid)
     target = ipckit_name_target(n);
     memset(&obj, 0, sizeof obj);
     if (strcmp(scheme, "shm") == 0) {
-        /* the header of a ring or region: pid at 12, start time at 48 */
+        /* the header of a ring or region, read as "ls" reads it */
+        struct obj o;
         char path[IPCKIT__CREC_TARGET_MAX + 16];
-        unsigned char h[64];
-        int fd;
+        memset(&o, 0, sizeof o);
+        o.cpid = -1;
         (void) snprintf(path, sizeof path, "/dev/shm/%s", target[0] == '/' ? target + 1 : target);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd >= 0) {
-            if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && read(fd, h, sizeof h) == (ssize_t) sizeof h) {
-                uint32_t magic;
-                int32_t hpid;
-                memcpy(&magic, h, 4);
-                memcpy(&hpid, h + 12, 4);
-                for (size_t i = 0; i < sizeof ls_magics / sizeof ls_magics[0]; i++)
-                    if (magic == ls_magics[i].magic && hpid == pid) {
-                        uint64_t st;
-                        memcpy(&st, h + 48, 8);
-                        start = (unsigned long long) st;
-                    }
-            }
-            (void) close(fd);
-        }
+        posix_header(&o, AT_FDCWD, path);
+        if (o.cpid == pid)
+            start = o.cstart;
+        free(o.name);
     } else if (strcmp(scheme, "fifo") == 0) {
         have = ipckit__crec_fifo_identity(target, &obj, &owner) == 0;
     } else if (strcmp(scheme, "mq") == 0) {
@@ -642,14 +598,8 @@ cli_creator_alive(const char *text, long pid)
         owner = (unsigned long) sb.st_uid;
         have = true;
     }
-    if (have && ipckit__crec_leaf(&obj, leaf, sizeof leaf) == 0) {
-        char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX];
-        (void) snprintf(path, sizeof path, "%s/%s", IPCKIT__CREC_DIR, leaf);
-        if (ipckit__crec_load(AT_FDCWD, path, &rec, &sb) == 0 &&
-            ipckit__crec_trusted(&rec, &sb, owner, &obj) &&
-            (rec.kind != IPCKIT__CREC_FIFO || ipckit__crec_fifo_path_ok(&rec)) && rec.pid == pid)
-            start = rec.start;
-    }
+    if (have && ipckit__crec_lookup(&obj, owner, &rec) == 0 && rec.pid == pid)
+        start = rec.start;
     ipckit_name_free(n);
     return creator_alive(pid, start);
 }
