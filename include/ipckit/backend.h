@@ -49,7 +49,10 @@ typedef struct ipckit_backend {
 
     /**
      * Required. Open the object named @p name into @p state. @p opts is never
-     * NULL and carries the defaults applied (mode 0600 ...). On failure the
+     * NULL and carries the defaults applied (mode 0600 ...) and the trust
+     * lists merged from the options and the name's "trust" parameter: an
+     * object the backend did not create itself must pass
+     * ipckit_backend_check_owner() before it is used. On failure the
      * backend has released everything it took and the core will not call
      * close. May block until @p deadline (from opts->open_timeout_ms).
      */
@@ -210,6 +213,31 @@ IPCKIT_API int ipckit_name_sysv_key(const ipckit_name *n, key_t *out);
  * "return ipckit_backend_error(st, -EMSGSIZE, "...", ...);".
  */
 IPCKIT_API int ipckit_backend_error(void *state, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
+
+/**
+ * Decide whether an object that already exists may be attached: call it
+ * after opening an object this open did not create, with the object's owner
+ * @p uid, creator @p cuid (System V keeps both; pass @p uid again
+ * elsewhere), group @p gid and permission bits @p mode. The object is
+ * trusted when its owner and creator are the caller's effective uid, root
+ * or a user in @p opts->trust_uids, and it is writable by its group only if
+ * the group is in @p opts->trust_gids or @p opts->mode has group write, and
+ * by everyone only if @p opts->mode has that bit
+ * (IPCKIT_OPT_TRUST_ANY accepts anything). docs/security.md.
+ *
+ * @param state the channel state for the detail, or NULL.
+ * @param opts  the options open got (never NULL there).
+ * @param what  the object for the detail, such as "mq: queue 0x1c0ffee".
+ * @param uid   the object's owner.
+ * @param cuid  its creator (System V), else @p uid.
+ * @param gid   its group.
+ * @param mode  its permission bits.
+ * @return 0, or -EPERM with a detail naming the owner, the mode and how to
+ *         trust it.
+ */
+IPCKIT_API int ipckit_backend_check_owner(void *state, const ipckit_opts *opts,
+                                          const char *what, uid_t uid, uid_t cuid, gid_t gid,
+                                          unsigned mode);
 
 /** True when @p deadline (not NULL) has passed. */
 IPCKIT_API bool ipckit_deadline_passed(const struct timespec *deadline);

@@ -57,14 +57,17 @@ enum ipckit_caps {
 /** Flags for ipckit_opts.flags. */
 enum ipckit_opt_flags {
     IPCKIT_OPT_STREAM = 1u << 0,   /**< fifo: plain byte stream, no framing */
-    IPCKIT_OPT_TRUNCATE = 1u << 1  /**< recv: cut a message that does not fit the buffer
+    IPCKIT_OPT_TRUNCATE = 1u << 1, /**< recv: cut a message that does not fit the buffer
                                         (System V MSG_NOERROR) instead of -EMSGSIZE; the
                                         rest of the message is lost. Backends that cannot
                                         do it refuse the option at open with -ENOTSUP. */
+    IPCKIT_OPT_TRUST_ANY = 1u << 2 /**< attach to an existing object whoever owns it and
+                                        whoever may write to it (the name parameter
+                                        "trust=*"); see docs/security.md */
 };
 
 /** Version of struct ipckit_opts that this header describes. */
-#define IPCKIT_OPTS_VERSION 1u
+#define IPCKIT_OPTS_VERSION 2u
 
 /**
  * Options for ipckit_open(). Initialise with IPCKIT_OPTS_INIT or
@@ -80,10 +83,27 @@ typedef struct ipckit_opts {
     unsigned flags;          /**< IPCKIT_OPT_* bits */
     int open_timeout_ms;     /**< wait in open for a peer (fifo writer): -1 forever */
     int signo;               /**< signal: the signal number; 0 means the default */
+    /* ---- version 2 ---- */
+    /**
+     * Users, besides the caller's effective uid and root, whose existing
+     * objects open attaches to (up to 32; the name parameter "trust=" adds
+     * more). By default an object another user owns or created is refused
+     * with -EPERM, so that nobody can plant an object under a name you use.
+     */
+    const uid_t *trust_uids;
+    size_t trust_uids_len;   /**< entries in trust_uids */
+    /**
+     * Groups whose members may write to the objects open attaches to: an
+     * existing object that is writable by its group is refused with -EPERM
+     * unless its group is listed here (or mode asked for group write).
+     */
+    const gid_t *trust_gids;
+    size_t trust_gids_len;   /**< entries in trust_gids */
 } ipckit_opts;
 
-/** Default options (mode 0600, backend defaults, open waits forever). */
-#define IPCKIT_OPTS_INIT { IPCKIT_OPTS_VERSION, 0, 0, 0, 0, -1, 0 }
+/** Default options (mode 0600, backend defaults, open waits forever, trust
+ * only yourself and root). */
+#define IPCKIT_OPTS_INIT { IPCKIT_OPTS_VERSION, 0, 0, 0, 0, -1, 0, NULL, 0, NULL, 0 }
 
 /**
  * Fill @p opts with the defaults of options version @p version (use

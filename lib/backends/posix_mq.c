@@ -148,6 +148,20 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
                                         strerror(e));
         }
     }
+    if (!created) {
+        struct stat sb;
+        char what[NAME_MAX + 16];
+        if (fstat((int) q->mq, &sb) < 0) {
+            rc = ipckit_backend_error(state, -errno, "posixmq: fstat \"%s\": %s", q->name,
+                                      strerror(errno));
+            goto fail;
+        }
+        (void) snprintf(what, sizeof what, "posixmq: \"%s\"", q->name);
+        rc = ipckit_backend_check_owner(state, opts, what, sb.st_uid, sb.st_uid, sb.st_gid,
+                                        (unsigned) sb.st_mode);
+        if (rc < 0)
+            goto fail;
+    }
     /* mq_open applied the umask; set the mode the caller asked for. */
     if (created && fchmod((int) q->mq, (mode_t) opts->mode) < 0) {
         rc = ipckit_backend_error(state, -errno, "posixmq: chmod \"%s\" to %#o: %s", q->name,

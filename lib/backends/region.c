@@ -5,7 +5,7 @@
  * Object layout (POSIX shm, /dev/shm/NAME):
  *
  *   [0, 4096)          struct region_hdr: magic (published last), version,
- *                      sizes, the robust process-shared mutex
+ *                      sizes, the lock (a PI futex word, shmem.h)
  *   [4096, 4096+size)  the data area
  *
  * Variable store (inside the data area, formatted on first use):
@@ -39,8 +39,8 @@
 
 #include "shmem.h"
 
-#define REGION_MAGIC 0x47524b49u /* "IKRG" */
-#define REGION_VERSION 1u
+#define REGION_MAGIC IPCKIT__SHMEM_REGION_MAGIC
+#define REGION_VERSION 2u
 #define REGION_HDR 4096u
 #define REGION_SIZE_MAX ((size_t) 1 << 40)
 
@@ -58,7 +58,7 @@ struct region_hdr {
     uint64_t total_size;
     uint64_t reserved0[2];
     uint64_t creator_start; /* IPCKIT__SHMEM_CREATOR_START_OFFSET */
-    alignas(64) pthread_mutex_t lock;
+    alignas(64) ipckit__lock lock;
 };
 
 _Static_assert(offsetof(struct region_hdr, creator_pid) == 12 &&
@@ -135,18 +135,14 @@ static int
 region_init(void *st, void *base, size_t size, void *arg)
 {
     struct region_hdr *h = base;
-    int rc;
     (void) arg;
+    (void) st;
     h->version = REGION_VERSION;
     h->hdr_size = REGION_HDR;
     h->creator_pid = (int32_t) getpid();
     h->creator_start = ipckit__proc_start_time((long) getpid());
     h->total_size = size;
     h->data_size = size - REGION_HDR;
-    rc = ipckit__shmem_mutex_init(&h->lock);
-    if (rc < 0)
-        return ipckit_backend_error(st, rc, "region: cannot set up its lock: %s",
-                                    ipckit_strerror(rc));
     atomic_store_explicit(&h->magic, REGION_MAGIC, memory_order_release);
     return 0;
 }
@@ -195,6 +191,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
 {
     ipckit_name *n = NULL;
     ipckit_opts o;
+    struct ipckit__trust trust;
     ipckit_region *r;
     struct ipckit__shmem_map m;
     struct timespec ts;
@@ -222,15 +219,19 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     rc = ipckit_name_parse(name, &n);
     if (rc < 0)
         return rc;
-    if (strcmp(ipckit_name_scheme(n), "shm") != 0 || ipckit_name_param_count(n) != 0) {
+    if (strcmp(ipckit_name_scheme(n), "shm") != 0) {
         rc = ipckit_backend_error(NULL, -EINVAL,
-                                  "region: \"%s\": a region is named shm:NAME, without"
-                                  " parameters",
+                                  "region: \"%s\": a region is named shm:NAME, with no"
+                                  " parameter but trust",
                                   name);
         ipckit_name_free(n);
         return rc;
     }
-    rc = ipckit__shmem_posix_name(NULL, n, pname, sizeof pname);
+    rc = ipckit_name_check_params(n, NULL);
+    if (rc == 0)
+        rc = ipckit__shmem_posix_name(NULL, n, pname, sizeof pname);
+    if (rc == 0)
+        rc = ipckit__trust_merge(n, &o, &trust);
     ipckit_name_free(n);
     if (rc < 0)
         return rc;
@@ -240,7 +241,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     ipckit__shmem_fork_watch();
     deadline = o.open_timeout_ms < 0 ? NULL : ipckit__deadline(o.open_timeout_ms, &ts);
     /* Round the object to whole pages; the data area is exactly size bytes. */
-    rc = ipckit__shmem_map(NULL, pname, flags, o.mode, REGION_HDR + size, region_init,
+    rc = ipckit__shmem_map(NULL, pname, flags, &o, REGION_HDR + size, region_init,
                            region_check, &size, deadline, &m);
     if (rc < 0) {
         free(r);
@@ -261,7 +262,7 @@ ipckit_region_close(ipckit_region *r)
     if (r == NULL)
         return 0;
     if (region_held(r))
-        (void) ipckit__shmem_mutex_unlock(&r->hdr->lock);
+        (void) ipckit__lock_give(&r->hdr->lock);
     if (munmap(r->hdr, r->map_size) < 0)
         rc = -errno;
     free(r);
@@ -285,7 +286,7 @@ ipckit_region_unlink(const char *name)
     ipckit_name_free(n);
     if (rc < 0)
         return rc;
-    return ipckit__shmem_unlink(pname);
+    return ipckit__shmem_unlink(pname, IPCKIT__SHMEM_REGION);
 }
 
 void *
@@ -547,7 +548,7 @@ ipckit_region_lock(ipckit_region *r, int timeout_ms)
     if (region_held(r))
         return region_error(r, -EDEADLK, "region lock: this handle already holds the lock");
     deadline = ipckit__deadline(timeout_ms, &ts);
-    rc = ipckit__shmem_mutex_lock(&r->hdr->lock, deadline);
+    rc = ipckit__lock_take(&r->hdr->lock, deadline);
     if (rc == 0 || rc == -EOWNERDEAD) {
         r->held_gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
         if (rc == -EOWNERDEAD) {
@@ -563,6 +564,11 @@ ipckit_region_lock(ipckit_region *r, int timeout_ms)
                             timeout_ms);
     if (rc == -EDEADLK)
         return region_error(r, rc, "region lock: this thread already holds it (another handle)");
+    if (rc == -EBADMSG)
+        return region_error(r, rc,
+                            "region lock: the lock word holds a value no lock could (%#x): a"
+                            " peer wrote over it",
+                            (unsigned) atomic_load(&r->hdr->lock));
     return region_error(r, rc, "region lock: %s", ipckit_strerror(rc));
 }
 
@@ -574,9 +580,14 @@ ipckit_region_unlock(ipckit_region *r)
         return -EINVAL;
     if (!region_held(r))
         return region_error(r, -EPERM, "region unlock: this handle does not hold the lock");
-    rc = ipckit__shmem_mutex_unlock(&r->hdr->lock);
-    if (rc != 0)
-        return region_error(r, rc, "region unlock: %s", ipckit_strerror(rc));
+    rc = ipckit__lock_give(&r->hdr->lock);
+    if (rc != 0) {
+        r->held_gen = 0;
+        return region_error(r, rc,
+                            "region unlock: the lock word no longer names this thread (%#x):"
+                            " a peer wrote over it, or another thread took this handle's lock",
+                            (unsigned) atomic_load(&r->hdr->lock));
+    }
     r->held_gen = 0;
     return 0;
 }

@@ -11,16 +11,17 @@
  * does not fit before the end, a pad record (type 0) fills the rest.
  * head and tail are byte positions that only grow.
  *
- * Several producers and consumers: producers serialise on one robust,
- * process-shared mutex that guards tail, consumers on another that guards
- * head (the two-lock queue), so in the common one-to-one case neither lock
- * is contended and each stays in its own side's cache. A producer writes
- * the record, then publishes it with one store of tail; a consumer copies
- * it out, then frees it with one store of head. A producer killed
- * mid-write never published anything; a consumer killed mid-copy never
- * freed anything (the message goes to the next consumer). The next holder
- * of the dead process's lock gets EOWNERDEAD from the mutex, marks it
- * consistent and goes on: the ring is consistent by construction.
+ * Several producers and consumers: producers serialise on one lock that
+ * guards tail, consumers on another that guards head (the two-lock queue),
+ * so in the common one-to-one case neither lock is contended. Each lock
+ * shares a cache line with the index it guards, so a message costs each
+ * side one line it writes. A producer writes the record, then publishes it
+ * with one store of tail; a consumer copies it out, then frees it with one
+ * store of head. A producer killed mid-write never published anything; a
+ * consumer killed mid-copy never freed anything (the message goes to the
+ * next consumer). The locks are PI futex words (shmem.h): the kernel gives
+ * a dead holder's lock to the next taker, and the ring is consistent by
+ * construction, so it goes on.
  *
  * Waiting: a waiter spins on the index it waits for, then sleeps on a
  * shared futex word (data_seq for consumers, space_seq for producers).
@@ -37,12 +38,15 @@
  * or no data (consumer), so the two index cache lines move between CPUs
  * once per batch rather than once per message.
  *
- * Nothing in the mapping is trusted: the header is validated on attach and
- * head, tail and every record header before each use (-EBADMSG).
+ * Nothing in the mapping is trusted: the header is read once into a
+ * private copy, which is validated and is all that is used afterwards
+ * (capacity, mask, max_msg); head, tail and every record header are
+ * checked against that copy before each use (-EBADMSG).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -59,8 +63,8 @@
 
 #include "shmem.h"
 
-#define SHMEM_MAGIC 0x52534b49u /* "IKSR" */
-#define SHMEM_VERSION 1u
+#define SHMEM_MAGIC IPCKIT__SHMEM_RING_MAGIC
+#define SHMEM_VERSION 2u
 #define SHMEM_HDR 4096u
 #define SHMEM_REC 16u
 #define SHMEM_CAP_MIN ((uint64_t) 4096)
@@ -83,18 +87,18 @@ struct shmem_hdr {
     uint64_t total_size;
     uint64_t reserved0;
     uint64_t creator_start; /* IPCKIT__SHMEM_CREATOR_START_OFFSET */
-    alignas(64) pthread_mutex_t send_lock;
-    alignas(64) pthread_mutex_t recv_lock;
     /* producers' side, written under send_lock */
-    alignas(64) _Atomic uint64_t tail;
+    alignas(64) ipckit__lock send_lock;
+    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
+    _Atomic uint64_t tail;
     _Atomic uint64_t msgs_in;
     _Atomic int32_t last_send_pid;
-    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
     /* consumers' side, written under recv_lock */
-    alignas(64) _Atomic uint64_t head;
+    alignas(64) ipckit__lock recv_lock;
+    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
+    _Atomic uint64_t head;
     _Atomic uint64_t msgs_out;
     _Atomic int32_t last_recv_pid;
-    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
     /* futex words and waiter counts */
     alignas(64) _Atomic uint32_t data_seq;
     _Atomic uint32_t recv_sleepers;
@@ -108,11 +112,11 @@ _Static_assert(offsetof(struct shmem_hdr, creator_pid) == 12 &&
                    offsetof(struct shmem_hdr, creator_start) ==
                        IPCKIT__SHMEM_CREATOR_START_OFFSET &&
                    offsetof(struct shmem_hdr, send_lock) == 64 &&
+                   offsetof(struct shmem_hdr, tail) == 72 &&
                    offsetof(struct shmem_hdr, recv_lock) == 128 &&
-                   offsetof(struct shmem_hdr, tail) == 192 &&
-                   offsetof(struct shmem_hdr, head) == 256 &&
-                   offsetof(struct shmem_hdr, data_seq) == 320 &&
-                   offsetof(struct shmem_hdr, space_seq) == 384,
+                   offsetof(struct shmem_hdr, head) == 136 &&
+                   offsetof(struct shmem_hdr, data_seq) == 192 &&
+                   offsetof(struct shmem_hdr, space_seq) == 256,
                "ring header layout");
 
 struct shmem_rec {
@@ -149,10 +153,13 @@ struct shmem {
     uint32_t borrow_len;
 };
 
-/* Sizes asked for (0: accept the existing ring's) and sizes to create with. */
+/* Sizes asked for (0: accept the existing ring's), sizes to create with,
+ * and the sizes of the ring attached, from the validated private copy of
+ * its header. */
 struct shmem_sizes {
     uint64_t cap, max_msg;
     uint64_t make_cap, make_max_msg;
+    uint64_t got_cap, got_max_msg;
 };
 
 static const char *const shmem_params[] = { "spin", NULL };
@@ -196,15 +203,7 @@ shmem_futex_wake(_Atomic uint32_t *word)
     (void) syscall(SYS_futex, (uint32_t *) word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static inline void
-shmem_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
+#define shmem_pause ipckit__shmem_pause
 
 /* Nanoseconds of one pause, times 16; measured once per process. */
 static long shmem_pause_ns16 = 16;
@@ -326,8 +325,8 @@ static int
 shmem_init(void *st, void *base, size_t size, void *arg)
 {
     struct shmem_hdr *h = base;
-    const struct shmem_sizes *z = arg;
-    int rc;
+    struct shmem_sizes *z = arg;
+    (void) st;
     h->version = SHMEM_VERSION;
     h->hdr_size = SHMEM_HDR;
     h->creator_pid = (int32_t) getpid();
@@ -335,56 +334,88 @@ shmem_init(void *st, void *base, size_t size, void *arg)
     h->capacity = z->make_cap;
     h->max_msg = z->make_max_msg;
     h->total_size = size;
-    rc = ipckit__shmem_mutex_init(&h->send_lock);
-    if (rc == 0)
-        rc = ipckit__shmem_mutex_init(&h->recv_lock);
-    if (rc < 0)
-        return ipckit_backend_error(st, rc, "shm: cannot set up the ring's locks: %s",
-                                    ipckit_strerror(rc));
+    z->got_cap = z->make_cap;
+    z->got_max_msg = z->make_max_msg;
     atomic_store_explicit(&h->magic, SHMEM_MAGIC, memory_order_release);
+    return 0;
+}
+
+/* The header fields a reader relies on, read once. */
+struct shmem_hdr_copy {
+    uint32_t magic, version, hdr_size;
+    uint64_t capacity, max_msg, total_size;
+};
+
+static void
+shmem_hdr_read(const struct shmem_hdr *h, struct shmem_hdr_copy *c)
+{
+    c->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
+    /* what a racing peer writes from here on is not seen: only the copy
+     * is validated and used */
+    c->version = *(const volatile uint32_t *) &h->version;
+    c->hdr_size = *(const volatile uint32_t *) &h->hdr_size;
+    c->capacity = *(const volatile uint64_t *) &h->capacity;
+    c->max_msg = *(const volatile uint64_t *) &h->max_msg;
+    c->total_size = *(const volatile uint64_t *) &h->total_size;
+}
+
+/* Validate a private copy of a ring header for an object of @p size bytes:
+ * 0, -EINPROGRESS (not published yet), or -EBADMSG / -EPROTO with a detail. */
+static int
+shmem_hdr_valid(void *st, const struct shmem_hdr_copy *c, size_t size)
+{
+    if (size < SHMEM_HDR)
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: object of %zu bytes is too small to be a ring", size);
+    if (c->magic == 0)
+        return -EINPROGRESS;
+    if (c->magic != SHMEM_MAGIC)
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: not an ipckit message ring (magic %#x, want %#x)",
+                                    c->magic, SHMEM_MAGIC);
+    if (c->version != SHMEM_VERSION)
+        return ipckit_backend_error(st, -EPROTO,
+                                    "shm: ring layout version %u, this library speaks %u",
+                                    c->version, SHMEM_VERSION);
+    /* max_msg is bounded before the record size is computed from it, so
+     * that nothing below can overflow. */
+    if (c->hdr_size != SHMEM_HDR || c->capacity < SHMEM_CAP_MIN || c->capacity > SHMEM_CAP_MAX ||
+        (c->capacity & (c->capacity - 1)) != 0 || c->total_size != size ||
+        size != SHMEM_HDR + c->capacity || c->max_msg > c->capacity / 2 ||
+        2 * shmem_rec_size(c->max_msg) > c->capacity)
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: corrupt ring header (header %u, capacity %llu, max"
+                                    " message %llu, total %llu; object %zu bytes)",
+                                    c->hdr_size, (unsigned long long) c->capacity,
+                                    (unsigned long long) c->max_msg,
+                                    (unsigned long long) c->total_size, size);
     return 0;
 }
 
 static int
 shmem_check(void *st, void *base, size_t size, void *arg)
 {
-    const struct shmem_hdr *h = base;
-    const struct shmem_sizes *want = arg;
-    uint32_t magic;
+    struct shmem_sizes *want = arg;
+    struct shmem_hdr_copy c;
+    int rc;
     if (size < SHMEM_HDR)
-        return ipckit_backend_error(st, -EBADMSG,
-                                    "shm: object of %zu bytes is too small to be a ring", size);
-    magic = atomic_load_explicit(&h->magic, memory_order_acquire);
-    if (magic == 0)
-        return -EINPROGRESS;
-    if (magic != SHMEM_MAGIC)
-        return ipckit_backend_error(st, -EBADMSG,
-                                    "shm: not an ipckit message ring (magic %#x, want %#x)",
-                                    magic, SHMEM_MAGIC);
-    if (h->version != SHMEM_VERSION)
-        return ipckit_backend_error(st, -EPROTO,
-                                    "shm: ring layout version %u, this library speaks %u",
-                                    h->version, SHMEM_VERSION);
-    if (h->hdr_size != SHMEM_HDR || h->capacity < SHMEM_CAP_MIN ||
-        h->capacity > SHMEM_CAP_MAX || (h->capacity & (h->capacity - 1)) != 0 ||
-        h->total_size != size || size != SHMEM_HDR + h->capacity ||
-        2 * shmem_rec_size(h->max_msg) > h->capacity)
-        return ipckit_backend_error(st, -EBADMSG,
-                                    "shm: corrupt ring header (header %u, capacity %llu, max"
-                                    " message %llu, total %llu; object %zu bytes)",
-                                    h->hdr_size, (unsigned long long) h->capacity,
-                                    (unsigned long long) h->max_msg,
-                                    (unsigned long long) h->total_size, size);
-    if (want->max_msg != 0 && want->max_msg != h->max_msg)
+        return shmem_hdr_valid(st, NULL, size);
+    shmem_hdr_read(base, &c);
+    rc = shmem_hdr_valid(st, &c, size);
+    if (rc < 0)
+        return rc;
+    if (want->max_msg != 0 && want->max_msg != c.max_msg)
         return ipckit_backend_error(st, -EINVAL,
                                     "shm: the ring exists with max_msg_size %llu, not %llu",
-                                    (unsigned long long) h->max_msg,
+                                    (unsigned long long) c.max_msg,
                                     (unsigned long long) want->max_msg);
-    if (want->cap != 0 && want->cap != h->capacity)
+    if (want->cap != 0 && want->cap != c.capacity)
         return ipckit_backend_error(st, -EINVAL,
                                     "shm: the ring exists with capacity %llu, not %llu",
-                                    (unsigned long long) h->capacity,
+                                    (unsigned long long) c.capacity,
                                     (unsigned long long) want->cap);
+    want->got_cap = c.capacity;
+    want->got_max_msg = c.max_msg;
     return 0;
 }
 
@@ -399,7 +430,7 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
            const struct timespec *deadline)
 {
     struct shmem *s = state;
-    struct shmem_sizes want = { 0, 0, 0, 0 };
+    struct shmem_sizes want = { 0, 0, 0, 0, 0, 0 };
     struct ipckit__shmem_map m;
     long spin;
     int rc;
@@ -443,8 +474,7 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
                                     " (it must hold two of them with their headers)",
                                     (unsigned long long) want.make_cap,
                                     (unsigned long long) want.make_max_msg);
-    rc = ipckit__shmem_map(state, s->pname, flags, opts->mode, SHMEM_HDR + want.make_cap,
-                           shmem_init,
+    rc = ipckit__shmem_map(state, s->pname, flags, opts, SHMEM_HDR + want.make_cap, shmem_init,
                            shmem_check, &want, deadline, &m);
     if (rc < 0)
         return rc;
@@ -457,9 +487,10 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
      * is 1024 faults, each clearing a page. Best effort (Linux 5.14+). */
     (void) madvise(m.base, m.size, MADV_POPULATE_WRITE);
 #endif
-    s->cap = s->hdr->capacity;
+    /* the sizes validated at attach, never the header again */
+    s->cap = want.got_cap;
     s->mask = s->cap - 1;
-    s->max_msg = s->hdr->max_msg;
+    s->max_msg = want.got_max_msg;
     ipckit__shmem_fork_watch();
     {
         static pthread_once_t calibrated = PTHREAD_ONCE_INIT;
@@ -487,54 +518,44 @@ shmem_unlink(const ipckit_name *name)
     int rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
     if (rc < 0)
         return rc;
-    return ipckit__shmem_unlink(pname);
+    return ipckit__shmem_unlink(pname, IPCKIT__SHMEM_ANY);
 }
 
 static int
 shmem_stat(const ipckit_name *name, ipckit_stat *out)
 {
     char pname[IPCKIT__SHMEM_NAME_MAX + 2];
-    struct shmem_sizes any = { 0, 0, 0, 0 };
+    struct shmem_hdr h; /* a private copy, read with pread(): nothing is mapped */
+    struct shmem_hdr_copy c;
     struct stat sb;
-    struct shmem_hdr *h;
-    void *p;
-    int fd, rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
+    ssize_t n;
+    int rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
     if (rc < 0)
         return rc;
-    fd = shm_open(pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
-    if (fd < 0)
-        return ipckit_backend_error(NULL, -errno, "shm: open \"%s\": %s", pname,
-                                    strerror(errno));
-    if (fstat(fd, &sb) < 0 || sb.st_size < (off_t) SHMEM_HDR) {
-        (void) close(fd);
-        return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not a ring", pname);
+    n = ipckit__shmem_peek(pname, &h, sizeof h, &sb);
+    if (n < 0)
+        return (int) n;
+    if ((size_t) n < sizeof h)
+        return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
+                                    pname, (long long) sb.st_size);
+    shmem_hdr_read(&h, &c);
+    rc = shmem_hdr_valid(NULL, &c, (size_t) sb.st_size);
+    if (rc == -EINPROGRESS)
+        return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not set up yet", pname);
+    if (rc < 0)
+        return rc;
+    {
+        uint64_t head = h.head, tail = h.tail, in = h.msgs_in, outm = h.msgs_out;
+        out->messages = in >= outm && in - outm <= c.capacity ? (long) (in - outm) : -1;
+        out->bytes = tail >= head && tail - head <= c.capacity ? (long) (tail - head) : -1;
     }
-    p = mmap(NULL, (size_t) sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    (void) close(fd);
-    if (p == MAP_FAILED)
-        return ipckit_backend_error(NULL, -errno, "shm: mmap \"%s\": %s", pname,
-                                    strerror(errno));
-    rc = shmem_check(NULL, p, (size_t) sb.st_size, &any);
-    if (rc == 0) {
-        uint64_t head, tail, in, outm;
-        h = p;
-        head = atomic_load(&h->head);
-        tail = atomic_load(&h->tail);
-        in = atomic_load(&h->msgs_in);
-        outm = atomic_load(&h->msgs_out);
-        out->messages = in >= outm && in - outm <= h->capacity ? (long) (in - outm) : -1;
-        out->bytes = tail >= head && tail - head <= h->capacity ? (long) (tail - head) : -1;
-        out->max_bytes = (long) h->capacity;
-        out->max_msg_size = (long) h->max_msg;
-        out->last_send_pid = atomic_load(&h->last_send_pid);
-        out->last_recv_pid = atomic_load(&h->last_recv_pid);
-        out->creator_pid = h->creator_pid;
-        out->mode = sb.st_mode & 07777;
-    } else if (rc == -EINPROGRESS) {
-        rc = ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not set up yet", pname);
-    }
-    (void) munmap(p, (size_t) sb.st_size);
-    return rc;
+    out->max_bytes = (long) c.capacity;
+    out->max_msg_size = (long) c.max_msg;
+    out->last_send_pid = h.last_send_pid;
+    out->last_recv_pid = h.last_recv_pid;
+    out->creator_pid = h.creator_pid;
+    out->mode = sb.st_mode & 07777;
+    return 0;
 }
 
 static void
@@ -578,14 +599,18 @@ shmem_corrupt(struct shmem *s, const char *what, uint64_t head, uint64_t tail)
 }
 
 static int
-shmem_lock(struct shmem *s, pthread_mutex_t *m, const char *what,
-           const struct timespec *deadline)
+shmem_lock(struct shmem *s, ipckit__lock *l, const char *what, const struct timespec *deadline)
 {
-    int rc = ipckit__shmem_mutex_lock(m, deadline);
+    int rc = ipckit__lock_take(l, deadline);
     if (rc == 0 || rc == -EOWNERDEAD)
         return 0; /* a dead holder published nothing half-done */
     if (rc == -EAGAIN || rc == -ETIMEDOUT)
         return rc;
+    if (rc == -EBADMSG)
+        return ipckit_backend_error(s, rc,
+                                    "shm: %s lock of \"%s\" holds a value no lock could (%#x):"
+                                    " a peer wrote over it",
+                                    what, s->pname, (unsigned) atomic_load(l));
     return ipckit_backend_error(s, rc, "shm: %s lock of \"%s\": %s", what, s->pname,
                                 ipckit_strerror(rc));
 }
@@ -666,7 +691,7 @@ shmem_send(void *state, long type, const void *buf, size_t len, const struct tim
             memcpy(s->ring + slot.off + SHMEM_REC, buf, len);
         shmem_publish(s, &slot, type, len);
     }
-    (void) ipckit__shmem_mutex_unlock(&h->send_lock);
+    (void) ipckit__lock_give(&h->send_lock);
     if (rc == 0)
         shmem_wake(&h->data_seq, &h->recv_sleepers);
     return rc;
@@ -683,7 +708,7 @@ shmem_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
         return rc;
     rc = shmem_reserve(s, len, deadline, &s->loan);
     if (rc < 0) {
-        (void) ipckit__shmem_mutex_unlock(&h->send_lock);
+        (void) ipckit__lock_give(&h->send_lock);
         return rc;
     }
     s->loan_pid = shmem_pid(s);
@@ -700,7 +725,7 @@ shmem_commit(void *state, long type, size_t len, bool publish)
         return -EPERM; /* the parent's loan: its lock is not ours to release */
     if (publish)
         shmem_publish(s, &s->loan, type, len);
-    (void) ipckit__shmem_mutex_unlock(&h->send_lock);
+    (void) ipckit__lock_give(&h->send_lock);
     if (publish)
         shmem_wake(&h->data_seq, &h->recv_sleepers);
     return 0;
@@ -801,7 +826,7 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
             rc = (ssize_t) n;
         }
     }
-    (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
+    (void) ipckit__lock_give(&h->recv_lock);
     if (rc >= 0)
         shmem_wake(&h->space_seq, &h->send_sleepers);
     return rc;
@@ -819,7 +844,7 @@ shmem_borrow(void *state, long *type, const void **buf, const struct timespec *d
         return rc;
     rc = shmem_next(s, deadline, &s->borrow_head, &r);
     if (rc < 0) {
-        (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
+        (void) ipckit__lock_give(&h->recv_lock);
         return rc;
     }
     s->borrow_len = r.len;
@@ -838,7 +863,7 @@ shmem_release(void *state, bool consume)
         return -EPERM;
     if (consume)
         shmem_consume(s, s->borrow_head, s->borrow_len);
-    (void) ipckit__shmem_mutex_unlock(&h->recv_lock);
+    (void) ipckit__lock_give(&h->recv_lock);
     if (consume)
         shmem_wake(&h->space_seq, &h->send_sleepers);
     return 0;

@@ -7,12 +7,15 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -88,21 +91,41 @@ shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmem_check_fn
     }
 }
 
+/* An object just opened that this open did not create: a regular file
+ * (not a FIFO or a device someone put in /dev/shm) of a trusted owner. */
+static int
+shmem_check_existing(void *st, const char *pname, int fd, const ipckit_opts *opts)
+{
+    char what[IPCKIT__SHMEM_NAME_MAX + 16];
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return ipckit_backend_error(st, -errno, "shm: fstat \"%s\": %s", pname,
+                                    strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return ipckit_backend_error(st, -EBADMSG,
+                                    "shm: \"%s\" is not a shared-memory object (file type %#o)",
+                                    pname, (unsigned) (sb.st_mode & S_IFMT));
+    (void) snprintf(what, sizeof what, "shm: \"%s\"", pname);
+    return ipckit_backend_check_owner(st, opts, what, sb.st_uid, sb.st_uid, sb.st_gid,
+                                      (unsigned) sb.st_mode);
+}
+
 int
-ipckit__shmem_map(void *st, const char *pname, unsigned flags, unsigned mode,
+ipckit__shmem_map(void *st, const char *pname, unsigned flags, const ipckit_opts *opts,
                   size_t create_size, ipckit__shmem_init_fn init, ipckit__shmem_check_fn check,
                   void *arg, const struct timespec *deadline, struct ipckit__shmem_map *out)
 {
+    mode_t mode = (mode_t) opts->mode;
     int fd = -1, rc;
     out->base = NULL;
     out->size = 0;
     out->created = false;
     if (flags & IPCKIT_CREATE) {
-        fd = shm_open(pname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t) mode);
+        fd = shm_open(pname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd >= 0) {
             void *p;
             /* shm_open applied the umask: set the exact mode asked for. */
-            if (fchmod(fd, (mode_t) mode) < 0 || ftruncate(fd, (off_t) create_size) < 0) {
+            if (fchmod(fd, mode) < 0 || ftruncate(fd, (off_t) create_size) < 0) {
                 rc = ipckit_backend_error(st, -errno, "shm: set up \"%s\" (%zu bytes): %s",
                                           pname, create_size, strerror(errno));
                 goto fail_created;
@@ -128,10 +151,13 @@ ipckit__shmem_map(void *st, const char *pname, unsigned flags, unsigned mode,
             return ipckit_backend_error(st, -errno, "shm: create \"%s\": %s", pname,
                                         strerror(errno));
     }
-    fd = shm_open(pname, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+    /* O_NONBLOCK: a FIFO planted under the name must not block the open. */
+    fd = shm_open(pname, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0)
         return ipckit_backend_error(st, -errno, "shm: open \"%s\": %s", pname, strerror(errno));
-    rc = shmem_wait_published(st, pname, fd, check, arg, deadline, out);
+    rc = shmem_check_existing(st, pname, fd, opts);
+    if (rc == 0)
+        rc = shmem_wait_published(st, pname, fd, check, arg, deadline, out);
     (void) close(fd);
     return rc;
 fail_created:
@@ -161,9 +187,58 @@ ipckit__shmem_fork_watch(void)
     (void) pthread_once(&once, shmem_fork_register);
 }
 
-int
-ipckit__shmem_unlink(const char *pname)
+ssize_t
+ipckit__shmem_peek(const char *pname, void *buf, size_t cap, struct stat *sb)
 {
+    ssize_t n;
+    int e, fd = shm_open(pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0) {
+        e = errno;
+        return ipckit_backend_error(NULL, -e, "shm: open \"%s\": %s", pname, strerror(e));
+    }
+    if (fstat(fd, sb) < 0) {
+        e = errno;
+        (void) close(fd);
+        return ipckit_backend_error(NULL, -e, "shm: fstat \"%s\": %s", pname, strerror(e));
+    }
+    if (!S_ISREG(sb->st_mode)) {
+        (void) close(fd);
+        return ipckit_backend_error(NULL, -EBADMSG,
+                                    "shm: \"%s\" is not a shared-memory object (file type %#o)",
+                                    pname, (unsigned) (sb->st_mode & S_IFMT));
+    }
+    do
+        n = pread(fd, buf, cap, 0);
+    while (n < 0 && errno == EINTR);
+    e = errno;
+    (void) close(fd);
+    if (n < 0)
+        return ipckit_backend_error(NULL, -e, "shm: read \"%s\": %s", pname, strerror(e));
+    return n;
+}
+
+int
+ipckit__shmem_unlink(const char *pname, unsigned kinds)
+{
+    uint32_t magic = 0;
+    struct stat sb;
+    ssize_t n = ipckit__shmem_peek(pname, &magic, sizeof magic, &sb);
+    bool ok;
+    if (n < 0)
+        return (int) n;
+    /* An empty object holds nothing to lose: a creator that died before it
+     * set the size leaves one. */
+    ok = sb.st_size == 0 || ((kinds & IPCKIT__SHMEM_RING) && magic == IPCKIT__SHMEM_RING_MAGIC) ||
+         ((kinds & IPCKIT__SHMEM_REGION) && magic == IPCKIT__SHMEM_REGION_MAGIC);
+    if (!ok)
+        return ipckit_backend_error(NULL, -EINVAL,
+                                    "shm: \"%s\" is not an ipckit %s (%lld bytes, magic %#x);"
+                                    " not removed",
+                                    pname,
+                                    kinds == IPCKIT__SHMEM_REGION ? "region"
+                                    : kinds == IPCKIT__SHMEM_RING ? "ring"
+                                                                  : "ring or region",
+                                    (long long) sb.st_size, (unsigned) magic);
     if (shm_unlink(pname) < 0) {
         int e = errno;
         return ipckit_backend_error(NULL, -e, "shm: unlink \"%s\": %s", pname, strerror(e));
@@ -171,96 +246,152 @@ ipckit__shmem_unlink(const char *pname)
     return 0;
 }
 
-int
-ipckit__shmem_mutex_init(pthread_mutex_t *m)
+/* ---- the lock ------------------------------------------------------------ */
+
+#ifndef FUTEX_LOCK_PI2
+#define FUTEX_LOCK_PI2 13
+#endif
+
+/* This thread's id, read once per thread and again after fork(). */
+static _Thread_local uint32_t shmem_tid;
+static _Thread_local unsigned shmem_tid_gen;
+
+static inline uint32_t
+shmem_self(void)
 {
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc != 0)
-        return -rc;
-    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-    if (rc == 0)
-        rc = pthread_mutex_init(m, &a);
-    (void) pthread_mutexattr_destroy(&a);
-    return -rc;
+    unsigned gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
+    if (shmem_tid_gen != gen) {
+        shmem_tid = (uint32_t) syscall(SYS_gettid);
+        shmem_tid_gen = gen;
+    }
+    return shmem_tid;
+}
+
+static long
+shmem_futex(ipckit__lock *l, int op, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *) l, op, 0, ts, NULL, 0);
+}
+
+/* Has FUTEX_LOCK_PI2 (Linux 5.14, CLOCK_MONOTONIC timeouts): 1 yes, 0 no,
+ * -1 not known yet. */
+static _Atomic int shmem_have_pi2 = -1;
+
+/* FUTEX_LOCK_PI until @p deadline. LOCK_PI2 takes the core's monotonic
+ * deadline as it is; the older LOCK_PI measures by CLOCK_REALTIME, so the
+ * time left is carried over to that clock. */
+static long
+shmem_lock_pi(ipckit__lock *l, const struct timespec *deadline)
+{
+    struct timespec now, real;
+    long r;
+    if (deadline == NULL || atomic_load_explicit(&shmem_have_pi2, memory_order_relaxed) != 0) {
+        r = shmem_futex(l, FUTEX_LOCK_PI2, deadline);
+        if (r == 0 || errno != ENOSYS)
+            return r;
+        atomic_store_explicit(&shmem_have_pi2, 0, memory_order_relaxed);
+    }
+    if (deadline == NULL)
+        return shmem_futex(l, FUTEX_LOCK_PI, NULL);
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    (void) clock_gettime(CLOCK_REALTIME, &real);
+    real.tv_sec += deadline->tv_sec - now.tv_sec;
+    real.tv_nsec += deadline->tv_nsec - now.tv_nsec;
+    if (real.tv_nsec < 0) {
+        real.tv_sec--;
+        real.tv_nsec += 1000000000L;
+    } else if (real.tv_nsec >= 1000000000L) {
+        real.tv_sec++;
+        real.tv_nsec -= 1000000000L;
+    }
+    return shmem_futex(l, FUTEX_LOCK_PI, &real);
 }
 
 /*
- * The mutex lives in memory that another process can write. glibc trusts
- * the mutex's kind word and asserts (aborting the process) on some values,
- * e.g. a priority-protect kind with a priority out of range. So before
- * every lock and unlock the kind is compared with that of a mutex made with
- * the same attributes, and a mismatch is -EBADMSG. This catches corruption;
- * a process with write access racing the check can still disturb the lock,
- * as it can the data it guards (docs/backends/shm.md).
+ * The holder in @p seen is gone and the kernel knows no waiters (it said
+ * ESRCH): take the lock over by replacing its word, unless it changed.
  */
-#ifdef __GLIBC__
-static int shmem_kind;
-static pthread_once_t shmem_kind_once = PTHREAD_ONCE_INIT;
-
-static void
-shmem_kind_init(void)
-{
-    pthread_mutex_t m;
-    if (ipckit__shmem_mutex_init(&m) == 0) {
-        shmem_kind = m.__data.__kind;
-        (void) pthread_mutex_destroy(&m);
-    }
-}
-
 static bool
-shmem_mutex_sane(pthread_mutex_t *m)
+shmem_take_over(ipckit__lock *l, uint32_t dead, uint32_t me)
 {
-    (void) pthread_once(&shmem_kind_once, shmem_kind_init);
-    return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == shmem_kind;
-}
-#else
-static bool
-shmem_mutex_sane(pthread_mutex_t *m)
-{
-    (void) m;
-    return true;
-}
-#endif
-
-int
-ipckit__shmem_mutex_unlock(pthread_mutex_t *m)
-{
-    if (!shmem_mutex_sane(m))
-        return -EBADMSG;
-    return -pthread_mutex_unlock(m);
+    uint32_t v = atomic_load(l);
+    /* The kernel may have set FUTEX_WAITERS meanwhile (it does before it
+     * looks for the holder): keep trying while the word names the dead
+     * thread. */
+    while ((v & FUTEX_TID_MASK) == (dead & FUTEX_TID_MASK))
+        if (atomic_compare_exchange_weak(l, &v, me | (v & FUTEX_WAITERS)))
+            return true;
+    return false;
 }
 
 int
-ipckit__shmem_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline)
+ipckit__lock_take_slow(ipckit__lock *l, const struct timespec *deadline)
 {
-    int rc;
-    if (!shmem_mutex_sane(m))
-        return -EBADMSG;
-    for (;;) {
-        if (deadline == NULL)
-            rc = pthread_mutex_lock(m);
-        else if (deadline->tv_sec == 0 && deadline->tv_nsec == 0)
-            rc = pthread_mutex_trylock(m);
-        else
-            rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, deadline);
-        if (rc != EINTR)
+    uint32_t me = shmem_self(), v;
+    bool try_once = deadline != NULL && deadline->tv_sec == 0 && deadline->tv_nsec == 0;
+    for (int spins = 0;; spins++) {
+        long r;
+        v = atomic_load_explicit(l, memory_order_relaxed);
+        if (v == 0) {
+            if (atomic_compare_exchange_weak_explicit(l, &v, me, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return 0;
+            continue;
+        }
+        if ((v & FUTEX_TID_MASK) == me)
+            return -EDEADLK; /* this thread holds it, or the word was scribbled */
+        /* A holder on another CPU is usually done in a moment. */
+        if (spins < 64) {
+            ipckit__shmem_pause();
+            continue;
+        }
+        r = try_once ? shmem_futex(l, FUTEX_TRYLOCK_PI, NULL) : shmem_lock_pi(l, deadline);
+        if (r == 0) {
+            /* The kernel gave us the lock; it marks the word when it took
+             * the lock from a holder that died. */
+            v = atomic_load_explicit(l, memory_order_acquire);
+            return (v & FUTEX_OWNER_DIED) ? -EOWNERDEAD : 0;
+        }
+        switch (errno) {
+        case EINTR:
             break;
+        case ESRCH:
+            /* The word names a thread that no longer exists. */
+            if (shmem_take_over(l, v, me))
+                return -EOWNERDEAD;
+            break;
+        case EAGAIN: /* try once: held; else the holder is exiting right now */
+            if (try_once)
+                return -EAGAIN;
+            (void) sched_yield();
+            break;
+        case ETIMEDOUT:
+            return -ETIMEDOUT;
+        case EDEADLK:
+            return -EDEADLK;
+        default: /* EINVAL, EPERM, EFAULT: a word no lock of ours could hold */
+            return -EBADMSG;
+        }
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_deadline_error(deadline);
     }
-    switch (rc) {
-    case 0:
+}
+
+int
+ipckit__lock_give_slow(ipckit__lock *l)
+{
+    uint32_t me = shmem_self(), v = atomic_load_explicit(l, memory_order_relaxed);
+    if ((v & FUTEX_TID_MASK) != me)
+        return -EPERM; /* not ours: a peer rewrote it, or another thread holds it */
+    /* Waiters sleep in the kernel (or the holder died): the kernel hands
+     * the lock on. */
+    if (shmem_futex(l, FUTEX_UNLOCK_PI, NULL) == 0)
         return 0;
-    case EOWNERDEAD:
-        (void) pthread_mutex_consistent(m);
-        return -EOWNERDEAD;
-    case EBUSY:
-    case ETIMEDOUT:
-        return ipckit_deadline_error(deadline);
-    default:
-        return -rc;
-    }
+    return errno == EPERM ? -EPERM : -EBADMSG;
+}
+
+uint32_t
+ipckit__lock_self(void)
+{
+    return shmem_self();
 }

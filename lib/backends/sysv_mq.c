@@ -176,6 +176,36 @@ sysvmq_identity(int id, key_t key, struct ipckit__crec *obj, unsigned long *owne
     return 0;
 }
 
+/*
+ * The permissions of queue @p id: IPC_STAT, or, for a queue this process may
+ * not read (a sender with write permission only), MSG_STAT_ANY (Linux 4.17)
+ * over the kernel's table, which reports any queue without that check.
+ */
+static int
+sysvmq_perm(int id, struct ipc_perm *out)
+{
+    struct msqid_ds ds;
+    int max;
+    if (msgctl(id, IPC_STAT, &ds) == 0) {
+        *out = ds.msg_perm;
+        return 0;
+    }
+    if (errno != EACCES)
+        return -errno;
+#ifdef MSG_STAT_ANY
+    max = msgctl(0, MSG_INFO, (struct msqid_ds *) (void *) &(struct msginfo){ 0 });
+    for (int i = 0; i <= max; i++) {
+        if (msgctl(i, MSG_STAT_ANY, &ds) == id) {
+            *out = ds.msg_perm;
+            return 0;
+        }
+    }
+#else
+    (void) max;
+#endif
+    return -EACCES;
+}
+
 /* ---- opening ------------------------------------------------------------- */
 
 static int
@@ -217,9 +247,25 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
         }
     }
     if (q->id < 0) {
+        struct ipc_perm perm = { 0 };
+        char what[64];
         q->id = sysvmq_lookup(state, name, q->key, access);
         if (q->id < 0)
             return q->id;
+        /* Someone else made it: attach only if its owner and creator are
+         * trusted (docs/security.md). */
+        rc = sysvmq_perm(q->id, &perm);
+        if (rc < 0)
+            return ipckit_backend_error(state, rc,
+                                        "mq: cannot tell who owns queue %#x (%s), so it is not"
+                                        " trusted: %s",
+                                        (unsigned) q->key, ipckit_name_text(name),
+                                        strerror(-rc));
+        (void) snprintf(what, sizeof what, "mq: queue %#x", (unsigned) q->key);
+        rc = ipckit_backend_check_owner(state, opts, what, perm.uid, perm.cuid, perm.gid,
+                                        (unsigned) perm.mode);
+        if (rc < 0)
+            return rc;
     }
 
     if (created && opts->capacity > 0) {

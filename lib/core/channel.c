@@ -53,6 +53,7 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
     const ipckit_backend *be = NULL;
     ipckit_channel *ch;
     ipckit_opts o;
+    struct ipckit__trust trust;
     struct timespec ts;
     const struct timespec *deadline;
     int rc;
@@ -81,6 +82,11 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
     rc = resolve(name, &n, &be);
     if (rc < 0)
         return rc;
+    rc = ipckit__trust_merge(n, &o, &trust);
+    if (rc < 0) {
+        ipckit_name_free(n);
+        return rc;
+    }
 
     ch = calloc(1, sizeof *ch + be->state_size);
     if (ch == NULL) {

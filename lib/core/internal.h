@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <ipckit/ipckit.h>
@@ -48,6 +49,19 @@ void ipckit__detail_clear(void);
 
 /* deadline.c: NULL for -1, a time in the past for 0, else now + ms. */
 const struct timespec *ipckit__deadline(int timeout_ms, struct timespec *storage);
+
+/* trust.c: the trust lists of one open, from the options and the name's
+ * "trust" parameter. */
+#define IPCKIT__TRUST_MAX 32
+struct ipckit__trust {
+    uid_t uids[2 * IPCKIT__TRUST_MAX];
+    gid_t gids[2 * IPCKIT__TRUST_MAX];
+    size_t nuids, ngids;
+};
+
+/* Merge the name's "trust" parameter into @p o (already resolved), with
+ * @p t as the storage the merged lists point at; -EINVAL with a detail. */
+int ipckit__trust_merge(const ipckit_name *n, ipckit_opts *o, struct ipckit__trust *t);
 
 /* options.c: validate @p in (may be NULL) and fill @p out with defaults applied. */
 int ipckit__opts_resolve(const ipckit_opts *in, ipckit_opts *out);

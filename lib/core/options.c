@@ -3,13 +3,17 @@
  * the fields of the version the caller declared, so that the struct can grow.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <string.h>
 
 #include "internal.h"
 
 #define IPCKIT__MODE_DEFAULT 0600u
-#define IPCKIT__KNOWN_OPT_FLAGS (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE)
+#define IPCKIT__KNOWN_OPT_FLAGS (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_TRUST_ANY)
+
+/* Bytes of struct ipckit_opts in each version. */
+#define IPCKIT__OPTS_V1_SIZE offsetof(ipckit_opts, trust_uids)
 
 int
 ipckit_opts_init(ipckit_opts *opts, unsigned version)
@@ -37,8 +41,12 @@ ipckit__opts_resolve(const ipckit_opts *in, ipckit_opts *out)
                            in->version, IPCKIT_OPTS_VERSION);
         return -EINVAL;
     }
-    /* Version 1 is the whole struct today; later versions copy more fields. */
-    *out = *in;
+    /* Copy only the fields of the caller's version: a program built against
+     * version 1 passes a shorter struct. */
+    if (in->version == 1)
+        memcpy(out, in, IPCKIT__OPTS_V1_SIZE);
+    else
+        *out = *in;
     out->version = IPCKIT_OPTS_VERSION;
     if (out->mode == 0)
         out->mode = IPCKIT__MODE_DEFAULT;

@@ -283,6 +283,8 @@ ipckit_name_check_params(const ipckit_name *n, const char *const *allowed)
         return -EINVAL;
     for (size_t i = 0; i < n->nparams; i++) {
         size_t a = 0;
+        if (strcmp(n->keys[i], "trust") == 0)
+            continue; /* the core's, for every scheme (trust.c) */
         while (allowed != NULL && allowed[a] != NULL && strcmp(allowed[a], n->keys[i]) != 0)
             a++;
         if (allowed == NULL || allowed[a] == NULL) {
@@ -294,7 +296,8 @@ ipckit_name_check_params(const ipckit_name *n, const char *const *allowed)
             }
             ipckit__detail_set("name \"%s\": unknown parameter \"%s\" for scheme %s"
                                " (known: %s)",
-                               n->text, n->keys[i], n->scheme, list[0] ? list : "none");
+                               n->text, n->keys[i], n->scheme,
+                               list[0] ? list : "none; trust is known to every scheme");
             return -EINVAL;
         }
     }
