@@ -40,21 +40,58 @@
 #define IPCKIT_SIGNAL_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <ipckit/export.h>
 
 IPCKIT_BEGIN_DECLS
 
-/** What a received signal tells. */
+/**
+ * What a received signal tells.
+ *
+ * The sender's pid and uid are what the signal carries, and only some
+ * senders are vouched for by the kernel. For kill() (SI_USER) and tkill()
+ * or tgkill() (SI_TKILL) the kernel writes them itself. But any process
+ * allowed to signal the receiver (one of the same user, or one with
+ * CAP_KILL) can queue a signal with rt_sigqueueinfo() and write any pid,
+ * uid and value into it, with code SI_QUEUE or any other negative code:
+ * pid 1 and uid 0, for instance. ipckit_siginfo_sender_verified() tells
+ * the two apart; do not take pid or uid as a fact without it.
+ */
 typedef struct ipckit_siginfo {
     int signo;        /**< the signal number */
     int code;         /**< si_code: SI_USER (kill), SI_QUEUE (sigqueue), SI_KERNEL, ... */
-    pid_t pid;        /**< sending process, for SI_USER and SI_QUEUE (0 from the kernel) */
-    uid_t uid;        /**< real user id of the sender */
+    pid_t pid;        /**< sending process, for SI_USER, SI_TKILL and SI_QUEUE, 0 otherwise;
+                           for SI_QUEUE the pid the sender claims */
+    uid_t uid;        /**< real user id of the sender, for the same codes, 0 otherwise (not
+                           root: nobody); for SI_QUEUE the uid the sender claims */
     intptr_t value;   /**< the sigqueue value (sival_ptr); 0 unless code is SI_QUEUE */
     int value_int;    /**< the same value as sival_int (its low 32 bits) */
 } ipckit_siginfo;
+
+/**
+ * Whether the kernel, and not the sender, wrote what @p si says of the
+ * sender. True for code SI_USER (kill), SI_TKILL (tkill, tgkill), SI_KERNEL
+ * and the positive codes (CLD_EXITED of SIGCHLD, POLL_IN of SIGIO, ...):
+ * Linux (2.6.39 and later) refuses rt_sigqueueinfo(), rt_tgsigqueueinfo()
+ * and pidfd_send_signal() with those codes towards any process but the
+ * caller itself. False for SI_QUEUE and every other negative code
+ * (SI_TIMER, SI_MESGQ, SI_ASYNCIO, SI_SIGIO), which a sender may write
+ * along with any pid and uid, and for NULL. A signal a process sends to
+ * itself may carry anything.
+ *
+ * For SI_KERNEL and the positive codes, pid and uid are 0: no process sent
+ * the signal, and uid 0 there does not mean root. The pid is also 0 for a
+ * kill() from a process in an ancestor pid namespace (a container's host).
+ * To act on who sent a signal, require this to be true and pid to be other
+ * than 0.
+ *
+ * This is a function of @p si->code rather than a new field so that
+ * ipckit_siginfo keeps its size: programs built against an earlier header
+ * allocate the structure that ipckit_signal_wait() fills.
+ */
+IPCKIT_API bool ipckit_siginfo_sender_verified(const ipckit_siginfo *si);
 
 /**
  * Send signal @p signo to process @p pid with kill(). @p signo 0 only checks

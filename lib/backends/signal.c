@@ -19,7 +19,14 @@
  * signalfd, one siginfo per message. Nothing from the sender is trusted:
  * si_code must be SI_QUEUE, the marker, the length, the type and the unused
  * bytes must be right, otherwise the signal is consumed and -EBADMSG
- * reported with the sender's pid.
+ * reported with the pid the signal carries, named as a claim unless the
+ * kernel wrote it (a sigqueue sender writes its own pid and uid, any it
+ * likes: see ipckit_siginfo_sender_verified()).
+ *
+ * Senders. The channel does not tell the receiver who sent a message, and
+ * could not vouch for it: every message is an SI_QUEUE signal. Any process
+ * allowed to signal the receiver (its user's, or one with CAP_KILL) can
+ * send one.
  *
  * The queue is the kernel's: the receiving user's RLIMIT_SIGPENDING. When it
  * is full, sigqueue() fails with EAGAIN and nothing is sent; send retries
@@ -294,6 +301,19 @@ sigch_send(void *state, long type, const void *buf, size_t len,
 
 /* ---- receiving ----------------------------------------------------------- */
 
+/*
+ * How a detail names the sender of @p s: the kernel wrote the pid of a
+ * kill() or tgkill(), a sigqueue sender writes any pid it likes.
+ */
+static const char *
+sigch_from(const struct signalfd_siginfo *s)
+{
+    ipckit_siginfo si;
+    memset(&si, 0, sizeof si);
+    si.code = s->ssi_code;
+    return ipckit_siginfo_sender_verified(&si) ? "from process" : "claiming to be from process";
+}
+
 /* Check and unpack one signal; 0 or -EBADMSG (the signal is consumed either way). */
 static int
 sigch_decode(struct sigch *c, const struct signalfd_siginfo *s)
@@ -310,16 +330,17 @@ sigch_decode(struct sigch *c, const struct signalfd_siginfo *s)
     len = top & 0x0fu;
     if (s->ssi_code != SI_QUEUE)
         return ipckit_backend_error(c, -EBADMSG,
-                                    "recv: signal %d from process %u was not sent with"
-                                    " sigqueue (si_code %d) and carries no message; discarded",
-                                    c->signo, s->ssi_pid, s->ssi_code);
+                                    "recv: signal %d %s %u was not sent with sigqueue"
+                                    " (si_code %d) and carries no message; discarded",
+                                    c->signo, sigch_from(s), s->ssi_pid, s->ssi_code);
     payload = w & (((uint64_t) 1 << (8 * SIGCH_PAYLOAD)) - 1);
     if ((top & 0xf0u) != SIGCH_MARK || len > c->max_msg || type == 0 ||
         (payload >> (8 * len)) != 0)
         return ipckit_backend_error(c, -EBADMSG,
-                                    "recv: signal %d from process %u carries value %#llx,"
-                                    " which is not a signal: message; discarded",
-                                    c->signo, s->ssi_pid, (unsigned long long) w);
+                                    "recv: signal %d %s %u carries value %#llx, which is"
+                                    " not a signal: message; discarded",
+                                    c->signo, sigch_from(s), s->ssi_pid,
+                                    (unsigned long long) w);
     for (unsigned i = 0; i < len; i++)
         c->held_data[i] = (unsigned char) (w >> (8 * i));
     c->held_len = len;

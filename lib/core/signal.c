@@ -111,6 +111,16 @@ ipckit__siginfo_from_sfd(ipckit_siginfo *out, const struct signalfd_siginfo *s)
     }
 }
 
+bool
+ipckit_siginfo_sender_verified(const ipckit_siginfo *si)
+{
+    /* The kernel refuses these codes from rt_sigqueueinfo() and its kin
+     * unless the target is the caller ("not even root can pretend to send
+     * signals from the kernel, nor impersonate a kill()/tgkill()",
+     * kernel/signal.c); every other code can be written by the sender. */
+    return si != NULL && (si->code >= 0 || si->code == SI_TKILL);
+}
+
 int
 ipckit_signal_wait(const sigset_t *set, ipckit_siginfo *out, int timeout_ms)
 {

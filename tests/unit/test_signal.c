@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -271,6 +272,128 @@ START_TEST(wait_takes_a_blocked_signal)
     ck_assert_int_eq(si.pid, getpid());
     ck_assert_int_eq(ipckit_signal_wait(NULL, &si, 0), -EINVAL);
     ck_assert_int_eq(ipckit_signal_wait(&set, &si, -2), -EINVAL);
+}
+END_TEST
+
+/* ---- who sent it ------------------------------------------------------------------ */
+
+/*
+ * Queue @p signo to @p pid with rt_sigqueueinfo(), writing the siginfo
+ * ourselves: code @p code, and a sender of our choosing (pid 1, uid 0).
+ * Returns the system call's result (-1 and errno on failure).
+ */
+static long
+forge(pid_t pid, int signo, int code, int value)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = signo;
+    si.si_code = code;
+    si.si_pid = 1;
+    si.si_uid = 0;
+    si.si_value.sival_int = value;
+    return syscall(SYS_rt_sigqueueinfo, (long) pid, (long) signo, &si);
+}
+
+static int
+kill_parent(void *arg)
+{
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_signal_send(getppid(), SIGUSR1) == 0);
+    return 0;
+}
+
+static int
+tgkill_parent(void *arg)
+{
+    pid_t parent = getppid();
+    (void) arg;
+    TK_CHILD_CHECK(syscall(SYS_tgkill, (long) parent, (long) parent, (long) SIGUSR2) == 0);
+    return 0;
+}
+
+static int
+forge_to_parent(void *arg)
+{
+    pid_t parent = getppid();
+    (void) arg;
+    /* The kernel refuses the codes it writes itself, even from root... */
+    TK_CHILD_CHECK(forge(parent, SIGRTMIN + 1, SI_USER, 1) == -1 && errno == EPERM);
+    TK_CHILD_CHECK(forge(parent, SIGRTMIN + 1, SI_TKILL, 1) == -1 && errno == EPERM);
+    TK_CHILD_CHECK(forge(parent, SIGRTMIN + 1, SI_KERNEL, 1) == -1 && errno == EPERM);
+    TK_CHILD_CHECK(forge(parent, SIGRTMIN + 1, CLD_EXITED, 1) == -1 && errno == EPERM);
+    /* ...and takes SI_QUEUE with whatever sender it carries. */
+    TK_CHILD_CHECK(forge(parent, SIGRTMIN + 1, SI_QUEUE, 77) == 0);
+    TK_CHILD_CHECK(forge(parent, SIGRTMIN + 2, SI_QUEUE, 78) == 0);
+    return 0;
+}
+
+/*
+ * The sender's pid and uid of a kill() or tgkill() are the kernel's; those of
+ * a signal queued with rt_sigqueueinfo() are whatever the sender wrote, here
+ * pid 1 and uid 0, and ipckit_siginfo_sender_verified() says so, for the
+ * dispatcher and for ipckit_signal_wait().
+ */
+START_TEST(dispatcher_tells_kernel_sender_from_claimed)
+{
+    struct record usr1 = { 0 }, usr2 = { 0 }, rt = { 0 }, chld = { 0 };
+    ipckit_sigdisp *d = NULL;
+    ipckit_siginfo si;
+    sigset_t set;
+    pid_t killer, tgkiller, forger;
+
+    ck_assert_int_eq(ipckit_sigdisp_open(&d, 0), 0);
+    ck_assert_int_eq(ipckit_sigdisp_on(d, SIGUSR1, record_cb, &usr1), 0);
+    ck_assert_int_eq(ipckit_sigdisp_on(d, SIGUSR2, record_cb, &usr2), 0);
+    ck_assert_int_eq(ipckit_sigdisp_on(d, SIGRTMIN + 1, record_cb, &rt), 0);
+    ck_assert_int_eq(ipckit_sigdisp_on(d, SIGCHLD, record_cb, &chld), 0);
+    (void) sigemptyset(&set);
+    (void) sigaddset(&set, SIGRTMIN + 2);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+
+    killer = tk_fork(kill_parent, NULL);
+    ck_assert_int_eq(tk_wait(killer, LONG_WAIT), 0);
+    tgkiller = tk_fork(tgkill_parent, NULL);
+    ck_assert_int_eq(tk_wait(tgkiller, LONG_WAIT), 0);
+    forger = tk_fork(forge_to_parent, NULL);
+    ck_assert_int_eq(tk_wait(forger, LONG_WAIT), 0);
+
+    while ((usr1.n == 0 || usr2.n == 0 || rt.n == 0 || chld.n == 0) &&
+           ipckit_sigdisp_dispatch(d, LONG_WAIT) > 0)
+        ;
+    ck_assert_int_eq(usr1.n, 1);
+    ck_assert_int_eq(usr1.si[0].code, SI_USER);
+    ck_assert_int_eq(usr1.si[0].pid, killer);
+    ck_assert_int_eq(usr1.si[0].uid, getuid());
+    ck_assert(ipckit_siginfo_sender_verified(&usr1.si[0]));
+
+    ck_assert_int_eq(usr2.n, 1);
+    ck_assert_int_eq(usr2.si[0].code, SI_TKILL);
+    ck_assert_int_eq(usr2.si[0].pid, tgkiller);
+    ck_assert_int_eq(usr2.si[0].uid, getuid());
+    ck_assert(ipckit_siginfo_sender_verified(&usr2.si[0]));
+
+    /* the forged one: reported as it claims, and not verified */
+    ck_assert_int_eq(rt.n, 1);
+    ck_assert_int_eq(rt.si[0].code, SI_QUEUE);
+    ck_assert_int_eq(rt.si[0].pid, 1);
+    ck_assert_int_eq(rt.si[0].uid, 0);
+    ck_assert_int_eq(rt.si[0].value_int, 77);
+    ck_assert(!ipckit_siginfo_sender_verified(&rt.si[0]));
+
+    /* from the kernel: verified, and no process named */
+    ck_assert_int_ge(chld.n, 1);
+    ck_assert_int_eq(chld.si[0].code, CLD_EXITED);
+    ck_assert_int_eq(chld.si[0].pid, 0);
+    ck_assert(ipckit_siginfo_sender_verified(&chld.si[0]));
+
+    ck_assert_int_eq(ipckit_signal_wait(&set, &si, LONG_WAIT), SIGRTMIN + 2);
+    ck_assert_int_eq(si.code, SI_QUEUE);
+    ck_assert_int_eq(si.pid, 1);
+    ck_assert_int_eq(si.value_int, 78);
+    ck_assert(!ipckit_siginfo_sender_verified(&si));
+    ck_assert(!ipckit_siginfo_sender_verified(NULL));
+    ck_assert_int_eq(ipckit_sigdisp_close(d), 0);
 }
 END_TEST
 
@@ -602,7 +725,7 @@ END_TEST
 START_TEST(channel_foreign_signals_are_ebadmsg)
 {
     ipckit_channel *ch = open_ok("signal:self", IPCKIT_SEND | IPCKIT_RECV, NULL);
-    char buf[8];
+    char buf[8], from[64];
     long type;
 
     ck_assert_int_eq(ipckit_signal_send(getpid(), SIGRTMIN + 4), 0);     /* kill(): no value */
@@ -614,13 +737,26 @@ START_TEST(channel_foreign_signals_are_ebadmsg)
     ck_assert_int_eq(ipckit_signal_queue(getpid(), SIGRTMIN + 4,
                                          (intptr_t) ((uint64_t) 0xA1 << 56 | 0x41)),
                      0); /* type 0 */
+    ck_assert_int_eq(forge(getpid(), SIGRTMIN + 4, SI_QUEUE, 0x3a), 0); /* "from" pid 1 */
     ck_assert_int_eq(ipckit_send_typed(ch, 9, "ok", 2, 0), 0);
+    /* The detail names the sender of a kill() as a fact, that of a
+     * sigqueue() as a claim. */
+    (void) snprintf(from, sizeof from, "from process %ld ", (long) getpid());
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
     ck_assert(strstr(ipckit_last_error(ch), "sigqueue") != NULL);
+    ck_assert_msg(strstr(ipckit_last_error(ch), from) != NULL &&
+                      strstr(ipckit_last_error(ch), "claiming") == NULL,
+                  "detail: %s", ipckit_last_error(ch));
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
     ck_assert(strstr(ipckit_last_error(ch), "0x3039") != NULL);
+    (void) snprintf(from, sizeof from, "claiming to be from process %ld ", (long) getpid());
+    ck_assert_msg(strstr(ipckit_last_error(ch), from) != NULL, "detail: %s",
+                  ipckit_last_error(ch));
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(ch), "claiming to be from process 1 ") != NULL,
+                  "detail: %s", ipckit_last_error(ch));
     ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 2);
     ck_assert_int_eq(type, 9);
     ck_assert_mem_eq(buf, "ok", 2);
@@ -868,6 +1004,7 @@ main(void)
     tcase_add_test(tc, dispatcher_restores_mask_and_fd_polls);
     tcase_add_test(tc, dispatcher_refuses_what_it_cannot_do);
     tcase_add_test(tc, wait_takes_a_blocked_signal);
+    tcase_add_test(tc, dispatcher_tells_kernel_sender_from_claimed);
     tcase_add_test(tc, fork_inherits_mask_and_dispatcher_not_pending);
     tcase_add_test(tc, exec_keeps_mask_closes_signalfd);
     tcase_add_test(tc, thread_created_after_setup_inherits_the_mask);

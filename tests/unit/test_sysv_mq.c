@@ -443,6 +443,75 @@ START_TEST(small_buffer_keeps_message)
 }
 END_TEST
 
+/* The library calls msgrcv(); this program's definition comes first and
+ * counts the calls that copy a message without taking it (MSG_COPY). */
+static long copy_calls;
+
+ssize_t
+msgrcv(int id, void *buf, size_t size, long type, int flags)
+{
+    static ssize_t (*real)(int, void *, size_t, long, int);
+    if (real == NULL) {
+        void *p = dlsym(RTLD_NEXT, "msgrcv");
+        memcpy(&real, &p, sizeof real);
+    }
+    if (flags & 040000)
+        copy_calls++;
+    return real(id, buf, size, type, flags);
+}
+
+/*
+ * A too-small buffer behind thousands of queued messages: the search for the
+ * message's size (one MSG_COPY per queue position, each walking the queue
+ * from its head) looks at a bounded number of positions, not at every one.
+ */
+START_TEST(small_buffer_long_queue_is_bounded)
+{
+    ipckit_channel *ch = create_ok();
+    ipckit_stat st;
+    char big[100], buf[100];
+    long t = 0, fill, calls;
+    bool copy;
+    struct {
+        long mtype;
+        char mtext[8];
+    } m;
+
+    /* Empty messages take no bytes, but the kernel also limits the number
+     * of messages of a queue to its msg_qbytes. */
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    fill = st.max_bytes - 1 < 4000 ? st.max_bytes - 1 : 4000;
+    ck_assert_msg(fill > 4 * 64, "msg_qbytes %ld leaves room for too few messages",
+                  st.max_bytes);
+    for (long i = 0; i < fill; i++)
+        ck_assert_int_eq(ipckit_send_typed(ch, 1, "", 0, 0), 0);
+    memset(big, 'b', sizeof big);
+    ck_assert_int_eq(ipckit_send_typed(ch, 2, big, sizeof big, 0), 0);
+
+    /* Whether this kernel has MSG_COPY (CONFIG_CHECKPOINT_RESTORE). */
+    copy = msgrcv(msgget(key, 0), &m, sizeof m.mtext, 0, IPC_NOWAIT | 040000) >= 0;
+
+    calls = copy_calls;
+    ck_assert_int_eq(ipckit_recv_typed(ch, 2, &t, buf, 10, 0), -EMSGSIZE);
+    calls = copy_calls - calls;
+    ck_assert_msg(calls <= 64, "%ld MSG_COPY calls for one too-small receive", calls);
+    ck_assert_msg(strstr(ipckit_last_error(ch), "buffer of 10 bytes") != NULL, "detail: %s",
+                  ipckit_last_error(ch));
+    if (copy) /* the detail says why it gives no size */
+        ck_assert_msg(strstr(ipckit_last_error(ch), "first 64 messages") != NULL,
+                      "detail: %s", ipckit_last_error(ch));
+
+    /* still queued, whole, behind the others */
+    ck_assert_int_eq(ipckit_recv_typed(ch, 2, &t, buf, sizeof buf, 0), (ssize_t) sizeof big);
+    ck_assert_int_eq(t, 2);
+    ck_assert_mem_eq(buf, big, sizeof big);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, fill);
+    ipckit_close(ch);
+    remove_ok(name);
+}
+END_TEST
+
 START_TEST(truncate_option)
 {
     ipckit_opts o = IPCKIT_OPTS_INIT;
@@ -1042,6 +1111,7 @@ suite(void)
     tcase_add_test(tc, oversize_send);
     tcase_add_test(tc, capacity_sets_queue_limit);
     tcase_add_test(tc, small_buffer_keeps_message);
+    tcase_add_test(tc, small_buffer_long_queue_is_bounded);
     tcase_add_test(tc, truncate_option);
     suite_add_tcase(s, tc);
 
