@@ -15,7 +15,10 @@
  *     message is in flight; single-frame messages take no lock and may land
  *     between its frames. The reader assembles the large message aside and
  *     delivers the single frames as they come, so no writer's message is
- *     ever torn and each writer's own order is kept.
+ *     ever torn and each writer's own order is kept. Any process that can
+ *     open the FIFO for writing can take that lock and keep it, which stops
+ *     every other large message (a limit of fifo:, documented; a send that
+ *     gives up waiting for the lock says so, with the holder's pid).
  *
  * Nothing read from the pipe is trusted: bad magic, version, flags, type or
  * a length over this channel's max_msg_size give -EBADMSG, and the channel
@@ -40,6 +43,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -73,6 +77,8 @@ struct fifo {
     bool stream;
     bool broken;         /* framing lost: every recv fails with -EBADMSG */
     bool sigpipe_ignored; /* writer: SIGPIPE was SIG_IGN at open */
+    dev_t dev;            /* the FIFO's inode, as opened */
+    ino_t ino;
     size_t max_msg;
     /* reader: bytes read from the pipe, not yet parsed */
     unsigned char *rbuf;
@@ -360,6 +366,8 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             f->rcap = FIFO_RBUF;
         }
     }
+    f->dev = fsb.st_dev;
+    f->ino = fsb.st_ino;
     (void) close(dfd);
     return 0;
 fail:
@@ -533,6 +541,51 @@ fifo_lock(struct fifo *f, const struct timespec *deadline)
     return 0;
 }
 
+/*
+ * The pid of a process that holds a flock() lock on this FIFO, from
+ * /proc/locks (matched by device and inode), or 0 if none is found there.
+ * Read only when a large send has given up waiting for the lock.
+ */
+static long
+fifo_lock_holder(const struct fifo *f)
+{
+    char line[256];
+    long pid = 0;
+    FILE *fp = fopen("/proc/locks", "re");
+    if (fp == NULL)
+        return 0;
+    while (pid == 0 && fgets(line, sizeof line, fp) != NULL) {
+        /* "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; waiters
+         * ("1: -> FLOCK ...") do not match */
+        unsigned maj, min;
+        unsigned long long ino;
+        long p;
+        if (sscanf(line, "%*d: FLOCK %*s %*s %ld %x:%x:%llu", &p, &maj, &min, &ino) == 4 &&
+            p > 0 && maj == major(f->dev) && min == minor(f->dev) &&
+            ino == (unsigned long long) f->ino)
+            pid = p;
+    }
+    (void) fclose(fp);
+    return pid;
+}
+
+/* A large send could not take the large-message lock in time: say so. */
+static int
+fifo_lock_busy(struct fifo *f, int rc)
+{
+    char holder[32] = "";
+    long pid;
+    if (rc != -ETIMEDOUT && rc != -EAGAIN)
+        return rc;
+    pid = fifo_lock_holder(f);
+    if (pid > 0)
+        (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
+    return ipckit_backend_error(f, rc,
+                                "send: %s: another writer%s holds the large-message lock of"
+                                " \"%s\"; nothing was sent",
+                                rc == -EAGAIN ? "would block" : "timed out", holder, f->path);
+}
+
 static int
 fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len,
                  const struct timespec *deadline)
@@ -567,7 +620,7 @@ fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len
 
     rc = fifo_lock(f, deadline);
     if (rc < 0)
-        return rc;
+        return fifo_lock_busy(f, rc);
     rc = 0;
     for (off = 0, n = 0; off < len; off += n) {
         int k = 0;
