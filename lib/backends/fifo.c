@@ -15,7 +15,10 @@
  *     message is in flight; single-frame messages take no lock and may land
  *     between its frames. The reader assembles the large message aside and
  *     delivers the single frames as they come, so no writer's message is
- *     ever torn and each writer's own order is kept.
+ *     ever torn and each writer's own order is kept. Any process that can
+ *     open the FIFO for writing can take that lock and keep it, which stops
+ *     every other large message (a limit of fifo:, documented; a send that
+ *     gives up waiting for the lock says so, with the holder's pid).
  *
  * Nothing read from the pipe is trusted: bad magic, version, flags, type or
  * a length over this channel's max_msg_size give -EBADMSG, and the channel
@@ -40,6 +43,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -73,6 +77,8 @@ struct fifo {
     bool stream;
     bool broken;         /* framing lost: every recv fails with -EBADMSG */
     bool sigpipe_ignored; /* writer: SIGPIPE was SIG_IGN at open */
+    dev_t dev;            /* the FIFO's inode, as opened */
+    ino_t ino;
     size_t max_msg;
     /* reader: bytes read from the pipe, not yet parsed */
     unsigned char *rbuf;
@@ -89,19 +95,71 @@ static const char *const fifo_params[] = { "stream", NULL };
 
 /* ---- opening ------------------------------------------------------------- */
 
+/*
+ * Paths. A path is looked up once: its directory is opened with O_PATH
+ * (symbolic links in the directory part are followed, as the caller wrote
+ * them) and everything after that works relative to that descriptor on the
+ * last component, which is never followed. So the FIFO is made, checked,
+ * opened and removed in one and the same directory, even if the owner of a
+ * directory on the path renames it or replaces it with a symbolic link
+ * meanwhile; a removal is always of the inode that was made or checked.
+ * The directory descriptor is closed before the open returns: a channel
+ * holds one descriptor, its FIFO's, and needs the directory no more.
+ */
+
+/* Open the directory of @p path; *leaf gets its last component (in @p path). */
 static int
-fifo_chmod_created(void *st, const char *path, const struct stat *made, unsigned mode)
+fifo_open_dir(void *st, const char *path, const char **leaf)
 {
-    /* mkfifo() applied the umask; set the exact mode the caller asked for, on
-     * the very inode we made (O_PATH + O_NOFOLLOW, checked with fstat). */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int dfd;
+
+    if (slash == NULL) {
+        *leaf = path;
+        (void) strlcpy(dir, ".", sizeof dir);
+    } else {
+        *leaf = slash + 1;
+        size_t n = slash == path ? 1 : (size_t) (slash - path); /* "/name": the root */
+        if (n >= sizeof dir)
+            return ipckit_backend_error(st, -ENAMETOOLONG,
+                                        "fifo: directory of \"%s\" is longer than %d bytes",
+                                        path, PATH_MAX - 1);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    if (**leaf == '\0')
+        return ipckit_backend_error(st, -EINVAL, "fifo: \"%s\" ends in '/': it names no FIFO",
+                                    path);
+    dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        int e = errno;
+        return ipckit_backend_error(st, -e, "fifo: directory of \"%s\": %s", path, strerror(e));
+    }
+    return dfd;
+}
+
+/* Is @p sb the same inode as @p was? */
+static bool
+fifo_same(const struct stat *sb, const struct stat *was)
+{
+    return sb->st_dev == was->st_dev && sb->st_ino == was->st_ino;
+}
+
+static int
+fifo_chmod_created(void *st, int dfd, const char *leaf, const char *path,
+                   const struct stat *made, unsigned mode)
+{
+    /* mkfifoat() applied the umask; set the exact mode the caller asked for,
+     * on the very inode we made (O_PATH + O_NOFOLLOW, checked with fstat). */
     char proc[64];
     struct stat sb;
-    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     int rc = 0;
     if (fd < 0)
         return ipckit_backend_error(st, -errno, "fifo: reopen \"%s\" after mkfifo: %s", path,
                                     strerror(errno));
-    if (fstat(fd, &sb) < 0 || sb.st_dev != made->st_dev || sb.st_ino != made->st_ino) {
+    if (fstat(fd, &sb) < 0 || !fifo_same(&sb, made)) {
         rc = ipckit_backend_error(st, -EBUSY, "fifo: \"%s\" was replaced while being created",
                                   path);
     } else if ((sb.st_mode & 07777) != mode) {
@@ -114,10 +172,13 @@ fifo_chmod_created(void *st, const char *path, const struct stat *made, unsigned
     return rc;
 }
 
+/* Check that @p leaf of @p dfd (AT_FDCWD and the whole path: lstat()) is a
+ * FIFO, without following it. */
 static int
-fifo_check_path(void *st, const char *path, bool creating, struct stat *sb)
+fifo_check_at(void *st, int dfd, const char *leaf, const char *path, bool creating,
+              struct stat *sb)
 {
-    if (lstat(path, sb) < 0) {
+    if (fstatat(dfd, leaf, sb, AT_SYMLINK_NOFOLLOW) < 0) {
         int e = errno;
         return ipckit_backend_error(st, -e, "fifo: \"%s\": %s", path, strerror(e));
     }
@@ -131,6 +192,35 @@ fifo_check_path(void *st, const char *path, bool creating, struct stat *sb)
 }
 
 /*
+ * Remove @p leaf of @p dfd if it still is the FIFO @p was: 0, -EBUSY if
+ * another file took its place, or a negative errno.
+ */
+static int
+fifo_remove_at(int dfd, const char *leaf, const struct stat *was)
+{
+    struct stat now;
+    if (fstatat(dfd, leaf, &now, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    if (!S_ISFIFO(now.st_mode) || !fifo_same(&now, was))
+        return -EBUSY;
+    return unlinkat(dfd, leaf, 0) < 0 ? -errno : 0;
+}
+
+/*
+ * The creator-record identity of the FIFO @p sb. It is read by @p path (the
+ * record keeps the path), so it counts only if the path still names that
+ * very inode; otherwise the FIFO has no identity to find a record by.
+ */
+static bool
+fifo_identity(const char *path, const struct stat *sb, struct ipckit__crec *obj,
+              unsigned long *owner)
+{
+    return ipckit__crec_fifo_identity(path, obj, owner) == 0 &&
+           obj->dev == (unsigned long long) sb->st_dev &&
+           obj->ino == (unsigned long long) sb->st_ino;
+}
+
+/*
  * Record this process as the creator of the FIFO just made at @p path
  * (inode @p made). The record holds the absolute path, so that a reader
  * in another directory can check that it still names the FIFO.
@@ -140,9 +230,7 @@ fifo_record_created(const char *path, const struct stat *made, struct ipckit__cr
 {
     unsigned long owner = 0;
     size_t len = 0;
-    if (ipckit__crec_fifo_identity(path, rec, &owner) < 0 ||
-        rec->dev != (unsigned long long) made->st_dev ||
-        rec->ino != (unsigned long long) made->st_ino)
+    if (!fifo_identity(path, made, rec, &owner))
         return false;
     if (path[0] != '/') {
         if (getcwd(rec->target, sizeof rec->target) == NULL)
@@ -162,13 +250,13 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
           const struct timespec *deadline)
 {
     struct fifo *f = state;
-    const char *path = ipckit_name_target(name);
-    bool created = false, recorded = false;
+    const char *path = ipckit_name_target(name), *leaf;
+    bool created = false, checked = false, recorded = false;
     struct ipckit__crec rec;
     struct stat sb, fsb;
     long stream = 0;
     long backoff = 1;
-    int rc, fl;
+    int rc, fl, dfd;
 
     f->fd = -1;
     rc = ipckit_name_check_params(name, fifo_params);
@@ -195,19 +283,24 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
                                     f->max_msg, FIFO_MAX_LIMIT);
     f->reader = (flags & IPCKIT_RECV) != 0;
 
+    dfd = fifo_open_dir(state, path, &leaf);
+    if (dfd < 0)
+        return dfd;
     if (flags & IPCKIT_CREATE) {
-        if (mkfifo(path, (mode_t) opts->mode) == 0) {
+        if (mkfifoat(dfd, leaf, (mode_t) opts->mode) == 0) {
             created = true;
         } else if (errno != EEXIST || (flags & IPCKIT_EXCL)) {
             int e = errno;
+            (void) close(dfd);
             return ipckit_backend_error(state, -e, "fifo: mkfifo \"%s\": %s", path, strerror(e));
         }
     }
-    rc = fifo_check_path(state, path, (flags & IPCKIT_CREATE) != 0, &sb);
+    rc = fifo_check_at(state, dfd, leaf, path, (flags & IPCKIT_CREATE) != 0, &sb);
     if (rc < 0)
         goto fail;
+    checked = true; /* sb: the FIFO this open made or found */
     if (created) {
-        rc = fifo_chmod_created(state, path, &sb, opts->mode);
+        rc = fifo_chmod_created(state, dfd, leaf, path, &sb, opts->mode);
         if (rc < 0)
             goto fail;
         /* The kernel keeps no creator: record it beside, before the wait
@@ -217,8 +310,8 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     }
 
     for (;;) {
-        f->fd = open(path, (f->reader ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOFOLLOW |
-                               O_CLOEXEC);
+        f->fd = openat(dfd, leaf, (f->reader ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOFOLLOW |
+                                      O_CLOEXEC);
         if (f->fd >= 0)
             break;
         if (errno == EINTR)
@@ -239,8 +332,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         if (backoff < 50)
             backoff *= 2;
     }
-    if (fstat(f->fd, &fsb) < 0 || !S_ISFIFO(fsb.st_mode) || fsb.st_dev != sb.st_dev ||
-        fsb.st_ino != sb.st_ino) {
+    if (fstat(f->fd, &fsb) < 0 || !S_ISFIFO(fsb.st_mode) || !fifo_same(&fsb, &sb)) {
         rc = ipckit_backend_error(state, -EINVAL, "fifo: \"%s\" changed while being opened",
                                   path);
         goto fail;
@@ -274,6 +366,9 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             f->rcap = FIFO_RBUF;
         }
     }
+    f->dev = fsb.st_dev;
+    f->ino = fsb.st_ino;
+    (void) close(dfd);
     return 0;
 fail:
     if (f->fd >= 0)
@@ -283,8 +378,11 @@ fail:
     f->rbuf = NULL;
     if (recorded)
         ipckit__creator_unlink(&rec);
-    if (created)
-        (void) unlink(path);
+    /* Only the FIFO this open made, where it made it; not whatever the path
+     * names now. A FIFO replaced before it could be checked is not ours. */
+    if (created && checked)
+        (void) fifo_remove_at(dfd, leaf, &sb);
+    (void) close(dfd);
     return rc;
 }
 
@@ -305,31 +403,40 @@ fifo_close(void *state)
 static int
 fifo_unlink(const ipckit_name *name)
 {
-    const char *path = ipckit_name_target(name);
+    const char *path = ipckit_name_target(name), *leaf;
     struct ipckit__crec obj;
     unsigned long owner = 0;
     bool drop_record;
     struct stat sb;
-    int rc = fifo_check_path(NULL, path, false, &sb);
+    int rc, dfd = fifo_open_dir(NULL, path, &leaf);
+    if (dfd < 0)
+        return dfd;
+    rc = fifo_check_at(NULL, dfd, leaf, path, false, &sb);
     if (rc < 0)
-        return rc;
+        goto out;
     /* Find the FIFO's record while the path still names it. */
-    drop_record = ipckit__crec_fifo_identity(path, &obj, &owner) == 0 &&
-                  ipckit__creator_removable(&obj, owner);
-    if (unlink(path) < 0) {
-        int e = errno;
-        return ipckit_backend_error(NULL, -e, "fifo: unlink \"%s\": %s", path, strerror(e));
-    }
-    if (drop_record)
+    drop_record = fifo_identity(path, &sb, &obj, &owner) && ipckit__creator_removable(&obj, owner);
+    rc = fifo_remove_at(dfd, leaf, &sb);
+    if (rc == -EBUSY)
+        rc = ipckit_backend_error(NULL, rc,
+                                  "fifo: \"%s\" was replaced while being removed; nothing removed",
+                                  path);
+    else if (rc < 0)
+        rc = ipckit_backend_error(NULL, rc, "fifo: unlink \"%s\": %s", path, strerror(-rc));
+    else if (drop_record)
         ipckit__creator_unlink(&obj);
-    return 0;
+out:
+    (void) close(dfd);
+    return rc;
 }
 
 static int
 fifo_stat(const ipckit_name *name, ipckit_stat *out)
 {
+    const char *path = ipckit_name_target(name);
     struct stat sb;
-    int rc = fifo_check_path(NULL, ipckit_name_target(name), false, &sb);
+    /* lstat(): a final symbolic link is never followed */
+    int rc = fifo_check_at(NULL, AT_FDCWD, path, path, false, &sb);
     if (rc < 0)
         return rc;
     out->mode = sb.st_mode & 07777;
@@ -338,7 +445,7 @@ fifo_stat(const ipckit_name *name, ipckit_stat *out)
         /* A FIFO keeps no creator; ipckit's record may. */
         struct ipckit__crec obj;
         unsigned long owner = 0;
-        if (ipckit__crec_fifo_identity(ipckit_name_target(name), &obj, &owner) == 0)
+        if (fifo_identity(path, &sb, &obj, &owner))
             out->creator_pid = ipckit__creator_pid(&obj, owner);
     }
     return 0;
@@ -434,6 +541,51 @@ fifo_lock(struct fifo *f, const struct timespec *deadline)
     return 0;
 }
 
+/*
+ * The pid of a process that holds a flock() lock on this FIFO, from
+ * /proc/locks (matched by device and inode), or 0 if none is found there.
+ * Read only when a large send has given up waiting for the lock.
+ */
+static long
+fifo_lock_holder(const struct fifo *f)
+{
+    char line[256];
+    long pid = 0;
+    FILE *fp = fopen("/proc/locks", "re");
+    if (fp == NULL)
+        return 0;
+    while (pid == 0 && fgets(line, sizeof line, fp) != NULL) {
+        /* "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF"; waiters
+         * ("1: -> FLOCK ...") do not match */
+        unsigned maj, min;
+        unsigned long long ino;
+        long p;
+        if (sscanf(line, "%*d: FLOCK %*s %*s %ld %x:%x:%llu", &p, &maj, &min, &ino) == 4 &&
+            p > 0 && maj == major(f->dev) && min == minor(f->dev) &&
+            ino == (unsigned long long) f->ino)
+            pid = p;
+    }
+    (void) fclose(fp);
+    return pid;
+}
+
+/* A large send could not take the large-message lock in time: say so. */
+static int
+fifo_lock_busy(struct fifo *f, int rc)
+{
+    char holder[32] = "";
+    long pid;
+    if (rc != -ETIMEDOUT && rc != -EAGAIN)
+        return rc;
+    pid = fifo_lock_holder(f);
+    if (pid > 0)
+        (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
+    return ipckit_backend_error(f, rc,
+                                "send: %s: another writer%s holds the large-message lock of"
+                                " \"%s\"; nothing was sent",
+                                rc == -EAGAIN ? "would block" : "timed out", holder, f->path);
+}
+
 static int
 fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len,
                  const struct timespec *deadline)
@@ -468,7 +620,7 @@ fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len
 
     rc = fifo_lock(f, deadline);
     if (rc < 0)
-        return rc;
+        return fifo_lock_busy(f, rc);
     rc = 0;
     for (off = 0, n = 0; off < len; off += n) {
         int k = 0;

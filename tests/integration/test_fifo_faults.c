@@ -8,16 +8,20 @@
  *    reader never gets a torn message, learns of the loss (-EBADMSG at most
  *    once per kill), and the channel keeps working for the next writer;
  *  - a reader killed while a writer is in the middle of a large message: the
- *    writer gets -EPIPE, never hangs and never dies of SIGPIPE.
+ *    writer gets -EPIPE, never hangs and never dies of SIGPIPE;
+ *  - a peer that takes the large-message lock and keeps it: large sends time
+ *    out and say why, single-frame sends go through.
  *
  * IPCKIT_FAULT_ITERATIONS sets the number of kills (default 200).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <ipckit/ipckit.h>
@@ -248,6 +252,83 @@ START_TEST(reader_killed_mid_message)
 }
 END_TEST
 
+struct lock_holder {
+    tk_gate ready;   /* child -> parent: the lock is held */
+    tk_gate release; /* parent -> child: let it go */
+};
+
+/* A writer that takes the FIFO's large-message lock and sends nothing. */
+static int
+hold_large_message_lock(void *arg)
+{
+    struct lock_holder *h = arg;
+    int fd = open(strchr(name, ':') + 1, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    TK_CHILD_CHECK(fd >= 0);
+    TK_CHILD_CHECK(flock(fd, LOCK_EX) == 0);
+    tk_gate_open(&h->ready);
+    TK_CHILD_CHECK(tk_gate_wait(&h->release, LONG_WAIT) == 0);
+    return close(fd) == 0 ? 0 : 1;
+}
+
+/* The send's detail says why it waited, and names the holder if it does. */
+static void
+check_lock_detail(ipckit_channel *tx, pid_t holder)
+{
+    const char *d = ipckit_last_error(tx), *p = strstr(d, "pid ");
+    ck_assert_msg(strstr(d, "another writer") != NULL && strstr(d, "large-message lock") != NULL,
+                  "detail: %s", d);
+    if (p != NULL)
+        ck_assert_msg(atol(p + 4) == (long) holder, "detail: %s (holder %ld)", d, (long) holder);
+}
+
+/*
+ * A peer that can open the FIFO for writing takes the large-message lock and
+ * keeps it: large sends time out with a detail that says so, single-frame
+ * sends go through, and large ones work again once it lets go.
+ */
+START_TEST(large_message_lock_held_by_another)
+{
+    static unsigned char big[20000], out[20000];
+    ipckit_channel *rx = NULL, *tx = NULL;
+    struct lock_holder h;
+    long long t0;
+    char buf[16];
+    pid_t pid;
+
+    tk_name(name, sizeof name, "fifo", "locked.pipe");
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_open(&tx, name, IPCKIT_SEND, NULL), 0);
+    tk_gate_init(&h.ready);
+    tk_gate_init(&h.release);
+    pid = tk_fork(hold_large_message_lock, &h);
+    ck_assert_int_eq(tk_gate_wait(&h.ready, LONG_WAIT), 0);
+
+    tk_fill(big, sizeof big, 1, 2);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, 300), -ETIMEDOUT);
+    ck_assert_int_lt(tk_now_ms() - t0, LONG_WAIT);
+    check_lock_detail(tx, pid);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, 0), -EAGAIN);
+    check_lock_detail(tx, pid);
+    /* a one-frame message takes no lock */
+    ck_assert_int_eq(ipckit_send(tx, "small", 5, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 5);
+    ck_assert_int_eq(memcmp(buf, "small", 5), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN); /* nothing of the big one */
+
+    tk_gate_open(&h.release);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, out, sizeof out, LONG_WAIT), (ssize_t) sizeof big);
+    ck_assert_int_eq(memcmp(out, big, sizeof big), 0);
+    tk_gate_close(&h.ready);
+    tk_gate_close(&h.release);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -256,6 +337,7 @@ main(void)
     tcase_add_test(tc, stress_eight_writers);
     tcase_add_test(tc, writer_killed_at_random_points);
     tcase_add_test(tc, reader_killed_mid_message);
+    tcase_add_test(tc, large_message_lock_held_by_another);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

@@ -233,6 +233,11 @@ START_TEST(refuses_bad_paths)
     ck_assert_int_eq(lstat(path, &sb), -1);
     ck_assert_int_eq(ipckit_open(&ch, "fifo:/nonexistent-dir/x.pipe", IPCKIT_RECV | IPCKIT_CREATE, NULL),
                      -ENOENT);
+    /* a path that ends in '/' names a directory, never a FIFO */
+    tk_name(lname, sizeof lname, "fifo", "");
+    ck_assert_int_eq(ipckit_open(&ch, lname, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "names no FIFO"));
+    ck_assert_int_eq(ipckit_unlink(lname), -EINVAL);
     ck_assert_ptr_null(ch);
 }
 END_TEST
@@ -748,10 +753,201 @@ START_TEST(other_users_are_kept_out)
 }
 END_TEST
 
+/* ---- a directory swapped under the path --------------------------------------------- */
+
+/*
+ * The layout of the swap tests, in the scratch directory:
+ *   base/          mode 01777, like /tmp
+ *   base/d/        the directory of the FIFO (of uid 65534 where the test is root)
+ *   base/victim/   another directory, holding a regular file "target"
+ * and name = "fifo:base/d/target". The attacker renames d to d.moved and
+ * puts a symbolic link d -> victim in its place.
+ */
+struct swap_paths {
+    char base[600], d[600], moved[600], victim[600], vtarget[600], target[600], mtarget[600];
+    char name[700];
+};
+
+static const char victim_text[] = "a file that only its owner may remove\n";
+
+static void
+swap_layout(struct swap_paths *s)
+{
+    tk_path(s->base, sizeof s->base, "base");
+    tk_path(s->d, sizeof s->d, "base/d");
+    tk_path(s->moved, sizeof s->moved, "base/d.moved");
+    tk_path(s->victim, sizeof s->victim, "base/victim");
+    tk_path(s->vtarget, sizeof s->vtarget, "base/victim/target");
+    tk_path(s->target, sizeof s->target, "base/d/target");
+    tk_path(s->mtarget, sizeof s->mtarget, "base/d.moved/target");
+    tk_name(s->name, sizeof s->name, "fifo", "base/d/target");
+    ck_assert_int_eq(mkdir(s->base, 0700), 0);
+    ck_assert_int_eq(chmod(s->base, 01777), 0);
+    ck_assert_int_eq(mkdir(s->victim, 0755), 0);
+    ck_assert_int_eq(tk_plant(s->vtarget, victim_text, geteuid()), 0);
+}
+
+/* The victim's file is still there, with its content. */
+static void
+victim_intact(const struct swap_paths *s)
+{
+    char text[128];
+    struct stat sb;
+    ck_assert_msg(lstat(s->vtarget, &sb) == 0, "%s was removed", s->vtarget);
+    ck_assert(S_ISREG(sb.st_mode));
+    ck_assert_int_eq(tk_read_file(s->vtarget, text, sizeof text), (ssize_t) strlen(victim_text));
+    ck_assert_str_eq(text, victim_text);
+}
+
+static void
+swap_cleanup(const struct swap_paths *s)
+{
+    struct stat sb;
+    if (lstat(s->d, &sb) == 0)
+        ck_assert_int_eq(S_ISDIR(sb.st_mode) ? rmdir(s->d) : unlink(s->d), 0);
+    if (lstat(s->moved, &sb) == 0)
+        ck_assert_int_eq(rmdir(s->moved), 0);
+    ck_assert_int_eq(unlink(s->vtarget), 0);
+    ck_assert_int_eq(rmdir(s->victim), 0);
+    ck_assert_int_eq(rmdir(s->base), 0);
+}
+
+/* The attacker, as uid 65534: once the FIFO is in d, swap d for a link. */
+static int
+swap_dir_as_nobody(void *arg)
+{
+    const struct swap_paths *s = arg;
+    long long until = tk_now_ms() + LONG_WAIT;
+    struct stat sb;
+    TK_CHILD_CHECK(setgroups(0, NULL) == 0);
+    TK_CHILD_CHECK(setresgid(65534, 65534, 65534) == 0);
+    TK_CHILD_CHECK(setresuid(65534, 65534, 65534) == 0);
+    while (lstat(s->target, &sb) != 0 || !S_ISFIFO(sb.st_mode)) {
+        TK_CHILD_CHECK(tk_now_ms() < until);
+        usleep(1000);
+    }
+    TK_CHILD_CHECK(rename(s->d, s->moved) == 0);
+    TK_CHILD_CHECK(symlink(s->victim, s->d) == 0);
+    return 0;
+}
+
+/*
+ * A writer that created the FIFO waits for a reader; meanwhile the owner of
+ * the FIFO's directory swaps it for a symbolic link to a directory holding
+ * root's file of the same name. The open fails, and its clean-up removes
+ * the FIFO it made (in the directory it made it in), never root's file.
+ */
+START_TEST(failed_open_removes_only_its_fifo)
+{
+    struct swap_paths s;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *ch = NULL;
+    struct stat sb;
+    pid_t pid;
+    int rc;
+    if (geteuid() != 0) {
+        fprintf(stderr, "failed_open_removes_only_its_fifo: not root, nothing checked\n");
+        return;
+    }
+    ck_assert_int_eq(chmod(tk_dir(), 0755), 0); /* let the other user reach base */
+    swap_layout(&s);
+    ck_assert_int_eq(mkdir(s.d, 0755), 0);
+    ck_assert_int_eq(chown(s.d, 65534, 65534), 0);
+
+    pid = tk_fork(swap_dir_as_nobody, &s);
+    o.open_timeout_ms = 1500; /* no reader comes: the writer waits, then gives up */
+    rc = ipckit_open(&ch, s.name, IPCKIT_SEND | IPCKIT_CREATE, &o);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(lstat(s.d, &sb), 0);
+    ck_assert_msg(S_ISLNK(sb.st_mode), "the directory was not swapped");
+    victim_intact(&s);
+    ck_assert_msg(rc == -ETIMEDOUT, "open: %s (%s)", ipckit_errname(rc), ipckit_error_detail());
+    ck_assert_ptr_null(ch);
+    /* the FIFO it made went, from where it was made, with its record */
+    ck_assert_int_eq(lstat(s.mtarget, &sb), -1);
+    ck_assert_int_eq(tk_count_records(), 0);
+    swap_cleanup(&s);
+}
+END_TEST
+
+/* Directory components are followed; the last one never is, and only a
+ * FIFO is removed. */
+START_TEST(unlink_through_linked_directory)
+{
+    struct swap_paths s;
+    struct stat sb;
+    swap_layout(&s);
+    ck_assert_int_eq(symlink(s.victim, s.d), 0);
+    /* d/target is victim/target, a regular file: refused, kept */
+    ck_assert_int_eq(ipckit_unlink(s.name), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "not a FIFO"));
+    victim_intact(&s);
+    ck_assert_int_eq(ipckit_stat_name(s.name, &(ipckit_stat){ 0 }), -EINVAL);
+    /* d -> a directory holding a FIFO "target": that FIFO is removed */
+    ck_assert_int_eq(unlink(s.d), 0);
+    ck_assert_int_eq(mkdir(s.moved, 0755), 0);
+    ck_assert_int_eq(symlink(s.moved, s.d), 0);
+    ck_assert_int_eq(mkfifo(s.mtarget, 0600), 0);
+    ck_assert_int_eq(ipckit_stat_name(s.name, &(ipckit_stat){ 0 }), 0);
+    ck_assert_int_eq(ipckit_unlink(s.name), 0);
+    ck_assert_int_eq(lstat(s.mtarget, &sb), -1);
+    ck_assert_int_eq(ipckit_unlink(s.name), -ENOENT);
+    victim_intact(&s);
+    swap_cleanup(&s);
+}
+END_TEST
+
+/*
+ * What statx() below does once, when armed: swap s->d for a symbolic link
+ * to s->victim, as an attacker would between ipckit_unlink()'s check of the
+ * FIFO and its removal (the library reads the FIFO's identity with statx()
+ * in between, to find its creator record).
+ */
+static const struct swap_paths *swap_armed;
+static int swap_done;
+
+int
+statx(int dfd, const char *restrict p, int flags, unsigned mask, struct statx *restrict sx)
+{
+    static int (*real)(int, const char *restrict, int, unsigned, struct statx *restrict);
+    const struct swap_paths *s = swap_armed;
+    if (real == NULL) {
+        void *f = dlsym(RTLD_NEXT, "statx");
+        memcpy(&real, &f, sizeof real);
+    }
+    if (s != NULL) {
+        swap_armed = NULL;
+        swap_done = rename(s->d, s->moved) == 0 && symlink(s->victim, s->d) == 0;
+    }
+    return real(dfd, p, flags, mask, sx);
+}
+
+START_TEST(unlink_ignores_directory_swapped_meanwhile)
+{
+    struct swap_paths s;
+    struct stat sb;
+    int rc;
+    swap_layout(&s);
+    ck_assert_int_eq(mkdir(s.d, 0755), 0);
+    ck_assert_int_eq(mkfifo(s.target, 0600), 0);
+    swap_done = 0;
+    swap_armed = &s;
+    rc = ipckit_unlink(s.name);
+    swap_armed = NULL;
+    ck_assert_msg(swap_done, "no statx() between the check and the removal: this test needs"
+                             " another place to swap the directory");
+    victim_intact(&s);
+    /* the FIFO that was checked is the one removed, from the directory it was in */
+    ck_assert_msg(rc == 0, "unlink: %s (%s)", ipckit_errname(rc), ipckit_error_detail());
+    ck_assert_int_eq(lstat(s.mtarget, &sb), -1);
+    swap_cleanup(&s);
+}
+END_TEST
+
 /* ---- creator records ---------------------------------------------------------------- */
 
 /*
- * What mkfifo() below puts under the record's name right after the library
+ * What mkfifoat() below puts under the record's name right after the library
  * made a FIFO, before the library writes its own record: nothing, a
  * well-formed record of another user (uid 65534), or garbage of our own.
  */
@@ -759,26 +955,26 @@ enum { PLANT_NONE, PLANT_FOREIGN, PLANT_OWN_GARBAGE };
 static int plant;
 static char planted[128], planted_text[1024];
 
-/* The library calls mkfifo(); this program's definition comes first. */
+/* The library calls mkfifoat(); this program's definition comes first. */
 int
-mkfifo(const char *p, mode_t mode)
+mkfifoat(int dfd, const char *p, mode_t mode)
 {
-    static int (*real)(const char *, mode_t);
+    static int (*real)(int, const char *, mode_t);
     struct stat sb;
     int rc;
     if (real == NULL) {
-        void *f = dlsym(RTLD_NEXT, "mkfifo");
+        void *f = dlsym(RTLD_NEXT, "mkfifoat");
         memcpy(&real, &f, sizeof real);
     }
-    rc = real(p, mode);
-    if (rc == 0 && plant != PLANT_NONE && lstat(p, &sb) == 0) {
+    rc = real(dfd, p, mode);
+    if (rc == 0 && plant != PLANT_NONE && fstatat(dfd, p, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
         (void) snprintf(planted, sizeof planted, "/dev/shm/ipckit-creator.fifo.%llu.%llu",
                         (unsigned long long) sb.st_dev, (unsigned long long) sb.st_ino);
         if (plant == PLANT_FOREIGN)
             (void) snprintf(planted_text, sizeof planted_text,
                             "ipckit-creator 1 fifo pid=1 start=1 uid=65534 dev=%llu ino=%llu"
                             " btime=- path=%s\n",
-                            (unsigned long long) sb.st_dev, (unsigned long long) sb.st_ino, p);
+                            (unsigned long long) sb.st_dev, (unsigned long long) sb.st_ino, path);
         else
             (void) snprintf(planted_text, sizeof planted_text, "not a record");
         if (tk_plant(planted, planted_text, plant == PLANT_FOREIGN ? 65534 : geteuid()) < 0)
@@ -981,6 +1177,9 @@ main(void)
     tcase_add_test(tc, writer_killed_mid_message);
     tcase_add_test(tc, handle_used_across_fork);
     tcase_add_test(tc, other_users_are_kept_out);
+    tcase_add_test(tc, failed_open_removes_only_its_fifo);
+    tcase_add_test(tc, unlink_through_linked_directory);
+    tcase_add_test(tc, unlink_ignores_directory_swapped_meanwhile);
     tcase_add_test(tc, creator_recorded_on_create);
     tcase_add_test(tc, creator_record_removed_with_fifo);
     tcase_add_test(tc, foreign_record_is_left_alone);
