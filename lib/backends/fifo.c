@@ -299,6 +299,16 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     if (rc < 0)
         goto fail;
     checked = true; /* sb: the FIFO this open made or found */
+    if (!created) {
+        /* Someone else made it: attach only if its owner is trusted and
+         * nobody untrusted may write to it (docs/security.md). */
+        char what[PATH_MAX + 16];
+        (void) snprintf(what, sizeof what, "fifo: \"%s\"", path);
+        rc = ipckit_backend_check_owner(state, opts, what, sb.st_uid, sb.st_uid, sb.st_gid,
+                                        (unsigned) sb.st_mode);
+        if (rc < 0)
+            goto fail;
+    }
     if (created) {
         rc = fifo_chmod_created(state, dfd, leaf, path, &sb, opts->mode);
         if (rc < 0)

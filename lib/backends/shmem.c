@@ -224,6 +224,8 @@ ipckit__shmem_unlink(const char *pname, unsigned kinds)
     struct stat sb;
     ssize_t n = ipckit__shmem_peek(pname, &magic, sizeof magic, &sb);
     bool ok;
+    if (n == -EBADMSG)
+        return -EINVAL; /* not a regular file: not what the scheme names */
     if (n < 0)
         return (int) n;
     /* An empty object holds nothing to lose: a creator that died before it

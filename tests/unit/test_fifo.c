@@ -719,11 +719,13 @@ static int
 open_as_nobody(void *arg)
 {
     ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
     int rc;
     TK_CHILD_CHECK(setgroups(0, NULL) == 0);
     TK_CHILD_CHECK(setresgid(65534, 65534, 65534) == 0);
     TK_CHILD_CHECK(setresuid(65534, 65534, 65534) == 0);
-    rc = ipckit_open(&ch, arg, IPCKIT_RECV | IPCKIT_NONBLOCK, NULL);
+    o.mode = 0666; /* it accepts a FIFO that everyone may write */
+    rc = ipckit_open(&ch, arg, IPCKIT_RECV | IPCKIT_NONBLOCK, &o);
     if (rc == 0)
         ipckit_close(ch);
     return -rc; /* 0 when the open worked, else the errno */

@@ -209,6 +209,19 @@ START_TEST(header_corruption)
     p[25] = 0x07;
     ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
     memcpy(p, save, sizeof save);
+    /* a max message near 2^63, whose record size overflows (0.1.0 took it
+     * and reported 2^63 as the channel's limit) */
+    {
+        uint64_t huge = ((uint64_t) 1 << 63) - 8;
+        memcpy(p + 24, &huge, 8);
+        ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+        ck_assert_ptr_null(ch);
+        ck_assert_int_eq(ipckit_stat_name(name, &(ipckit_stat){ 0 }), -EBADMSG);
+        huge = UINT64_MAX - 15;
+        memcpy(p + 24, &huge, 8);
+        ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -EBADMSG);
+    }
+    memcpy(p, save, sizeof save);
     /* a region is not a ring, nor the reverse */
     ck_assert_int_eq(ipckit_region_open(&r, name, 0, 0, NULL), -EBADMSG);
 
@@ -264,6 +277,58 @@ open_as_nobody(void *arg)
     TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND, NULL) == -EACCES);
     return 0;
 }
+
+/* A FIFO planted under the object's name in /dev/shm: open, stat and unlink
+ * refuse it at once (0.1.0's stat blocked forever in open()). */
+static int
+touch_planted(void *arg)
+{
+    ipckit_region *r = NULL;
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_stat_name(name, &(ipckit_stat){ 0 }) == -EBADMSG);
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == -EBADMSG);
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE, NULL) == -EBADMSG);
+    TK_CHILD_CHECK(ipckit_region_open(&r, name, 0, 0, NULL) == -EBADMSG);
+    TK_CHILD_CHECK(ipckit_unlink(name) == -EINVAL);
+    TK_CHILD_CHECK(ipckit_region_unlink(name) == -EINVAL);
+    return 0;
+}
+
+START_TEST(planted_files_are_refused)
+{
+    char path[300];
+    ipckit_channel *ch;
+    ipckit_region *r = NULL;
+    int fd;
+    setup_name("");
+    (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(tk_wait(tk_fork(touch_planted, NULL), LONG_WAIT), 0);
+    ck_assert_int_eq(unlink(path), 0);
+
+    /* a file of another program: unlink leaves it, whatever it holds */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "not ipckit's", 12), 12);
+    close(fd);
+    ck_assert_int_eq(ipckit_unlink(name), -EINVAL);
+    ck_assert_int_eq(ipckit_region_unlink(name), -EINVAL);
+    ck_assert_msg(strstr(ipckit_error_detail(), "not an ipckit") != NULL, "%s",
+                  ipckit_error_detail());
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(unlink(path), 0);
+
+    /* a ring is not removed as a region; both go with ipckit_unlink() */
+    ch = open_ok(IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_int_eq(ipckit_region_unlink(name), -EINVAL);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(ipckit_region_open(&r, name, IPCKIT_CREATE, 100, NULL), 0);
+    ck_assert_int_eq(ipckit_region_close(r), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
 
 START_TEST(permissions)
 {
@@ -972,6 +1037,7 @@ main(void)
     tcase_add_test(tc, bad_names_and_options);
     tcase_add_test(tc, header_corruption);
     tcase_add_test(tc, permissions);
+    tcase_add_test(tc, planted_files_are_refused);
     tcase_add_test(tc, fork_inherits_handle);
     tcase_add_test(tc, blocked_receiver_is_idle);
     tcase_add_test(tc, signals_do_not_cut_waits);
