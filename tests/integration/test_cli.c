@@ -52,6 +52,11 @@ struct result {
 /* When not 0, spawn() runs the program as this user (and group); needs root. */
 static uid_t spawn_uid;
 
+/* When not NULL, spawn() calls it in the child just before exec: the
+ * program then runs with the child's pid, which it may use in file names.
+ * It returns false when it failed (the child then exits 124). */
+static bool (*spawn_prepare)(void);
+
 static void
 copy_file(const char *from, const char *to)
 {
@@ -123,6 +128,8 @@ spawn(const char *const *argv, char *const *envp)
         if (spawn_uid != 0 && (setgroups(0, NULL) < 0 || setresgid(spawn_uid, spawn_uid, spawn_uid) < 0 ||
                                setresuid(spawn_uid, spawn_uid, spawn_uid) < 0))
             _exit(125);
+        if (spawn_prepare != NULL && !spawn_prepare())
+            _exit(124);
         (void) execve(prog, (char *const *) argv, envp ? envp : environ);
         _exit(126);
     }
@@ -482,6 +489,68 @@ START_TEST(signal_pid_file)
     finish(&rp, NULL, 0, &r);
     ck_assert_exit(&r, 0);
     ck_assert_str_eq(r.out, "3\ta\n3\tbc\n");
+}
+END_TEST
+
+/*
+ * recv --pid-file writes FILE.<pid>.tmp and renames it to FILE. A symbolic
+ * link planted under that name (here by the child that becomes the program,
+ * which knows its pid) is not followed: the file it points to, which only
+ * root may write when the test runs as root, stays as it was, the link too,
+ * and the program says why it did not write the pid file.
+ */
+static char pidf_planted[600], pidf_victim[600];
+
+static bool
+plant_pid_tmp_link(void)
+{
+    char tmp[sizeof pidf_planted + 32];
+    (void) snprintf(tmp, sizeof tmp, "%s.%ld.tmp", pidf_planted, (long) getpid());
+    return symlink(pidf_victim, tmp) == 0;
+}
+
+START_TEST(pid_file_not_followed)
+{
+    char tmp[800], link_to[700] = "", victim_text[64];
+    const char *target = ipckit_backend_find("signal") != NULL ? "signal:self" : NULL;
+    char fifo_name[700];
+    struct result r;
+    struct stat sb;
+    ssize_t n;
+    struct proc p;
+    bool renamed;
+
+    if (target == NULL) {
+        tk_name(fifo_name, sizeof fifo_name, "fifo", "pidf.pipe");
+        target = fifo_name;
+    }
+    const char *argv[] = { "ipckit", "recv", "--create", "--timeout", "0", "--pid-file",
+                           pidf_planted, target, NULL };
+    tk_path(pidf_planted, sizeof pidf_planted, "recv.pid");
+    tk_path(pidf_victim, sizeof pidf_victim, "victim");
+    ck_assert_int_eq(tk_plant(pidf_victim, "root only\n", geteuid()), 0);
+    ck_assert_int_eq(chmod(pidf_victim, 0600), 0);
+
+    spawn_prepare = plant_pid_tmp_link;
+    p = spawn(argv, NULL);
+    spawn_prepare = NULL;
+    finish(&p, NULL, 0, &r);
+    (void) snprintf(tmp, sizeof tmp, "%s.%ld.tmp", pidf_planted, (long) p.pid);
+    n = readlink(tmp, link_to, sizeof link_to - 1);
+    renamed = lstat(pidf_planted, &sb) == 0;
+    if (tk_read_file(pidf_victim, victim_text, sizeof victim_text) < 0)
+        victim_text[0] = '\0';
+    (void) unlink(tmp);
+    (void) unlink(pidf_planted);
+    (void) unlink(pidf_victim);
+    if (target == fifo_name)
+        (void) ipckit_unlink(fifo_name);
+    ck_assert_str_eq(victim_text, "root only\n");
+    ck_assert_msg(n > 0 && strcmp(link_to, pidf_victim) == 0, "the planted link was touched");
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, tmp) != NULL && strstr(r.err, "already exists") != NULL,
+                  "stderr: %s", r.err);
+    ck_assert_msg(!renamed, "something was renamed to %s", pidf_planted);
 }
 END_TEST
 
@@ -1246,6 +1315,7 @@ main(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);
     tcase_add_test(tc, key_of_name);
+    tcase_add_test(tc, pid_file_not_followed);
     if (ipckit_backend_find("signal") != NULL)
         tcase_add_test(tc, signal_pid_file);
     else
