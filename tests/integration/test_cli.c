@@ -14,6 +14,7 @@
 #include <string.h>
 #include <mqueue.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
@@ -885,6 +886,76 @@ START_TEST(stale_ring)
 }
 END_TEST
 
+/* ---- names that are not plain text ------------------------------------------------- */
+
+/*
+ * Object names are anybody's bytes: a POSIX shared memory object and a FIFO
+ * whose names hold a newline, escape sequences, DEL and a byte that is not
+ * UTF-8 are listed on one line each, with those bytes escaped, and no
+ * control byte reaches the output; --json escapes them its own way.
+ */
+START_TEST(ls_escapes_names)
+{
+    char base[128], shm[256], fifo[700], want_shm[400], want_fifo[400];
+    struct result r, j;
+    int fd;
+    tk_posix_name(base, sizeof base);
+    (void) snprintf(shm, sizeof shm, "%s\nfake-row 0x1c0ffee\x1b[2J\x7f\xff", base);
+    (void) snprintf(want_shm, sizeof want_shm,
+                    "/dev/shm%s\\nfake-row 0x1c0ffee\\x1b[2J\\x7f\\xff", base);
+    tk_path(fifo, sizeof fifo, "pipe\tx\nfake-fifo\x1b]0;t\x07\\");
+    (void) snprintf(want_fifo, sizeof want_fifo, "pipe\\tx\\nfake-fifo\\x1b]0;t\\x07\\\\");
+    fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    (void) close(fd);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    run(&j, NULL, "ls", "--json", tk_dir(), NULL);
+    (void) shm_unlink(shm);
+    (void) unlink(fifo);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, want_shm) != NULL, "no %s in:\n%s", want_shm, r.out);
+    ck_assert_msg(strstr(r.out, want_fifo) != NULL, "no %s in:\n%s", want_fifo, r.out);
+    ck_assert_msg(strstr(r.out, "\nfake-") == NULL, "a name made a row of its own:\n%s", r.out);
+    for (size_t k = 0; k < r.outlen; k++) {
+        unsigned char c = (unsigned char) r.out[k];
+        ck_assert_msg((c >= 0x20 && c != 0x7f && c != 0xff) || c == '\n',
+                      "byte 0x%02x at %zu of:\n%s", c, k, r.out);
+    }
+    ck_assert_exit(&j, 0);
+    ck_assert_msg(strstr(j.out, "\\nfake-row 0x1c0ffee\\u001b[2J\\u007f") != NULL &&
+                      strstr(j.out, "\\nfake-fifo\\u001b]0;t\\u0007") != NULL,
+                  "json: %s", j.out);
+}
+END_TEST
+
+/* A name that starts with a dot is listed, and rm --stale considers it. */
+START_TEST(dot_names_listed)
+{
+    char pname[96], dotted[100];
+    struct result r, dry;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(dotted, sizeof dotted, "/.%s", pname + 1);
+    (void) snprintf(ring_name, sizeof ring_name, "shm:%s", dotted);
+    ck_assert_int_eq(tk_wait(tk_fork(create_ring_and_vanish, NULL), RUN_WAIT), 0);
+    ck_assert(ring_exists());
+
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    run(&dry, NULL, "rm", "--stale", "--dry-run", NULL);
+    if (strstr(r.out, dotted) == NULL || strstr(dry.out, dotted) == NULL)
+        (void) ipckit_unlink(ring_name); /* the dot name escapes the leak check */
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, dotted) != NULL, "%s not listed:\n%s", dotted, r.out);
+    ck_assert_exit(&dry, 0);
+    ck_assert_msg(strstr(dry.out, dotted) != NULL, "%s not considered:\n%s", dotted, dry.out);
+    run(&r, NULL, "rm", "--stale", ring_name, NULL);
+    if (ring_exists())
+        (void) ipckit_unlink(ring_name);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
 /* ---- creator records: queues, POSIX queues and FIFOs -------------------------------- */
 
 struct crow {
@@ -1325,8 +1396,11 @@ main(void)
     tc = tk_tcase("stale", 120);
     tcase_add_test(tc, stale_removed);
     tcase_add_test(tc, stale_kept);
-    if (ipckit_backend_find("shm") != NULL)
+    if (ipckit_backend_find("shm") != NULL) {
         tcase_add_test(tc, stale_ring);
+        tcase_add_test(tc, dot_names_listed);
+    }
+    tcase_add_test(tc, ls_escapes_names);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("creators", 120);

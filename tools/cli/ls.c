@@ -124,6 +124,106 @@ cli_json_string(FILE *f, const char *s)
     (void) fputc('"', f);
 }
 
+/* Length of the valid UTF-8 sequence at @p p (1 to 4), with its code point
+ * in *cp, or 0 when it is not one (overlong, a surrogate, above U+10FFFF,
+ * cut short). */
+static size_t
+utf8_seq(const unsigned char *p, unsigned long *cp)
+{
+    size_t n;
+    unsigned long c, min;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        c = p[0] & 0x1fu;
+        min = 0x80;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        c = p[0] & 0x0fu;
+        min = 0x800;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        c = p[0] & 0x07u;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0u) != 0x80u) /* also stops at the NUL */
+            return 0;
+        c = (c << 6) | (p[i] & 0x3fu);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* Code points that must not reach a terminal as they are: the C1 controls,
+ * and the marks and overrides that reorder the text shown after them. */
+static bool
+cp_unsafe(unsigned long c)
+{
+    return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+#define ESC_SLOTS 4
+#define ESC_CAP (4 * PATH_MAX + 8)
+
+/*
+ * @p s made safe for a terminal and kept on one line, for the table of
+ * "ipckit ls" and the lines of "rm --stale": a backslash is written "\\",
+ * newline, tab and carriage return "\n", "\t", "\r", and every other byte
+ * of a control character (below 0x20, 0x7f, the C1 controls U+0080..U+009F,
+ * the bidirectional marks and overrides) or of a sequence that is not valid
+ * UTF-8 "\xHH". Valid UTF-8 text is kept. The result lives in one of
+ * ESC_SLOTS static buffers, so a printf() may take that many; text that would
+ * not fit ends in "...".
+ */
+const char *
+cli_esc(const char *s)
+{
+    static char bufs[ESC_SLOTS][ESC_CAP];
+    static unsigned next;
+    char *out = bufs[next++ % ESC_SLOTS];
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *) s;
+    while (*p != '\0') {
+        unsigned long c = 0;
+        size_t n = utf8_seq(p, &c);
+        char piece[32];
+        size_t plen = 0;
+        if (*p == '\\' || *p == '\n' || *p == '\t' || *p == '\r') {
+            piece[0] = '\\';
+            piece[1] = *p == '\\' ? '\\' : *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+            plen = 2;
+            n = 1;
+        } else if (n == 0 || c < 0x20 || c == 0x7f || cp_unsafe(c)) {
+            if (n == 0)
+                n = 1;
+            for (size_t i = 0; i < n; i++)
+                plen += (size_t) snprintf(piece + plen, sizeof piece - plen, "\\x%02x", p[i]);
+        } else {
+            memcpy(piece, p, n);
+            plen = n;
+        }
+        if (o + plen + 4 > ESC_CAP) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(out + o, piece, plen);
+        o += plen;
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static struct obj *
 obj_add(struct objlist *l, const char *kind)
 {
@@ -341,7 +441,7 @@ posix_read(struct objlist *l, const char *dir, bool *listed)
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         struct obj *o;
-        if (de->d_name[0] == '.')
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (!mqueue &&
             strncmp(de->d_name, IPCKIT__CREC_PREFIX, strlen(IPCKIT__CREC_PREFIX)) == 0)
@@ -756,7 +856,7 @@ print_table(const struct objlist *l)
             (void) printf(" 0x%08llx", o->key);
         else
             (void) printf(" %-10s", "-");
-        (void) printf(" %-8s %04o ", owner, o->mode);
+        (void) printf(" %-8s %04o ", cli_esc(owner), o->mode);
         put_num(o->bytes, 10);
         (void) putchar(' ');
         put_num(o->count, 5);
@@ -764,7 +864,7 @@ print_table(const struct objlist *l)
         put_num(o->cpid, 7);
         (void) printf(" %-5s %-6s %s\n", o->alive < 0 ? "-" : o->alive ? "yes" : "no",
                       o->hint ? o->hint : "-",
-                      o->name ? o->name : o->path ? o->path : "-");
+                      cli_esc(o->name ? o->name : o->path ? o->path : "-"));
     }
 }
 
@@ -920,7 +1020,7 @@ struct wanted {
     char *target;     /* WANT_POSIXMQ: "/NAME"; WANT_FIFO: its absolute path */
     long long key;    /* WANT_KEY */
     bool seen;        /* an object, or an orphan record, answers to it */
-    char why[512];    /* reason it was not removed, or "" */
+    char why[ESC_CAP + 256]; /* reason it was not removed, or "" */
 };
 
 static void
@@ -1115,12 +1215,12 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
             if (w != NULL)
                 want_why(w, NULL, why);
             else if (verbose)
-                (void) printf("kept %s %s: %s\n", o->hint, o->path, why);
+                (void) printf("kept %s %s: %s\n", o->hint, cli_esc(o->path), why);
             continue;
         }
         if (dry || verbose)
             (void) printf("%s %s %s (creator pid %ld gone, not open or mapped)\n",
-                          dry ? "would remove" : "removed", o->hint, o->path, o->cpid);
+                          dry ? "would remove" : "removed", o->hint, cli_esc(o->path), o->cpid);
     }
     objlist_free(&l);
 }
@@ -1281,7 +1381,7 @@ posixmq_judge(const char *name, struct rec *only, struct reclist *rl, struct wan
     struct ipckit__crec id;
     struct stat sb, again;
     struct rec *rc;
-    char buf[128], what[NAME_MAX + 16];
+    char buf[128], what[ESC_CAP + 16];
     const char *why;
     int r = mq_probe(name, &sb, NULL);
     if (r < 0) {
@@ -1302,7 +1402,7 @@ posixmq_judge(const char *name, struct rec *only, struct reclist *rl, struct wan
         w->seen = true;
     if (rc != NULL)
         rc->live = true;
-    (void) snprintf(what, sizeof what, "posixmq %s", name);
+    (void) snprintf(what, sizeof what, "posixmq %s", cli_esc(name));
     why = open_object_verdict(rc, name, &sb, buf, sizeof buf);
     if (why == NULL && !dry) {
         if (mq_probe(name, &again, NULL) < 0 || again.st_ino != sb.st_ino)
@@ -1348,7 +1448,7 @@ fifo_judge(const char *path, struct rec *only, struct reclist *rl, struct wanted
     unsigned long owner = 0;
     struct stat sb;
     struct rec *rc;
-    char buf[128], what[IPCKIT__CREC_TARGET_MAX + 8];
+    char buf[128], what[ESC_CAP + 16];
     const char *why;
     int r = ipckit__crec_fifo_identity(path, &id, &owner);
     if (r < 0) {
@@ -1369,7 +1469,7 @@ fifo_judge(const char *path, struct rec *only, struct reclist *rl, struct wanted
     sb.st_dev = (dev_t) id.dev;
     sb.st_ino = (ino_t) id.ino;
     sb.st_uid = (uid_t) owner;
-    (void) snprintf(what, sizeof what, "fifo %s", path);
+    (void) snprintf(what, sizeof what, "fifo %s", cli_esc(path));
     why = open_object_verdict(rc, path, &sb, buf, sizeof buf);
     if (why == NULL && !dry) {
         why = fifo_remove(path, &id);
@@ -1465,12 +1565,12 @@ records_sweep(struct wanted *want, size_t nwant, struct reclist *rl, const struc
         struct rec *rc = &rl->v[i];
         struct wanted *w = NULL;
         const char *why = NULL, *what = "object";
-        char rpath[sizeof IPCKIT__CREC_DIR + NAME_MAX + 2], label[sizeof rpath + 8];
+        char rpath[sizeof IPCKIT__CREC_DIR + NAME_MAX + 2], label[ESC_CAP + 16];
         int gone;
         if (rc->done || rc->live)
             continue;
         (void) snprintf(rpath, sizeof rpath, "%s/%s", IPCKIT__CREC_DIR, rc->leaf);
-        (void) snprintf(label, sizeof label, "record %s", rpath);
+        (void) snprintf(label, sizeof label, "record %s", cli_esc(rpath));
         if (rc->status != 0) {
             if (verbose && nwant == 0)
                 (void) printf("kept %s: not a valid creator record\n", label);
