@@ -23,6 +23,7 @@
 
 #include <ipckit/ipckit.h>
 #include <ipckit/backend.h>
+#include <ipckit/region.h>
 
 #include "testkit.h"
 
@@ -1257,6 +1258,217 @@ START_TEST(stale_queue)
 }
 END_TEST
 
+/* ---- rm --stale and what a stale object still holds ---------------------------------- */
+
+/* The line of @p out that contains @p needle, copied to @p buf ("" if none). */
+static const char *
+line_of(const char *out, const char *mark, char *buf, size_t cap)
+{
+    const char *at = strstr(out, mark), *start, *end;
+    buf[0] = '\0';
+    if (at == NULL)
+        return buf;
+    for (start = at; start > out && start[-1] != '\n'; start--)
+        ;
+    end = strchr(at, '\n');
+    (void) snprintf(buf, cap, "%.*s", (int) ((end ? end : at + strlen(at)) - start), start);
+    return buf;
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * The object behind @p arg, whose lines in rm --stale's output contain
+ * @p mark, is stale and holds @p counts ("1 message, 5 bytes") @p verb
+ * ("queued", or NULL):
+ * rm --stale keeps it and says so, --discard would remove it, and naming it
+ * removes it, saying what it dropped. The sweeps without arguments are
+ * dry runs: a real one would judge every object on the machine, other test
+ * runs' too. The dry run takes the same decision; only the removal is left
+ * out, and that is done by naming the object.
+ */
+static void
+pending_kept_unless_asked(const char *arg, const char *mark, const char *counts,
+                          const char *verb, bool (*exists)(void))
+{
+    char line[1024], want[256], holds[128];
+    struct result r;
+
+    (void) snprintf(holds, sizeof holds, "%s%s%s", counts, verb ? " " : "", verb ? verb : "");
+
+    run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    (void) snprintf(want, sizeof want, ": %s; name it or use --discard", holds);
+    ck_assert_msg(starts_with(line, "kept ") && strstr(line, want) != NULL &&
+                      strstr(line, arg) != NULL,
+                  "want \"kept %s%s\", got \"%s\" in:\n%s", arg, want, line, r.out);
+
+    run(&r, NULL, "rm", "--stale", "--dry-run", "--discard", NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    (void) snprintf(want, sizeof want, "; %s)", holds);
+    ck_assert_msg(starts_with(line, "would remove ") && strstr(line, want) != NULL,
+                  "want \"would remove ...%s\", got \"%s\"", want, line);
+    ck_assert(exists());
+
+    (void) snprintf(want, sizeof want, "; dropped %s)", counts);
+    run(&r, NULL, "rm", "--stale", arg, NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    ck_assert_msg(starts_with(line, "removed ") && strstr(line, want) != NULL,
+                  "want \"removed ...%s\", got \"%s\"", want, r.out);
+    ck_assert(!exists());
+}
+
+/* An empty stale object is removed by the sweep, as before. */
+static void
+empty_still_removed(const char *arg, const char *mark, bool (*exists)(void))
+{
+    char line[1024];
+    struct result r;
+    run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    ck_assert_msg(starts_with(line, "would remove ") && strstr(line, "; empty)") != NULL,
+                  "got \"%s\" in:\n%s", line, r.out);
+    run(&r, NULL, "rm", "--stale", arg, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(r.outlen == 0, "an empty object's removal printed: %s", r.out);
+    ck_assert(!exists());
+}
+
+/*
+ * A queue or POSIX queue made by "ipckit send --create" (as in the README),
+ * whose sender exits with the message still queued: stale, but it holds a
+ * message nobody has received.
+ */
+START_TEST(stale_queue_with_message)
+{
+    const char *mark;
+    struct result r;
+    crow_setup(_i);
+    /* mq: the key, "0x..."; posixmq: "/ipckit-test..." */
+    mark = strcmp(crow->scheme, "mq") == 0 ? needle : strchr(name, ':') + 1;
+    run(&r, NULL, "send", "--create", "--max-size", "64", name, "hello", NULL);
+    ck_assert_exit(&r, 0);
+    pending_kept_unless_asked(name, mark, "1 message, 5 bytes", "queued", object_exists);
+
+    run(&r, NULL, "recv", "--create", "--max-size", "64", "--timeout", "0", name, NULL);
+    ck_assert_exit(&r, 3);
+    empty_still_removed(name, mark, object_exists);
+}
+END_TEST
+
+static char shm_obj[128];
+
+static bool
+shm_obj_exists(void)
+{
+    char path[160];
+    (void) snprintf(path, sizeof path, "/dev/shm%s", strchr(shm_obj, ':') + 1);
+    return access(path, F_OK) == 0;
+}
+
+/* A ring left by "ipckit send --create" with a message in it. */
+START_TEST(stale_ring_with_message)
+{
+    char pname[96];
+    struct result r;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "send", "--create", shm_obj, "hello", NULL);
+    ck_assert_exit(&r, 0);
+    /* a record of 16 bytes and 5 padded to 16 */
+    pending_kept_unless_asked(shm_obj, pname, "1 message, 32 bytes", "queued",
+                              shm_obj_exists);
+
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "recv", "--create", "--timeout", "0", shm_obj, NULL);
+    ck_assert_exit(&r, 3);
+    empty_still_removed(shm_obj, pname, shm_obj_exists);
+
+    /* head beyond tail: what it holds cannot be told, so it is kept too */
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "recv", "--create", "--timeout", "0", shm_obj, NULL);
+    ck_assert_exit(&r, 3);
+    {
+        char path[160], line[1024];
+        uint64_t head = 4096;
+        int fd;
+        (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, &head, sizeof head, 256), (ssize_t) sizeof head);
+        ck_assert_int_eq(close(fd), 0);
+        run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+        ck_assert_exit(&r, 0);
+        line_of(r.out, pname, line, sizeof line);
+        ck_assert_msg(starts_with(line, "kept ") &&
+                          strstr(line, ": cannot tell what it holds: its indexes are out of"
+                                       " range; name it or use --discard") != NULL,
+                      "got \"%s\"", line);
+        run(&r, NULL, "rm", "--stale", shm_obj, NULL);
+        ck_assert_exit(&r, 0);
+        ck_assert_msg(strstr(r.out, "dropped what it held, unknown") != NULL, "%s", r.out);
+        ck_assert(!shm_obj_exists());
+    }
+}
+END_TEST
+
+/* Create a region of 4096 bytes, put what @p arg says in it, and exit
+ * without closing or removing it. */
+static int
+create_region_and_vanish(void *arg)
+{
+    ipckit_region *g = NULL;
+    const char *what = arg;
+    if (ipckit_region_open(&g, shm_obj, IPCKIT_CREATE | IPCKIT_EXCL, 4096, NULL) < 0)
+        return 1;
+    if (strcmp(what, "variable") == 0 && ipckit_region_put(g, 7, "v", 1) < 0)
+        return 1;
+    if (strcmp(what, "data") == 0)
+        ((char *) ipckit_region_data(g))[4000] = 'x';
+    if (strcmp(what, "removed") == 0 &&
+        (ipckit_region_put(g, 7, "v", 1) < 0 || ipckit_region_remove(g, 7) < 0))
+        return 1;
+    _exit(0);
+}
+
+static void
+stale_region(const char *what)
+{
+    char pname[96];
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    ck_assert_int_eq(tk_wait(tk_fork(create_region_and_vanish, (void *) what), RUN_WAIT), 0);
+    ck_assert(shm_obj_exists());
+    if (strcmp(what, "variable") == 0)
+        pending_kept_unless_asked(shm_obj, pname, "1 variable, 1 byte", "set", shm_obj_exists);
+    else if (strcmp(what, "data") == 0)
+        pending_kept_unless_asked(shm_obj, pname, "4096 bytes of data, not all zero", NULL,
+                                  shm_obj_exists);
+    else
+        empty_still_removed(shm_obj, pname, shm_obj_exists);
+}
+
+/* A region holds state when its variable store has a variable, or when its
+ * data area (used without the store) is not all zero. */
+START_TEST(stale_region_with_state)
+{
+    stale_region("variable");
+    stale_region("data");
+    stale_region("removed"); /* a variable put, then removed: nothing held */
+    stale_region("nothing");
+}
+END_TEST
+
 /* Remove the object behind the ipckit's back, as ipcrm, rm or PHP would. */
 static void
 remove_behind_back(void)
@@ -1399,6 +1611,8 @@ main(void)
     if (ipckit_backend_find("shm") != NULL) {
         tcase_add_test(tc, stale_ring);
         tcase_add_test(tc, dot_names_listed);
+        tcase_add_test(tc, stale_ring_with_message);
+        tcase_add_test(tc, stale_region_with_state);
     }
     tcase_add_test(tc, ls_escapes_names);
     suite_add_tcase(s, tc);
@@ -1412,6 +1626,8 @@ main(void)
             tcase_add_loop_test(tc, stale_queue, i, i + 1);
         else
             tcase_add_loop_test(tc, stale_kept_while_open, i, i + 1);
+        if (strcmp(crows[i]->scheme, "fifo") != 0)
+            tcase_add_loop_test(tc, stale_queue_with_message, i, i + 1);
     }
     suite_add_tcase(s, tc);
     return tk_run(s);
