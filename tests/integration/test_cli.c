@@ -14,6 +14,7 @@
 #include <string.h>
 #include <mqueue.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
@@ -22,6 +23,7 @@
 
 #include <ipckit/ipckit.h>
 #include <ipckit/backend.h>
+#include <ipckit/region.h>
 
 #include "testkit.h"
 
@@ -51,6 +53,11 @@ struct result {
 
 /* When not 0, spawn() runs the program as this user (and group); needs root. */
 static uid_t spawn_uid;
+
+/* When not NULL, spawn() calls it in the child just before exec: the
+ * program then runs with the child's pid, which it may use in file names.
+ * It returns false when it failed (the child then exits 124). */
+static bool (*spawn_prepare)(void);
 
 static void
 copy_file(const char *from, const char *to)
@@ -123,6 +130,8 @@ spawn(const char *const *argv, char *const *envp)
         if (spawn_uid != 0 && (setgroups(0, NULL) < 0 || setresgid(spawn_uid, spawn_uid, spawn_uid) < 0 ||
                                setresuid(spawn_uid, spawn_uid, spawn_uid) < 0))
             _exit(125);
+        if (spawn_prepare != NULL && !spawn_prepare())
+            _exit(124);
         (void) execve(prog, (char *const *) argv, envp ? envp : environ);
         _exit(126);
     }
@@ -485,6 +494,68 @@ START_TEST(signal_pid_file)
 }
 END_TEST
 
+/*
+ * recv --pid-file writes FILE.<pid>.tmp and renames it to FILE. A symbolic
+ * link planted under that name (here by the child that becomes the program,
+ * which knows its pid) is not followed: the file it points to, which only
+ * root may write when the test runs as root, stays as it was, the link too,
+ * and the program says why it did not write the pid file.
+ */
+static char pidf_planted[600], pidf_victim[600];
+
+static bool
+plant_pid_tmp_link(void)
+{
+    char tmp[sizeof pidf_planted + 32];
+    (void) snprintf(tmp, sizeof tmp, "%s.%ld.tmp", pidf_planted, (long) getpid());
+    return symlink(pidf_victim, tmp) == 0;
+}
+
+START_TEST(pid_file_not_followed)
+{
+    char tmp[800], link_to[700] = "", victim_text[64];
+    const char *target = ipckit_backend_find("signal") != NULL ? "signal:self" : NULL;
+    char fifo_name[700];
+    struct result r;
+    struct stat sb;
+    ssize_t n;
+    struct proc p;
+    bool renamed;
+
+    if (target == NULL) {
+        tk_name(fifo_name, sizeof fifo_name, "fifo", "pidf.pipe");
+        target = fifo_name;
+    }
+    const char *argv[] = { "ipckit", "recv", "--create", "--timeout", "0", "--pid-file",
+                           pidf_planted, target, NULL };
+    tk_path(pidf_planted, sizeof pidf_planted, "recv.pid");
+    tk_path(pidf_victim, sizeof pidf_victim, "victim");
+    ck_assert_int_eq(tk_plant(pidf_victim, "root only\n", geteuid()), 0);
+    ck_assert_int_eq(chmod(pidf_victim, 0600), 0);
+
+    spawn_prepare = plant_pid_tmp_link;
+    p = spawn(argv, NULL);
+    spawn_prepare = NULL;
+    finish(&p, NULL, 0, &r);
+    (void) snprintf(tmp, sizeof tmp, "%s.%ld.tmp", pidf_planted, (long) p.pid);
+    n = readlink(tmp, link_to, sizeof link_to - 1);
+    renamed = lstat(pidf_planted, &sb) == 0;
+    if (tk_read_file(pidf_victim, victim_text, sizeof victim_text) < 0)
+        victim_text[0] = '\0';
+    (void) unlink(tmp);
+    (void) unlink(pidf_planted);
+    (void) unlink(pidf_victim);
+    if (target == fifo_name)
+        (void) ipckit_unlink(fifo_name);
+    ck_assert_str_eq(victim_text, "root only\n");
+    ck_assert_msg(n > 0 && strcmp(link_to, pidf_victim) == 0, "the planted link was touched");
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, tmp) != NULL && strstr(r.err, "already exists") != NULL,
+                  "stderr: %s", r.err);
+    ck_assert_msg(!renamed, "something was renamed to %s", pidf_planted);
+}
+END_TEST
+
 /* ---- names and usage ---------------------------------------------------------------- */
 
 /* A bad name is a usage error (2), a name with nothing behind it a failure (1). */
@@ -816,6 +887,76 @@ START_TEST(stale_ring)
 }
 END_TEST
 
+/* ---- names that are not plain text ------------------------------------------------- */
+
+/*
+ * Object names are anybody's bytes: a POSIX shared memory object and a FIFO
+ * whose names hold a newline, escape sequences, DEL and a byte that is not
+ * UTF-8 are listed on one line each, with those bytes escaped, and no
+ * control byte reaches the output; --json escapes them its own way.
+ */
+START_TEST(ls_escapes_names)
+{
+    char base[128], shm[256], fifo[700], want_shm[400], want_fifo[400];
+    struct result r, j;
+    int fd;
+    tk_posix_name(base, sizeof base);
+    (void) snprintf(shm, sizeof shm, "%s\nfake-row 0x1c0ffee\x1b[2J\x7f\xff", base);
+    (void) snprintf(want_shm, sizeof want_shm,
+                    "/dev/shm%s\\nfake-row 0x1c0ffee\\x1b[2J\\x7f\\xff", base);
+    tk_path(fifo, sizeof fifo, "pipe\tx\nfake-fifo\x1b]0;t\x07\\");
+    (void) snprintf(want_fifo, sizeof want_fifo, "pipe\\tx\\nfake-fifo\\x1b]0;t\\x07\\\\");
+    fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    (void) close(fd);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    run(&j, NULL, "ls", "--json", tk_dir(), NULL);
+    (void) shm_unlink(shm);
+    (void) unlink(fifo);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, want_shm) != NULL, "no %s in:\n%s", want_shm, r.out);
+    ck_assert_msg(strstr(r.out, want_fifo) != NULL, "no %s in:\n%s", want_fifo, r.out);
+    ck_assert_msg(strstr(r.out, "\nfake-") == NULL, "a name made a row of its own:\n%s", r.out);
+    for (size_t k = 0; k < r.outlen; k++) {
+        unsigned char c = (unsigned char) r.out[k];
+        ck_assert_msg((c >= 0x20 && c != 0x7f && c != 0xff) || c == '\n',
+                      "byte 0x%02x at %zu of:\n%s", c, k, r.out);
+    }
+    ck_assert_exit(&j, 0);
+    ck_assert_msg(strstr(j.out, "\\nfake-row 0x1c0ffee\\u001b[2J\\u007f") != NULL &&
+                      strstr(j.out, "\\nfake-fifo\\u001b]0;t\\u0007") != NULL,
+                  "json: %s", j.out);
+}
+END_TEST
+
+/* A name that starts with a dot is listed, and rm --stale considers it. */
+START_TEST(dot_names_listed)
+{
+    char pname[96], dotted[100];
+    struct result r, dry;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(dotted, sizeof dotted, "/.%s", pname + 1);
+    (void) snprintf(ring_name, sizeof ring_name, "shm:%s", dotted);
+    ck_assert_int_eq(tk_wait(tk_fork(create_ring_and_vanish, NULL), RUN_WAIT), 0);
+    ck_assert(ring_exists());
+
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    run(&dry, NULL, "rm", "--stale", "--dry-run", NULL);
+    if (strstr(r.out, dotted) == NULL || strstr(dry.out, dotted) == NULL)
+        (void) ipckit_unlink(ring_name); /* the dot name escapes the leak check */
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, dotted) != NULL, "%s not listed:\n%s", dotted, r.out);
+    ck_assert_exit(&dry, 0);
+    ck_assert_msg(strstr(dry.out, dotted) != NULL, "%s not considered:\n%s", dotted, dry.out);
+    run(&r, NULL, "rm", "--stale", ring_name, NULL);
+    if (ring_exists())
+        (void) ipckit_unlink(ring_name);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
 /* ---- creator records: queues, POSIX queues and FIFOs -------------------------------- */
 
 struct crow {
@@ -1117,6 +1258,217 @@ START_TEST(stale_queue)
 }
 END_TEST
 
+/* ---- rm --stale and what a stale object still holds ---------------------------------- */
+
+/* The line of @p out that contains @p needle, copied to @p buf ("" if none). */
+static const char *
+line_of(const char *out, const char *mark, char *buf, size_t cap)
+{
+    const char *at = strstr(out, mark), *start, *end;
+    buf[0] = '\0';
+    if (at == NULL)
+        return buf;
+    for (start = at; start > out && start[-1] != '\n'; start--)
+        ;
+    end = strchr(at, '\n');
+    (void) snprintf(buf, cap, "%.*s", (int) ((end ? end : at + strlen(at)) - start), start);
+    return buf;
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * The object behind @p arg, whose lines in rm --stale's output contain
+ * @p mark, is stale and holds @p counts ("1 message, 5 bytes") @p verb
+ * ("queued", or NULL):
+ * rm --stale keeps it and says so, --discard would remove it, and naming it
+ * removes it, saying what it dropped. The sweeps without arguments are
+ * dry runs: a real one would judge every object on the machine, other test
+ * runs' too. The dry run takes the same decision; only the removal is left
+ * out, and that is done by naming the object.
+ */
+static void
+pending_kept_unless_asked(const char *arg, const char *mark, const char *counts,
+                          const char *verb, bool (*exists)(void))
+{
+    char line[1024], want[256], holds[128];
+    struct result r;
+
+    (void) snprintf(holds, sizeof holds, "%s%s%s", counts, verb ? " " : "", verb ? verb : "");
+
+    run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    (void) snprintf(want, sizeof want, ": %s; name it or use --discard", holds);
+    ck_assert_msg(starts_with(line, "kept ") && strstr(line, want) != NULL &&
+                      strstr(line, arg) != NULL,
+                  "want \"kept %s%s\", got \"%s\" in:\n%s", arg, want, line, r.out);
+
+    run(&r, NULL, "rm", "--stale", "--dry-run", "--discard", NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    (void) snprintf(want, sizeof want, "; %s)", holds);
+    ck_assert_msg(starts_with(line, "would remove ") && strstr(line, want) != NULL,
+                  "want \"would remove ...%s\", got \"%s\"", want, line);
+    ck_assert(exists());
+
+    (void) snprintf(want, sizeof want, "; dropped %s)", counts);
+    run(&r, NULL, "rm", "--stale", arg, NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    ck_assert_msg(starts_with(line, "removed ") && strstr(line, want) != NULL,
+                  "want \"removed ...%s\", got \"%s\"", want, r.out);
+    ck_assert(!exists());
+}
+
+/* An empty stale object is removed by the sweep, as before. */
+static void
+empty_still_removed(const char *arg, const char *mark, bool (*exists)(void))
+{
+    char line[1024];
+    struct result r;
+    run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+    ck_assert_exit(&r, 0);
+    line_of(r.out, mark, line, sizeof line);
+    ck_assert_msg(starts_with(line, "would remove ") && strstr(line, "; empty)") != NULL,
+                  "got \"%s\" in:\n%s", line, r.out);
+    run(&r, NULL, "rm", "--stale", arg, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(r.outlen == 0, "an empty object's removal printed: %s", r.out);
+    ck_assert(!exists());
+}
+
+/*
+ * A queue or POSIX queue made by "ipckit send --create" (as in the README),
+ * whose sender exits with the message still queued: stale, but it holds a
+ * message nobody has received.
+ */
+START_TEST(stale_queue_with_message)
+{
+    const char *mark;
+    struct result r;
+    crow_setup(_i);
+    /* mq: the key, "0x..."; posixmq: "/ipckit-test..." */
+    mark = strcmp(crow->scheme, "mq") == 0 ? needle : strchr(name, ':') + 1;
+    run(&r, NULL, "send", "--create", "--max-size", "64", name, "hello", NULL);
+    ck_assert_exit(&r, 0);
+    pending_kept_unless_asked(name, mark, "1 message, 5 bytes", "queued", object_exists);
+
+    run(&r, NULL, "recv", "--create", "--max-size", "64", "--timeout", "0", name, NULL);
+    ck_assert_exit(&r, 3);
+    empty_still_removed(name, mark, object_exists);
+}
+END_TEST
+
+static char shm_obj[128];
+
+static bool
+shm_obj_exists(void)
+{
+    char path[160];
+    (void) snprintf(path, sizeof path, "/dev/shm%s", strchr(shm_obj, ':') + 1);
+    return access(path, F_OK) == 0;
+}
+
+/* A ring left by "ipckit send --create" with a message in it. */
+START_TEST(stale_ring_with_message)
+{
+    char pname[96];
+    struct result r;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "send", "--create", shm_obj, "hello", NULL);
+    ck_assert_exit(&r, 0);
+    /* a record of 16 bytes and 5 padded to 16 */
+    pending_kept_unless_asked(shm_obj, pname, "1 message, 32 bytes", "queued",
+                              shm_obj_exists);
+
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "recv", "--create", "--timeout", "0", shm_obj, NULL);
+    ck_assert_exit(&r, 3);
+    empty_still_removed(shm_obj, pname, shm_obj_exists);
+
+    /* head beyond tail: what it holds cannot be told, so it is kept too */
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "recv", "--create", "--timeout", "0", shm_obj, NULL);
+    ck_assert_exit(&r, 3);
+    {
+        char path[160], line[1024];
+        uint64_t head = 4096;
+        int fd;
+        (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, &head, sizeof head, 256), (ssize_t) sizeof head);
+        ck_assert_int_eq(close(fd), 0);
+        run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
+        ck_assert_exit(&r, 0);
+        line_of(r.out, pname, line, sizeof line);
+        ck_assert_msg(starts_with(line, "kept ") &&
+                          strstr(line, ": cannot tell what it holds: its indexes are out of"
+                                       " range; name it or use --discard") != NULL,
+                      "got \"%s\"", line);
+        run(&r, NULL, "rm", "--stale", shm_obj, NULL);
+        ck_assert_exit(&r, 0);
+        ck_assert_msg(strstr(r.out, "dropped what it held, unknown") != NULL, "%s", r.out);
+        ck_assert(!shm_obj_exists());
+    }
+}
+END_TEST
+
+/* Create a region of 4096 bytes, put what @p arg says in it, and exit
+ * without closing or removing it. */
+static int
+create_region_and_vanish(void *arg)
+{
+    ipckit_region *g = NULL;
+    const char *what = arg;
+    if (ipckit_region_open(&g, shm_obj, IPCKIT_CREATE | IPCKIT_EXCL, 4096, NULL) < 0)
+        return 1;
+    if (strcmp(what, "variable") == 0 && ipckit_region_put(g, 7, "v", 1) < 0)
+        return 1;
+    if (strcmp(what, "data") == 0)
+        ((char *) ipckit_region_data(g))[4000] = 'x';
+    if (strcmp(what, "removed") == 0 &&
+        (ipckit_region_put(g, 7, "v", 1) < 0 || ipckit_region_remove(g, 7) < 0))
+        return 1;
+    _exit(0);
+}
+
+static void
+stale_region(const char *what)
+{
+    char pname[96];
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    ck_assert_int_eq(tk_wait(tk_fork(create_region_and_vanish, (void *) what), RUN_WAIT), 0);
+    ck_assert(shm_obj_exists());
+    if (strcmp(what, "variable") == 0)
+        pending_kept_unless_asked(shm_obj, pname, "1 variable, 1 byte", "set", shm_obj_exists);
+    else if (strcmp(what, "data") == 0)
+        pending_kept_unless_asked(shm_obj, pname, "4096 bytes of data, not all zero", NULL,
+                                  shm_obj_exists);
+    else
+        empty_still_removed(shm_obj, pname, shm_obj_exists);
+}
+
+/* A region holds state when its variable store has a variable, or when its
+ * data area (used without the store) is not all zero. */
+START_TEST(stale_region_with_state)
+{
+    stale_region("variable");
+    stale_region("data");
+    stale_region("removed"); /* a variable put, then removed: nothing held */
+    stale_region("nothing");
+}
+END_TEST
+
 /* Remove the object behind the ipckit's back, as ipcrm, rm or PHP would. */
 static void
 remove_behind_back(void)
@@ -1246,6 +1598,7 @@ main(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);
     tcase_add_test(tc, key_of_name);
+    tcase_add_test(tc, pid_file_not_followed);
     if (ipckit_backend_find("signal") != NULL)
         tcase_add_test(tc, signal_pid_file);
     else
@@ -1255,8 +1608,13 @@ main(void)
     tc = tk_tcase("stale", 120);
     tcase_add_test(tc, stale_removed);
     tcase_add_test(tc, stale_kept);
-    if (ipckit_backend_find("shm") != NULL)
+    if (ipckit_backend_find("shm") != NULL) {
         tcase_add_test(tc, stale_ring);
+        tcase_add_test(tc, dot_names_listed);
+        tcase_add_test(tc, stale_ring_with_message);
+        tcase_add_test(tc, stale_region_with_state);
+    }
+    tcase_add_test(tc, ls_escapes_names);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("creators", 120);
@@ -1268,6 +1626,8 @@ main(void)
             tcase_add_loop_test(tc, stale_queue, i, i + 1);
         else
             tcase_add_loop_test(tc, stale_kept_while_open, i, i + 1);
+        if (strcmp(crows[i]->scheme, "fifo") != 0)
+            tcase_add_loop_test(tc, stale_queue_with_message, i, i + 1);
     }
     suite_add_tcase(s, tc);
     return tk_run(s);

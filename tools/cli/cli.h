@@ -42,6 +42,11 @@ int cli_rm_stale(int argc, char **argv);
 /* ls.c: write @p s as a JSON string (with quotes). */
 void cli_json_string(FILE *f, const char *s);
 
+/* ls.c: @p s with control characters, invalid UTF-8 and backslashes written
+ * as escapes (\\, \n, \t, \r, \xHH), safe to print on a terminal on one
+ * line; a static buffer, one of four used in turn. */
+const char *cli_esc(const char *s);
+
 /* ls.c: 1 alive, 0 gone, -1 unknown (pid <= 0). */
 int cli_pid_alive(long pid);
 /* The creator @p pid of the object behind name @p text: 1 alive, 0 gone, -1

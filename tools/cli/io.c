@@ -3,6 +3,7 @@
  * registered scheme alike: send, recv, stat, rm NAME, key.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -497,26 +498,42 @@ recv_stream(ipckit_channel *ch, const char *name, const struct recv_args *r, int
 /*
  * Write our pid to @p path once the channel is open, so that a script can
  * wait for the receiver (and address it, for signal:self). The file appears
- * whole: written aside, then renamed.
+ * whole: written aside, then renamed. The file aside is created exclusively
+ * and never through a symbolic link: the directory may be shared (/tmp), and
+ * a file or link planted under that name is refused, never written through
+ * or removed.
  */
 static int
 write_pid_file(const char *path)
 {
-    char tmp[PATH_MAX];
-    FILE *f;
+    char tmp[PATH_MAX], text[32];
+    int fd, len;
+    bool ok;
     if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long) getpid()) >= (int) sizeof tmp) {
         cli_err("%s: path too long", path);
         return -1;
     }
-    bool ok = false;
-    f = fopen(tmp, "we");
-    if (f != NULL) {
-        ok = fprintf(f, "%ld\n", (long) getpid()) > 0;
-        ok = fclose(f) == 0 && ok;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        if (e == EEXIST)
+            cli_err("%s: cannot write the pid file: %s already exists; it is left as it is"
+                    " (not written through, not removed)",
+                    path, tmp);
+        else
+            cli_err("%s: cannot write the pid file: create %s: %s", path, tmp, strerror(e));
+        return -1;
     }
+    len = snprintf(text, sizeof text, "%ld\n", (long) getpid());
+    errno = 0;
+    ok = write(fd, text, (size_t) len) == (ssize_t) len;
+    if (!ok && errno == 0)
+        errno = EIO;
+    if (close(fd) < 0)
+        ok = false;
     if (!ok || rename(tmp, path) < 0) {
         cli_err("%s: cannot write the pid file: %s", path, strerror(errno));
-        (void) unlink(tmp);
+        (void) unlink(tmp); /* ours: created above */
         return -1;
     }
     return 0;

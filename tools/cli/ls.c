@@ -124,6 +124,106 @@ cli_json_string(FILE *f, const char *s)
     (void) fputc('"', f);
 }
 
+/* Length of the valid UTF-8 sequence at @p p (1 to 4), with its code point
+ * in *cp, or 0 when it is not one (overlong, a surrogate, above U+10FFFF,
+ * cut short). */
+static size_t
+utf8_seq(const unsigned char *p, unsigned long *cp)
+{
+    size_t n;
+    unsigned long c, min;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        c = p[0] & 0x1fu;
+        min = 0x80;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        c = p[0] & 0x0fu;
+        min = 0x800;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        c = p[0] & 0x07u;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0u) != 0x80u) /* also stops at the NUL */
+            return 0;
+        c = (c << 6) | (p[i] & 0x3fu);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* Code points that must not reach a terminal as they are: the C1 controls,
+ * and the marks and overrides that reorder the text shown after them. */
+static bool
+cp_unsafe(unsigned long c)
+{
+    return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+#define ESC_SLOTS 4
+#define ESC_CAP (4 * PATH_MAX + 8)
+
+/*
+ * @p s made safe for a terminal and kept on one line, for the table of
+ * "ipckit ls" and the lines of "rm --stale": a backslash is written "\\",
+ * newline, tab and carriage return "\n", "\t", "\r", and every other byte
+ * of a control character (below 0x20, 0x7f, the C1 controls U+0080..U+009F,
+ * the bidirectional marks and overrides) or of a sequence that is not valid
+ * UTF-8 "\xHH". Valid UTF-8 text is kept. The result lives in one of
+ * ESC_SLOTS static buffers, so a printf() may take that many; text that would
+ * not fit ends in "...".
+ */
+const char *
+cli_esc(const char *s)
+{
+    static char bufs[ESC_SLOTS][ESC_CAP];
+    static unsigned next;
+    char *out = bufs[next++ % ESC_SLOTS];
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *) s;
+    while (*p != '\0') {
+        unsigned long c = 0;
+        size_t n = utf8_seq(p, &c);
+        char piece[32];
+        size_t plen = 0;
+        if (*p == '\\' || *p == '\n' || *p == '\t' || *p == '\r') {
+            piece[0] = '\\';
+            piece[1] = *p == '\\' ? '\\' : *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+            plen = 2;
+            n = 1;
+        } else if (n == 0 || c < 0x20 || c == 0x7f || cp_unsafe(c)) {
+            if (n == 0)
+                n = 1;
+            for (size_t i = 0; i < n; i++)
+                plen += (size_t) snprintf(piece + plen, sizeof piece - plen, "\\x%02x", p[i]);
+        } else {
+            memcpy(piece, p, n);
+            plen = n;
+        }
+        if (o + plen + 4 > ESC_CAP) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(out + o, piece, plen);
+        o += plen;
+        p += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static struct obj *
 obj_add(struct objlist *l, const char *kind)
 {
@@ -341,7 +441,7 @@ posix_read(struct objlist *l, const char *dir, bool *listed)
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         struct obj *o;
-        if (de->d_name[0] == '.')
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (!mqueue &&
             strncmp(de->d_name, IPCKIT__CREC_PREFIX, strlen(IPCKIT__CREC_PREFIX)) == 0)
@@ -363,17 +463,21 @@ posix_read(struct objlist *l, const char *dir, bool *listed)
         if (have_posixmq)
             o->name = dup_printf("posixmq:/%s", de->d_name);
         if (mqueue) {
-            /* The file reads "QSIZE:n NOTIFY:..."; reading it changes nothing. */
+            /* The file reads "QSIZE:n NOTIFY:..."; reading it, and asking
+             * for the attributes, changes nothing. */
             char buf[256] = "";
             int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
             if (fd >= 0) {
                 ssize_t n = read(fd, buf, sizeof buf - 1);
                 unsigned long long q;
+                struct mq_attr attr;
                 if (n > 0) {
                     buf[n] = '\0';
                     if (sscanf(buf, "QSIZE:%llu", &q) == 1)
                         o->bytes = (long long) q;
                 }
+                if (mq_getattr((mqd_t) fd, &attr) == 0 && attr.mq_curmsgs >= 0)
+                    o->count = attr.mq_curmsgs;
                 (void) close(fd);
             }
         } else {
@@ -467,41 +571,48 @@ record_trusted(const struct reclist *rl, const struct ipckit__crec *id, long own
 }
 
 /*
- * The POSIX queue @p name ("/NAME"): its inode, owner and mode, and the
- * bytes queued when @p bytes is not NULL. Through /dev/mqueue where it is
- * mounted; else the queue is opened (read-only, else write-only) and
- * closed, which changes nothing in it.
+ * The POSIX queue @p name ("/NAME"): its inode, owner and mode; when @p q is
+ * not NULL, also what it holds: the bytes queued (its status text,
+ * "QSIZE:n ...") and the messages (mq_getattr()), -1 where unknown. Through
+ * /dev/mqueue where it is mounted; else the queue is opened (read-only,
+ * else write-only) and closed. Neither moves a message.
  */
+struct mq_fill {
+    long long bytes, messages;
+};
+
 static int
-mq_probe(const char *name, struct stat *sb, long long *bytes)
+mq_probe(const char *name, struct stat *sb, struct mq_fill *q)
 {
     char path[IPCKIT__CREC_TARGET_MAX + 16], buf[256];
     ssize_t n = -1;
-    mqd_t q;
-    int rc, fd;
+    struct mq_attr attr;
+    mqd_t mq;
+    int rc;
+    if (q != NULL)
+        q->bytes = q->messages = -1;
     (void) snprintf(path, sizeof path, "/dev/mqueue%s", name);
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) {
-        rc = fstat(fd, sb) < 0 ? -errno : 0;
-        if (rc == 0 && bytes != NULL)
-            n = read(fd, buf, sizeof buf - 1);
-        (void) close(fd);
-    } else {
-        q = mq_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (q == (mqd_t) -1 && errno == EACCES)
-            q = mq_open(name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (q == (mqd_t) -1)
+    mq = (mqd_t) open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (mq == (mqd_t) -1) {
+        mq = mq_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (mq == (mqd_t) -1 && errno == EACCES)
+            mq = mq_open(name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (mq == (mqd_t) -1)
             return -errno;
-        rc = fstat((int) q, sb) < 0 ? -errno : 0;
-        if (rc == 0 && bytes != NULL)
-            n = read((int) q, buf, sizeof buf - 1);
-        (void) mq_close(q);
     }
-    if (n > 0 && bytes != NULL) {
+    /* A descriptor of a file in /dev/mqueue is a queue descriptor too. */
+    rc = fstat((int) mq, sb) < 0 ? -errno : 0;
+    if (rc == 0 && q != NULL) {
+        n = read((int) mq, buf, sizeof buf - 1);
+        if (mq_getattr(mq, &attr) == 0 && attr.mq_curmsgs >= 0)
+            q->messages = (long long) attr.mq_curmsgs;
+    }
+    (void) close((int) mq);
+    if (n > 0 && q != NULL) {
         unsigned long long v;
         buf[n] = '\0';
-        if (sscanf(buf, "QSIZE:%llu", &v) == 1)
-            *bytes = (long long) v;
+        if (sscanf(buf, "QSIZE:%llu", &v) == 1 && v <= LLONG_MAX)
+            q->bytes = (long long) v;
     }
     return rc;
 }
@@ -643,10 +754,10 @@ records_add_queues(struct objlist *l, struct reclist *rl)
         struct rec *rc = &rl->v[i];
         struct ipckit__crec id;
         struct stat sb;
-        long long bytes = -1;
+        struct mq_fill fill;
         struct obj *o;
         if (rc->status != 0 || rc->r.kind != IPCKIT__CREC_POSIXMQ || rc->live ||
-            mq_probe(rc->r.target, &sb, &bytes) < 0 ||
+            mq_probe(rc->r.target, &sb, &fill) < 0 ||
             (unsigned long long) sb.st_ino != rc->r.ino)
             continue;
         memset(&id, 0, sizeof id);
@@ -660,7 +771,8 @@ records_add_queues(struct objlist *l, struct reclist *rl)
         o->mode = sb.st_mode & 07777;
         o->dev = (unsigned long long) sb.st_dev;
         o->ino = (unsigned long long) sb.st_ino;
-        o->bytes = bytes;
+        o->bytes = fill.bytes;
+        o->count = fill.messages >= 0 && fill.messages <= LONG_MAX ? (long) fill.messages : -1;
         o->hint = hint_path(rc->r.target);
         o->name = have_posixmq ? dup_printf("posixmq:%s", rc->r.target) : NULL;
         if (record_trusted(rl, &id, (long) sb.st_uid) == rc)
@@ -756,7 +868,7 @@ print_table(const struct objlist *l)
             (void) printf(" 0x%08llx", o->key);
         else
             (void) printf(" %-10s", "-");
-        (void) printf(" %-8s %04o ", owner, o->mode);
+        (void) printf(" %-8s %04o ", cli_esc(owner), o->mode);
         put_num(o->bytes, 10);
         (void) putchar(' ');
         put_num(o->count, 5);
@@ -764,7 +876,7 @@ print_table(const struct objlist *l)
         put_num(o->cpid, 7);
         (void) printf(" %-5s %-6s %s\n", o->alive < 0 ? "-" : o->alive ? "yes" : "no",
                       o->hint ? o->hint : "-",
-                      o->name ? o->name : o->path ? o->path : "-");
+                      cli_esc(o->name ? o->name : o->path ? o->path : "-"));
     }
 }
 
@@ -920,7 +1032,7 @@ struct wanted {
     char *target;     /* WANT_POSIXMQ: "/NAME"; WANT_FIFO: its absolute path */
     long long key;    /* WANT_KEY */
     bool seen;        /* an object, or an orphan record, answers to it */
-    char why[512];    /* reason it was not removed, or "" */
+    char why[ESC_CAP + 256]; /* reason it was not removed, or "" */
 };
 
 static void
@@ -1066,14 +1178,288 @@ path_in_use(const char *path, unsigned long long dev, unsigned long long ino, bo
     return used;
 }
 
+/* ---- rm --stale: what an object still holds --------------------------------------- */
+
+/* How rm --stale runs. */
+struct sweep {
+    bool dry;     /* --dry-run: remove nothing */
+    bool verbose; /* --verbose: say what was removed and kept, and why */
+    bool discard; /* --discard: remove stale objects that still hold data too */
+};
+
+/*
+ * What a stale object still holds, which removing it would drop: the
+ * messages and bytes queued in a queue, POSIX queue or ring; in a region,
+ * the variables of its variable store or, when its data area is no variable
+ * store, any byte that is not zero. A FIFO holds nothing once no process has
+ * it open (the kernel drops a pipe's bytes with its last descriptor), and
+ * rm --stale removes only FIFOs that nobody has open.
+ */
+struct held {
+    int state;        /* 0: nothing; 1: something; -1: cannot tell */
+    char what[160];   /* "3 messages, 120 bytes", or why it cannot tell */
+    const char *verb; /* how it is held: "queued", "set", or NULL */
+};
+
+static void
+held_unknown(struct held *h, const char *why)
+{
+    h->state = -1;
+    h->verb = NULL;
+    (void) snprintf(h->what, sizeof h->what, "%s", why);
+}
+
+/* @p n things called @p one / @p many (-1: unknown) in @p bytes bytes (-1: unknown). */
+static void
+held_count(struct held *h, long long n, const char *one, const char *many, long long bytes,
+           const char *verb)
+{
+    h->verb = verb;
+    if (n < 0) {
+        /* a count is needed: a message may be empty */
+        held_unknown(h, "cannot tell how many messages it holds");
+        return;
+    }
+    h->state = n > 0 || bytes > 0 ? 1 : 0;
+    if (bytes >= 0)
+        (void) snprintf(h->what, sizeof h->what, "%lld %s, %lld byte%s", n, n == 1 ? one : many,
+                        bytes, bytes == 1 ? "" : "s");
+    else
+        (void) snprintf(h->what, sizeof h->what, "%lld %s", n, n == 1 ? one : many);
+}
+
+/* The text for "kept ...: TEXT" and "would remove ... (...; TEXT)". */
+static const char *
+held_now(const struct held *h, char *buf, size_t cap)
+{
+    if (h->state == 0)
+        return "empty";
+    if (h->state < 0)
+        (void) snprintf(buf, cap, "cannot tell what it holds: %s", h->what);
+    else if (h->verb != NULL)
+        (void) snprintf(buf, cap, "%s %s", h->what, h->verb);
+    else
+        (void) snprintf(buf, cap, "%s", h->what);
+    return buf;
+}
+
+/* The text for "removed ... (...; TEXT)". */
+static const char *
+held_dropped(const struct held *h, char *buf, size_t cap)
+{
+    if (h->state == 0)
+        return "empty";
+    if (h->state < 0)
+        (void) snprintf(buf, cap, "dropped what it held, unknown: %s", h->what);
+    else
+        (void) snprintf(buf, cap, "dropped %s", h->what);
+    return buf;
+}
+
+/*
+ * Whether rm --stale keeps object @p label (otherwise stale) for what it
+ * holds: yes when it holds something, or cannot tell, unless the object was
+ * named (@p named) or --discard was given. A kept object is always reported,
+ * with how to remove it anyway.
+ */
+static bool
+held_keeps(const struct held *h, bool named, const struct sweep *sw, const char *label)
+{
+    char buf[256];
+    if (h->state == 0 || named || sw->discard)
+        return false;
+    (void) printf("kept %s: %s; name it or use --discard\n", label, held_now(h, buf, sizeof buf));
+    return true;
+}
+
+/* Report a removal (or, with --dry-run, what would be removed): always when
+ * it drops something, else with --verbose or --dry-run. */
+static void
+held_removed(const struct sweep *sw, const char *what, const char *because, const struct held *h)
+{
+    char buf[256];
+    if (!sw->dry && !sw->verbose && h->state == 0)
+        return;
+    (void) printf("%s %s (%s; %s)\n", sw->dry ? "would remove" : "removed", what, because,
+                  sw->dry ? held_now(h, buf, sizeof buf) : held_dropped(h, buf, sizeof buf));
+}
+
+/*
+ * Ring and region layout that rm --stale reads (to be kept in step with
+ * lib/backends/shm.c, struct shmem_hdr, and lib/backends/region.c): a ring's
+ * capacity (u64 at 16), tail and messages in (u64 at 192 and 200), head and
+ * messages out (u64 at 256 and 264); a region's data size (u64 at 16), its
+ * data area from 4096, where a variable store starts with a magic, a
+ * version, the entry and chunk counts (u32 each), then the entries (an i64
+ * key and a u64 descriptor: the value's length in the high 32 bits, 0 when
+ * the entry is empty).
+ */
+#define LS_RING_CAP 16
+#define LS_RING_TAIL 192
+#define LS_RING_HEAD 256
+#define LS_REGION_DSIZE 16
+#define LS_REGION_HDR 4096
+#define LS_STORE_MAGIC 0x53564b49u /* "IKVS" */
+#define LS_STORE_VERSION 1u
+#define LS_STORE_ENTRY 16
+
+static uint64_t
+get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Messages and bytes queued in the ring open at @p fd. */
+static void
+ring_held(int fd, struct held *h)
+{
+    unsigned char b[LS_RING_HEAD + 16];
+    uint64_t cap, tail, in, head, out;
+    if (pread(fd, b, sizeof b, 0) != (ssize_t) sizeof b) {
+        held_unknown(h, "its header cannot be read");
+        return;
+    }
+    cap = get_u64(b + LS_RING_CAP);
+    tail = get_u64(b + LS_RING_TAIL);
+    in = get_u64(b + LS_RING_TAIL + 8);
+    head = get_u64(b + LS_RING_HEAD);
+    out = get_u64(b + LS_RING_HEAD + 8);
+    /* nobody has it open: the indexes are still; but trust no byte */
+    if (tail < head || tail - head > cap || in < out || in - out > cap || cap > LLONG_MAX) {
+        held_unknown(h, "its indexes are out of range");
+        return;
+    }
+    held_count(h, (long long) (in - out), "message", "messages", (long long) (tail - head),
+               "queued");
+}
+
+/* True when a byte of [@p from, @p to) of @p fd is not zero; -1 on error.
+ * Holes read as zero and are skipped (SEEK_DATA). */
+static int
+any_nonzero(int fd, off_t from, off_t to)
+{
+    static unsigned char buf[65536];
+    off_t at = from;
+    while (at < to) {
+        off_t data = lseek(fd, at, SEEK_DATA), end;
+        if (data < 0)
+            return errno == ENXIO ? 0 : -1; /* ENXIO: only holes from here */
+        if (data >= to)
+            return 0;
+        end = lseek(fd, data, SEEK_HOLE);
+        if (end < 0 || end > to)
+            end = to;
+        for (at = data; at < end;) {
+            size_t want = (size_t) (end - at) < sizeof buf ? (size_t) (end - at) : sizeof buf;
+            ssize_t n = pread(fd, buf, want, at);
+            if (n <= 0)
+                return -1;
+            for (ssize_t i = 0; i < n; i++)
+                if (buf[i] != 0)
+                    return 1;
+            at += n;
+        }
+    }
+    return 0;
+}
+
+/*
+ * What the region open at @p fd (@p size bytes) holds: the variables of its
+ * variable store, counted from the entries, and their bytes; or, when the
+ * data area is no variable store, whether a byte of it is not zero.
+ */
+static void
+region_held(int fd, off_t size, struct held *h)
+{
+    unsigned char b[16];
+    uint64_t dsize;
+    uint32_t magic, version, nentries, want;
+    if (size < LS_REGION_HDR || pread(fd, b, 8, LS_REGION_DSIZE) != 8 ||
+        (dsize = get_u64(b)) != (uint64_t) size - LS_REGION_HDR) {
+        held_unknown(h, "its header does not match its size");
+        return;
+    }
+    /* the entry count region.c gives a store of this size */
+    want = (uint32_t) (dsize / 512 < 4 ? 4 : dsize / 512 > 65536 ? 65536 : dsize / 512);
+    if (dsize >= 16 && pread(fd, b, 16, LS_REGION_HDR) == 16) {
+        memcpy(&magic, b, 4);
+        memcpy(&version, b + 4, 4);
+        memcpy(&nentries, b + 8, 4);
+        if (magic == LS_STORE_MAGIC && version == LS_STORE_VERSION && nentries == want &&
+            16 + (uint64_t) nentries * LS_STORE_ENTRY <= dsize) {
+            static unsigned char e[256 * LS_STORE_ENTRY];
+            long long vars = 0, bytes = 0;
+            for (uint32_t i = 0; i < nentries;) {
+                uint32_t k = nentries - i < 256 ? nentries - i : 256;
+                size_t len = (size_t) k * LS_STORE_ENTRY;
+                if (pread(fd, e, len, LS_REGION_HDR + 16 + (off_t) i * LS_STORE_ENTRY) !=
+                    (ssize_t) len) {
+                    held_unknown(h, "its variable store cannot be read");
+                    return;
+                }
+                for (uint32_t j = 0; j < k; j++) {
+                    uint64_t d = get_u64(e + (size_t) j * LS_STORE_ENTRY + 8);
+                    if (d != 0) {
+                        vars++;
+                        bytes += (long long) (d >> 32);
+                    }
+                }
+                i += k;
+            }
+            held_count(h, vars, "variable", "variables", bytes, "set");
+            return;
+        }
+    }
+    switch (any_nonzero(fd, LS_REGION_HDR, size)) {
+    case 0:
+        h->state = 0;
+        h->verb = NULL;
+        (void) snprintf(h->what, sizeof h->what, "all zero");
+        break;
+    case 1:
+        h->state = 1;
+        h->verb = NULL;
+        (void) snprintf(h->what, sizeof h->what, "%llu bytes of data, not all zero",
+                        (unsigned long long) dsize);
+        break;
+    default:
+        held_unknown(h, "its data area cannot be read");
+        break;
+    }
+}
+
+/* What the ring or region @p o holds; NULL, or why it cannot be judged. */
+static const char *
+shm_held(const struct obj *o, struct held *h)
+{
+    struct stat sb;
+    int fd = open(o->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? "it is already gone" : strerror(errno);
+    if (fstat(fd, &sb) < 0 || (unsigned long long) sb.st_ino != o->ino ||
+        (unsigned long long) sb.st_dev != o->dev) {
+        (void) close(fd);
+        return "it was replaced meanwhile";
+    }
+    if (strcmp(o->hint, "ring") == 0)
+        ring_held(fd, h);
+    else
+        region_held(fd, sb.st_size, h);
+    (void) close(fd);
+    return NULL;
+}
+
 /*
  * ipckit's rings and regions in /dev/shm: stale when the creator recorded in
  * the header is gone (its pid is free, or now belongs to a process started
  * at another time), no process has the object open or mapped, and it
- * belongs to the caller.
+ * belongs to the caller. One that still holds messages or state is kept
+ * unless it was named or --discard was given.
  */
 static void
-posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
+posix_stale(struct wanted *want, size_t nwant, const struct sweep *sw)
 {
     struct objlist l = { NULL, 0, 0 };
     bool any_leaf = false;
@@ -1088,7 +1474,8 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
         const char *leaf = strrchr(o->path, '/') + 1;
         struct wanted *w = NULL;
         const char *why = NULL;
-        char uname[300];
+        struct held h = { 0, "", NULL };
+        char uname[300], label[ESC_CAP + 32], because[64];
         if (o->hint == NULL)
             continue;
         for (size_t j = 0; j < nwant && w == NULL; j++)
@@ -1106,21 +1493,33 @@ posix_stale(struct wanted *want, size_t nwant, bool dry, bool verbose)
             why = "its creator is unknown";
         else if (path_in_use(o->path, o->dev, o->ino, true))
             why = "a process has it open or mapped";
-        if (why == NULL && !dry) {
-            (void) snprintf(uname, sizeof uname, "/%s", leaf);
-            if (shm_unlink(uname) < 0)
-                why = strerror(errno);
-        }
+        else
+            why = shm_held(o, &h); /* after the scan: this reads it through a descriptor */
         if (why != NULL) {
             if (w != NULL)
                 want_why(w, NULL, why);
-            else if (verbose)
-                (void) printf("kept %s %s: %s\n", o->hint, o->path, why);
+            else if (sw->verbose)
+                (void) printf("kept %s %s: %s\n", o->hint, cli_esc(o->path), why);
             continue;
         }
-        if (dry || verbose)
-            (void) printf("%s %s %s (creator pid %ld gone, not open or mapped)\n",
-                          dry ? "would remove" : "removed", o->hint, o->path, o->cpid);
+        (void) snprintf(label, sizeof label, "%s shm:/%s", o->hint, cli_esc(leaf));
+        if (held_keeps(&h, w != NULL, sw, label))
+            continue;
+        if (!sw->dry) {
+            (void) snprintf(uname, sizeof uname, "/%s", leaf);
+            if (shm_unlink(uname) < 0) {
+                if (w != NULL)
+                    want_why(w, NULL, strerror(errno));
+                else if (sw->verbose)
+                    (void) printf("kept %s %s: %s\n", o->hint, cli_esc(o->path),
+                                  strerror(errno));
+                continue;
+            }
+        }
+        (void) snprintf(label, sizeof label, "%s %s", o->hint, cli_esc(o->path));
+        (void) snprintf(because, sizeof because, "creator pid %ld gone, not open or mapped",
+                        o->cpid);
+        held_removed(sw, label, because, &h);
     }
     objlist_free(&l);
 }
@@ -1182,7 +1581,8 @@ queue_verdict(const struct obj *o, char *buf, size_t cap)
     return NULL;
 }
 
-/* Check again just before removing that the queue is the one judged. */
+/* Check again just before removing that the queue is the one judged, and
+ * still holds what was counted. */
 static const char *
 queue_remove(const struct obj *o)
 {
@@ -1192,20 +1592,28 @@ queue_remove(const struct obj *o)
     if ((uint32_t) ds.msg_perm.__key != (uint32_t) o->key ||
         (long long) ds.msg_ctime != o->ctime)
         return "it was replaced meanwhile";
-    if ((long) ds.msg_lspid != o->lspid || (long) ds.msg_lrpid != o->lrpid)
+    if ((long) ds.msg_lspid != o->lspid || (long) ds.msg_lrpid != o->lrpid ||
+        (long) ds.msg_qnum != o->count || (long long) ds.__msg_cbytes != o->bytes)
         return "a process used it meanwhile";
     if (msgctl((int) o->id, IPC_RMID, NULL) < 0)
         return strerror(errno);
     return NULL;
 }
 
+/*
+ * System V queues: stale as queue_verdict() says. One that still holds
+ * messages (msg_qnum and msg_cbytes, as IPC_STAT gives them, read from
+ * /proc/sysvipc/msg for the very id judged, and checked again before
+ * IPC_RMID) is kept unless it was named or --discard was given.
+ */
 static void
-queues_stale(struct objlist *l, struct wanted *want, size_t nwant, bool dry, bool verbose)
+queues_stale(struct objlist *l, struct wanted *want, size_t nwant, const struct sweep *sw)
 {
     for (size_t i = 0; i < l->n; i++) {
         struct obj *o = &l->v[i];
         struct wanted *w = NULL;
-        char buf[128], what[64];
+        struct held h;
+        char buf[128], what[64], label[96], because[96];
         const char *why;
         if (strcmp(o->kind, "msg") != 0)
             continue;
@@ -1219,7 +1627,13 @@ queues_stale(struct objlist *l, struct wanted *want, size_t nwant, bool dry, boo
         }
         (void) snprintf(what, sizeof what, "queue 0x%08llx id %ld", o->key, o->id);
         why = queue_verdict(o, buf, sizeof buf);
-        if (why == NULL && !dry) {
+        if (why == NULL) {
+            held_count(&h, o->count, "message", "messages", o->bytes, "queued");
+            (void) snprintf(label, sizeof label, "queue mq:0x%08llx (id %ld)", o->key, o->id);
+            if (held_keeps(&h, w != NULL, sw, label))
+                continue;
+        }
+        if (why == NULL && !sw->dry) {
             why = queue_remove(o);
             if (why == NULL)
                 record_unlink(o->rec);
@@ -1227,13 +1641,13 @@ queues_stale(struct objlist *l, struct wanted *want, size_t nwant, bool dry, boo
         if (why != NULL) {
             if (w != NULL)
                 want_why(w, what, why);
-            else if (verbose)
+            else if (sw->verbose)
                 (void) printf("kept %s: %s\n", what, why);
             continue;
         }
-        if (dry || verbose)
-            (void) printf("%s %s (creator pid %ld gone, no live sender or receiver)\n",
-                          dry ? "would remove" : "removed", what, o->rec->r.pid);
+        (void) snprintf(because, sizeof because,
+                        "creator pid %ld gone, no live sender or receiver", o->rec->r.pid);
+        held_removed(sw, what, because, &h);
     }
 }
 
@@ -1259,31 +1673,42 @@ open_object_verdict(const struct rec *rc, const char *path, const struct stat *s
     return NULL;
 }
 
+/* Report the judgement of a POSIX queue or FIFO: @p why it was kept, else
+ * its removal with what it held. */
 static void
-report(struct wanted *w, bool dry, bool verbose, const char *what, const char *why, long pid)
+report(struct wanted *w, const struct sweep *sw, const char *what, const char *why, long pid,
+       const struct held *h)
 {
+    char because[64];
     if (why != NULL) {
         if (w != NULL)
             want_why(w, what, why);
-        else if (verbose)
+        else if (sw->verbose)
             (void) printf("kept %s: %s\n", what, why);
-    } else if (dry || verbose) {
-        (void) printf("%s %s (creator pid %ld gone, not open)\n",
-                      dry ? "would remove" : "removed", what, pid);
+        return;
     }
+    (void) snprintf(because, sizeof because, "creator pid %ld gone, not open", pid);
+    held_removed(sw, what, because, h);
 }
 
-/* Judge the POSIX queue @p name; @p only: a record it must be judged with. */
+/*
+ * Judge the POSIX queue @p name; @p only: a record it must be judged with.
+ * One that still holds messages is kept unless it was named (@p w) or
+ * --discard was given; the count is taken again just before mq_unlink(),
+ * with the inode.
+ */
 static void
 posixmq_judge(const char *name, struct rec *only, struct reclist *rl, struct wanted *w,
-              bool dry, bool verbose)
+              const struct sweep *sw)
 {
     struct ipckit__crec id;
     struct stat sb, again;
+    struct mq_fill fill, now;
+    struct held h = { 0, "", NULL };
     struct rec *rc;
-    char buf[128], what[NAME_MAX + 16];
+    char buf[128], what[ESC_CAP + 16], label[ESC_CAP + 32];
     const char *why;
-    int r = mq_probe(name, &sb, NULL);
+    int r = mq_probe(name, &sb, &fill);
     if (r < 0) {
         if (w != NULL && r != -ENOENT) {
             w->seen = true;
@@ -1302,17 +1727,25 @@ posixmq_judge(const char *name, struct rec *only, struct reclist *rl, struct wan
         w->seen = true;
     if (rc != NULL)
         rc->live = true;
-    (void) snprintf(what, sizeof what, "posixmq %s", name);
+    (void) snprintf(what, sizeof what, "posixmq %s", cli_esc(name));
     why = open_object_verdict(rc, name, &sb, buf, sizeof buf);
-    if (why == NULL && !dry) {
-        if (mq_probe(name, &again, NULL) < 0 || again.st_ino != sb.st_ino)
+    if (why == NULL) {
+        held_count(&h, fill.messages, "message", "messages", fill.bytes, "queued");
+        (void) snprintf(label, sizeof label, "POSIX queue posixmq:%s", cli_esc(name));
+        if (held_keeps(&h, w != NULL, sw, label))
+            return;
+    }
+    if (why == NULL && !sw->dry) {
+        if (mq_probe(name, &again, &now) < 0 || again.st_ino != sb.st_ino)
             why = "it was replaced meanwhile";
+        else if (now.messages != fill.messages || now.bytes != fill.bytes)
+            why = "a process used it meanwhile";
         else if (mq_unlink(name) < 0)
             why = strerror(errno);
         else
             record_unlink(rc);
     }
-    report(w, dry, verbose, what, why, rc != NULL ? rc->r.pid : -1);
+    report(w, sw, what, why, rc != NULL ? rc->r.pid : -1, &h);
 }
 
 /* Unlink the FIFO at @p path if it still is the inode of @p id. */
@@ -1341,14 +1774,15 @@ fifo_remove(const char *path, const struct ipckit__crec *id)
 
 /* Judge the FIFO at @p path; @p only: a record it must be judged with. */
 static void
-fifo_judge(const char *path, struct rec *only, struct reclist *rl, struct wanted *w, bool dry,
-           bool verbose)
+fifo_judge(const char *path, struct rec *only, struct reclist *rl, struct wanted *w,
+           const struct sweep *sw)
 {
+    static const struct held nothing = { 0, "", NULL }; /* see struct held */
     struct ipckit__crec id;
     unsigned long owner = 0;
     struct stat sb;
     struct rec *rc;
-    char buf[128], what[IPCKIT__CREC_TARGET_MAX + 8];
+    char buf[128], what[ESC_CAP + 16];
     const char *why;
     int r = ipckit__crec_fifo_identity(path, &id, &owner);
     if (r < 0) {
@@ -1369,26 +1803,26 @@ fifo_judge(const char *path, struct rec *only, struct reclist *rl, struct wanted
     sb.st_dev = (dev_t) id.dev;
     sb.st_ino = (ino_t) id.ino;
     sb.st_uid = (uid_t) owner;
-    (void) snprintf(what, sizeof what, "fifo %s", path);
+    (void) snprintf(what, sizeof what, "fifo %s", cli_esc(path));
     why = open_object_verdict(rc, path, &sb, buf, sizeof buf);
-    if (why == NULL && !dry) {
+    if (why == NULL && !sw->dry) {
         why = fifo_remove(path, &id);
         if (why == NULL)
             record_unlink(rc);
     }
-    report(w, dry, verbose, what, why, rc != NULL ? rc->r.pid : -1);
+    report(w, sw, what, why, rc != NULL ? rc->r.pid : -1, &nothing);
 }
 
 /* POSIX queues and FIFOs: those named, or else all that have a record. */
 static void
-recorded_stale(struct wanted *want, size_t nwant, struct reclist *rl, bool dry, bool verbose)
+recorded_stale(struct wanted *want, size_t nwant, struct reclist *rl, const struct sweep *sw)
 {
     if (nwant > 0) {
         for (size_t j = 0; j < nwant; j++) {
             if (want[j].kind == WANT_POSIXMQ)
-                posixmq_judge(want[j].target, NULL, rl, &want[j], dry, verbose);
+                posixmq_judge(want[j].target, NULL, rl, &want[j], sw);
             else if (want[j].kind == WANT_FIFO)
-                fifo_judge(want[j].target, NULL, rl, &want[j], dry, verbose);
+                fifo_judge(want[j].target, NULL, rl, &want[j], sw);
         }
         return;
     }
@@ -1397,9 +1831,9 @@ recorded_stale(struct wanted *want, size_t nwant, struct reclist *rl, bool dry, 
         if (rc->status != 0 || rc->done || rc->live)
             continue;
         if (rc->r.kind == IPCKIT__CREC_POSIXMQ)
-            posixmq_judge(rc->r.target, rc, rl, NULL, dry, verbose);
+            posixmq_judge(rc->r.target, rc, rl, NULL, sw);
         else if (rc->r.kind == IPCKIT__CREC_FIFO)
-            fifo_judge(rc->r.target, rc, rl, NULL, dry, verbose);
+            fifo_judge(rc->r.target, rc, rl, NULL, sw);
     }
 }
 
@@ -1465,12 +1899,12 @@ records_sweep(struct wanted *want, size_t nwant, struct reclist *rl, const struc
         struct rec *rc = &rl->v[i];
         struct wanted *w = NULL;
         const char *why = NULL, *what = "object";
-        char rpath[sizeof IPCKIT__CREC_DIR + NAME_MAX + 2], label[sizeof rpath + 8];
+        char rpath[sizeof IPCKIT__CREC_DIR + NAME_MAX + 2], label[ESC_CAP + 16];
         int gone;
         if (rc->done || rc->live)
             continue;
         (void) snprintf(rpath, sizeof rpath, "%s/%s", IPCKIT__CREC_DIR, rc->leaf);
-        (void) snprintf(label, sizeof label, "record %s", rpath);
+        (void) snprintf(label, sizeof label, "record %s", cli_esc(rpath));
         if (rc->status != 0) {
             if (verbose && nwant == 0)
                 (void) printf("kept %s: not a valid creator record\n", label);
@@ -1587,9 +2021,11 @@ cli_rm_stale(int argc, char **argv)
     static const struct option longopts[] = { { "stale", no_argument, NULL, 'S' },
                                               { "dry-run", no_argument, NULL, 'n' },
                                               { "verbose", no_argument, NULL, 'v' },
+                                              { "discard", no_argument, NULL, 'D' },
                                               { NULL, 0, NULL, 0 } };
     struct objlist l = { NULL, 0, 0 };
     struct reclist rl = { NULL, 0, 0 };
+    struct sweep sw = { false, false, false };
     struct wanted *want = NULL;
     size_t nwant = 0, nsem = 0;
     bool dry = false, verbose = false, msg_listed;
@@ -1602,6 +2038,8 @@ cli_rm_stale(int argc, char **argv)
             dry = true;
         else if (opt == 'v')
             verbose = true;
+        else if (opt == 'D')
+            sw.discard = true;
         else if (opt != 'S') {
             cli_err("unknown option \"%s\" for rm --stale; see \"ipckit rm --help\"",
                     argv[optind - 1]);
@@ -1666,9 +2104,11 @@ cli_rm_stale(int argc, char **argv)
                           " attached)\n",
                           dry ? "would remove" : "removed", o->key, o->id, o->bytes, o->cpid);
     }
-    queues_stale(&l, want, nwant, dry, verbose);
-    posix_stale(want, nwant, dry, verbose);
-    recorded_stale(want, nwant, &rl, dry, verbose);
+    sw.dry = dry;
+    sw.verbose = verbose;
+    queues_stale(&l, want, nwant, &sw);
+    posix_stale(want, nwant, &sw);
+    recorded_stale(want, nwant, &rl, &sw);
     records_sweep(want, nwant, &rl, &l, msg_listed, dry, verbose);
     for (size_t j = 0; j < nwant; j++) {
         const struct wanted *w = &want[j];

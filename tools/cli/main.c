@@ -70,7 +70,8 @@ static const struct command commands[] = {
       "Describe the object behind each NAME without opening a channel.\n"
       "\n"
       "  -j, --json           write one JSON object per name\n" },
-    { "rm", cli_rm, "rm [OPTIONS] NAME...\n       ipckit rm --stale [-n] [-v] [KEY|NAME...]",
+    { "rm", cli_rm,
+      "rm [OPTIONS] NAME...\n       ipckit rm --stale [-n] [-v] [--discard] [KEY|NAME...]",
       "Remove the kernel object behind each NAME.\n"
       "\n"
       "  -f, --force          a NAME with nothing behind it is not an error\n"
@@ -79,9 +80,12 @@ static const struct command commands[] = {
       "                       POSIX queues, FIFOs; System V segments), and creator\n"
       "                       records whose object is gone; KEY or NAME limits it to\n"
       "                       those; see ipckit(1) for exactly what is and is not\n"
-      "                       removed\n"
+      "                       removed; one that still holds messages or state is\n"
+      "                       kept (and said so) unless it is named or --discard\n"
       "  -n, --dry-run        with --stale: only show what would be removed\n"
-      "  -v, --verbose        with --stale: also show what was skipped and why\n" },
+      "  -v, --verbose        with --stale: also show what was skipped and why\n"
+      "      --discard        with --stale: also remove stale objects that still\n"
+      "                       hold messages or state (what they hold is lost)\n" },
     { "key", cli_key, "key NAME...",
       "Show the System V IPC key that each NAME maps to (its numeric target, or\n"
       "ftok(path, proj)), to match names against the keys shown by \"ipckit ls\".\n" },
