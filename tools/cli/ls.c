@@ -1287,16 +1287,16 @@ held_removed(const struct sweep *sw, const char *what, const char *because, cons
 /*
  * Ring and region layout that rm --stale reads (to be kept in step with
  * lib/backends/shm.c, struct shmem_hdr, and lib/backends/region.c): a ring's
- * capacity (u64 at 16), tail and messages in (u64 at 192 and 200), head and
- * messages out (u64 at 256 and 264); a region's data size (u64 at 16), its
+ * capacity (u64 at 16), tail and messages in (u64 at 72 and 80), head and
+ * messages out (u64 at 136 and 144); a region's data size (u64 at 16), its
  * data area from 4096, where a variable store starts with a magic, a
  * version, the entry and chunk counts (u32 each), then the entries (an i64
  * key and a u64 descriptor: the value's length in the high 32 bits, 0 when
  * the entry is empty).
  */
 #define LS_RING_CAP 16
-#define LS_RING_TAIL 192
-#define LS_RING_HEAD 256
+#define LS_RING_TAIL 72
+#define LS_RING_HEAD 136
 #define LS_REGION_DSIZE 16
 #define LS_REGION_HDR 4096
 #define LS_STORE_MAGIC 0x53564b49u /* "IKVS" */
