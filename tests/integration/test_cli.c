@@ -416,6 +416,34 @@ START_TEST(recv_timeout)
 }
 END_TEST
 
+/* Another user's object is refused until --trust names that user (and
+ * --mode accepts that everyone may write to it). */
+START_TEST(trust_flag)
+{
+    struct result r;
+    const struct row *row = row_setup(_i);
+    if (geteuid() != 0 || strcmp(row->scheme, "fifo") == 0)
+        return; /* needs root to be another user; a FIFO needs a shared directory */
+    ck_assert_int_eq(chmod(tk_dir(), 0755), 0); /* the other user runs a copy from there */
+    spawn_uid = 65534;
+    run(&r, NULL, "send", "--create", "--mode", "0666", "--timeout", "0", name, "hello", NULL);
+    spawn_uid = 0;
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "recv", "--timeout", "0", name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "uid 65534") && strstr(r.err, "trust"), "stderr: %s", r.err);
+    run(&r, NULL, "recv", "--timeout", "0", "--trust", "65534", name, NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "everyone"), "stderr: %s", r.err);
+    run(&r, NULL, "recv", "--timeout", "0", "--trust", "nobody", "--mode", "0666", name, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "hello\n");
+    run(&r, NULL, "send", "--timeout", "0", "-T", "*", name, "again", NULL);
+    ck_assert_exit(&r, 0);
+    remove_ok();
+}
+END_TEST
+
 /* ls shows the object with its mode, stat describes it, rm removes it. */
 START_TEST(ls_stat_rm)
 {
@@ -1405,7 +1433,7 @@ START_TEST(stale_ring_with_message)
         (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
         fd = open(path, O_RDWR | O_CLOEXEC);
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(pwrite(fd, &head, sizeof head, 256), (ssize_t) sizeof head);
+        ck_assert_int_eq(pwrite(fd, &head, sizeof head, 136), (ssize_t) sizeof head);
         ck_assert_int_eq(close(fd), 0);
         run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
         ck_assert_exit(&r, 0);
@@ -1587,6 +1615,7 @@ main(void)
     tcase_add_loop_test(tc, send_recv_stdin, 0, nrows);
     tcase_add_loop_test(tc, whole_and_hex, 0, nrows);
     tcase_add_loop_test(tc, recv_all, 0, nrows);
+    tcase_add_loop_test(tc, trust_flag, 0, nrows);
     tcase_add_loop_test(tc, raw_binary, 0, nrows);
     tcase_add_loop_test(tc, recv_timeout, 0, nrows);
     tcase_add_loop_test(tc, ls_stat_rm, 0, nrows);

@@ -119,15 +119,42 @@ struct chan_args {
     unsigned mode;
     int timeout;
     size_t max_size;
+    const char *trust; /* --trust: users and groups whose objects to attach to */
 };
+
+/* NAME with "trust=LIST" added to its parameters, %-escaped, in @p buf. */
+static int
+name_with_trust(const char *name, const char *list, char *buf, size_t cap)
+{
+    size_t n = (size_t) snprintf(buf, cap, "%s%ctrust=", name, strchr(name, '?') ? '&' : '?');
+    for (const char *p = list; *p != '\0'; p++) {
+        unsigned char c = (unsigned char) *p;
+        if (n + 4 >= cap)
+            return -ENAMETOOLONG;
+        if (c == '%' || c == '&' || c == '?' || c < 0x20 || c == 0x7f)
+            n += (size_t) snprintf(buf + n, cap - n, "%%%02X", c);
+        else
+            buf[n++] = (char) c;
+    }
+    buf[n] = '\0';
+    return 0;
+}
 
 static int
 open_channel(ipckit_channel **ch, const char *name, unsigned dir, const struct chan_args *a)
 {
     ipckit_opts o = IPCKIT_OPTS_INIT;
+    char trusted[8192];
     int rc = check_name(name);
     if (rc != CLI_OK)
         return rc;
+    if (a->trust != NULL) {
+        if (name_with_trust(name, a->trust, trusted, sizeof trusted) < 0) {
+            cli_err("--trust: the name and the list are too long");
+            return CLI_USAGE;
+        }
+        name = trusted;
+    }
     o.mode = a->mode;
     o.max_msg_size = a->max_size;
     o.open_timeout_ms = a->timeout;
@@ -246,9 +273,10 @@ cli_send(int argc, char **argv)
         { "create", no_argument, NULL, 'c' },    { "mode", required_argument, NULL, 'm' },
         { "type", required_argument, NULL, 't' }, { "timeout", required_argument, NULL, 'w' },
         { "whole", no_argument, NULL, 'W' },     { "null", no_argument, NULL, '0' },
-        { "max-size", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 }
+        { "max-size", required_argument, NULL, 's' }, { "trust", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 }
     };
-    struct chan_args a = { false, 0, IPCKIT_FOREVER, 0 };
+    struct chan_args a = { false, 0, IPCKIT_FOREVER, 0, NULL };
     long type = 1, v;
     bool whole = false;
     int delim = '\n', opt, rc;
@@ -257,7 +285,7 @@ cli_send(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":cm:t:w:W0s:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":cm:t:w:W0s:T:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': a.create = true; break;
         case 'm':
@@ -274,6 +302,7 @@ cli_send(int argc, char **argv)
             a.timeout = (int) v;
             break;
         case 'W': whole = true; break;
+        case 'T': a.trust = optarg; break;
         case '0': delim = '\0'; break;
         case 's':
             if (!parse_size(optarg, &a.max_size))
@@ -548,9 +577,10 @@ cli_recv(int argc, char **argv)
         { "raw", no_argument, NULL, 'r' },         { "null", no_argument, NULL, '0' },
         { "print-type", no_argument, NULL, 'p' },  { "create", no_argument, NULL, 'c' },
         { "mode", required_argument, NULL, 'm' },  { "max-size", required_argument, NULL, 's' },
-        { "pid-file", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 }
+        { "pid-file", required_argument, NULL, 'P' }, { "trust", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 }
     };
-    struct chan_args a = { false, 0, IPCKIT_FOREVER, 0 };
+    struct chan_args a = { false, 0, IPCKIT_FOREVER, 0, NULL };
     struct recv_args r = { 1, 0, OUT_TEXT, '\n', false };
     ipckit_channel *ch = NULL;
     const char *name, *pid_file = NULL;
@@ -559,7 +589,7 @@ cli_recv(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":n:w:t:xr0pcm:s:P:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":n:w:t:xr0pcm:s:P:T:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'n':
             if (!cli_parse_long(optarg, 0, LONG_MAX, &r.count))
@@ -588,6 +618,7 @@ cli_recv(int argc, char **argv)
                 return bad_value("--max-size", optarg, "a number of bytes");
             break;
         case 'P': pid_file = optarg; break;
+        case 'T': a.trust = optarg; break;
         default: return bad_option(opt, argv);
         }
     }

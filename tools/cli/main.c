@@ -39,7 +39,10 @@ static const struct command commands[] = {
       "                       room, per message (default: wait as long as needed)\n"
       "  -W, --whole          send all of standard input as one message\n"
       "  -0, --null           standard input messages end with NUL, not newline\n"
-      "  -s, --max-size N     largest message in bytes (default: the backend's)\n" },
+      "  -s, --max-size N     largest message in bytes (default: the backend's)\n"
+      "  -T, --trust LIST     attach to an existing object of these users or groups:\n"
+      "                       USER, group:GROUP, or * for anyone (default: only\n"
+      "                       your own objects and root's)\n" },
     { "recv", cli_recv, "recv [OPTIONS] NAME",
       "Receive messages and write them to standard output, each followed by a\n"
       "newline. On a byte-stream channel, a message is a line of the stream.\n"
@@ -58,7 +61,8 @@ static const struct command commands[] = {
       "  -m, --mode MODE      permissions of a created object, octal (default 0600)\n"
       "  -s, --max-size N     largest message in bytes (default: the backend's)\n"
       "  -P, --pid-file FILE  write this process's pid to FILE once the channel is\n"
-      "                       open (to wait for it, or to address signal:self)\n" },
+      "                       open (to wait for it, or to address signal:self)\n"
+      "  -T, --trust LIST     as for send\n" },
     { "ls", cli_ls, "ls [OPTIONS] [DIR...]",
       "List live IPC objects: System V message queues, shared memory segments\n"
       "and semaphore sets, POSIX shared memory, semaphores and message queues,\n"
