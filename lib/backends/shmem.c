@@ -386,7 +386,10 @@ ipckit__lock_give_slow(ipckit__lock *l)
     if ((v & FUTEX_TID_MASK) != me)
         return -EPERM; /* not ours: a peer rewrote it, or another thread holds it */
     /* Waiters sleep in the kernel (or the holder died): the kernel hands
-     * the lock on. */
+     * the lock on. The no-op release first orders this holder's writes
+     * before the handoff in the language's terms too (and shows it to
+     * ThreadSanitizer, which does not see the kernel's store). */
+    (void) atomic_fetch_or_explicit(l, 0, memory_order_release);
     if (shmem_futex(l, FUTEX_UNLOCK_PI, NULL) == 0)
         return 0;
     return errno == EPERM ? -EPERM : -EBADMSG;
