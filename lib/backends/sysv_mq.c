@@ -186,6 +186,7 @@ sysvmq_perm(int id, struct ipc_perm *out)
 {
     struct msqid_ds ds;
     int max;
+    memset(&ds, 0, sizeof ds); /* valgrind does not know MSG_STAT_ANY fills it */
     if (msgctl(id, IPC_STAT, &ds) == 0) {
         *out = ds.msg_perm;
         return 0;

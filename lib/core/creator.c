@@ -8,11 +8,18 @@
  * written leaves the object with "creator unknown", which only means that
  * "ipckit rm --stale" will never remove it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -93,12 +100,98 @@ creator_publish(const char *path, const char *line, size_t len)
     return rc;
 }
 
+/* ---- orphans ------------------------------------------------------------- */
+
+/*
+ * A record outlives its object when a program that is not ipckit removes
+ * the object (PHP's msg_remove_queue(), ipcrm, rm): nothing removes the
+ * record then. Each creation of an object sweeps the caller's own records
+ * whose object is gone and that are older than CREATOR_ORPHAN_AGE seconds
+ * (a record that young may belong to an object being removed right now, or
+ * be kept on purpose by "ipckit rm --stale" users), at most once a second
+ * per process. Another user's files are never touched.
+ */
+#define CREATOR_ORPHAN_AGE 60
+
+/* Is the object of record @p r certainly gone? Unsure is "no". */
+static bool
+creator_object_gone(const struct ipckit__crec *r)
+{
+    struct stat sb;
+    switch (r->kind) {
+    case IPCKIT__CREC_MQ: {
+        struct msqid_ds ds;
+        if (r->id < 0 || r->id > INT32_MAX)
+            return false;
+        if (msgctl((int) r->id, IPC_STAT, &ds) < 0)
+            return errno == EINVAL || errno == EIDRM;
+        /* the id names another queue now */
+        return (unsigned long) (uint32_t) ds.msg_perm.__key != r->key;
+    }
+    case IPCKIT__CREC_POSIXMQ: {
+        mqd_t q = mq_open(r->target, O_RDONLY | O_CLOEXEC);
+        bool gone;
+        if (q == (mqd_t) -1)
+            return errno == ENOENT;
+        gone = fstat((int) q, &sb) == 0 && (unsigned long long) sb.st_ino != r->ino;
+        (void) mq_close(q);
+        return gone;
+    }
+    case IPCKIT__CREC_FIFO:
+        if (lstat(r->target, &sb) < 0)
+            return errno == ENOENT;
+        return (unsigned long long) sb.st_dev != r->dev ||
+               (unsigned long long) sb.st_ino != r->ino;
+    default:
+        return false;
+    }
+}
+
+static void
+creator_sweep(void)
+{
+    static _Atomic long long last; /* (pid << 32) | second of the last sweep */
+    struct timespec now;
+    long long stamp, seen;
+    struct dirent *e;
+    DIR *d;
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    stamp = ((long long) getpid() << 32) | (now.tv_sec & 0xffffffff);
+    seen = atomic_load(&last);
+    if (seen == stamp || !atomic_compare_exchange_strong(&last, &seen, stamp))
+        return;
+    d = opendir(IPCKIT__CREC_DIR);
+    if (d == NULL)
+        return;
+    (void) clock_gettime(CLOCK_REALTIME, &now);
+    while ((e = readdir(d)) != NULL) {
+        char leaf[IPCKIT__CREC_LEAF_MAX];
+        struct ipckit__crec r;
+        struct stat sb;
+        if (strncmp(e->d_name, IPCKIT__CREC_PREFIX, sizeof IPCKIT__CREC_PREFIX - 1) != 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+            now.tv_sec - sb.st_mtim.tv_sec < CREATOR_ORPHAN_AGE)
+            continue;
+        /* only a record that parses and sits under its own object's name */
+        if (ipckit__crec_load(dirfd(d), e->d_name, &r, &sb) < 0 ||
+            r.uid != (unsigned long) geteuid() ||
+            ipckit__crec_leaf(&r, leaf, sizeof leaf) < 0 || strcmp(leaf, e->d_name) != 0)
+            continue;
+        if (creator_object_gone(&r))
+            (void) unlinkat(dirfd(d), e->d_name, 0);
+    }
+    (void) closedir(d);
+}
+
 int
 ipckit__creator_write(struct ipckit__crec *r)
 {
     char path[sizeof IPCKIT__CREC_DIR + IPCKIT__CREC_LEAF_MAX], line[IPCKIT__CREC_MAX + 1];
     int len, rc;
 
+    creator_sweep();
     r->pid = (long) getpid();
     r->start = (unsigned long long) ipckit__proc_start_time(r->pid);
     r->uid = (unsigned long) geteuid();
