@@ -929,6 +929,51 @@ START_TEST(creator_recorded_on_create)
 }
 END_TEST
 
+/* In a child (a process of its own: the sweep runs at most once a second
+ * per process): create and remove a queue. */
+static int
+create_and_remove(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    TK_CHILD_CHECK(ipckit_open(&ch, arg, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_close(ch) == 0);
+    TK_CHILD_CHECK(ipckit_unlink(arg) == 0);
+    return 0;
+}
+
+/* A queue removed by a program that is not ipckit (PHP's
+ * msg_remove_queue(), ipcrm) leaves its record behind; the next creation
+ * sweeps it once it is a minute old, and leaves a younger one. */
+START_TEST(orphan_records_do_not_pile_up)
+{
+    char old_rec[128], young_rec[128], third[600];
+    struct timespec aged[2];
+    ipckit_channel *ch;
+    new_name();
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_path(name, old_rec, sizeof old_rec), 0);
+    ck_assert_int_eq(msgctl(msgget(key, 0), IPC_RMID, NULL), 0); /* behind ipckit's back */
+    (void) clock_gettime(CLOCK_REALTIME, &aged[0]);
+    aged[0].tv_sec -= 120;
+    aged[1] = aged[0];
+    ck_assert_int_eq(utimensat(AT_FDCWD, old_rec, aged, AT_SYMLINK_NOFOLLOW), 0);
+
+    new_name();
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ipckit_close(ch);
+    ck_assert_int_eq(tk_record_path(name, young_rec, sizeof young_rec), 0);
+    ck_assert_int_eq(msgctl(msgget(key, 0), IPC_RMID, NULL), 0);
+
+    new_name();
+    (void) snprintf(third, sizeof third, "%s", name);
+    ck_assert_int_eq(tk_wait(tk_fork(create_and_remove, third), LONG_WAIT), 0);
+    ck_assert_msg(access(old_rec, F_OK) < 0, "the old orphan %s is still there", old_rec);
+    ck_assert_int_eq(access(young_rec, F_OK), 0);
+    ck_assert_int_eq(unlink(young_rec), 0);
+}
+END_TEST
+
 /* The record goes with the queue: ipckit_unlink, and an open that fails
  * after it created the queue. */
 START_TEST(creator_record_removed_with_queue)
@@ -1131,6 +1176,7 @@ suite(void)
     tcase_add_test(tc, stat_reports_queue);
     tcase_add_test(tc, creator_recorded_on_create);
     tcase_add_test(tc, creator_record_removed_with_queue);
+    tcase_add_test(tc, orphan_records_do_not_pile_up);
     tcase_add_test(tc, foreign_record_is_left_alone);
     tcase_add_test(tc, bad_records_are_not_trusted);
     tcase_add_test(tc, handle_used_after_fork);
