@@ -28,7 +28,7 @@
 IPCKIT_BEGIN_DECLS
 
 /** Version of struct ipckit_backend this header describes. */
-#define IPCKIT_BACKEND_ABI 2u
+#define IPCKIT_BACKEND_ABI 3u
 
 /** A parsed name; see ipckit_name_parse() and the accessors. */
 typedef struct ipckit_name ipckit_name;
@@ -123,6 +123,19 @@ typedef struct ipckit_backend {
      * leave it queued when false (close). 0, or -EPERM as for commit.
      */
     int (*release)(void *state, bool consume);
+
+    /* ---- abi_version 3 ---- */
+
+    /**
+     * Optional: wake the send, recv, loan or borrow waiting on @p state, or
+     * if none waits, make the next wait return at once; the woken call
+     * returns -EINTR. Called by ipckit_interrupt(), possibly from a signal
+     * handler or another thread while the channel is in use: only
+     * async-signal-safe work here (atomics, write(), futex). 0, or
+     * -ENOTSUP when this channel cannot be interrupted. ipckit_waker_open()
+     * and ipckit_deadline_poll_wake() do it for descriptor-based waits.
+     */
+    int (*interrupt)(void *state);
 } ipckit_backend;
 
 /**
@@ -268,6 +281,29 @@ IPCKIT_API int ipckit_deadline_error(const struct timespec *deadline);
  */
 IPCKIT_API int ipckit_deadline_poll(int fd, short events, const struct timespec *deadline,
                                     short *revents);
+
+/**
+ * A wake-up for waits that ipckit_interrupt() must be able to end: a
+ * non-blocking, close-on-exec eventfd. The backend keeps it in its state,
+ * waits with ipckit_deadline_poll_wake(), and wakes it from its interrupt
+ * operation with ipckit_waker_wake(); close it with close().
+ *
+ * @return the descriptor, or a negative errno.
+ */
+IPCKIT_API int ipckit_waker_open(void);
+
+/** Wake @p waker (async-signal-safe). 0, or a negative errno. */
+IPCKIT_API int ipckit_waker_wake(int waker);
+
+/**
+ * ipckit_deadline_poll() that also ends when @p waker (from
+ * ipckit_waker_open(); -1 for none) was woken: the wake-up is consumed and
+ * the call returns -EINTR. When @p fd is ready too, it wins and the wake-up
+ * stays for the next wait. With @p fd -1 it waits for the waker alone, an
+ * interruptible sleep until @p deadline.
+ */
+IPCKIT_API int ipckit_deadline_poll_wake(int fd, short events, int waker,
+                                         const struct timespec *deadline, short *revents);
 
 /**
  * Sleep for @p ms milliseconds or until @p deadline, whichever comes first.

@@ -61,9 +61,14 @@ enum ipckit_opt_flags {
                                         (System V MSG_NOERROR) instead of -EMSGSIZE; the
                                         rest of the message is lost. Backends that cannot
                                         do it refuse the option at open with -ENOTSUP. */
-    IPCKIT_OPT_TRUST_ANY = 1u << 2 /**< attach to an existing object whoever owns it and
+    IPCKIT_OPT_TRUST_ANY = 1u << 2, /**< attach to an existing object whoever owns it and
                                         whoever may write to it (the name parameter
                                         "trust=*"); see docs/security.md */
+    IPCKIT_OPT_INTERRUPTIBLE = 1u << 3 /**< ipckit_interrupt() may wake this channel's
+                                        waits. shm: channels always are; fifo:, mq:,
+                                        posixmq: and signal: then wait with poll() on
+                                        an extra descriptor instead of in the blocking
+                                        call itself (a little slower) */
 };
 
 /** Version of struct ipckit_opts that this header describes. */
@@ -274,6 +279,24 @@ IPCKIT_API IPCKIT_NODISCARD ssize_t ipckit_recv_borrow(ipckit_channel *ch, long 
  *         process: the parent of this one).
  */
 IPCKIT_API int ipckit_recv_release(ipckit_channel *ch);
+
+/**
+ * Wake the send or receive (or loan or borrow) that waits on @p ch, from
+ * another thread or from a signal handler: it returns -EINTR. When no call
+ * waits, the next one that would wait returns -EINTR at once instead;
+ * several interrupts before it count as one. A call that does not need to
+ * wait (a message is there, there is room) is not affected.
+ *
+ * Async-signal-safe. shm: channels can always be interrupted (waits for a
+ * side's lock, held by another process, are not interrupted: they are
+ * short unless a loan or borrow is held); other backends when the channel
+ * was opened with IPCKIT_OPT_INTERRUPTIBLE.
+ *
+ * @return 0, -ENOTSUP (this channel's waits cannot be interrupted: open it
+ *         with IPCKIT_OPT_INTERRUPTIBLE, or the backend has no way), -EINVAL
+ *         for NULL.
+ */
+IPCKIT_API int ipckit_interrupt(ipckit_channel *ch);
 
 /**
  * A descriptor that becomes readable (POLLIN) when a message may be

@@ -48,6 +48,7 @@ struct posixmq {
     long prio_max;      /* types are 1..prio_max */
     size_t msgsize;     /* the queue's mq_msgsize */
     bool truncate;
+    int waker;          /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
     char *tbuf;         /* IPCKIT_OPT_TRUNCATE only: msgsize bytes */
     char name[NAME_MAX + 2];
 };
@@ -102,6 +103,7 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
 
     (void) deadline; /* mq_open never waits */
     q->mq = (mqd_t) -1;
+    q->waker = -1;
     rc = posixmq_name(state, name, q->name, sizeof q->name);
     if (rc < 0)
         return rc;
@@ -195,8 +197,18 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
             goto fail;
         }
     }
+    if (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) {
+        q->waker = ipckit_waker_open();
+        if (q->waker < 0) {
+            rc = ipckit_backend_error(state, q->waker, "posixmq: eventfd: %s",
+                                      strerror(-q->waker));
+            goto fail;
+        }
+    }
     return 0;
 fail:
+    free(q->tbuf);
+    q->tbuf = NULL;
     (void) mq_close(q->mq);
     q->mq = (mqd_t) -1;
     if (recorded)
@@ -216,6 +228,9 @@ posixmq_close(void *state)
     q->mq = (mqd_t) -1;
     free(q->tbuf);
     q->tbuf = NULL;
+    if (q->waker >= 0)
+        (void) close(q->waker);
+    q->waker = -1;
     return rc;
 }
 
@@ -306,11 +321,19 @@ posixmq_info(void *state, unsigned *caps, size_t *max_msg)
     *max_msg = ((struct posixmq *) state)->msgsize;
 }
 
-/* Wait for @p events on the queue until the deadline: 0, or a negative errno. */
+/* Wait for @p events on the queue until the deadline, or an interrupt: 0,
+ * or a negative errno (-EINTR). */
 static int
 posixmq_wait(struct posixmq *q, short events, const struct timespec *deadline)
 {
-    return ipckit_deadline_poll((int) q->mq, events, deadline, NULL);
+    return ipckit_deadline_poll_wake((int) q->mq, events, q->waker, deadline, NULL);
+}
+
+static int
+posixmq_interrupt(void *state)
+{
+    struct posixmq *q = state;
+    return q->waker < 0 ? -ENOTSUP : ipckit_waker_wake(q->waker);
 }
 
 static const struct timespec posixmq_past = { 0, 0 };
@@ -326,7 +349,8 @@ posixmq_send(void *state, long type, const void *buf, size_t len,
                                     " + 1)",
                                     type, q->prio_max);
     for (;;) {
-        int r = deadline == NULL ? mq_send(q->mq, buf, len, (unsigned) (type - 1))
+        int r = deadline == NULL && q->waker < 0
+                    ? mq_send(q->mq, buf, len, (unsigned) (type - 1))
                                  : mq_timedsend(q->mq, buf, len, (unsigned) (type - 1),
                                                 &posixmq_past);
         if (r == 0)
@@ -340,6 +364,8 @@ posixmq_send(void *state, long type, const void *buf, size_t len,
             return ipckit_backend_error(q, ipckit_deadline_error(deadline),
                                         "send: queue \"%s\" is full", q->name);
         r = posixmq_wait(q, POLLOUT, deadline);
+        if (r == -EINTR)
+            return ipckit_backend_error(q, r, "send: interrupted (ipckit_interrupt())");
         if (r < 0)
             return ipckit_backend_error(q, r, "send: queue \"%s\" is full", q->name);
     }
@@ -363,7 +389,7 @@ posixmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
         dst = q->tbuf;
     }
     for (;;) {
-        ssize_t n = deadline == NULL
+        ssize_t n = deadline == NULL && q->waker < 0
                         ? mq_receive(q->mq, dst, q->msgsize, &prio)
                         : mq_timedreceive(q->mq, dst, q->msgsize, &prio, &posixmq_past);
         if (n >= 0) {
@@ -384,6 +410,8 @@ posixmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
             return ipckit_backend_error(q, ipckit_deadline_error(deadline),
                                         "recv: no message in \"%s\"", q->name);
         int r = posixmq_wait(q, POLLIN, deadline);
+        if (r == -EINTR)
+            return ipckit_backend_error(q, r, "recv: interrupted (ipckit_interrupt())");
         if (r < 0)
             return ipckit_backend_error(q, r, "recv: no message in \"%s\"", q->name);
     }
@@ -402,5 +430,6 @@ const ipckit_backend ipckit__posix_mq_backend = {
     .recv = posixmq_recv,
     .fd = posixmq_fd,
     .stat = posixmq_stat,
+    .interrupt = posixmq_interrupt,
     .info = posixmq_info,
 };

@@ -149,6 +149,10 @@ struct shmem {
     } loan;
     int32_t loan_pid;
     int32_t borrow_pid;
+    /* ipckit_interrupt(): posted by the interrupter (any thread or a signal
+     * handler), taken by the wait it ends */
+    _Atomic unsigned intr_posted;
+    unsigned intr_taken;
     uint64_t borrow_head;
     uint32_t borrow_len;
 };
@@ -226,6 +230,36 @@ shmem_pause_calibrate(void)
     shmem_pause_ns16 = best / 64 > 0 ? best / 64 : 1;
 }
 
+/* Was the channel interrupted since the last wait that noticed it? */
+static inline bool
+shmem_interrupted(struct shmem *s)
+{
+    unsigned posted = atomic_load(&s->intr_posted);
+    if (posted == s->intr_taken)
+        return false;
+    s->intr_taken = posted;
+    return true;
+}
+
+/*
+ * ipckit_interrupt(): post, then change both futex words and wake their
+ * sleepers, so that a waiter that read a word before the post does not
+ * sleep on it (others on the ring wake, find nothing new, and sleep
+ * again). Async-signal-safe.
+ */
+static int
+shmem_interrupt(void *state)
+{
+    struct shmem *s = state;
+    struct shmem_hdr *h = s->hdr;
+    atomic_fetch_add(&s->intr_posted, 1);
+    atomic_fetch_add(&h->data_seq, 1);
+    shmem_futex_wake(&h->data_seq);
+    atomic_fetch_add(&h->space_seq, 1);
+    shmem_futex_wake(&h->space_seq);
+    return 0;
+}
+
 /*
  * Wait until *index differs from @p seen: spin, then sleep on @p word.
  * Returns 0 when it may have changed (the caller re-checks), or the
@@ -240,6 +274,8 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
     uint32_t w;
     long budget;
     int rc, yields = 0;
+    if (shmem_interrupted(s))
+        return -EINTR;
     if (deadline != NULL && ipckit_deadline_passed(deadline))
         return ipckit_deadline_error(deadline);
     budget = s->spin;
@@ -299,6 +335,9 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
     atomic_store(sleepers, 1);
     if (atomic_load(index) != seen)
         return 0; /* the flag stays set: at worst one wake too many */
+    /* after w was read: an interrupt from now on changes the word */
+    if (shmem_interrupted(s))
+        return -EINTR;
     rc = shmem_futex_wait(word, w, deadline);
     if (rc == -ETIMEDOUT && atomic_load(index) == seen)
         return ipckit_deadline_error(deadline);
@@ -886,4 +925,5 @@ const ipckit_backend ipckit__shm_backend = {
     .commit = shmem_commit,
     .borrow = shmem_borrow,
     .release = shmem_release,
+    .interrupt = shmem_interrupt,
 };

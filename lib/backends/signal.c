@@ -61,6 +61,7 @@ struct sigch {
     bool taken;          /* receiver: the signal is claimed and blocked */
     bool was_blocked;    /* receiver: it was blocked before open */
     int fd;              /* receiver: signalfd */
+    int waker;           /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
     size_t max_msg;
     /* receiver: a message read but not yet returned (the buffer was too small) */
     bool held;
@@ -158,6 +159,8 @@ sigch_open_sender(struct sigch *c, const char *target, const struct timespec *de
     }
 }
 
+static int sigch_close(void *state);
+
 static int
 sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
            const struct timespec *deadline)
@@ -168,6 +171,7 @@ sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     int rc;
 
     c->fd = -1;
+    c->waker = -1;
     rc = ipckit_name_check_params(name, sigch_params);
     if (rc < 0)
         return rc;
@@ -223,6 +227,15 @@ sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
             return rc;
         }
     }
+    if (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) {
+        c->waker = ipckit_waker_open();
+        if (c->waker < 0) {
+            rc = c->waker;
+            c->waker = -1;
+            (void) sigch_close(state);
+            return ipckit_backend_error(state, rc, "signal: eventfd: %s", strerror(-rc));
+        }
+    }
     return 0;
 }
 
@@ -236,7 +249,17 @@ sigch_close(void *state)
     if (c->taken)
         ipckit__signal_give(c->signo, c->was_blocked);
     c->taken = false;
+    if (c->waker >= 0)
+        (void) close(c->waker);
+    c->waker = -1;
     return 0;
+}
+
+static int
+sigch_interrupt(void *state)
+{
+    struct sigch *c = state;
+    return c->waker < 0 ? -ENOTSUP : ipckit_waker_wake(c->waker);
 }
 
 static int
@@ -256,6 +279,24 @@ sigch_info(void *state, unsigned *caps, size_t *max_msg)
 }
 
 /* ---- sending ------------------------------------------------------------- */
+
+/* The earlier of @p deadline and @p ms from now, in @p storage. */
+static const struct timespec *
+sigch_nap(const struct timespec *deadline, long ms, struct timespec *storage)
+{
+    (void) clock_gettime(CLOCK_MONOTONIC, storage);
+    storage->tv_sec += ms / 1000;
+    storage->tv_nsec += (ms % 1000) * 1000000L;
+    if (storage->tv_nsec >= 1000000000L) {
+        storage->tv_sec++;
+        storage->tv_nsec -= 1000000000L;
+    }
+    if (deadline != NULL && (deadline->tv_sec < storage->tv_sec ||
+                             (deadline->tv_sec == storage->tv_sec &&
+                              deadline->tv_nsec < storage->tv_nsec)))
+        return deadline;
+    return storage;
+}
 
 static int
 sigch_send(void *state, long type, const void *buf, size_t len,
@@ -293,7 +334,15 @@ sigch_send(void *state, long type, const void *buf, size_t len,
                                         "send: the signal queue of process %ld is full"
                                         " (RLIMIT_SIGPENDING); nothing was sent",
                                         (long) c->target);
-        (void) ipckit_deadline_sleep(deadline, backoff);
+        if (c->waker >= 0) {
+            struct timespec nap;
+            const struct timespec *until = sigch_nap(deadline, backoff, &nap);
+            if (ipckit_deadline_poll_wake(-1, 0, c->waker, until, NULL) == -EINTR)
+                return ipckit_backend_error(state, -EINTR,
+                                            "send: interrupted (ipckit_interrupt())");
+        } else {
+            (void) ipckit_deadline_sleep(deadline, backoff);
+        }
         if (backoff < SIGCH_BACKOFF_MAX)
             backoff *= 2;
     }
@@ -359,8 +408,10 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
 
     while (!c->held) {
         ssize_t n;
-        if (deadline != NULL) {
-            int rc = ipckit_deadline_poll(c->fd, POLLIN, deadline, NULL);
+        if (deadline != NULL || c->waker >= 0) {
+            int rc = ipckit_deadline_poll_wake(c->fd, POLLIN, c->waker, deadline, NULL);
+            if (rc == -EINTR)
+                return ipckit_backend_error(state, rc, "recv: interrupted (ipckit_interrupt())");
             if (rc < 0)
                 return rc;
         }
@@ -392,6 +443,7 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
 const ipckit_backend ipckit__signal_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "signal",
+    .interrupt = sigch_interrupt,
     .state_size = sizeof(struct sigch),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,
     .open = sigch_open,

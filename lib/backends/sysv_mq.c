@@ -65,6 +65,7 @@ struct sysvmq {
     int rcvflags;            /* MSG_NOERROR with IPCKIT_OPT_TRUNCATE */
     size_t max_msg;          /* largest message this channel sends */
     size_t bufcap;           /* payload bytes buf can hold: the system's msgmax */
+    int waker;               /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
     struct sysvmq_buf *buf;  /* allocated once at open; the hot path copies through it */
 };
 
@@ -110,37 +111,47 @@ sysvmq_lookup(void *st, const ipckit_name *name, key_t key, int access)
 }
 
 /*
- * Sleep @p *nap_us microseconds (less if the deadline comes first), then
- * double the next step up to SYSVMQ_NAP_MAX_US. EINTR just ends the nap
- * early: the caller retries and rechecks the deadline.
+ * Sleep @p *nap_us microseconds (less if the deadline comes first; NULL is
+ * no deadline), then double the next step up to SYSVMQ_NAP_MAX_US. EINTR
+ * just ends the nap early: the caller retries and rechecks the deadline.
+ * An interruptible channel sleeps on its waker: 0, or -EINTR when
+ * ipckit_interrupt() woke it.
  */
-static void
-sysvmq_nap(const struct timespec *deadline, long *nap_us, int *spins)
+static int
+sysvmq_nap(const struct sysvmq *q, const struct timespec *deadline, long *nap_us, int *spins)
 {
-    struct timespec now, until;
-    long long left_ns, ns = (long long) *nap_us * 1000LL;
+    struct timespec until;
+    long long ns = (long long) *nap_us * 1000LL;
 
-    if (*spins < SYSVMQ_SPINS) {
+    if (*spins < SYSVMQ_SPINS && q->waker < 0) {
         /* A peer that answers at once (ping-pong) is seen without a sleep. */
         ++*spins;
         (void) sched_yield();
-        return;
+        return 0;
     }
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &now);
-    left_ns = ((long long) deadline->tv_sec - now.tv_sec) * 1000000000LL +
-              (deadline->tv_nsec - now.tv_nsec);
-    if (left_ns < ns)
-        ns = left_ns > 0 ? left_ns : 0;
-    until.tv_sec = now.tv_sec + (time_t) (ns / 1000000000LL);
-    until.tv_nsec = now.tv_nsec + (long) (ns % 1000000000LL);
+    (void) clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t) (ns / 1000000000LL);
+    until.tv_nsec += (long) (ns % 1000000000LL);
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+    if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
+                             (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
+        until = *deadline;
     if (*nap_us < SYSVMQ_NAP_MAX_US)
         *nap_us = *nap_us * 2 > SYSVMQ_NAP_MAX_US ? SYSVMQ_NAP_MAX_US : *nap_us * 2;
+    if (q->waker >= 0)
+        return ipckit_deadline_poll_wake(-1, 0, q->waker, &until, NULL) == -EINTR ? -EINTR : 0;
+    (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+    return 0;
+}
+
+static int
+sysvmq_interrupt(void *state)
+{
+    struct sysvmq *q = state;
+    return q->waker < 0 ? -ENOTSUP : ipckit_waker_wake(q->waker);
 }
 
 /* Error of a msgsnd/msgrcv on a queue that was open, with a detail. */
@@ -225,6 +236,7 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
 
     (void) deadline; /* msgget never waits */
     q->id = -1;
+    q->waker = -1;
     rc = sysvmq_key(name, &q->key);
     if (rc < 0)
         return rc;
@@ -313,6 +325,18 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
         rc = -ENOMEM;
         goto fail;
     }
+    if (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) {
+        /* waits then poll with IPC_NOWAIT and sleep on the waker, even
+         * without a deadline (docs/backends/mq.md) */
+        q->waker = ipckit_waker_open();
+        if (q->waker < 0) {
+            rc = ipckit_backend_error(state, q->waker, "mq: eventfd: %s", strerror(-q->waker));
+            q->waker = -1;
+            free(q->buf);
+            q->buf = NULL;
+            goto fail;
+        }
+    }
     return 0;
 fail:
     if (recorded)
@@ -330,6 +354,9 @@ sysvmq_close(void *state)
     free(q->buf);
     q->buf = NULL;
     q->id = -1;
+    if (q->waker >= 0)
+        (void) close(q->waker);
+    q->waker = -1;
     return 0;
 }
 
@@ -423,7 +450,7 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
 {
     struct sysvmq *q = state;
     long nap = SYSVMQ_NAP_MIN_US;
-    int spins = 0, flg = deadline == NULL ? 0 : IPC_NOWAIT;
+    int spins = 0, flg = deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT;
 
     q->buf->mtype = type;
     if (len > 0)
@@ -439,7 +466,8 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
             return ipckit_backend_error(q, ipckit_deadline_error(deadline),
                                         "send: queue %#x is full (%zu-byte message)",
                                         (unsigned) q->key, len);
-        sysvmq_nap(deadline, &nap, &spins);
+        if (sysvmq_nap(q, deadline, &nap, &spins) == -EINTR)
+            return ipckit_backend_error(q, -EINTR, "send: interrupted (ipckit_interrupt())");
     }
 }
 
@@ -525,7 +553,7 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
     struct sysvmq *q = state;
     size_t want = cap < q->bufcap ? cap : q->bufcap;
     long nap = SYSVMQ_NAP_MIN_US;
-    int spins = 0, flg = q->rcvflags | (deadline == NULL ? 0 : IPC_NOWAIT);
+    int spins = 0, flg = q->rcvflags | (deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT);
     ssize_t n;
 
     for (;;) {
@@ -543,7 +571,8 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
                                         "recv: no message%s in queue %#x",
                                         selector == 0 ? "" : " of the selected type",
                                         (unsigned) q->key);
-        sysvmq_nap(deadline, &nap, &spins);
+        if (sysvmq_nap(q, deadline, &nap, &spins) == -EINTR)
+            return ipckit_backend_error(q, -EINTR, "recv: interrupted (ipckit_interrupt())");
     }
     if (n > 0)
         memcpy(buf, q->buf->mtext, (size_t) n);
@@ -564,4 +593,5 @@ const ipckit_backend ipckit__sysv_mq_backend = {
     .recv = sysvmq_recv,
     .stat = sysvmq_stat,
     .info = sysvmq_info,
+    .interrupt = sysvmq_interrupt,
 };

@@ -181,6 +181,17 @@ ipckit_stat_name(const char *name, ipckit_stat *out)
 }
 
 int
+ipckit_interrupt(ipckit_channel *ch)
+{
+    /* async-signal-safe: no detail, no lock, no allocation */
+    if (ch == NULL)
+        return -EINVAL;
+    if (ch->be->abi_version < 3 || ch->be->interrupt == NULL)
+        return -ENOTSUP;
+    return ch->be->interrupt(ch->state);
+}
+
+int
 ipckit_send(ipckit_channel *ch, const void *buf, size_t len, int timeout_ms)
 {
     return ipckit_send_typed(ch, 1, buf, len, timeout_ms);

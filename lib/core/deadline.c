@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "internal.h"
@@ -103,6 +106,54 @@ ipckit_deadline_poll(int fd, short events, const struct timespec *deadline, shor
         if (r > 0) {
             if (revents != NULL)
                 *revents = p.revents;
+            return 0;
+        }
+        if (r == 0)
+            return ipckit_deadline_error(deadline);
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int
+ipckit_waker_open(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int
+ipckit_waker_wake(int waker)
+{
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(waker, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: the counter is full, so it is woken already */
+    return n == (ssize_t) sizeof one || errno == EAGAIN ? 0 : -errno;
+}
+
+int
+ipckit_deadline_poll_wake(int fd, short events, int waker, const struct timespec *deadline,
+                          short *revents)
+{
+    struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = waker, .events = POLLIN } };
+    if (waker < 0)
+        return ipckit_deadline_poll(fd, events, deadline, revents);
+    for (;;) {
+        int r = poll(p, 2, ipckit_deadline_ms(deadline));
+        /* what the caller waits for wins: the wake-up stays for the next
+         * wait, so that a call that need not wait is not interrupted */
+        if (r > 0 && p[0].revents == 0 && (p[1].revents & POLLIN)) {
+            uint64_t n;
+            while (read(waker, &n, sizeof n) < 0 && errno == EINTR)
+                ;
+            return -EINTR;
+        }
+        if (r > 0) {
+            if (revents != NULL)
+                *revents = p[0].revents;
             return 0;
         }
         if (r == 0)

@@ -10,7 +10,8 @@
 #include "internal.h"
 
 #define IPCKIT__MODE_DEFAULT 0600u
-#define IPCKIT__KNOWN_OPT_FLAGS (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_TRUST_ANY)
+#define IPCKIT__KNOWN_OPT_FLAGS                                                        \
+    (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_TRUST_ANY | IPCKIT_OPT_INTERRUPTIBLE)
 
 /* Bytes of struct ipckit_opts in each version. */
 #define IPCKIT__OPTS_V1_SIZE offsetof(ipckit_opts, trust_uids)
