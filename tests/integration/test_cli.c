@@ -625,6 +625,89 @@ START_TEST(bad_names)
 }
 END_TEST
 
+/* How many times @p what occurs in @p hay. */
+static int
+count_of(const char *hay, const char *what)
+{
+    int n = 0;
+    for (const char *at = strstr(hay, what); at != NULL; at = strstr(at + 1, what))
+        n++;
+    return n;
+}
+
+/* @p err is one line, "ipckit: CMD: NAME: ...", and says @p ename. */
+static void
+one_error_line(const struct result *r, const char *cmd, const char *obj, const char *ename)
+{
+    char head[700];
+    (void) snprintf(head, sizeof head, "ipckit: %s: %s: ", cmd, obj);
+    ck_assert_msg(strncmp(r->err, head, strlen(head)) == 0, "want \"%s...\": %s", head, r->err);
+    ck_assert_msg(count_of(r->err, "\n") == 1 && r->err[r->errlen - 1] == '\n', "not one line: %s",
+                  r->err);
+    if (ename != NULL)
+        ck_assert_msg(strstr(r->err, ename) != NULL, "no %s: %s", ename, r->err);
+}
+
+/*
+ * An error says each thing once: the command, then the name, then the
+ * library's detail without its own call name ("send: "), scheme ("mq: ",
+ * "fifo: ") or the name again ("name \"NAME\": ").
+ */
+START_TEST(errors_said_once)
+{
+    struct result r;
+    char obj[600], dup[700];
+    if (ipckit_backend_find("mq") != NULL) {
+        key_t k = tk_sysv_key();
+        (void) snprintf(obj, sizeof obj, "mq:0x%x", (unsigned) k);
+        run(&r, NULL, "send", "--create", "--max-size", "8", obj, "123456789", NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "send", obj, "(EMSGSIZE)");
+        ck_assert_msg(count_of(r.err, "send: ") == 1 && strstr(r.err, " 9 bytes") != NULL,
+                      "stderr: %s", r.err);
+        run(&r, NULL, "send", obj, "0123456789", NULL);
+        ck_assert_exit(&r, 0);
+        run(&r, NULL, "recv", "--max-size", "4", "--timeout", "0", obj, NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "recv", obj, "(EMSGSIZE)");
+        ck_assert_msg(count_of(r.err, "recv: ") == 1, "stderr: %s", r.err);
+        run(&r, NULL, "rm", obj, NULL);
+        ck_assert_exit(&r, 0);
+        run(&r, NULL, "recv", "--timeout", "0", obj, NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "recv", obj, "(ENOENT)");
+        ck_assert_msg(strstr(r.err, " mq: ") == NULL && count_of(r.err, "open") == 1,
+                      "stderr: %s", r.err);
+    }
+    if (ipckit_backend_find("fifo") != NULL) {
+        tk_name(obj, sizeof obj, "fifo", "once.pipe");
+        run(&r, NULL, "send", "--create", "--timeout", "0", obj, "x", NULL);
+        ck_assert_int_ne(r.status, 0);
+        one_error_line(&r, "send", obj, NULL);
+        ck_assert_msg(strstr(r.err, " fifo: ") == NULL && strstr(r.err, "open: open") == NULL,
+                      "stderr: %s", r.err);
+        run(&r, NULL, "rm", "--force", obj, NULL); /* a failed open removes what it made */
+        ck_assert_exit(&r, 0);
+    }
+    if (ipckit_backend_find("signal") != NULL) {
+        run(&r, NULL, "stat", "signal:self", NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "stat", "signal:self", "(ENOTSUP)");
+        ck_assert_msg(count_of(r.err, "stat") == 1 && count_of(r.err, "signal:self") == 1,
+                      "stderr: %s", r.err);
+    }
+    run(&r, NULL, "send", "nocolon", "x", NULL);
+    ck_assert_exit(&r, 2);
+    one_error_line(&r, "send", "nocolon", NULL);
+    ck_assert_msg(count_of(r.err, "nocolon") == 1, "stderr: %s", r.err);
+    (void) snprintf(dup, sizeof dup, "%s", "mq:/nonexistent-ipckit-dir");
+    run(&r, NULL, "key", dup, NULL);
+    ck_assert_exit(&r, 1);
+    one_error_line(&r, "key", dup, "(ENOENT)");
+    ck_assert_msg(count_of(r.err, dup) == 1, "stderr: %s", r.err);
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
     static const char *const cases[][4] = {
@@ -1623,6 +1706,7 @@ main(void)
 
     tc = tk_tcase("usage", 120);
     tcase_add_test(tc, bad_names);
+    tcase_add_test(tc, errors_said_once);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);

@@ -22,6 +22,10 @@ enum {
 /* main.c: report an error as "ipckit: <cmd>: <message>" on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* io.c: a detail of the library for "ipckit: CMD: NAME: DETAIL", without the
+ * words that line already has before it (the command, the scheme, the name). */
+const char *cli_detail(const char *detail, const char *name);
+
 /* main.c: the name of the running subcommand, for messages. */
 extern const char *cli_cmd;
 

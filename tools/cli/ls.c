@@ -1064,7 +1064,7 @@ parse_key_arg(const char *arg, long long *key)
         rc = ipckit_name_sysv_key(n, &k);
     ipckit_name_free(n);
     if (rc < 0) {
-        cli_err("%s: %s", arg, *ipckit_error_detail() ? ipckit_error_detail()
+        cli_err("%s: %s", arg, *ipckit_error_detail() ? cli_detail(ipckit_error_detail(), arg)
                                                        : ipckit_strerror(rc));
         return rc == -ENOENT ? CLI_FAIL : CLI_USAGE;
     }
