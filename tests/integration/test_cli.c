@@ -296,6 +296,8 @@ remove_ok(void)
     ck_assert_exit(&r, 0);
 }
 
+static void ls_line(const char *mark, char *buf, size_t cap);
+
 /* ---- channel tests, one per row ---------------------------------------------------- */
 
 /* A receiver in one process, a sender in another, messages from arguments. */
@@ -581,6 +583,32 @@ START_TEST(pid_file_not_followed)
     ck_assert_msg(strstr(r.err, tmp) != NULL && strstr(r.err, "already exists") != NULL,
                   "stderr: %s", r.err);
     ck_assert_msg(!renamed, "something was renamed to %s", pidf_planted);
+}
+END_TEST
+
+/*
+ * A System V key: the KEY column pads it to eight digits, as ipcs(1) does
+ * ("0x01c0ffee"); the NAME column writes it as one types a name, and as PHP's
+ * sprintf("0x%x") gives it: "mq:0x1c0ffee". A key below 0x10000000 shows the
+ * difference.
+ */
+START_TEST(sysv_key_and_name)
+{
+    unsigned k = (unsigned) tk_sysv_key() >> 4; /* 0x01cXXXXX: a leading zero */
+    char obj[64], key[32], line[1024], want[128];
+    struct result r;
+    (void) snprintf(obj, sizeof obj, "mq:0x%x", k);
+    (void) snprintf(key, sizeof key, "0x%08x", k);
+    run(&r, NULL, "send", "--create", obj, "hi", NULL);
+    ck_assert_exit(&r, 0);
+    ls_line(key, line, sizeof line);
+    (void) snprintf(want, sizeof want, " %s ", key);
+    ck_assert_msg(strstr(line, want) != NULL, "no padded key %s: %s", key, line);
+    (void) snprintf(want, sizeof want, " %s", obj);
+    ck_assert_msg(strstr(line, want) != NULL && strcmp(line + strlen(line) - strlen(want), want) == 0,
+                  "NAME is not %s: %s", obj, line);
+    run(&r, NULL, "rm", obj, NULL);
+    ck_assert_exit(&r, 0);
 }
 END_TEST
 
@@ -1580,6 +1608,106 @@ START_TEST(stale_region_with_state)
 }
 END_TEST
 
+/* The line of "ipckit ls" (the table) that mentions @p mark, in @p buf. */
+static void
+ls_line(const char *mark, char *buf, size_t cap)
+{
+    struct result r;
+    const char *at, *start, *end;
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    at = strstr(r.out, mark);
+    ck_assert_msg(at != NULL, "%s not listed:\n%s", mark, r.out);
+    for (start = at; start > r.out && start[-1] != '\n'; start--)
+        ;
+    end = strchr(at, '\n');
+    (void) snprintf(buf, cap, "%.*s", (int) ((end ? end : at + strlen(at)) - start), start);
+}
+
+/*
+ * A region: "ipckit stat shm:NAME" describes it (data size, variables,
+ * creator, mode), as text and as JSON, and "ipckit ls" names it shm:NAME,
+ * the name one types, not by its path in /dev/shm. A region whose data area
+ * is no variable store has no variable count.
+ */
+START_TEST(region_stat_and_name)
+{
+    char pname[96], want[512], line[1024];
+    struct result r;
+    pid_t pid;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    pid = tk_fork(create_region_and_vanish, (void *) "variable");
+    ck_assert_int_eq(tk_wait(pid, RUN_WAIT), 0);
+
+    run(&r, NULL, "stat", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(want,  sizeof want,
+                    "name           %s\nkind           region\nmode           0600\n"
+                    "data_size      4096\nvariables      1\nbytes          1\n"
+                    "creator_pid    %ld\ncreator_alive  no\n",
+                    shm_obj, (long) pid);
+    ck_assert_str_eq(r.out, want);
+    run(&r, NULL, "stat", "--json", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(want, sizeof want,
+                    "{\"name\": \"%s\", \"kind\": \"region\", \"mode\": \"0600\", \"data_size\": 4096,"
+                    " \"variables\": 1, \"bytes\": 1, \"creator_pid\": %ld,"
+                    " \"creator_alive\": false}\n",
+                    shm_obj, (long) pid);
+    ck_assert_str_eq(r.out, want);
+
+    ls_line(pname, line, sizeof line);
+    (void) snprintf(want, sizeof want, " region %s", shm_obj);
+    ck_assert_msg(strstr(line, want) != NULL && strstr(line, "/dev/shm") == NULL,
+                  "want \"%s\" and no /dev/shm path: %s", want, line);
+    run(&r, NULL, "rm", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert(!shm_obj_exists());
+
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    ck_assert_int_eq(tk_wait(tk_fork(create_region_and_vanish, (void *) "data"), RUN_WAIT), 0);
+    run(&r, NULL, "stat", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "data_size      4096\nvariables      -\nbytes          -\n"),
+                  "%s", r.out);
+    run(&r, NULL, "rm", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
+/* "ipckit ls" shows what waits in a ring, as it does for a queue: the
+ * messages (COUNT) and their bytes (BYTES), with the object's size in the
+ * JSON "size". */
+START_TEST(ring_fill_listed)
+{
+    char pname[96], obj[2048], want[160];
+    struct result r;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "send", "--create", shm_obj, "hello", "world", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "ls", "--json", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(ls_json_object(r.out, pname, obj, sizeof obj), "%s not listed", pname);
+    /* a record of 16 bytes and 5 padded to 16, twice */
+    ck_assert_msg(strstr(obj, "\"bytes\": 64,") && strstr(obj, "\"count\": 2,") &&
+                      strstr(obj, "\"ipckit\": \"ring\"") && !strstr(obj, "\"size\": null"),
+                  "%s", obj);
+    ls_line(pname, obj, sizeof obj);
+    ck_assert_msg(strstr(obj, "         64     2 ") != NULL, "%s", obj);
+    run(&r, NULL, "recv", "--count", "2", "--timeout", "0", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    ls_line(pname, obj, sizeof obj);
+    ck_assert_msg(strstr(obj, "          0     0 ") != NULL, "%s", obj);
+    (void) snprintf(want, sizeof want, " %s", shm_obj);
+    ck_assert_msg(strstr(obj, want) != NULL, "%s", obj);
+    run(&r, NULL, "rm", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
 /* Remove the object behind the ipckit's back, as ipcrm, rm or PHP would. */
 static void
 remove_behind_back(void)
@@ -1702,6 +1830,8 @@ main(void)
     tcase_add_loop_test(tc, raw_binary, 0, nrows);
     tcase_add_loop_test(tc, recv_timeout, 0, nrows);
     tcase_add_loop_test(tc, ls_stat_rm, 0, nrows);
+    if (ipckit_backend_find("mq") != NULL)
+        tcase_add_test(tc, sysv_key_and_name);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("usage", 120);
@@ -1726,6 +1856,8 @@ main(void)
         tcase_add_test(tc, dot_names_listed);
         tcase_add_test(tc, stale_ring_with_message);
         tcase_add_test(tc, stale_region_with_state);
+        tcase_add_test(tc, region_stat_and_name);
+        tcase_add_test(tc, ring_fill_listed);
     }
     tcase_add_test(tc, ls_escapes_names);
     suite_add_tcase(s, tc);

@@ -57,4 +57,15 @@ int cli_pid_alive(long pid);
  * unknown; a pid reused since (start time recorded by ipckit) counts as gone. */
 int cli_creator_alive(const char *text, long pid);
 
+/* ls.c: what "ipckit stat" shows of a region (-1: unknown or none). */
+struct cli_region {
+    unsigned mode;
+    long long data_size;  /* bytes of the data area */
+    long long variables;  /* variables set in its variable store; -1: no store */
+    long long bytes;      /* bytes of their values; -1: no store */
+    long creator_pid;
+    char why[128];        /* why the header is refused */
+};
+int cli_region_stat(const char *text, struct cli_region *out);
+
 #endif

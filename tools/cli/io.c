@@ -744,6 +744,31 @@ stat_print(const char *name, const ipckit_stat *s, bool json)
         (void) printf("%-14s %s\n", "creator_alive", alive < 0 ? "-" : alive ? "yes" : "no");
 }
 
+/* A region (shm:NAME), which ipckit_stat_name() does not describe. */
+static void
+stat_region(const char *name, const struct cli_region *g, bool json)
+{
+    bool first = false;
+    int alive = cli_creator_alive(name, g->creator_pid);
+    if (json) {
+        (void) fputs("{\"name\": ", stdout);
+        cli_json_string(stdout, name);
+        (void) printf(", \"kind\": \"region\", \"mode\": \"%04o\"", g->mode);
+    } else {
+        (void) printf("%-14s %s\n%-14s %s\n%-14s %04o\n", "name", name, "kind", "region", "mode",
+                      g->mode);
+    }
+    stat_field("data_size", (long) g->data_size, json, &first);
+    stat_field("variables", (long) g->variables, json, &first);
+    stat_field("bytes", (long) g->bytes, json, &first);
+    stat_field("creator_pid", g->creator_pid, json, &first);
+    if (json)
+        (void) printf(", \"creator_alive\": %s}\n",
+                      alive < 0 ? "null" : alive ? "true" : "false");
+    else
+        (void) printf("%-14s %s\n", "creator_alive", alive < 0 ? "-" : alive ? "yes" : "no");
+}
+
 int
 cli_stat(int argc, char **argv)
 {
@@ -765,16 +790,24 @@ cli_stat(int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) {
         ipckit_stat s;
-        int rc = check_name(argv[i]);
-        if (rc == CLI_OK) {
-            int r = ipckit_stat_name(argv[i], &s);
-            if (r < 0)
-                rc = report(argv[i], NULL, r, ipckit_error_detail());
-            else {
+        struct cli_region g;
+        int rc = check_name(argv[i]), r;
+        if (rc != CLI_OK) {
+            /* said why */
+        } else if ((r = cli_region_stat(argv[i], &g)) != 0) {
+            if (r < 0) {
+                rc = report(argv[i], NULL, r, g.why);
+            } else {
                 if (!json && i > optind)
                     (void) putchar('\n');
-                stat_print(argv[i], &s, json);
+                stat_region(argv[i], &g, json);
             }
+        } else if ((r = ipckit_stat_name(argv[i], &s)) < 0) {
+            rc = report(argv[i], NULL, r, ipckit_error_detail());
+        } else {
+            if (!json && i > optind)
+                (void) putchar('\n');
+            stat_print(argv[i], &s, json);
         }
         if (rc > worst)
             worst = rc;
