@@ -825,6 +825,55 @@ START_TEST(bench_missing)
 }
 END_TEST
 
+/*
+ * A variant or backend of a peer library (nng, zmq) that ipckit-bench was
+ * built without: it says so and how to build it in, and fails with the usage
+ * status (2), before it measures anything; it printed an empty table and
+ * exited 0. A selection that matches no run fails the same way.
+ */
+START_TEST(bench_peers_missing)
+{
+    static const struct {
+        const char *b, *v, *says;
+    } cases[] = {
+        { "fifo", "nng", "-DIPCKIT_BENCH_PEERS=ON" },
+        { "fifo", "raw,zmq", "-DIPCKIT_BENCH_PEERS=ON" },
+        { "nng", "raw", "-DIPCKIT_BENCH_PEERS=ON" },
+        { "fifo", "bogus", "unknown variant" },
+        { "pipe", "ipckit", "nothing to run" }, /* the pipe row has no ipckit variant */
+    };
+    char beside[700], *line;
+    struct stat sb;
+    struct result r;
+    (void) snprintf(beside, sizeof beside, "%s", IPCKIT_CLI_PATH);
+    *strrchr(beside, '/') = '\0';
+    (void) strncat(beside, "/ipckit-bench", sizeof beside - strlen(beside) - 1);
+    if (stat(beside, &sb) != 0) {
+        printf("test_cli: no %s; bench_peers_missing skipped\n", beside);
+        return;
+    }
+    run(&r, NULL, "bench", "--help", NULL);
+    ck_assert_exit(&r, 0);
+    line = strstr(r.out, "(default all):"); /* the backends built in */
+    ck_assert_ptr_nonnull(line);
+    *strchr(line, '\n') = '\0';
+    if (strstr(line, " nng") != NULL || strstr(line, " zmq") != NULL) {
+        printf("test_cli: ipckit-bench has peers; bench_peers_missing skipped\n");
+        return;
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run(&r, NULL, "bench", "--quick", "--no-progress", "-m", "rtt", "-b", cases[i].b, "-V",
+            cases[i].v, NULL);
+        ck_assert_msg(r.status == 2, "bench -b %s -V %s: exit %d\nstdout: %s\nstderr: %s",
+                      cases[i].b, cases[i].v, r.status, r.out, r.err);
+        ck_assert_msg(strstr(r.err, cases[i].says) != NULL, "bench -b %s -V %s: stderr: %s",
+                      cases[i].b, cases[i].v, r.err);
+        ck_assert_msg(r.outlen == 0, "bench -b %s -V %s printed: %s", cases[i].b, cases[i].v,
+                      r.out);
+    }
+}
+END_TEST
+
 /* key prints the System V key of a name, as ipckit_name_sysv_key() computes it. */
 START_TEST(key_of_name)
 {
@@ -1840,6 +1889,7 @@ main(void)
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);
+    tcase_add_test(tc, bench_peers_missing);
     tcase_add_test(tc, key_of_name);
     tcase_add_test(tc, pid_file_not_followed);
     if (ipckit_backend_find("signal") != NULL)
