@@ -4,8 +4,10 @@
  * Names: the receiver opens "signal:self[?signo=SIG]" (IPCKIT_RECV), the
  * sender "signal:PID[?signo=SIG]" (IPCKIT_SEND), PID being the receiver's
  * process id; "signal:self" with IPCKIT_SEND sends to the process that
- * opened it. SIG is a real-time signal: a number or "SIGRTMIN+n"; it may
- * also come from opts->signo; the default is SIGRTMIN+4 (SIGCH_DEFAULT_OFFSET).
+ * opened it, and is refused (-ENXIO) unless the opening thread blocks or
+ * catches the signal (its receiver is open, in the same open or before).
+ * SIG is a real-time signal: a number or "SIGRTMIN+n"; it may also come
+ * from opts->signo; the default is SIGRTMIN+4 (SIGCH_DEFAULT_OFFSET).
  *
  * A message is one sigqueue() whose value (a pointer-sized sigval: 8 bytes
  * on 64-bit Linux) holds, from the low byte up:
@@ -119,6 +121,37 @@ sigch_peer_listens(pid_t pid, int signo)
     return ((blk | cgt) & bit) != 0;
 }
 
+/*
+ * A sender of this very process ("signal:self", or its own pid). The wait of
+ * sigch_open_sender() waits for the receiving process to change, and here
+ * that is the caller: while the calling thread neither blocks nor catches
+ * the signal, a signal sent to the process may be delivered to this thread,
+ * whose default action for it ends the process, and no signal: receiver can
+ * be opened anywhere in the process (ipckit__signal_take() needs every
+ * thread to block it, this one too). So nothing could ever receive the
+ * message, and the wait would last for ever: refuse at once. When this
+ * thread blocks the signal, another thread may still open the receiver, and
+ * the wait goes on as for any process.
+ */
+static int
+sigch_self_ready(struct sigch *c)
+{
+    sigset_t cur;
+    struct sigaction sa;
+    if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, c->signo) == 1)
+        return 0;
+    if (sigaction(c->signo, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+        sa.sa_handler != SIG_IGN)
+        return 0;
+    return ipckit_backend_error(c, -ENXIO,
+                                "signal: this process (%ld) neither blocks nor catches signal"
+                                " %d, so nothing in it could receive the message: open"
+                                " \"signal:self\" with IPCKIT_RECV first (one open may have"
+                                " IPCKIT_RECV | IPCKIT_SEND), or block the signal in every"
+                                " thread",
+                                (long) getpid(), c->signo);
+}
+
 static int
 sigch_open_sender(struct sigch *c, const char *target, const struct timespec *deadline)
 {
@@ -137,6 +170,11 @@ sigch_open_sender(struct sigch *c, const char *target, const struct timespec *de
                                         target);
     }
     c->target = (pid_t) pid;
+    if (c->target == getpid()) {
+        int rc = sigch_self_ready(c);
+        if (rc < 0)
+            return rc;
+    }
     for (;;) {
         if (kill(c->target, 0) < 0) {
             int e = errno;

@@ -431,14 +431,36 @@ ipckit_recv_release(ipckit_channel *ch)
     return rc;
 }
 
+/*
+ * The channel is const here because asking for its descriptor changes
+ * nothing of what it is. Its error detail is no part of that: it records
+ * the last failed call, whichever it was, so a failure here writes it like
+ * any other call's. The handle always comes from ipckit_open() (calloc), so
+ * writing through it is sound; and a channel is used by one thread at a
+ * time, so nobody reads the detail meanwhile.
+ */
 int
 ipckit_fd(const ipckit_channel *ch)
 {
-    if (ch == NULL)
+    void *state;
+    unsigned seq;
+    int rc;
+
+    if (ch == NULL) {
+        ipckit__detail_set("fd: channel is NULL");
         return -EINVAL;
+    }
+    state = (void *) (uintptr_t) ch->state;
     if (ch->be->fd == NULL || !(ch->caps & IPCKIT_CAP_FD))
-        return -ENOTSUP;
-    return ch->be->fd((void *) (uintptr_t) ch->state);
+        return ipckit_backend_error(state, -ENOTSUP,
+                                    "fd: this %s channel has no pollable descriptor"
+                                    " (IPCKIT_CAP_FD is not set)",
+                                    ch->be->scheme);
+    seq = ch->err_seq;
+    rc = ch->be->fd(state);
+    if (rc < 0 && ch->err_seq == seq)
+        (void) ipckit_backend_error(state, rc, "fd: %s", ipckit_strerror(rc));
+    return rc;
 }
 
 unsigned

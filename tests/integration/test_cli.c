@@ -296,6 +296,8 @@ remove_ok(void)
     ck_assert_exit(&r, 0);
 }
 
+static void ls_line(const char *mark, char *buf, size_t cap);
+
 /* ---- channel tests, one per row ---------------------------------------------------- */
 
 /* A receiver in one process, a sender in another, messages from arguments. */
@@ -584,6 +586,32 @@ START_TEST(pid_file_not_followed)
 }
 END_TEST
 
+/*
+ * A System V key: the KEY column pads it to eight digits, as ipcs(1) does
+ * ("0x01c0ffee"); the NAME column writes it as one types a name, and as PHP's
+ * sprintf("0x%x") gives it: "mq:0x1c0ffee". A key below 0x10000000 shows the
+ * difference.
+ */
+START_TEST(sysv_key_and_name)
+{
+    unsigned k = (unsigned) tk_sysv_key() >> 4; /* 0x01cXXXXX: a leading zero */
+    char obj[64], key[32], line[1024], want[128];
+    struct result r;
+    (void) snprintf(obj, sizeof obj, "mq:0x%x", k);
+    (void) snprintf(key, sizeof key, "0x%08x", k);
+    run(&r, NULL, "send", "--create", obj, "hi", NULL);
+    ck_assert_exit(&r, 0);
+    ls_line(key, line, sizeof line);
+    (void) snprintf(want, sizeof want, " %s ", key);
+    ck_assert_msg(strstr(line, want) != NULL, "no padded key %s: %s", key, line);
+    (void) snprintf(want, sizeof want, " %s", obj);
+    ck_assert_msg(strstr(line, want) != NULL && strcmp(line + strlen(line) - strlen(want), want) == 0,
+                  "NAME is not %s: %s", obj, line);
+    run(&r, NULL, "rm", obj, NULL);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
 /* ---- names and usage ---------------------------------------------------------------- */
 
 /* A bad name is a usage error (2), a name with nothing behind it a failure (1). */
@@ -622,6 +650,89 @@ START_TEST(bad_names)
             ck_assert_uint_eq(r.outlen, 0);
         }
     }
+}
+END_TEST
+
+/* How many times @p what occurs in @p hay. */
+static int
+count_of(const char *hay, const char *what)
+{
+    int n = 0;
+    for (const char *at = strstr(hay, what); at != NULL; at = strstr(at + 1, what))
+        n++;
+    return n;
+}
+
+/* @p err is one line, "ipckit: CMD: NAME: ...", and says @p ename. */
+static void
+one_error_line(const struct result *r, const char *cmd, const char *obj, const char *ename)
+{
+    char head[700];
+    (void) snprintf(head, sizeof head, "ipckit: %s: %s: ", cmd, obj);
+    ck_assert_msg(strncmp(r->err, head, strlen(head)) == 0, "want \"%s...\": %s", head, r->err);
+    ck_assert_msg(count_of(r->err, "\n") == 1 && r->err[r->errlen - 1] == '\n', "not one line: %s",
+                  r->err);
+    if (ename != NULL)
+        ck_assert_msg(strstr(r->err, ename) != NULL, "no %s: %s", ename, r->err);
+}
+
+/*
+ * An error says each thing once: the command, then the name, then the
+ * library's detail without its own call name ("send: "), scheme ("mq: ",
+ * "fifo: ") or the name again ("name \"NAME\": ").
+ */
+START_TEST(errors_said_once)
+{
+    struct result r;
+    char obj[600], dup[700];
+    if (ipckit_backend_find("mq") != NULL) {
+        key_t k = tk_sysv_key();
+        (void) snprintf(obj, sizeof obj, "mq:0x%x", (unsigned) k);
+        run(&r, NULL, "send", "--create", "--max-size", "8", obj, "123456789", NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "send", obj, "(EMSGSIZE)");
+        ck_assert_msg(count_of(r.err, "send: ") == 1 && strstr(r.err, " 9 bytes") != NULL,
+                      "stderr: %s", r.err);
+        run(&r, NULL, "send", obj, "0123456789", NULL);
+        ck_assert_exit(&r, 0);
+        run(&r, NULL, "recv", "--max-size", "4", "--timeout", "0", obj, NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "recv", obj, "(EMSGSIZE)");
+        ck_assert_msg(count_of(r.err, "recv: ") == 1, "stderr: %s", r.err);
+        run(&r, NULL, "rm", obj, NULL);
+        ck_assert_exit(&r, 0);
+        run(&r, NULL, "recv", "--timeout", "0", obj, NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "recv", obj, "(ENOENT)");
+        ck_assert_msg(strstr(r.err, " mq: ") == NULL && count_of(r.err, "open") == 1,
+                      "stderr: %s", r.err);
+    }
+    if (ipckit_backend_find("fifo") != NULL) {
+        tk_name(obj, sizeof obj, "fifo", "once.pipe");
+        run(&r, NULL, "send", "--create", "--timeout", "0", obj, "x", NULL);
+        ck_assert_int_ne(r.status, 0);
+        one_error_line(&r, "send", obj, NULL);
+        ck_assert_msg(strstr(r.err, " fifo: ") == NULL && strstr(r.err, "open: open") == NULL,
+                      "stderr: %s", r.err);
+        run(&r, NULL, "rm", "--force", obj, NULL); /* a failed open removes what it made */
+        ck_assert_exit(&r, 0);
+    }
+    if (ipckit_backend_find("signal") != NULL) {
+        run(&r, NULL, "stat", "signal:self", NULL);
+        ck_assert_exit(&r, 1);
+        one_error_line(&r, "stat", "signal:self", "(ENOTSUP)");
+        ck_assert_msg(count_of(r.err, "stat") == 1 && count_of(r.err, "signal:self") == 1,
+                      "stderr: %s", r.err);
+    }
+    run(&r, NULL, "send", "nocolon", "x", NULL);
+    ck_assert_exit(&r, 2);
+    one_error_line(&r, "send", "nocolon", NULL);
+    ck_assert_msg(count_of(r.err, "nocolon") == 1, "stderr: %s", r.err);
+    (void) snprintf(dup, sizeof dup, "%s", "mq:/nonexistent-ipckit-dir");
+    run(&r, NULL, "key", dup, NULL);
+    ck_assert_exit(&r, 1);
+    one_error_line(&r, "key", dup, "(ENOENT)");
+    ck_assert_msg(count_of(r.err, dup) == 1, "stderr: %s", r.err);
 }
 END_TEST
 
@@ -711,6 +822,55 @@ START_TEST(bench_missing)
     run_env(&r, NULL, env, argv);
     ck_assert_exit(&r, 127);
     ck_assert_msg(strstr(r.err, "ipckit-bench not found") != NULL, "%s", r.err);
+}
+END_TEST
+
+/*
+ * A variant or backend of a peer library (nng, zmq) that ipckit-bench was
+ * built without: it says so and how to build it in, and fails with the usage
+ * status (2), before it measures anything; it printed an empty table and
+ * exited 0. A selection that matches no run fails the same way.
+ */
+START_TEST(bench_peers_missing)
+{
+    static const struct {
+        const char *b, *v, *says;
+    } cases[] = {
+        { "fifo", "nng", "-DIPCKIT_BENCH_PEERS=ON" },
+        { "fifo", "raw,zmq", "-DIPCKIT_BENCH_PEERS=ON" },
+        { "nng", "raw", "-DIPCKIT_BENCH_PEERS=ON" },
+        { "fifo", "bogus", "unknown variant" },
+        { "pipe", "ipckit", "nothing to run" }, /* the pipe row has no ipckit variant */
+    };
+    char beside[700], *line;
+    struct stat sb;
+    struct result r;
+    (void) snprintf(beside, sizeof beside, "%s", IPCKIT_CLI_PATH);
+    *strrchr(beside, '/') = '\0';
+    (void) strncat(beside, "/ipckit-bench", sizeof beside - strlen(beside) - 1);
+    if (stat(beside, &sb) != 0) {
+        printf("test_cli: no %s; bench_peers_missing skipped\n", beside);
+        return;
+    }
+    run(&r, NULL, "bench", "--help", NULL);
+    ck_assert_exit(&r, 0);
+    line = strstr(r.out, "(default all):"); /* the backends built in */
+    ck_assert_ptr_nonnull(line);
+    *strchr(line, '\n') = '\0';
+    if (strstr(line, " nng") != NULL || strstr(line, " zmq") != NULL) {
+        printf("test_cli: ipckit-bench has peers; bench_peers_missing skipped\n");
+        return;
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run(&r, NULL, "bench", "--quick", "--no-progress", "-m", "rtt", "-b", cases[i].b, "-V",
+            cases[i].v, NULL);
+        ck_assert_msg(r.status == 2, "bench -b %s -V %s: exit %d\nstdout: %s\nstderr: %s",
+                      cases[i].b, cases[i].v, r.status, r.out, r.err);
+        ck_assert_msg(strstr(r.err, cases[i].says) != NULL, "bench -b %s -V %s: stderr: %s",
+                      cases[i].b, cases[i].v, r.err);
+        ck_assert_msg(r.outlen == 0, "bench -b %s -V %s printed: %s", cases[i].b, cases[i].v,
+                      r.out);
+    }
 }
 END_TEST
 
@@ -1497,6 +1657,106 @@ START_TEST(stale_region_with_state)
 }
 END_TEST
 
+/* The line of "ipckit ls" (the table) that mentions @p mark, in @p buf. */
+static void
+ls_line(const char *mark, char *buf, size_t cap)
+{
+    struct result r;
+    const char *at, *start, *end;
+    run(&r, NULL, "ls", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    at = strstr(r.out, mark);
+    ck_assert_msg(at != NULL, "%s not listed:\n%s", mark, r.out);
+    for (start = at; start > r.out && start[-1] != '\n'; start--)
+        ;
+    end = strchr(at, '\n');
+    (void) snprintf(buf, cap, "%.*s", (int) ((end ? end : at + strlen(at)) - start), start);
+}
+
+/*
+ * A region: "ipckit stat shm:NAME" describes it (data size, variables,
+ * creator, mode), as text and as JSON, and "ipckit ls" names it shm:NAME,
+ * the name one types, not by its path in /dev/shm. A region whose data area
+ * is no variable store has no variable count.
+ */
+START_TEST(region_stat_and_name)
+{
+    char pname[96], want[512], line[1024];
+    struct result r;
+    pid_t pid;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    pid = tk_fork(create_region_and_vanish, (void *) "variable");
+    ck_assert_int_eq(tk_wait(pid, RUN_WAIT), 0);
+
+    run(&r, NULL, "stat", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(want,  sizeof want,
+                    "name           %s\nkind           region\nmode           0600\n"
+                    "data_size      4096\nvariables      1\nbytes          1\n"
+                    "creator_pid    %ld\ncreator_alive  no\n",
+                    shm_obj, (long) pid);
+    ck_assert_str_eq(r.out, want);
+    run(&r, NULL, "stat", "--json", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(want, sizeof want,
+                    "{\"name\": \"%s\", \"kind\": \"region\", \"mode\": \"0600\", \"data_size\": 4096,"
+                    " \"variables\": 1, \"bytes\": 1, \"creator_pid\": %ld,"
+                    " \"creator_alive\": false}\n",
+                    shm_obj, (long) pid);
+    ck_assert_str_eq(r.out, want);
+
+    ls_line(pname, line, sizeof line);
+    (void) snprintf(want, sizeof want, " region %s", shm_obj);
+    ck_assert_msg(strstr(line, want) != NULL && strstr(line, "/dev/shm") == NULL,
+                  "want \"%s\" and no /dev/shm path: %s", want, line);
+    run(&r, NULL, "rm", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert(!shm_obj_exists());
+
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    ck_assert_int_eq(tk_wait(tk_fork(create_region_and_vanish, (void *) "data"), RUN_WAIT), 0);
+    run(&r, NULL, "stat", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "data_size      4096\nvariables      -\nbytes          -\n"),
+                  "%s", r.out);
+    run(&r, NULL, "rm", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
+/* "ipckit ls" shows what waits in a ring, as it does for a queue: the
+ * messages (COUNT) and their bytes (BYTES), with the object's size in the
+ * JSON "size". */
+START_TEST(ring_fill_listed)
+{
+    char pname[96], obj[2048], want[160];
+    struct result r;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(shm_obj, sizeof shm_obj, "shm:%s", pname);
+    run(&r, NULL, "send", "--create", shm_obj, "hello", "world", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "ls", "--json", tk_dir(), NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(ls_json_object(r.out, pname, obj, sizeof obj), "%s not listed", pname);
+    /* a record of 16 bytes and 5 padded to 16, twice */
+    ck_assert_msg(strstr(obj, "\"bytes\": 64,") && strstr(obj, "\"count\": 2,") &&
+                      strstr(obj, "\"ipckit\": \"ring\"") && !strstr(obj, "\"size\": null"),
+                  "%s", obj);
+    ls_line(pname, obj, sizeof obj);
+    ck_assert_msg(strstr(obj, "         64     2 ") != NULL, "%s", obj);
+    run(&r, NULL, "recv", "--count", "2", "--timeout", "0", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+    ls_line(pname, obj, sizeof obj);
+    ck_assert_msg(strstr(obj, "          0     0 ") != NULL, "%s", obj);
+    (void) snprintf(want, sizeof want, " %s", shm_obj);
+    ck_assert_msg(strstr(obj, want) != NULL, "%s", obj);
+    run(&r, NULL, "rm", shm_obj, NULL);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
 /* Remove the object behind the ipckit's back, as ipcrm, rm or PHP would. */
 static void
 remove_behind_back(void)
@@ -1619,13 +1879,17 @@ main(void)
     tcase_add_loop_test(tc, raw_binary, 0, nrows);
     tcase_add_loop_test(tc, recv_timeout, 0, nrows);
     tcase_add_loop_test(tc, ls_stat_rm, 0, nrows);
+    if (ipckit_backend_find("mq") != NULL)
+        tcase_add_test(tc, sysv_key_and_name);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("usage", 120);
     tcase_add_test(tc, bad_names);
+    tcase_add_test(tc, errors_said_once);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);
+    tcase_add_test(tc, bench_peers_missing);
     tcase_add_test(tc, key_of_name);
     tcase_add_test(tc, pid_file_not_followed);
     if (ipckit_backend_find("signal") != NULL)
@@ -1642,6 +1906,8 @@ main(void)
         tcase_add_test(tc, dot_names_listed);
         tcase_add_test(tc, stale_ring_with_message);
         tcase_add_test(tc, stale_region_with_state);
+        tcase_add_test(tc, region_stat_and_name);
+        tcase_add_test(tc, ring_fill_listed);
     }
     tcase_add_test(tc, ls_escapes_names);
     suite_add_tcase(s, tc);

@@ -325,7 +325,16 @@ START_TEST(user_backend_through_api)
     ck_assert_int_eq(ipckit_open(&rx, "mem:q1", IPCKIT_RECV, NULL), 0);
     ck_assert_str_eq(ipckit_scheme(tx), "mem");
     ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_SELECT, IPCKIT_CAP_SELECT);
+    /* a failed ipckit_fd() says why, and leaves no earlier call's text */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_ptr_null(strstr(ipckit_last_error(rx), "fd:"));
     ck_assert_int_eq(ipckit_fd(rx), -ENOTSUP);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "fd: this mem channel has no pollable") != NULL,
+                  "last error: %s", ipckit_last_error(rx));
+    ck_assert_str_eq(ipckit_error_detail(), ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_fd(NULL), -EINVAL);
+    ck_assert_msg(strstr(ipckit_error_detail(), "fd: ") != NULL, "detail: %s",
+                  ipckit_error_detail());
 
     /* direction is enforced by the core */
     ck_assert_int_eq(ipckit_recv(tx, buf, sizeof buf, 0), -EBADF);

@@ -76,6 +76,19 @@ exit_zero(void *arg)
     return 0;
 }
 
+/* Wait until the gate @p arg opens (neither blocking nor catching a signal). */
+static int
+wait_for_gate(void *arg)
+{
+    return tk_gate_wait(arg, LONG_WAIT) == 0 ? 0 : 1;
+}
+
+static void
+on_signal(int signo)
+{
+    (void) signo;
+}
+
 /* ---- signal API ------------------------------------------------------------------- */
 
 START_TEST(parse_names_and_numbers)
@@ -693,16 +706,24 @@ START_TEST(channel_names_and_options)
     ck_assert_int_ge(tk_wait(gone, LONG_WAIT), 0);
     (void) snprintf(name, sizeof name, "signal:%ld", (long) gone);
     ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, NULL), -ENOENT);
-    /* A process that does not listen on the signal: wait for it, then time
-     * out. (Under valgrind, which catches every signal itself, this process
-     * always "listens".) */
-    (void) snprintf(name, sizeof name, "signal:%ld", (long) getpid());
+    /* Another process that does not listen on the signal: wait for it, then
+     * time out. (Under valgrind, which catches every signal itself, every
+     * process always "listens".) This process itself is refused at once:
+     * channel_self_sender_fails_fast. */
     if (!caught_here(SIGRTMIN + 4)) {
+        tk_gate idle;
+        pid_t deaf;
+        tk_gate_init(&idle);
+        deaf = tk_fork(wait_for_gate, &idle);
+        (void) snprintf(name, sizeof name, "signal:%ld", (long) deaf);
         ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_NONBLOCK, NULL), -EAGAIN);
         o.open_timeout_ms = 100;
         ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, &o), -ETIMEDOUT);
         ck_assert(strstr(ipckit_error_detail(), "neither blocks nor catches") != NULL);
         o.open_timeout_ms = -1;
+        tk_gate_open(&idle);
+        ck_assert_int_eq(tk_wait(deaf, LONG_WAIT), 0);
+        tk_gate_close(&idle);
     }
 
     o.max_msg_size = 7;
@@ -719,6 +740,68 @@ START_TEST(channel_names_and_options)
     o.flags = IPCKIT_OPT_TRUNCATE;
     ck_assert_int_eq(ipckit_open(&ch, "signal:self", IPCKIT_RECV, &o), -ENOTSUP);
     ck_assert(!is_blocked(SIGRTMIN + 4));
+}
+END_TEST
+
+/*
+ * A sender to this very process ("signal:self", or its own pid), opened
+ * while the signal is neither blocked nor caught: nothing in the process
+ * could receive the message, and a signal sent would end it, so open
+ * refuses at once with -ENXIO and says what to do. It waited for ever,
+ * polling /proc, with the default open timeout. Blocked, caught, or with
+ * the receiver open first, the sender opens, and the message arrives.
+ * (In a child, which changes its mask and handlers freely; a test run
+ * that hangs fails by the wait's timeout, not the suite's.)
+ */
+static int
+self_sender(void *arg)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx = NULL, *rx = NULL;
+    struct sigaction sa;
+    sigset_t one;
+    char name[64], buf[8];
+    (void) arg;
+    o.open_timeout_ms = -1; /* wait as long as needed, the default */
+    (void) snprintf(name, sizeof name, "signal:%ld", (long) getpid());
+    TK_CHILD_CHECK(ipckit_open(&tx, "signal:self", IPCKIT_SEND, &o) == -ENXIO && tx == NULL);
+    TK_CHILD_CHECK(strstr(ipckit_error_detail(), "neither blocks nor catches") != NULL);
+    TK_CHILD_CHECK(strstr(ipckit_error_detail(), "IPCKIT_RECV") != NULL);
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, &o) == -ENXIO && tx == NULL);
+    TK_CHILD_CHECK(ipckit_open(&tx, "signal:self", IPCKIT_SEND | IPCKIT_NONBLOCK, NULL) ==
+                   -ENXIO);
+
+    /* the receiver first: the sender opens, the message arrives */
+    TK_CHILD_CHECK(ipckit_open(&rx, "signal:self", IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&tx, "signal:self", IPCKIT_SEND, &o) == 0);
+    TK_CHILD_CHECK(ipckit_send(tx, "hi", 2, 0) == 0);
+    TK_CHILD_CHECK(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == 2 && memcmp(buf, "hi", 2) == 0);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0 && ipckit_close(rx) == 0);
+
+    /* blocked by the caller itself, or caught: opens */
+    (void) sigemptyset(&one);
+    (void) sigaddset(&one, SIGRTMIN + 4);
+    TK_CHILD_CHECK(pthread_sigmask(SIG_BLOCK, &one, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&tx, "signal:self", IPCKIT_SEND | IPCKIT_NONBLOCK, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    TK_CHILD_CHECK(pthread_sigmask(SIG_UNBLOCK, &one, NULL) == 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    (void) sigemptyset(&sa.sa_mask);
+    TK_CHILD_CHECK(sigaction(SIGRTMIN + 4, &sa, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND | IPCKIT_NONBLOCK, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    /* ignored is not caught: the signal would be dropped */
+    sa.sa_handler = SIG_IGN;
+    TK_CHILD_CHECK(sigaction(SIGRTMIN + 4, &sa, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&tx, "signal:self", IPCKIT_SEND, &o) == -ENXIO);
+    return 0;
+}
+
+START_TEST(channel_self_sender_fails_fast)
+{
+    ck_assert(!is_blocked(SIGRTMIN + 4));
+    ck_assert_int_eq(tk_wait(tk_fork(self_sender, NULL), LONG_WAIT), 0);
 }
 END_TEST
 
@@ -1013,6 +1096,7 @@ main(void)
     tc = tk_tcase("channel", 120);
     tcase_add_test(tc, channel_loopback_sizes_types_limits);
     tcase_add_test(tc, channel_names_and_options);
+    tcase_add_test(tc, channel_self_sender_fails_fast);
     tcase_add_test(tc, channel_foreign_signals_are_ebadmsg);
     tcase_add_test(tc, channel_order_many_senders);
     tcase_add_test(tc, channel_queue_full_is_eagain_not_loss);

@@ -1369,7 +1369,8 @@ usage(FILE *f)
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
-        "  -V, --variants=LIST   raw,ipckit,zerocopy,nng,zmq (default all)\n"
+        "  -V, --variants=LIST   raw,ipckit,zerocopy,nng,zmq (default all); nng and zmq\n"
+        "                        need a build with -DIPCKIT_BENCH_PEERS=ON\n"
         "  -s, --sizes=LIST      one-way message sizes in bytes (default 64,4096,65536)\n"
         "  -n, --count=N         64-byte one-way messages per run (default 200000);\n"
         "                        larger sizes send N*512/size messages\n"
@@ -1394,7 +1395,9 @@ usage(FILE *f)
         "      --no-progress     no progress line on a terminal\n"
         "      --selftest        check that a damaged message makes a run fail\n"
         "  -h, --help            this text\n"
-        "Exit status: 0 when every run that was not skipped verified; 1 otherwise; 2 usage.\n");
+        "Exit status: 0 when every run that was not skipped verified; 1 otherwise; 2 usage\n"
+        "(also a variant or backend this program was built without, or a selection that\n"
+        "matches no run).\n");
 }
 
 static int
@@ -1413,6 +1416,67 @@ parse_list(char *arg, const char *const *names, size_t n, bool *on, size_t strid
         }
         *(bool *) ((char *) on + k * stride) = true;
     }
+    return 0;
+}
+
+/*
+ * When @p tok names a peer library (nng, zmq) that this program was built
+ * without, say so, and how to build it in, and return true. A run without
+ * it would measure nothing and print an empty table.
+ */
+static bool
+peer_missing(const char *what, const char *tok)
+{
+    bool nng = strcmp(tok, "nng") == 0;
+    if (!nng && strcmp(tok, "zmq") != 0)
+        return false;
+    for (size_t k = 0; k < bx_nbackends; k++)
+        if (bx_backends[k].peer && strcmp(bx_backends[k].scheme, tok) == 0)
+            return false;
+    (void) fprintf(stderr,
+                   "ipckit-bench: %s \"%s\": the peers were not built into this ipckit-bench;"
+                   " configure with -DIPCKIT_BENCH_PEERS=ON, with %s installed, and build"
+                   " again\n",
+                   what, tok, nng ? "libnng-dev" : "libzmq3-dev");
+    return true;
+}
+
+/* Check a --variants list: known names only, and no peer that is not built. */
+static int
+check_variants(const char *list)
+{
+    static const char *const known[] = { "raw", "ipckit", "zerocopy", "nng", "zmq" };
+    char copy[sizeof g.variants];
+    (void) snprintf(copy, sizeof copy, "%s", list);
+    for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        size_t k;
+        for (k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strcmp(tok, known[k]) == 0)
+                break;
+        if (k == sizeof known / sizeof known[0]) {
+            (void) fprintf(stderr,
+                           "ipckit-bench: unknown variant \"%s\" (raw, ipckit, zerocopy, nng,"
+                           " zmq)\n",
+                           tok);
+            return -1;
+        }
+        if (peer_missing("variant", tok))
+            return -1;
+    }
+    return 0;
+}
+
+/* Check a --backends list for peers that are not built (parse_list() does the rest). */
+static int
+check_backends(const char *list)
+{
+    char copy[512];
+    if (strlen(list) >= sizeof copy)
+        return 0; /* parse_list() judges it */
+    (void) snprintf(copy, sizeof copy, "%s", list);
+    for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ","))
+        if (peer_missing("backend", tok))
+            return -1;
     return 0;
 }
 
@@ -1514,7 +1578,8 @@ parse_args(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "b:m:V:s:n:r:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (parse_list(optarg, backend_names, bx_nbackends, g.backend_on, sizeof(bool)) < 0)
+            if (check_backends(optarg) < 0 ||
+                parse_list(optarg, backend_names, bx_nbackends, g.backend_on, sizeof(bool)) < 0)
                 exit(2);
             break;
         case 'm': {
@@ -1532,6 +1597,8 @@ parse_args(int argc, char **argv)
                 (void) fprintf(stderr, "ipckit-bench: --variants list too long\n");
                 exit(2);
             }
+            if (check_variants(optarg) < 0)
+                exit(2);
             memcpy(g.variants, optarg, strlen(optarg) + 1);
             break;
         case 's':
@@ -1669,6 +1736,18 @@ main(int argc, char **argv)
     defaults();
     command_save(argc, argv);
     parse_args(argc, argv);
+    {
+        /* A selection that matches no run would print an empty table and
+         * "succeed": refuse it. */
+        int runs = 0;
+        plan_rep(count_job, &runs, 1);
+        plan_idle(count_job, &runs);
+        if (runs == 0) {
+            (void) fprintf(stderr, "ipckit-bench: nothing to run: no backend (-b) has a variant"
+                                   " (-V) measured by a metric (-m) of this selection\n");
+            return 2;
+        }
+    }
     machine_read();
     (void) signal(SIGPIPE, SIG_IGN);   /* a dead peer must fail a run, not the program */
     {

@@ -22,6 +22,10 @@ enum {
 /* main.c: report an error as "ipckit: <cmd>: <message>" on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* io.c: a detail of the library for "ipckit: CMD: NAME: DETAIL", without the
+ * words that line already has before it (the command, the scheme, the name). */
+const char *cli_detail(const char *detail, const char *name);
+
 /* main.c: the name of the running subcommand, for messages. */
 extern const char *cli_cmd;
 
@@ -52,5 +56,16 @@ int cli_pid_alive(long pid);
 /* The creator @p pid of the object behind name @p text: 1 alive, 0 gone, -1
  * unknown; a pid reused since (start time recorded by ipckit) counts as gone. */
 int cli_creator_alive(const char *text, long pid);
+
+/* ls.c: what "ipckit stat" shows of a region (-1: unknown or none). */
+struct cli_region {
+    unsigned mode;
+    long long data_size;  /* bytes of the data area */
+    long long variables;  /* variables set in its variable store; -1: no store */
+    long long bytes;      /* bytes of their values; -1: no store */
+    long creator_pid;
+    char why[128];        /* why the header is refused */
+};
+int cli_region_stat(const char *text, struct cli_region *out);
 
 #endif

@@ -42,6 +42,47 @@ bad_value(const char *opt, const char *value, const char *want)
     return CLI_USAGE;
 }
 
+/* True when @p d starts with @p word and ": "; *rest is what follows. */
+static bool
+starts_with_word(const char *d, const char *word, size_t len, const char **rest)
+{
+    if (len == 0 || strncmp(d, word, len) != 0 || d[len] != ':' || d[len + 1] != ' ')
+        return false;
+    *rest = d + len + 2;
+    return true;
+}
+
+/*
+ * The library's detail @p d without the words that the line printed before
+ * it already says: "ipckit: CMD: NAME: " is followed by a detail that starts
+ * with the call ("send: ", "recv: "), the scheme ("fifo: ", "mq: "), or a
+ * word and the name itself ("name \"NAME\": ", "stat \"NAME\": "). Those
+ * are dropped, as often as they come; the rest is kept as it is.
+ */
+const char *
+cli_detail(const char *d, const char *name)
+{
+    const char *colon = strchr(name, ':');
+    size_t nlen = strlen(name);
+    for (;;) {
+        const char *rest = NULL, *q;
+        if ((cli_cmd != NULL && starts_with_word(d, cli_cmd, strlen(cli_cmd), &rest)) ||
+            (colon != NULL && starts_with_word(d, name, (size_t) (colon - name), &rest))) {
+            d = rest;
+            continue;
+        }
+        /* WORD "NAME": */
+        for (q = d; *q >= 'a' && *q <= 'z'; q++)
+            ;
+        if (q > d && q[0] == ' ' && q[1] == '"' && strncmp(q + 2, name, nlen) == 0 &&
+            strncmp(q + 2 + nlen, "\": ", 3) == 0) {
+            d = q + 2 + nlen + 3;
+            continue;
+        }
+        return d;
+    }
+}
+
 /*
  * Check that @p name parses and names a registered scheme, so that a
  * malformed name is a usage error (2) and not a failed operation (1).
@@ -52,7 +93,7 @@ check_name(const char *name)
     ipckit_name *n = NULL;
     int rc = ipckit_name_parse(name, &n);
     if (rc < 0) {
-        cli_err("%s: %s", name, *ipckit_error_detail() ? ipckit_error_detail()
+        cli_err("%s: %s", name, *ipckit_error_detail() ? cli_detail(ipckit_error_detail(), name)
                                                         : ipckit_strerror(rc));
         return CLI_USAGE;
     }
@@ -76,12 +117,20 @@ exit_code(int rc)
     return CLI_FAIL;
 }
 
-/* "NAME: what: detail (ENAME)"; detail falls back to strerror. */
+/*
+ * "NAME: what: detail (ENAME)", each word once: the detail without what the
+ * line already says (cli_detail()), and @p what only when it is not the
+ * command itself and the detail does not start with it ("open" for the open
+ * of send and recv; not "send" in "ipckit: send: NAME: ..."). The detail
+ * falls back to strerror.
+ */
 static int
 report(const char *name, const char *what, int rc, const char *detail)
 {
-    const char *d = detail != NULL && *detail ? detail : ipckit_strerror(rc);
-    if (what != NULL)
+    const char *d = detail != NULL && *detail ? cli_detail(detail, name) : ipckit_strerror(rc);
+    size_t wlen = what != NULL ? strlen(what) : 0;
+    if (what != NULL && strcmp(what, cli_cmd) != 0 &&
+        !(strncmp(d, what, wlen) == 0 && (d[wlen] == ' ' || d[wlen] == ':')))
         cli_err("%s: %s: %s (%s)", name, what, d, ipckit_errname(rc));
     else
         cli_err("%s: %s (%s)", name, d, ipckit_errname(rc));
@@ -695,6 +744,31 @@ stat_print(const char *name, const ipckit_stat *s, bool json)
         (void) printf("%-14s %s\n", "creator_alive", alive < 0 ? "-" : alive ? "yes" : "no");
 }
 
+/* A region (shm:NAME), which ipckit_stat_name() does not describe. */
+static void
+stat_region(const char *name, const struct cli_region *g, bool json)
+{
+    bool first = false;
+    int alive = cli_creator_alive(name, g->creator_pid);
+    if (json) {
+        (void) fputs("{\"name\": ", stdout);
+        cli_json_string(stdout, name);
+        (void) printf(", \"kind\": \"region\", \"mode\": \"%04o\"", g->mode);
+    } else {
+        (void) printf("%-14s %s\n%-14s %s\n%-14s %04o\n", "name", name, "kind", "region", "mode",
+                      g->mode);
+    }
+    stat_field("data_size", (long) g->data_size, json, &first);
+    stat_field("variables", (long) g->variables, json, &first);
+    stat_field("bytes", (long) g->bytes, json, &first);
+    stat_field("creator_pid", g->creator_pid, json, &first);
+    if (json)
+        (void) printf(", \"creator_alive\": %s}\n",
+                      alive < 0 ? "null" : alive ? "true" : "false");
+    else
+        (void) printf("%-14s %s\n", "creator_alive", alive < 0 ? "-" : alive ? "yes" : "no");
+}
+
 int
 cli_stat(int argc, char **argv)
 {
@@ -716,16 +790,24 @@ cli_stat(int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) {
         ipckit_stat s;
-        int rc = check_name(argv[i]);
-        if (rc == CLI_OK) {
-            int r = ipckit_stat_name(argv[i], &s);
-            if (r < 0)
-                rc = report(argv[i], NULL, r, ipckit_error_detail());
-            else {
+        struct cli_region g;
+        int rc = check_name(argv[i]), r;
+        if (rc != CLI_OK) {
+            /* said why */
+        } else if ((r = cli_region_stat(argv[i], &g)) != 0) {
+            if (r < 0) {
+                rc = report(argv[i], NULL, r, g.why);
+            } else {
                 if (!json && i > optind)
                     (void) putchar('\n');
-                stat_print(argv[i], &s, json);
+                stat_region(argv[i], &g, json);
             }
+        } else if ((r = ipckit_stat_name(argv[i], &s)) < 0) {
+            rc = report(argv[i], NULL, r, ipckit_error_detail());
+        } else {
+            if (!json && i > optind)
+                (void) putchar('\n');
+            stat_print(argv[i], &s, json);
         }
         if (rc > worst)
             worst = rc;
@@ -788,7 +870,7 @@ cli_key(int argc, char **argv)
         key_t key;
         int rc = ipckit_name_parse(argv[i], &n);
         if (rc < 0) {
-            cli_err("%s: %s", argv[i], ipckit_error_detail());
+            cli_err("%s: %s", argv[i], cli_detail(ipckit_error_detail(), argv[i]));
             worst = CLI_USAGE;
             continue;
         }

@@ -46,25 +46,122 @@
 /* ftok(path, 'i'): ipckit's default proj puts 'i' in the key's top byte. */
 #define LS_FTOK_PROJ 0x69u
 
+/* ---- the layout of rings and regions ------------------------------------------------ */
+
 /*
- * Headers of ipckit's POSIX shared memory objects: a 32-bit magic, version,
- * header size, the creator's pid (int32 at offset 12) and, at offset 48, the
- * creator's start time (clock ticks after boot, field 22 of /proc/PID/stat),
- * which tells a live creator from a reused pid. They are shown, and used by
- * rm --stale only together with the check that no process has the object
- * open or mapped.
+ * What the tool knows of the objects of ipckit in /dev/shm, all of it here,
+ * for ls, stat and rm --stale; it must be kept in step with
+ * lib/backends/shm.c (struct shmem_hdr) and lib/backends/region.c. Every
+ * field is read with pread() from a descriptor (nothing is mapped) and
+ * trusted in nothing: any user may write such a file.
+ *
+ * Both headers start with a 32-bit magic, version, header size, the
+ * creator's pid (int32 at offset 12) and, at offset 48, the creator's start
+ * time (clock ticks after boot, field 22 of /proc/PID/stat), which tells a
+ * live creator from a reused pid. They are shown, and used by rm --stale
+ * only together with the check that no process has the object open or
+ * mapped.
+ *
+ * A ring: its capacity (u64 at 16), tail and messages in (u64 at 72 and
+ * 80), head and messages out (u64 at 136 and 144). A region: its data size
+ * (u64 at 16), its data area from 4096, where a variable store starts with a
+ * magic, a version, the entry and chunk counts (u32 each), then the entries
+ * (an i64 key and a u64 descriptor: the value's length in the high 32 bits,
+ * 0 when the entry is empty).
  */
+#define LS_PID_OFFSET 12
 #define LS_START_OFFSET 48
+#define LS_RING_CAP 16
+#define LS_RING_TAIL 72
+#define LS_RING_HEAD 136
+#define LS_RING_HDR_READ (LS_RING_HEAD + 16) /* the header bytes read: up to messages out */
+#define LS_REGION_DSIZE 16
+#define LS_REGION_HDR 4096
+#define LS_STORE_MAGIC 0x53564b49u /* "IKVS" */
+#define LS_STORE_VERSION 1u
+#define LS_STORE_ENTRY 16
+#define LS_RING_MAGIC 0x52534b49u   /* "IKSR" */
+#define LS_REGION_MAGIC 0x47524b49u /* "IKRG" */
+
 struct ls_magic {
     uint32_t magic;
     const char *label;   /* IPCKIT column */
-    const char *scheme;  /* the scheme that opens it as a channel, or NULL */
 };
 
 static const struct ls_magic ls_magics[] = {
-    { 0x52534b49u, "ring", "shm" },  /* "IKSR": the shm: message ring */
-    { 0x47524b49u, "region", NULL }, /* "IKRG": an ipckit_region */
+    { LS_RING_MAGIC, "ring" },     /* the shm: message ring */
+    { LS_REGION_MAGIC, "region" }, /* an ipckit_region */
 };
+
+static uint64_t
+get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/*
+ * The messages and bytes queued in a ring, from the first LS_RING_HDR_READ
+ * bytes of its header in @p b: 0, or -1 when the indexes make no sense (a
+ * scribbled header, or one read while a sender or receiver moved them).
+ */
+static int
+ring_fill(const unsigned char *b, long long *msgs, long long *bytes)
+{
+    uint64_t cap = get_u64(b + LS_RING_CAP), tail = get_u64(b + LS_RING_TAIL),
+             in = get_u64(b + LS_RING_TAIL + 8), head = get_u64(b + LS_RING_HEAD),
+             out = get_u64(b + LS_RING_HEAD + 8);
+    if (tail < head || tail - head > cap || in < out || in - out > cap || cap > LLONG_MAX)
+        return -1;
+    *msgs = (long long) (in - out);
+    *bytes = (long long) (tail - head);
+    return 0;
+}
+
+/*
+ * The data size of the region open at @p fd (@p size bytes long) and the
+ * variables of its variable store, counted from the entries, with the bytes
+ * of their values. Returns 1 (a store: all three set), 0 (the data area is
+ * no variable store: only *dsize), -1 (the header does not match the size),
+ * -2 (the store cannot be read).
+ */
+static int
+region_vars(int fd, off_t size, uint64_t *dsize, long long *vars, long long *bytes)
+{
+    unsigned char b[16];
+    uint32_t magic, version, nentries, want;
+    if (size < LS_REGION_HDR || pread(fd, b, 8, LS_REGION_DSIZE) != 8 ||
+        (*dsize = get_u64(b)) != (uint64_t) size - LS_REGION_HDR)
+        return -1;
+    /* the entry count region.c gives a store of this size */
+    want = (uint32_t) (*dsize / 512 < 4 ? 4 : *dsize / 512 > 65536 ? 65536 : *dsize / 512);
+    if (*dsize < 16 || pread(fd, b, 16, LS_REGION_HDR) != 16)
+        return 0;
+    memcpy(&magic, b, 4);
+    memcpy(&version, b + 4, 4);
+    memcpy(&nentries, b + 8, 4);
+    if (magic != LS_STORE_MAGIC || version != LS_STORE_VERSION || nentries != want ||
+        16 + (uint64_t) nentries * LS_STORE_ENTRY > *dsize)
+        return 0;
+    *vars = *bytes = 0;
+    for (uint32_t i = 0; i < nentries;) {
+        static unsigned char e[256 * LS_STORE_ENTRY];
+        uint32_t k = nentries - i < 256 ? nentries - i : 256;
+        size_t len = (size_t) k * LS_STORE_ENTRY;
+        if (pread(fd, e, len, LS_REGION_HDR + 16 + (off_t) i * LS_STORE_ENTRY) != (ssize_t) len)
+            return -2;
+        for (uint32_t j = 0; j < k; j++) {
+            uint64_t d = get_u64(e + (size_t) j * LS_STORE_ENTRY + 8);
+            if (d != 0) {
+                ++*vars;
+                *bytes += (long long) (d >> 32);
+            }
+        }
+        i += k;
+    }
+    return 1;
+}
 
 struct rec;
 
@@ -76,7 +173,8 @@ struct obj {
     char *name;         /* ipckit name that reaches the object, or NULL */
     long uid;
     unsigned mode;
-    long long bytes;    /* size or bytes queued, -1 if unknown */
+    long long bytes;    /* size or bytes queued (a ring: queued), -1 if unknown */
+    long long size;     /* size of a segment or a POSIX shared memory object, else -1 */
     long count;         /* messages, attaches or semaphores, -1 if unknown */
     long cpid;          /* creator pid, -1 if nothing records it */
     unsigned long long cstart; /* creator start time from an ipckit header or record, 0 if unknown */
@@ -92,6 +190,74 @@ struct objlist {
     struct obj *v;
     size_t n, cap;
 };
+
+/*
+ * "ipckit stat shm:NAME" for a region, which ipckit_stat_name() does not
+ * describe (its shm: backend knows rings). Returns 1 with *out filled when
+ * the object is an ipckit region; 0 when it is none, or cannot be opened
+ * (then ipckit_stat_name() says what it is, or why not); -EBADMSG, with
+ * out->why, for a region whose header does not match its size.
+ */
+int
+cli_region_stat(const char *text, struct cli_region *out)
+{
+    ipckit_name *n = NULL;
+    const char *t;
+    unsigned char h[64];
+    struct stat sb;
+    uint32_t magic;
+    int32_t pid;
+    int dfd, fd = -1, rc = 0;
+
+    memset(out, 0, sizeof *out);
+    out->data_size = out->variables = out->bytes = out->creator_pid = -1;
+    if (ipckit_name_parse(text, &n) < 0)
+        return 0;
+    /* the object ipckit__shmem_posix_name() makes of the target, no other */
+    t = ipckit_name_target(n);
+    if (*t == '/')
+        t++;
+    if (strcmp(ipckit_name_scheme(n), "shm") != 0 || *t == '\0' || strchr(t, '/') != NULL ||
+        strcmp(t, ".") == 0 || strcmp(t, "..") == 0) {
+        ipckit_name_free(n);
+        return 0;
+    }
+    dfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fd = openat(dfd, t, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        (void) close(dfd);
+    }
+    ipckit_name_free(n);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && pread(fd, h, sizeof h, 0) == sizeof h &&
+        (memcpy(&magic, h, sizeof magic), magic == LS_REGION_MAGIC)) {
+        uint64_t dsize = 0;
+        rc = 1;
+        out->mode = sb.st_mode & 07777;
+        memcpy(&pid, h + LS_PID_OFFSET, sizeof pid);
+        out->creator_pid = pid > 0 ? pid : -1;
+        switch (region_vars(fd, sb.st_size, &dsize, &out->variables, &out->bytes)) {
+        case 1: out->data_size = (long long) dsize; break;
+        case 0:
+            out->data_size = (long long) dsize;
+            out->variables = out->bytes = -1;
+            break;
+        case -1:
+            rc = -EBADMSG;
+            (void) snprintf(out->why, sizeof out->why,
+                            "a region whose header does not match its size (%lld bytes)",
+                            (long long) sb.st_size);
+            break;
+        default:
+            out->data_size = (long long) dsize;
+            out->variables = out->bytes = -1; /* cannot be read: unknown */
+            break;
+        }
+    }
+    (void) close(fd);
+    return rc;
+}
 
 /* ---- helpers -------------------------------------------------------------------- */
 
@@ -242,6 +408,7 @@ obj_add(struct objlist *l, const char *kind)
     o->id = -1;
     o->key = -1;
     o->bytes = -1;
+    o->size = -1;
     o->count = -1;
     o->cpid = -1;
     o->alive = -1;
@@ -353,10 +520,12 @@ sysv_read(struct objlist *l, const char *what)
             o->lspid = (long) c;
             o->lrpid = (long) d;
             o->ctime = ctime;
+            /* the KEY column pads as ipcs(1) does; the name is written as
+             * one types it (and as PHP's sprintf("0x%x") makes it) */
             if (have_mq && o->key != 0)
-                o->name = dup_printf("mq:0x%08llx", o->key);
+                o->name = dup_printf("mq:0x%llx", o->key);
         } else if (strcmp(what, "shm") == 0) {
-            o->bytes = a;
+            o->bytes = o->size = a;
             o->cpid = (long) b;
             o->count = (long) d;
             o->alive = cli_pid_alive(o->cpid);
@@ -389,18 +558,23 @@ creator_alive(long pid, unsigned long long start)
     return alive;
 }
 
-/* Recognise an ipckit object by its header; reading changes nothing. */
+/*
+ * Recognise an ipckit object by its header; reading changes nothing. A ring
+ * or region gets its creator and the name that opens it (shm:/NAME, as
+ * ipckit_open() and ipckit_region_open() take it); a ring also the messages
+ * and bytes queued in it, as a queue shows them, instead of its size.
+ */
 static void
 posix_header(struct obj *o, int dfd, const char *leaf)
 {
-    unsigned char h[64];
+    unsigned char h[LS_RING_HDR_READ];
     int fd = openat(dfd, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     ssize_t n;
     if (fd < 0)
         return;
     n = pread(fd, h, sizeof h, 0);
     (void) close(fd);
-    if (n != (ssize_t) sizeof h)
+    if (n < 64)
         return;
     for (size_t i = 0; i < sizeof ls_magics / sizeof ls_magics[0]; i++) {
         uint32_t magic;
@@ -410,15 +584,23 @@ posix_header(struct obj *o, int dfd, const char *leaf)
         if (magic != ls_magics[i].magic)
             continue;
         o->hint = ls_magics[i].label;
-        memcpy(&pid, h + 12, sizeof pid);
+        memcpy(&pid, h + LS_PID_OFFSET, sizeof pid);
         memcpy(&start, h + LS_START_OFFSET, sizeof start);
         if (pid > 0) {
             o->cpid = pid;
             o->cstart = start;
             o->alive = creator_alive(pid, start);
         }
-        if (ls_magics[i].scheme != NULL && ipckit_backend_find(ls_magics[i].scheme) != NULL)
-            o->name = dup_printf("%s:/%s", ls_magics[i].scheme, leaf);
+        if (magic == LS_RING_MAGIC) {
+            long long msgs = -1, bytes = -1;
+            if (n != (ssize_t) sizeof h || ring_fill(h, &msgs, &bytes) < 0)
+                msgs = bytes = -1;
+            o->count = msgs <= LONG_MAX ? (long) msgs : -1;
+            o->bytes = bytes;
+            if (ipckit_backend_find("shm") == NULL)
+                return;
+        }
+        o->name = dup_printf("shm:/%s", leaf);
         return;
     }
 }
@@ -481,7 +663,7 @@ posix_read(struct objlist *l, const char *dir, bool *listed)
                 (void) close(fd);
             }
         } else {
-            o->bytes = (long long) sb.st_size;
+            o->bytes = o->size = (long long) sb.st_size;
             if (strcmp(o->kind, "posix-shm") == 0)
                 posix_header(o, dirfd(d), de->d_name);
         }
@@ -919,6 +1101,7 @@ print_json(const struct objlist *l)
             (void) fputs("null", stdout);
         (void) printf(", \"mode\": \"%04o\"", o->mode);
         json_num("bytes", o->bytes);
+        json_num("size", o->size);
         json_num("count", o->count);
         json_num("creator_pid", o->cpid);
         (void) printf(", \"creator_alive\": %s",
@@ -1064,7 +1247,7 @@ parse_key_arg(const char *arg, long long *key)
         rc = ipckit_name_sysv_key(n, &k);
     ipckit_name_free(n);
     if (rc < 0) {
-        cli_err("%s: %s", arg, *ipckit_error_detail() ? ipckit_error_detail()
+        cli_err("%s: %s", arg, *ipckit_error_detail() ? cli_detail(ipckit_error_detail(), arg)
                                                        : ipckit_strerror(rc));
         return rc == -ENOENT ? CLI_FAIL : CLI_USAGE;
     }
@@ -1284,55 +1467,22 @@ held_removed(const struct sweep *sw, const char *what, const char *because, cons
                   sw->dry ? held_now(h, buf, sizeof buf) : held_dropped(h, buf, sizeof buf));
 }
 
-/*
- * Ring and region layout that rm --stale reads (to be kept in step with
- * lib/backends/shm.c, struct shmem_hdr, and lib/backends/region.c): a ring's
- * capacity (u64 at 16), tail and messages in (u64 at 72 and 80), head and
- * messages out (u64 at 136 and 144); a region's data size (u64 at 16), its
- * data area from 4096, where a variable store starts with a magic, a
- * version, the entry and chunk counts (u32 each), then the entries (an i64
- * key and a u64 descriptor: the value's length in the high 32 bits, 0 when
- * the entry is empty).
- */
-#define LS_RING_CAP 16
-#define LS_RING_TAIL 72
-#define LS_RING_HEAD 136
-#define LS_REGION_DSIZE 16
-#define LS_REGION_HDR 4096
-#define LS_STORE_MAGIC 0x53564b49u /* "IKVS" */
-#define LS_STORE_VERSION 1u
-#define LS_STORE_ENTRY 16
-
-static uint64_t
-get_u64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* Messages and bytes queued in the ring open at @p fd. */
 static void
 ring_held(int fd, struct held *h)
 {
-    unsigned char b[LS_RING_HEAD + 16];
-    uint64_t cap, tail, in, head, out;
+    unsigned char b[LS_RING_HDR_READ];
+    long long msgs, bytes;
     if (pread(fd, b, sizeof b, 0) != (ssize_t) sizeof b) {
         held_unknown(h, "its header cannot be read");
         return;
     }
-    cap = get_u64(b + LS_RING_CAP);
-    tail = get_u64(b + LS_RING_TAIL);
-    in = get_u64(b + LS_RING_TAIL + 8);
-    head = get_u64(b + LS_RING_HEAD);
-    out = get_u64(b + LS_RING_HEAD + 8);
     /* nobody has it open: the indexes are still; but trust no byte */
-    if (tail < head || tail - head > cap || in < out || in - out > cap || cap > LLONG_MAX) {
+    if (ring_fill(b, &msgs, &bytes) < 0) {
         held_unknown(h, "its indexes are out of range");
         return;
     }
-    held_count(h, (long long) (in - out), "message", "messages", (long long) (tail - head),
-               "queued");
+    held_count(h, msgs, "message", "messages", bytes, "queued");
 }
 
 /* True when a byte of [@p from, @p to) of @p fd is not zero; -1 on error.
@@ -1373,44 +1523,13 @@ any_nonzero(int fd, off_t from, off_t to)
 static void
 region_held(int fd, off_t size, struct held *h)
 {
-    unsigned char b[16];
-    uint64_t dsize;
-    uint32_t magic, version, nentries, want;
-    if (size < LS_REGION_HDR || pread(fd, b, 8, LS_REGION_DSIZE) != 8 ||
-        (dsize = get_u64(b)) != (uint64_t) size - LS_REGION_HDR) {
-        held_unknown(h, "its header does not match its size");
-        return;
-    }
-    /* the entry count region.c gives a store of this size */
-    want = (uint32_t) (dsize / 512 < 4 ? 4 : dsize / 512 > 65536 ? 65536 : dsize / 512);
-    if (dsize >= 16 && pread(fd, b, 16, LS_REGION_HDR) == 16) {
-        memcpy(&magic, b, 4);
-        memcpy(&version, b + 4, 4);
-        memcpy(&nentries, b + 8, 4);
-        if (magic == LS_STORE_MAGIC && version == LS_STORE_VERSION && nentries == want &&
-            16 + (uint64_t) nentries * LS_STORE_ENTRY <= dsize) {
-            static unsigned char e[256 * LS_STORE_ENTRY];
-            long long vars = 0, bytes = 0;
-            for (uint32_t i = 0; i < nentries;) {
-                uint32_t k = nentries - i < 256 ? nentries - i : 256;
-                size_t len = (size_t) k * LS_STORE_ENTRY;
-                if (pread(fd, e, len, LS_REGION_HDR + 16 + (off_t) i * LS_STORE_ENTRY) !=
-                    (ssize_t) len) {
-                    held_unknown(h, "its variable store cannot be read");
-                    return;
-                }
-                for (uint32_t j = 0; j < k; j++) {
-                    uint64_t d = get_u64(e + (size_t) j * LS_STORE_ENTRY + 8);
-                    if (d != 0) {
-                        vars++;
-                        bytes += (long long) (d >> 32);
-                    }
-                }
-                i += k;
-            }
-            held_count(h, vars, "variable", "variables", bytes, "set");
-            return;
-        }
+    uint64_t dsize = 0;
+    long long vars = 0, bytes = 0;
+    switch (region_vars(fd, size, &dsize, &vars, &bytes)) {
+    case 1: held_count(h, vars, "variable", "variables", bytes, "set"); return;
+    case -1: held_unknown(h, "its header does not match its size"); return;
+    case -2: held_unknown(h, "its variable store cannot be read"); return;
+    default: break;
     }
     switch (any_nonzero(fd, LS_REGION_HDR, size)) {
     case 0:
