@@ -43,6 +43,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+/*
+ * sigset_t is a POSIX type, and <signal.h> declares it only when the program
+ * asks for POSIX (_POSIX_C_SOURCE, _GNU_SOURCE, or a compiler's default
+ * gnu11 mode); under -std=c99 or -std=c11 it does not. POSIX also requires
+ * <sys/select.h> to define sigset_t, and glibc and musl define it there
+ * whatever the feature macros, so this header compiles in strict ISO C
+ * without asking its users to define anything. It brings select(), pselect()
+ * and fd_set along.
+ */
+#include <sys/select.h>
 #include <ipckit/export.h>
 
 IPCKIT_BEGIN_DECLS
