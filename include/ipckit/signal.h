@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: signals, sent with a value and received synchronously.
  *
  * Sending: ipckit_signal_send() (kill) and ipckit_signal_queue() (sigqueue,
@@ -130,6 +131,7 @@ IPCKIT_API int ipckit_signal_queue(pid_t pid, int signo, intptr_t value);
  * The signals must be blocked in every thread (see the header comment);
  * otherwise they may be delivered to a handler or default action instead.
  *
+ * @param set        the signals to wait for.
  * @param out        if not NULL, receives what the signal tells.
  * @param timeout_ms -1 forever, 0 only take one already pending, > 0 at
  *                   most that many milliseconds. Interruptions by other
@@ -159,6 +161,7 @@ typedef void (*ipckit_sigdisp_fn)(const ipckit_siginfo *si, void *arg);
  * Create a dispatcher with no signals. It owns a signalfd (close-on-exec,
  * non-blocking).
  *
+ * @param out   receives the handle; NULL on failure (unless @p out is NULL).
  * @param flags 0 (reserved).
  * @return 0, or -EINVAL (NULL @p out, unknown flags), -EMFILE, -ENOMEM.
  */
@@ -192,6 +195,7 @@ IPCKIT_API int ipckit_sigdisp_off(ipckit_sigdisp *d, int signo);
  * lowest number first). Callbacks may call ipckit_sigdisp_on() and _off()
  * but not ipckit_sigdisp_close().
  *
+ * @param d          the dispatcher.
  * @param timeout_ms -1 forever, 0 never wait, > 0 at most that many ms.
  * @return the number of callbacks run (> 0), or -EAGAIN (timeout 0, nothing
  *         pending), -ETIMEDOUT, -ENOENT (no signal registered and waiting
