@@ -31,8 +31,9 @@ for page in "$mandir"/man1/*.1 "$mandir"/man3/*.3 "$mandir"/man7/*.7; do
         case "$target" in
         */*) echo "$rel: a link to $target, not to a page in the same directory"; bad=$((bad + 1)); continue ;;
         esac
-        [ -f "$page" ] && [ ! -L "$(dirname "$page")/$target" ] \
-            || { echo "$rel: a link to $target, which is not a page"; bad=$((bad + 1)); continue; }
+        if [ ! -f "$page" ] || [ -L "$(dirname "$page")/$target" ]; then
+            echo "$rel: a link to $target, which is not a page"; bad=$((bad + 1)); continue
+        fi
     elif head -n1 "$page" | grep -q '^\.so'; then
         echo "$rel: a .so page, which \"man -l\" resolves only from the root of the manual;" \
             "make it a symbolic link to the page (ln -s $(basename "$(sed -n '1s/^\.so *//p' "$page")") $(basename "$page"))"
