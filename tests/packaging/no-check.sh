@@ -11,9 +11,9 @@ src=$1 work=$2 cc=$3 shared=$4
 rm -rf "$work"
 mkdir -p "$work/pc"
 
-# A pkg-config directory with every .pc file of the system but check.pc.
-IFS=: 
-for d in $(pkg-config --variable pc_path pkg-config); do
+# A pkg-config directory with every .pc file pkg-config sees but check.pc.
+IFS=:
+for d in ${PKG_CONFIG_PATH:-} $(pkg-config --variable pc_path pkg-config); do
     for f in "$d"/*.pc; do
         [ -f "$f" ] || continue
         case "$(basename "$f")" in check.pc) continue ;; esac
