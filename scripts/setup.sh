@@ -7,9 +7,10 @@ IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # Packages: build (cmake, compiler, pkg-config, libbsd), tests (check,
 # procps for ps, util-linux for ipcs), the extra checks (valgrind, man,
-# doxygen), the mq: interop peers (php-cli, python3-sysv-ipc) and fuzzing.
+# doxygen, g++ for the headers as C++, abigail-tools for the ABI check), the
+# mq: interop peers (php-cli, python3-sysv-ipc) and fuzzing.
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
-IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc"
+IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc g++ abigail-tools"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 IPCKIT_BENCH_PACKAGES="libnng-dev libzmq3-dev gnuplot-nox" # scripts/bench only
 

@@ -21,9 +21,18 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <sys/types.h>
+/* key_t: POSIX requires <sys/ipc.h> to define it; <sys/types.h> does only
+ * when the program asks for POSIX or X/Open, which strict ISO C does not. */
+#include <sys/ipc.h>
 #include <time.h>
 #include <ipckit/export.h>
 #include <ipckit/channel.h>
+
+/* The deadlines are pointers to struct timespec, which <time.h> declares
+ * only from C11 on or when the program asks for POSIX: declare the tag so
+ * that this header also compiles under -std=c99. A backend that reads the
+ * fields gets the complete type from <time.h> as usual. */
+struct timespec;
 
 IPCKIT_BEGIN_DECLS
 

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: shared-memory regions guarded by a lock, with PHP-style variable
  * slots (shm_put_var / shm_get_var / shm_has_var / shm_remove_var).
  *

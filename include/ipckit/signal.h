@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * ipckit: signals, sent with a value and received synchronously.
  *
  * Sending: ipckit_signal_send() (kill) and ipckit_signal_queue() (sigqueue,
@@ -43,6 +44,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+/*
+ * sigset_t is a POSIX type, and <signal.h> declares it only when the program
+ * asks for POSIX (_POSIX_C_SOURCE, _GNU_SOURCE, or a compiler's default
+ * gnu11 mode); under -std=c99 or -std=c11 it does not. POSIX also requires
+ * <sys/select.h> to define sigset_t, and glibc and musl define it there
+ * whatever the feature macros, so this header compiles in strict ISO C
+ * without asking its users to define anything. It brings select(), pselect()
+ * and fd_set along.
+ */
+#include <sys/select.h>
 #include <ipckit/export.h>
 
 IPCKIT_BEGIN_DECLS
@@ -120,6 +131,7 @@ IPCKIT_API int ipckit_signal_queue(pid_t pid, int signo, intptr_t value);
  * The signals must be blocked in every thread (see the header comment);
  * otherwise they may be delivered to a handler or default action instead.
  *
+ * @param set        the signals to wait for.
  * @param out        if not NULL, receives what the signal tells.
  * @param timeout_ms -1 forever, 0 only take one already pending, > 0 at
  *                   most that many milliseconds. Interruptions by other
@@ -149,6 +161,7 @@ typedef void (*ipckit_sigdisp_fn)(const ipckit_siginfo *si, void *arg);
  * Create a dispatcher with no signals. It owns a signalfd (close-on-exec,
  * non-blocking).
  *
+ * @param out   receives the handle; NULL on failure (unless @p out is NULL).
  * @param flags 0 (reserved).
  * @return 0, or -EINVAL (NULL @p out, unknown flags), -EMFILE, -ENOMEM.
  */
@@ -182,6 +195,7 @@ IPCKIT_API int ipckit_sigdisp_off(ipckit_sigdisp *d, int signo);
  * lowest number first). Callbacks may call ipckit_sigdisp_on() and _off()
  * but not ipckit_sigdisp_close().
  *
+ * @param d          the dispatcher.
  * @param timeout_ms -1 forever, 0 never wait, > 0 at most that many ms.
  * @return the number of callbacks run (> 0), or -EAGAIN (timeout 0, nothing
  *         pending), -ETIMEDOUT, -ENOENT (no signal registered and waiting

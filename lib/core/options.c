@@ -22,8 +22,10 @@ ipckit_opts_init(ipckit_opts *opts, unsigned version)
     if (opts == NULL || version == 0 || version > IPCKIT_OPTS_VERSION)
         return -EINVAL;
     ipckit_opts def = IPCKIT_OPTS_INIT;
-    *opts = def;
-    opts->version = version;
+    def.version = version;
+    /* Write only the fields of that version: a program built against
+     * version 1 passes a struct that ends where version 2's fields begin. */
+    memcpy(opts, &def, version == 1 ? IPCKIT__OPTS_V1_SIZE : sizeof def);
     return 0;
 }
 

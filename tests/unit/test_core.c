@@ -4,6 +4,7 @@
  * registered with ipckit_backend_register() and used with the normal API.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,36 @@ START_TEST(opts_init)
     ck_assert_int_eq(ipckit_opts_init(&o, 0), -EINVAL);
     ck_assert_int_eq(ipckit_opts_init(&o, IPCKIT_OPTS_VERSION + 1), -EINVAL);
     ck_assert_int_eq(ipckit_opts_init(NULL, IPCKIT_OPTS_VERSION), -EINVAL);
+}
+END_TEST
+
+/* A program built against options version 1 has a struct that ends where
+ * the fields of version 2 begin (trust_uids): initialising it for version 1
+ * must write nothing past that. */
+START_TEST(opts_init_writes_only_its_version)
+{
+    const size_t v1 = offsetof(ipckit_opts, trust_uids);
+    union {
+        ipckit_opts o;
+        unsigned char b[sizeof(ipckit_opts) + 16];
+    } u;
+    memset(&u, 0xa5, sizeof u);
+    ck_assert_int_eq(ipckit_opts_init(&u.o, 1), 0);
+    for (size_t i = v1; i < sizeof u.b; i++)
+        ck_assert_msg(u.b[i] == 0xa5, "ipckit_opts_init(version 1) wrote byte %zu of a %zu-byte struct",
+                      i, v1);
+    ck_assert_uint_eq(u.o.version, 1);
+    ck_assert_uint_eq(u.o.mode, 0);
+    ck_assert_uint_eq(u.o.flags, 0);
+    ck_assert_int_eq(u.o.open_timeout_ms, -1);
+    ck_assert_int_eq(u.o.signo, 0);
+
+    memset(&u, 0xa5, sizeof u);
+    ck_assert_int_eq(ipckit_opts_init(&u.o, IPCKIT_OPTS_VERSION), 0);
+    ck_assert_ptr_null(u.o.trust_uids);
+    ck_assert_uint_eq(u.o.trust_gids_len, 0);
+    for (size_t i = sizeof u.o; i < sizeof u.b; i++)
+        ck_assert_uint_eq(u.b[i], 0xa5);
 }
 END_TEST
 
@@ -487,6 +518,7 @@ main(void)
     tcase_add_test(tc, strerror_and_names);
     tcase_add_test(tc, version);
     tcase_add_test(tc, opts_init);
+    tcase_add_test(tc, opts_init_writes_only_its_version);
     tcase_add_test(tc, open_validation);
     tcase_add_test(tc, deadline_helpers);
     suite_add_tcase(s, tc);
