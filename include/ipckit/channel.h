@@ -303,7 +303,8 @@ IPCKIT_API int ipckit_interrupt(ipckit_channel *ch);
  * receivable, for poll()/epoll. Drain with timeout 0 until -EAGAIN before
  * polling again: a backend may hold several messages read in one go.
  *
- * @return the descriptor (owned by the channel), or -ENOTSUP.
+ * @return the descriptor (owned by the channel), -ENOTSUP (no pollable
+ *         descriptor: ipckit_last_error() says why), or -EINVAL for NULL.
  */
 IPCKIT_API int ipckit_fd(const ipckit_channel *ch);
 
