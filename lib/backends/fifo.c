@@ -20,12 +20,16 @@
  *     every other large message (a limit of fifo:, documented; a send that
  *     gives up waiting for the lock says so, with the holder's pid).
  *
- * Nothing read from the pipe is trusted: bad magic, version, flags, type or
- * a length over this channel's max_msg_size give -EBADMSG, and the channel
- * stays in that state (the byte stream has lost its frame boundaries). A
- * writer that dies or times out in the middle of a large message costs only
- * that message: the reader discards the partial message and reports
- * -EBADMSG once.
+ * Nothing read from the pipe is trusted. Two kinds of failure, two codes:
+ *
+ *   - -EPROTO: a header that is not a frame header (bad magic, version,
+ *     flags, frame length or type). The reader no longer knows where frames
+ *     begin, so the channel stays in that state: it must be reopened;
+ *   - -EBADMSG: well-formed frames that make no deliverable message (a
+ *     length over this channel's max_msg_size, a large message cut off
+ *     because its writer died or timed out in the middle of it, frames that
+ *     do not fit their message). That message is discarded and reported
+ *     once, and the channel goes on.
  *
  * Stream mode (?stream=1 or IPCKIT_OPT_STREAM) writes and reads plain bytes,
  * for peers that do not speak ipckit (cat, PHP's fwrite/fread).
@@ -36,6 +40,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,7 +80,7 @@ struct fifo {
     int fd;
     bool reader;
     bool stream;
-    bool broken;         /* framing lost: every recv fails with -EBADMSG */
+    bool broken;          /* framing lost: every recv fails with -EPROTO */
     bool sigpipe_ignored; /* writer: SIGPIPE was SIG_IGN at open */
     dev_t dev;            /* the FIFO's inode, as opened */
     ino_t ino;
@@ -88,6 +93,8 @@ struct fifo {
     size_t acap, alen, atotal;
     int64_t atype;
     bool aactive, aready;
+    bool askip;  /* skipping the rest of a message already reported as discarded */
+    bool orphan; /* skipping frames whose message began unseen; reported */
     char path[PATH_MAX];
 };
 
@@ -735,15 +742,75 @@ fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *dea
     }
 }
 
+/*
+ * Do these bytes look like text (printable ASCII, tab, line ends, or bytes
+ * of UTF-8 sequences)? An ipckit frame header never does: its version byte
+ * is 1 and its length has zero bytes.
+ */
+static bool
+fifo_looks_like_text(const unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (!((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' || c >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+static const char fifo_text_hint[] =
+    "; the bytes look like text: a receiver opened with ?stream=1 takes plain bytes (echo,"
+    " PHP's fwrite)";
+
+/* A header that is no frame header: the stream has lost its framing. */
 static ssize_t
 fifo_corrupt(struct fifo *f, const char *what, const struct fifo_hdr *h)
 {
     f->broken = true;
-    return ipckit_backend_error(f, -EBADMSG,
-                                "recv: corrupt frame on \"%s\": %s (magic %#x, version %u,"
-                                " flags %#x, length %u, type %lld); the channel must be reopened",
+    if (fifo_looks_like_text((const unsigned char *) h, FIFO_HDR))
+        return ipckit_backend_error(f, -EPROTO,
+                                    "recv: \"%s\" lost its framing: %s%s; the channel must be"
+                                    " reopened",
+                                    f->path, what, fifo_text_hint);
+    return ipckit_backend_error(f, -EPROTO,
+                                "recv: \"%s\" lost its framing: %s (magic %#x, version %u,"
+                                " flags %#x, length %u, type %lld); the channel must be"
+                                " reopened",
                                 f->path, what, h->magic, h->version, h->flags, h->len,
                                 (long long) h->type);
+}
+
+/* Drop the large message being assembled. */
+static void
+fifo_drop_partial(struct fifo *f)
+{
+    f->aactive = f->aready = false;
+    f->alen = f->atotal = 0;
+}
+
+/*
+ * A message of well-formed frames that cannot be delivered: it is dropped,
+ * and the rest of its frames (unless this was its @p last) are skipped
+ * without a second report. The channel goes on: -EBADMSG once.
+ */
+static ssize_t fifo_discard(struct fifo *f, bool last, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ssize_t
+fifo_discard(struct fifo *f, bool last, const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+    fifo_drop_partial(f);
+    f->askip = !last;
+    f->orphan = false;
+    va_start(ap, fmt);
+    (void) vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return ipckit_backend_error(f, -EBADMSG, "recv: a message on \"%s\" was discarded: %s", f->path,
+                                why);
 }
 
 /* Make room for @p need unparsed bytes starting at head. */
@@ -767,24 +834,48 @@ fifo_make_room(struct fifo *f, size_t need)
     return 0;
 }
 
-/* Take one chunk of a large message; returns 0 or a negative errno. */
+/* Take one frame of a large message; returns 0 or a negative errno. */
 static ssize_t
 fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p)
 {
     size_t n = h->len;
-    ssize_t lost = 0;
+    bool last = (h->flags & FIFO_LAST) != 0;
     if (h->flags & FIFO_FIRST) {
         uint64_t total;
+        if (f->aactive) {
+            /* The one large message in flight (writers take turns under the
+             * flock) never ended: its writer died or timed out after its
+             * first frames. This frame starts the next one. */
+            size_t got = f->alen, want = f->atotal;
+            ssize_t next;
+            fifo_drop_partial(f);
+            next = fifo_take_chunk(f, h, p);
+            if (next == -ENOMEM)
+                return -ENOMEM;
+            return ipckit_backend_error(f, -EBADMSG,
+                                        "recv: a message on \"%s\" was cut off after %zu of its"
+                                        " %zu bytes (its writer was killed or timed out, or"
+                                        " another process read part of it); discarded%s",
+                                        f->path, got, want,
+                                        next < 0 ? ", and so was the next one" : "");
+        }
+        f->askip = f->orphan = false;
         if (n < sizeof total)
-            return fifo_corrupt(f, "first frame too short", h);
+            return fifo_discard(f, last,
+                                "its first frame (%zu bytes) is too short to hold its"
+                                " length",
+                                n);
         memcpy(&total, p, sizeof total);
-        if (total <= FIFO_CHUNK - sizeof total || total > f->max_msg)
-            return fifo_corrupt(f, "bad total length of a large message", h);
-        if (f->aactive)
-            lost = ipckit_backend_error(f, -EBADMSG,
-                                        "recv: a sender stopped after %zu of %zu bytes of a"
-                                        " message; it was discarded",
-                                        f->alen, f->atotal);
+        if (total > f->max_msg)
+            return fifo_discard(f, last,
+                                "its length, %llu bytes, is over this channel's"
+                                " max_msg_size of %zu",
+                                (unsigned long long) total, f->max_msg);
+        if (total <= FIFO_CHUNK - sizeof total)
+            return fifo_discard(f, last,
+                                "its length, %llu bytes, fits one frame, yet it came"
+                                " in several",
+                                (unsigned long long) total);
         if (f->acap < total) {
             unsigned char *nb = realloc(f->abuf, (size_t) total);
             if (nb == NULL)
@@ -799,22 +890,36 @@ fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p
         p += sizeof total;
         n -= sizeof total;
     } else if (!f->aactive) {
-        /* The start of this message was never seen (the channel was opened
-         * in the middle of it, or its sender was replaced): skip the frame. */
+        /* A frame of a message this channel is not assembling: one it has
+         * discarded already (skipped quietly), or one whose start it never
+         * got (it began before this channel was opened): reported once. */
+        bool report = !f->askip && !f->orphan;
+        if (last)
+            f->askip = f->orphan = false;
+        else if (report)
+            f->orphan = true;
+        if (report)
+            return ipckit_backend_error(f, -EBADMSG,
+                                        "recv: frames of a message on \"%s\" whose start this"
+                                        " channel never received (it began before the channel"
+                                        " was opened) were discarded",
+                                        f->path);
         return 0;
     } else if (h->type != f->atype) {
-        return fifo_corrupt(f, "frame type differs from its message", h);
+        return fifo_discard(f, last, "a frame of type %lld came among its frames of type %lld",
+                            (long long) h->type, (long long) f->atype);
     }
     if (n > f->atotal - f->alen)
-        return fifo_corrupt(f, "frames longer than the message", h);
+        return fifo_discard(f, last, "its frames hold more than its length of %zu bytes",
+                            f->atotal);
     memcpy(f->abuf + f->alen, p, n);
     f->alen += n;
-    if (h->flags & FIFO_LAST) {
+    if (last) {
         if (f->alen != f->atotal)
-            return fifo_corrupt(f, "message ended early", h);
+            return fifo_discard(f, true, "it ended after %zu of its %zu bytes", f->alen, f->atotal);
         f->aready = true;
     }
-    return lost;
+    return 0;
 }
 
 static ssize_t
@@ -831,16 +936,26 @@ fifo_recv_stream(struct fifo *f, long *type, void *buf, size_t cap,
     return n;
 }
 
+/* Check a frame header before any of its fields is used. */
 static ssize_t
-fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
-          const struct timespec *deadline)
+fifo_check_header(struct fifo *f, const struct fifo_hdr *h)
 {
-    struct fifo *f = state;
-    (void) selector;
-    if (f->stream)
-        return fifo_recv_stream(f, type, buf, cap, deadline);
+    if (h->magic != FIFO_MAGIC)
+        return fifo_corrupt(f, "bad magic", h);
+    if (h->version != FIFO_VERSION)
+        return fifo_corrupt(f, "unknown frame version", h);
+    if (h->type <= 0 || h->type > LONG_MAX)
+        return fifo_corrupt(f, "type not positive", h);
+    if ((h->flags & ~(FIFO_FIRST | FIFO_LAST)) || h->len > FIFO_CHUNK)
+        return fifo_corrupt(f, "bad flags or frame length", h);
+    return 0;
+}
+
+static ssize_t
+fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct timespec *deadline)
+{
     if (f->broken)
-        return ipckit_backend_error(f, -EBADMSG,
+        return ipckit_backend_error(f, -EPROTO,
                                     "recv: \"%s\" lost its framing after a corrupt frame;"
                                     " reopen the channel",
                                     f->path);
@@ -863,18 +978,13 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
         if (avail >= FIFO_HDR) {
             struct fifo_hdr h;
             const unsigned char *p = f->rbuf + f->head;
+            bool single;
             memcpy(&h, p, FIFO_HDR);
-            if (h.magic != FIFO_MAGIC)
-                return fifo_corrupt(f, "bad magic", &h);
-            if (h.version != FIFO_VERSION)
-                return fifo_corrupt(f, "unknown frame version", &h);
-            if (h.type <= 0 || h.type > LONG_MAX)
-                return fifo_corrupt(f, "type not positive", &h);
-            if ((h.flags & ~(FIFO_FIRST | FIFO_LAST)) || h.len > FIFO_CHUNK)
-                return fifo_corrupt(f, "bad flags or frame length", &h);
-            if (h.flags == (FIFO_FIRST | FIFO_LAST) && h.len > f->max_msg)
-                return fifo_corrupt(f, "message longer than this channel's max_msg_size", &h);
-            if (h.flags == (FIFO_FIRST | FIFO_LAST) && h.len > cap)
+            n = fifo_check_header(f, &h);
+            if (n < 0)
+                return n;
+            single = h.flags == (FIFO_FIRST | FIFO_LAST);
+            if (single && h.len <= f->max_msg && h.len > cap)
                 return ipckit_backend_error(f, -EMSGSIZE,
                                             "recv: message of %u bytes does not fit a buffer"
                                             " of %zu bytes; it stays queued",
@@ -884,7 +994,16 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
                 f->head += need;
                 if (f->head == f->tail)
                     f->head = f->tail = 0;
-                if (h.flags == (FIFO_FIRST | FIFO_LAST)) {
+                if (single && h.len > f->max_msg) {
+                    /* not fifo_discard(): a small message between the
+                     * frames of a large one leaves the large one alone */
+                    return ipckit_backend_error(f, -EBADMSG,
+                                                "recv: a message on \"%s\" was discarded: its"
+                                                " length, %u bytes, is over this channel's"
+                                                " max_msg_size of %zu",
+                                                f->path, h.len, f->max_msg);
+                }
+                if (single) {
                     memcpy(buf, p + FIFO_HDR, h.len);
                     *type = (long) h.type;
                     return (ssize_t) h.len;
@@ -902,19 +1021,35 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
             f->tail += (size_t) n;
             continue;
         }
+        if (n == -EPIPE) {
+            /* every writer has gone: the next one starts a fresh stream */
+            f->askip = f->orphan = false;
+        }
         if (n == -EPIPE && (avail > 0 || f->aactive)) {
             size_t lost = avail + f->alen;
+            bool text = !f->aactive && fifo_looks_like_text(f->rbuf + f->head, avail);
             f->head = f->tail = 0;
-            f->aactive = false;
+            fifo_drop_partial(f);
             return ipckit_backend_error(f, -EBADMSG,
                                         "recv: the last writer of \"%s\" closed in the middle"
-                                        " of a message; %zu bytes discarded",
-                                        f->path, lost);
+                                        " of a message; %zu bytes discarded%s",
+                                        f->path, lost, text ? fifo_text_hint : "");
         }
         if (n == -EPIPE)
             return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
         return n;
     }
+}
+
+static ssize_t
+fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
+          const struct timespec *deadline)
+{
+    struct fifo *f = state;
+    (void) selector;
+    if (f->stream)
+        return fifo_recv_stream(f, type, buf, cap, deadline);
+    return fifo_recv_frames(f, type, buf, cap, deadline);
 }
 
 const ipckit_backend ipckit__fifo_backend = {

@@ -10,7 +10,10 @@
  *  - a reader killed while a writer is in the middle of a large message: the
  *    writer gets -EPIPE, never hangs and never dies of SIGPIPE;
  *  - a peer that takes the large-message lock and keeps it: large sends time
- *    out and say why, single-frame sends go through.
+ *    out and say why, single-frame sends go through;
+ *  - a writer killed in the middle of a large message while others keep
+ *    the FIFO open: that message is reported cut off (-EBADMSG, not the
+ *    -EPROTO of a stream that lost its framing), the next one arrives.
  *
  * IPCKIT_FAULT_ITERATIONS sets the number of kills (default 200).
  */
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <ipckit/ipckit.h>
@@ -329,6 +333,66 @@ START_TEST(large_message_lock_held_by_another)
 }
 END_TEST
 
+static int
+send_endless_large(void *arg)
+{
+    static unsigned char big[1 << 20];
+    ipckit_channel *tx = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    (void) ipckit_send(tx, big, sizeof big, -1); /* killed while blocked in here */
+    return 3;
+}
+
+/*
+ * A writer dies in the middle of a large message while another writer
+ * keeps the FIFO open. The reader learns of it when the next large message
+ * begins: -EBADMSG once, with a detail that says what happened, and the
+ * next message arrives; nothing says the stream lost its framing.
+ */
+START_TEST(writer_killed_while_others_write)
+{
+    static unsigned char buf[1 << 20], big[30000];
+    ipckit_channel *rx = NULL, *tx = NULL;
+    const char *d;
+    long long until;
+    int fd, psz, queued = 0;
+    pid_t pid;
+
+    tk_name(name, sizeof name, "fifo", "cutoff.pipe");
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_open(&tx, name, IPCKIT_SEND, NULL), 0);
+    pid = tk_fork(send_endless_large, NULL);
+    /* wait until the pipe is full: the writer is blocked inside its message */
+    fd = ipckit_fd(rx);
+    psz = fcntl(fd, F_GETPIPE_SZ);
+    until = tk_now_ms() + LONG_WAIT;
+    while (queued < psz - 4096 && tk_now_ms() < until) {
+        usleep(2000);
+        ck_assert_int_eq(ioctl(fd, FIONREAD, &queued), 0);
+    }
+    ck_assert_int_ge(queued, psz - 4096);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    /* the receiver takes in the first part of the message and waits for the
+     * rest: tx still has the FIFO open */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN); /* tx still has it open */
+    tk_fill(big, sizeof big, 5, 5);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    d = ipckit_last_error(rx);
+    ck_assert_msg(strstr(d, "cut off after") != NULL && strstr(d, "of its 1048576 bytes") != NULL &&
+                      strstr(d, "writer was killed or timed out") != NULL,
+                  "detail: %s", d);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), (ssize_t) sizeof big);
+    ck_assert_int_eq(memcmp(buf, big, sizeof big), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -338,6 +402,7 @@ main(void)
     tcase_add_test(tc, writer_killed_at_random_points);
     tcase_add_test(tc, reader_killed_mid_message);
     tcase_add_test(tc, large_message_lock_held_by_another);
+    tcase_add_test(tc, writer_killed_while_others_write);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

@@ -455,10 +455,23 @@ START_TEST(max_msg_size_enforced)
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "limit of 100"));
     ck_assert_int_eq(ipckit_send(tx, big, 100, 0), 0);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 100);
-    /* a peer with a larger limit: the receiver refuses rather than overreads */
+    /* a peer with a larger limit: the receiver refuses rather than overreads,
+     * discards that message, says so once, and goes on */
     tx2 = open_ok(name, IPCKIT_SEND, NULL);
     ck_assert_int_eq(ipckit_send(tx2, big, sizeof big, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, big, 50, 0), 0);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "9000 bytes") != NULL &&
+                      strstr(ipckit_last_error(rx), "max_msg_size of 100") != NULL,
+                  "detail: %s", ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 50);
+    /* the same for a message of one frame */
+    ck_assert_int_eq(ipckit_send(tx2, big, 150, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, "ok", 2, 0), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "150 bytes"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 2);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
     ck_assert_int_eq(ipckit_close(tx2), 0);
     ck_assert_int_eq(ipckit_close(tx), 0);
     ck_assert_int_eq(ipckit_close(rx), 0);
@@ -483,7 +496,12 @@ struct frame {
     int64_t type;
 };
 
-START_TEST(corrupt_frames_are_ebadmsg)
+/*
+ * A header that is no frame header: the stream has lost its framing,
+ * -EPROTO from then on. A message that cannot be delivered from well-formed
+ * frames (cut off, over the limit): -EBADMSG once, and the channel goes on.
+ */
+START_TEST(corrupt_frames_are_eproto)
 {
     ipckit_channel *rx;
     char buf[64];
@@ -495,10 +513,13 @@ START_TEST(corrupt_frames_are_ebadmsg)
 
     /* garbage */
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
-    raw_write("hello world, this is not a frame", 32);
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    raw_write("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10garbage", 23);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "bad magic"));
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG); /* sticky */
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "must be reopened"));
+    ck_assert_ptr_null(strstr(ipckit_last_error(rx), "stream=1")); /* not text */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPROTO); /* sticky */
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "reopen"));
     ck_assert_int_eq(ipckit_close(rx), 0);
 
     /* a header that claims more than a frame may hold: no overread, no huge allocation */
@@ -506,7 +527,7 @@ START_TEST(corrupt_frames_are_ebadmsg)
     memset(&f, 0, sizeof f);
     f.h = (struct frame){ 0x4b49, 1, 3, 0xfffffff0u, 1 };
     raw_write(&f, sizeof f);
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
     ck_assert_int_eq(ipckit_close(rx), 0);
 
     /* bad type, bad version, bad flags */
@@ -516,22 +537,104 @@ START_TEST(corrupt_frames_are_ebadmsg)
         rx = open_ok(name, IPCKIT_RECV, NULL);
         f.h = bad[i];
         raw_write(&f, sizeof f);
-        ck_assert_msg(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == -EBADMSG, "case %zu", i);
+        ck_assert_msg(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == -EPROTO, "case %zu", i);
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPROTO);
         ck_assert_int_eq(ipckit_close(rx), 0);
     }
 
-    /* a truncated frame, then the writer goes: the partial bytes are dropped */
+    /* a truncated frame, then the writer goes: the partial bytes are
+     * dropped, -EBADMSG, and the channel goes on */
     rx = open_ok(name, IPCKIT_RECV, NULL);
     f.h = (struct frame){ 0x4b49, 1, 3, 8, 1 };
     raw_write(&f, sizeof f.h + 3);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "discarded"));
+    ck_assert_ptr_null(strstr(ipckit_last_error(rx), "stream=1"));
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
     /* and the channel works again for the next writer */
     memcpy(f.payload, "ABCDEFGH", 8);
     raw_write(&f, sizeof f);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 8);
     ck_assert_int_eq(memcmp(buf, "ABCDEFGH", 8), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/*
+ * Plain text written to a framed receiver (PHP's fwrite, echo hi > fifo):
+ * the detail says that a receiver with ?stream=1 takes it.
+ */
+START_TEST(text_to_framed_receiver_says_stream)
+{
+    ipckit_channel *rx;
+    char buf[64];
+    setup_names("text.pipe");
+
+    /* longer than a header: bad magic, the framing is lost */
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    raw_write("hello world, this is not a frame\n", 33);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "bad magic") != NULL &&
+                      strstr(ipckit_last_error(rx), "look like text") != NULL &&
+                      strstr(ipckit_last_error(rx), "?stream=1") != NULL,
+                  "detail: %s", ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* shorter than a header, then the writer goes ("echo hi > fifo") */
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    raw_write("hi\n", 3);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "3 bytes discarded") != NULL &&
+                      strstr(ipckit_last_error(rx), "?stream=1") != NULL,
+                  "detail: %s", ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* UTF-8 text counts as text too */
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    static const char utf8[] = "gr\xc3\xbc\xc3\x9f dich, Stra\xc3\x9f"
+                               "e\n";
+    raw_write(utf8, sizeof utf8 - 1);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "?stream=1"));
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/*
+ * Frames of a large message whose first frame this receiver never got
+ * (the message began before it opened): skipped, and reported once, never
+ * silently; the messages after them arrive.
+ */
+START_TEST(frames_without_their_start_are_reported)
+{
+    ipckit_channel *rx;
+    char buf[64];
+    struct {
+        struct frame h;
+        char payload[8];
+    } mid = { { 0x4b49, 1, 0, 8, 5 }, "middle.." }, last = { { 0x4b49, 1, 2, 8, 5 }, "last...." },
+      one = { { 0x4b49, 1, 3, 8, 7 }, "single.." };
+    long type = 0;
+    setup_names("orphan.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    int fd = open(path, O_WRONLY | O_NONBLOCK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, &mid, sizeof mid), (ssize_t) sizeof mid);
+    ck_assert_int_eq(write(fd, &mid, sizeof mid), (ssize_t) sizeof mid);
+    ck_assert_int_eq(write(fd, &last, sizeof last), (ssize_t) sizeof last);
+    ck_assert_int_eq(write(fd, &one, sizeof one), (ssize_t) sizeof one);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "never received") != NULL, "detail: %s",
+                  ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT), 8);
+    ck_assert_int_eq(type, 7);
+    ck_assert_int_eq(memcmp(buf, "single..", 8), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    close(fd);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
@@ -1173,7 +1276,9 @@ main(void)
     tcase_add_test(tc, send_full_pipe_times_out);
     tcase_add_test(tc, small_buffer_keeps_message);
     tcase_add_test(tc, max_msg_size_enforced);
-    tcase_add_test(tc, corrupt_frames_are_ebadmsg);
+    tcase_add_test(tc, corrupt_frames_are_eproto);
+    tcase_add_test(tc, text_to_framed_receiver_says_stream);
+    tcase_add_test(tc, frames_without_their_start_are_reported);
     tcase_add_test(tc, stream_mode_for_foreign_peers);
     tcase_add_test(tc, many_writers_never_interleave);
     tcase_add_test(tc, writer_killed_mid_message);
