@@ -31,9 +31,18 @@
  *     do not fit their message). That message is discarded and reported
  *     once, and the channel goes on.
  *
+ * One receiver. A second receiving channel on the FIFO would take frames
+ * out of the middle of the first one's large messages; its open is refused
+ * (-EBUSY). Receivers announce themselves with an open-file-description
+ * lock (F_OFD_SETLK, a read lock, all a read-only descriptor may take) on a
+ * byte of the FIFO, which no flock() of the writers touches and which goes
+ * with the last descriptor of that open file (a receiver that dies holds
+ * nothing). See fifo_claim_reader().
+ *
  * Stream mode (?stream=1 or IPCKIT_OPT_STREAM) writes and reads plain bytes,
  * for peers that do not speak ipckit (cat, PHP's fwrite/fread).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -67,6 +77,11 @@
 #define FIFO_MAX_DEFAULT ((size_t) 1 << 20)
 #define FIFO_MAX_LIMIT ((size_t) 1 << 30)
 #define FIFO_RBUF 65536u
+/* Bytes of the FIFO that receivers lock (F_OFD_SETLK, read locks): held by
+ * the receiver for its lifetime; held by an open while it checks. */
+#define FIFO_LOCK_READER 1
+#define FIFO_LOCK_OPENING 2
+#define FIFO_CLAIM_ROUNDS 200
 
 struct fifo_hdr {
     uint16_t magic;
@@ -252,6 +267,176 @@ fifo_record_created(const char *path, const struct stat *made, struct ipckit__cr
     return ipckit__creator_write(rec) == 0;
 }
 
+/* ---- one receiver -------------------------------------------------------- */
+
+/* Lock (F_RDLCK) or unlock (F_UNLCK) byte @p at of the FIFO for this open
+ * file description: 0 or -errno. */
+static int
+fifo_ofd_lock(int fd, short type, off_t at)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+/* What another open file description holds on byte @p at: F_UNLCK (nothing),
+ * F_RDLCK, F_WRLCK, or -errno. */
+static int
+fifo_ofd_other(int fd, off_t at)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    while (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return fl.l_type;
+}
+
+/* Does /proc/PID/fdinfo/FD (open as @p fp) list a lock on byte @p at? */
+static bool
+fifo_fdinfo_locks(FILE *fp, long long at)
+{
+    char line[256];
+    while (fgets(line, sizeof line, fp) != NULL) {
+        /* "lock:\t1: OFDLCK ADVISORY  READ -1 fe:00:1234 1 1" */
+        long long start, end;
+        if (sscanf(line, "lock: %*d: OFDLCK %*s %*s %*s %*s %lld %lld", &start, &end) == 2 &&
+            start == at && end == at)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The pid of a process that has this FIFO open with the receiver's lock
+ * (the lock lines of /proc/PID/fdinfo), or 0 when none is seen. An OFD lock
+ * has no owner pid (F_OFD_GETLK says -1), and a user sees only the
+ * descriptors of their own processes, unless root. Read only when an open
+ * is refused.
+ */
+static long
+fifo_reader_holder(const struct fifo *f)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *pe;
+    long self = (long) getpid(), found = 0;
+    if (proc == NULL)
+        return 0;
+    while (found == 0 && (pe = readdir(proc)) != NULL) {
+        char dir[64];
+        struct dirent *fe;
+        DIR *fds;
+        char *end;
+        long pid = strtol(pe->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0')
+            continue;
+        (void) snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
+        fds = opendir(dir);
+        if (fds == NULL)
+            continue;
+        while (found == 0 && (fe = readdir(fds)) != NULL) {
+            char info[96];
+            struct stat sb;
+            FILE *fp;
+            long fd = strtol(fe->d_name, &end, 10);
+            if (fd < 0 || *end != '\0' || fe->d_name[0] == '\0' || (pid == self && fd == f->fd))
+                continue;
+            /* stat() through the link: the file the descriptor is open on */
+            if (fstatat(dirfd(fds), fe->d_name, &sb, 0) < 0 || !S_ISFIFO(sb.st_mode) ||
+                sb.st_dev != f->dev || sb.st_ino != f->ino)
+                continue;
+            (void) snprintf(info, sizeof info, "/proc/%ld/fdinfo/%ld", pid, fd);
+            fp = fopen(info, "re");
+            if (fp == NULL)
+                continue;
+            if (fifo_fdinfo_locks(fp, FIFO_LOCK_READER))
+                found = pid;
+            (void) fclose(fp);
+        }
+        (void) closedir(fds);
+    }
+    (void) closedir(proc);
+    return found;
+}
+
+static int
+fifo_reader_busy(struct fifo *f, const char *why)
+{
+    char holder[48] = "";
+    long pid = fifo_reader_holder(f);
+    if (pid == (long) getpid())
+        (void) snprintf(holder, sizeof holder, " (pid %ld: this process)", pid);
+    else if (pid > 0)
+        (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
+    return ipckit_backend_error(f, -EBUSY,
+                                "fifo: \"%s\" %s%s; a FIFO takes one receiving channel at a"
+                                " time",
+                                f->path, why, holder);
+}
+
+/*
+ * Become the one receiver of the FIFO, or fail with -EBUSY. Read-only
+ * descriptors can take only read locks, which never exclude each other, so
+ * exclusion is built from looking: an open
+ *   1. locks FIFO_LOCK_OPENING (it is opening);
+ *   2. looks whether another open holds FIFO_LOCK_OPENING: if so, both may
+ *      have seen each other: it lets go, waits 1 to 8 ms and starts over;
+ *   3. looks whether a receiver holds FIFO_LOCK_READER: refused;
+ *   4. locks FIFO_LOCK_READER, and only then lets FIFO_LOCK_OPENING go.
+ * Two opens can both pass step 2 only if each looked before the other
+ * locked; then the later one looks at FIFO_LOCK_READER after the earlier one
+ * took it (step 4 comes before its step-1 lock goes), and is refused.
+ * A write lock on either byte is none of ipckit's (a writer may take one):
+ * refused too, rather than waited for.
+ */
+static int
+fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
+{
+    struct timespec now;
+    unsigned seed;
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    seed = (unsigned) getpid() * 2654435761u ^ (unsigned) now.tv_nsec;
+    for (int round = 0;; round++) {
+        int other, rc = fifo_ofd_lock(f->fd, F_RDLCK, FIFO_LOCK_OPENING);
+        if (rc == -EAGAIN || rc == -EACCES)
+            return fifo_reader_busy(f, "has a lock that is not a receiver's on it");
+        if (rc < 0)
+            return ipckit_backend_error(f, rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                                        strerror(-rc));
+        other = fifo_ofd_other(f->fd, FIFO_LOCK_OPENING);
+        if (other == F_UNLCK) {
+            other = fifo_ofd_other(f->fd, FIFO_LOCK_READER);
+            if (other == F_UNLCK)
+                rc = fifo_ofd_lock(f->fd, F_RDLCK, FIFO_LOCK_READER);
+            else
+                rc = other < 0 ? other : -EBUSY;
+            (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_OPENING);
+            if (rc == -EBUSY)
+                return fifo_reader_busy(f, other == F_RDLCK ? "has a receiver already"
+                                                            : "has a lock that is not a"
+                                                              " receiver's on it");
+            if (rc < 0)
+                return ipckit_backend_error(f, rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                                            strerror(-rc));
+            return 0;
+        }
+        (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_OPENING);
+        if (other < 0)
+            return ipckit_backend_error(f, other, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                                        strerror(-other));
+        if (other == F_WRLCK)
+            return fifo_reader_busy(f, "has a lock that is not a receiver's on it");
+        /* another open at the same moment */
+        if (round + 1 >= FIFO_CLAIM_ROUNDS || ipckit_deadline_passed(deadline))
+            return fifo_reader_busy(f, "is being opened by another receiver at the same time");
+        seed = seed * 1103515245u + 12345u;
+        (void) ipckit_deadline_sleep(deadline, 1 + (long) ((seed >> 16) % 8));
+    }
+}
+
 static int
 fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
           const struct timespec *deadline)
@@ -354,6 +539,19 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
                                   path);
         goto fail;
     }
+    f->dev = fsb.st_dev;
+    f->ino = fsb.st_ino;
+    if (f->reader) {
+        rc = fifo_claim_reader(f, deadline);
+        if (rc == -EBUSY) {
+            /* another receiver has it: the FIFO (and the record of this
+             * open, if it made it just now) is in use, not this open's to
+             * take back */
+            created = recorded = false;
+        }
+        if (rc < 0)
+            goto fail;
+    }
     if (opts->capacity > 0 && fcntl(f->fd, F_SETPIPE_SZ, (int) (opts->capacity > INT_MAX
                                                                   ? INT_MAX
                                                                   : opts->capacity)) < 0) {
@@ -383,8 +581,6 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             f->rcap = FIFO_RBUF;
         }
     }
-    f->dev = fsb.st_dev;
-    f->ino = fsb.st_ino;
     (void) close(dfd);
     return 0;
 fail:

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <grp.h>
 #include <sys/stat.h>
 
@@ -165,6 +167,7 @@ START_TEST(mode_option_is_exact)
     umask(old);
     ck_assert_int_eq(lstat(path, &sb), 0);
     ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+    ck_assert_int_eq(ipckit_close(rx), 0);
     /* an existing FIFO keeps its mode */
     ipckit_channel *rx2 = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
     ck_assert_int_eq(lstat(path, &sb), 0);
@@ -175,7 +178,6 @@ START_TEST(mode_option_is_exact)
     ck_assert_uint_eq(st.mode, 0640);
     ck_assert_int_eq(st.messages, -1);
     ck_assert_int_eq(ipckit_close(rx2), 0);
-    ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
@@ -780,6 +782,176 @@ START_TEST(writer_killed_mid_message)
 }
 END_TEST
 
+/* ---- one receiver ----------------------------------------------------------------- */
+
+static int
+hold_receiver(void *arg)
+{
+    tk_gate *ready = arg;
+    ipckit_channel *rx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(ready);
+    for (;;)
+        pause(); /* killed here, holding it */
+}
+
+/* The detail of a refused receiver names the one that has the FIFO. */
+static void
+check_busy_detail(pid_t holder)
+{
+    char want[32];
+    const char *d = ipckit_error_detail();
+    (void) snprintf(want, sizeof want, "(pid %ld", (long) holder);
+    ck_assert_msg(strstr(d, "has a receiver already") != NULL && strstr(d, want) != NULL &&
+                      strstr(d, "one receiving channel") != NULL,
+                  "detail: %s (holder %ld)", d, (long) holder);
+}
+
+/*
+ * A second receiving channel on a FIFO is refused (-EBUSY, naming the
+ * process that has the first), in this process or another, framed or
+ * stream; a receiver that dies holds nothing, and the next one opens.
+ */
+START_TEST(second_receiver_refused)
+{
+    static unsigned char big[30000], out[30000];
+    ipckit_channel *rx, *rx2 = NULL, *tx;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    char sname[700];
+    tk_gate ready;
+    long long t0;
+    pid_t pid;
+    setup_names("second.pipe");
+    snprintf(sname, sizeof sname, "%s?stream=1", name);
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, NULL), -EBUSY);
+    check_busy_detail(getpid());
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EBUSY);
+    ck_assert_int_eq(ipckit_open(&rx2, sname, IPCKIT_RECV, NULL), -EBUSY);
+    ck_assert_ptr_null(rx2);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* in another process, refused at once, whatever the timeout */
+    tk_gate_init(&ready);
+    pid = tk_fork(hold_receiver, &ready);
+    ck_assert_int_eq(tk_gate_wait(&ready, LONG_WAIT), 0);
+    o.open_timeout_ms = -1;
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, &o), -EBUSY);
+    ck_assert_int_lt(tk_now_ms() - t0, LONG_WAIT);
+    check_busy_detail(pid);
+    ck_assert_int_eq(ipckit_open(&rx2, sname, IPCKIT_RECV | IPCKIT_NONBLOCK, NULL), -EBUSY);
+    check_busy_detail(pid);
+    /* a sender opens as ever */
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    tk_gate_close(&ready);
+
+    /* it died holding the FIFO: the next receiver opens, and gets large
+     * messages whole */
+    o.capacity = 64 * 1024;
+    rx = open_ok(name, IPCKIT_RECV, &o);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    tk_fill(big, sizeof big, 4, 2);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, out, sizeof out, LONG_WAIT), (ssize_t) sizeof big);
+    ck_assert_int_eq(memcmp(out, big, sizeof big), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+enum { RACERS = 6, RACES = 15 };
+
+struct race {
+    atomic_int go, done, won, busy, other;
+};
+
+static struct race *race;
+
+static int
+race_to_receive(void *arg)
+{
+    ipckit_channel *rx = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    long long until = tk_now_ms() + LONG_WAIT;
+    int rc;
+    (void) arg;
+    while (atomic_load(&race->go) == 0)
+        ;
+    o.open_timeout_ms = LONG_WAIT;
+    rc = ipckit_open(&rx, name, IPCKIT_RECV, &o);
+    atomic_fetch_add(rc == 0 ? &race->won : rc == -EBUSY ? &race->busy : &race->other, 1);
+    atomic_fetch_add(&race->done, 1);
+    if (rc != 0)
+        return 0;
+    /* the winner keeps it until every racer has tried */
+    while (atomic_load(&race->done) < RACERS && tk_now_ms() < until)
+        usleep(1000);
+    return ipckit_close(rx) == 0 ? 0 : 1;
+}
+
+/* Receivers that open at the same moment: exactly one gets the FIFO. */
+START_TEST(racing_receivers_one_wins)
+{
+    pid_t pids[RACERS];
+    race = mmap(NULL, sizeof *race, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(race, MAP_FAILED);
+    setup_names("race.pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    for (int r = 0; r < RACES; r++) {
+        memset(race, 0, sizeof *race);
+        for (int i = 0; i < RACERS; i++)
+            pids[i] = tk_fork(race_to_receive, NULL);
+        usleep(20000);
+        atomic_store(&race->go, 1);
+        for (int i = 0; i < RACERS; i++)
+            ck_assert_int_eq(tk_wait(pids[i], LONG_WAIT), 0);
+        ck_assert_msg(atomic_load(&race->won) == 1 && atomic_load(&race->busy) == RACERS - 1,
+                      "race %d: %d opened, %d refused, %d failed otherwise", r,
+                      atomic_load(&race->won), atomic_load(&race->busy),
+                      atomic_load(&race->other));
+    }
+    ck_assert_int_eq(munmap(race, sizeof *race), 0);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+static int
+wait_for_release(void *arg)
+{
+    return tk_gate_wait(arg, LONG_WAIT) == 0 ? 0 : 1;
+}
+
+/*
+ * A receiving handle inherited through fork is the same receiver (one open
+ * file description): while the child still has it, closing it in the
+ * parent does not let another receiver in.
+ */
+START_TEST(receiver_inherited_through_fork)
+{
+    ipckit_channel *rx, *rx2 = NULL;
+    tk_gate release;
+    pid_t pid;
+    setup_names("inherit.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    tk_gate_init(&release);
+    pid = tk_fork(wait_for_release, &release);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, NULL), -EBUSY);
+    check_busy_detail(pid);
+    tk_gate_open(&release);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&release);
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 static int
 fork_child_sends(void *arg)
 {
@@ -852,8 +1024,8 @@ START_TEST(other_users_are_kept_out)
 
     o.mode = 0666; /* the same test lets them in when the mode says so */
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    ck_assert_int_eq(ipckit_close(rx), 0); /* one receiver at a time */
     ck_assert_int_eq(tk_wait(tk_fork(open_as_nobody, name), LONG_WAIT), 0);
-    ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
@@ -1283,6 +1455,9 @@ main(void)
     tcase_add_test(tc, many_writers_never_interleave);
     tcase_add_test(tc, writer_killed_mid_message);
     tcase_add_test(tc, handle_used_across_fork);
+    tcase_add_test(tc, second_receiver_refused);
+    tcase_add_test(tc, racing_receivers_one_wins);
+    tcase_add_test(tc, receiver_inherited_through_fork);
     tcase_add_test(tc, other_users_are_kept_out);
     tcase_add_test(tc, failed_open_removes_only_its_fifo);
     tcase_add_test(tc, unlink_through_linked_directory);
