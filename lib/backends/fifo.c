@@ -39,6 +39,13 @@
  * with the last descriptor of that open file (a receiver that dies holds
  * nothing). See fifo_claim_reader().
  *
+ * The end of the stream. Once a writer has come and gone, poll() reports
+ * POLLHUP on the read end until a new writer comes, so an event loop would
+ * wake at once, again and again. After a receive has returned -EPIPE, the
+ * channel holds a write end of its own until the next receive: the FIFO
+ * then has a writer, so the descriptor is quiet until someone sends. See
+ * fifo_idle_hold().
+ *
  * Stream mode (?stream=1 or IPCKIT_OPT_STREAM) writes and reads plain bytes,
  * for peers that do not speak ipckit (cat, PHP's fwrite/fread).
  */
@@ -93,6 +100,7 @@ struct fifo_hdr {
 
 struct fifo {
     int fd;
+    int idle_fd;          /* reader: its own write end, held after -EPIPE, or -1 */
     bool reader;
     bool stream;
     bool broken;          /* framing lost: every recv fails with -EPROTO */
@@ -437,6 +445,49 @@ fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
     }
 }
 
+/* ---- the read end between receives ----------------------------------------- */
+
+/*
+ * After the end of the stream (a receive returned -EPIPE), hold a write end
+ * of the FIFO until the next receive. poll() reports POLLHUP on a read end
+ * whenever no writer has the FIFO open and one has come and gone since the
+ * read end was opened; with a writer of its own the FIFO has a writer, so
+ * the descriptor is readable only when someone sends. The write end is
+ * opened through /proc/self/fd (it needs no path, and no permission but
+ * write permission on the FIFO) and checked to be the same FIFO.
+ * Returns 0, or the errno that kept it from being held.
+ */
+static int
+fifo_idle_hold(struct fifo *f)
+{
+    char proc[40];
+    struct stat sb;
+    int fd;
+    if (f->idle_fd >= 0)
+        return 0;
+    (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+    fd = open(proc, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    if (fstat(fd, &sb) < 0 || !S_ISFIFO(sb.st_mode) || sb.st_dev != f->dev || sb.st_ino != f->ino) {
+        (void) close(fd);
+        return EINVAL;
+    }
+    f->idle_fd = fd;
+    return 0;
+}
+
+/* Let the write end of fifo_idle_hold() go: every receive starts with the
+ * FIFO's own state (the end of the stream, if no writer came meanwhile). */
+static void
+fifo_idle_release(struct fifo *f)
+{
+    if (f->idle_fd >= 0) {
+        (void) close(f->idle_fd);
+        f->idle_fd = -1;
+    }
+}
+
 static int
 fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
           const struct timespec *deadline)
@@ -451,6 +502,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     int rc, fl, dfd;
 
     f->fd = -1;
+    f->idle_fd = -1;
     rc = ipckit_name_check_params(name, fifo_params);
     if (rc < 0)
         return rc;
@@ -604,6 +656,7 @@ fifo_close(void *state)
 {
     struct fifo *f = state;
     int rc = 0;
+    fifo_idle_release(f);
     if (f->fd >= 0 && close(f->fd) < 0 && errno != EINTR)
         rc = -errno;
     f->fd = -1;
@@ -903,7 +956,7 @@ fifo_send(void *state, long type, const void *buf, size_t len, const struct time
 /*
  * Read what is available into dst (blocking read, or poll then read for a
  * deadline). Returns bytes read (> 0), -EPIPE when no writer is left, or
- * another negative errno.
+ * another negative errno. The only place where a receive waits.
  */
 static ssize_t
 fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *deadline)
@@ -1231,10 +1284,21 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
                                         " of a message; %zu bytes discarded%s",
                                         f->path, lost, text ? fifo_text_hint : "");
         }
-        if (n == -EPIPE)
-            return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
         return n;
     }
+}
+
+/* A receive found no writer and nothing queued: the end of the stream. */
+static ssize_t
+fifo_end_of_stream(struct fifo *f)
+{
+    int e = fifo_idle_hold(f);
+    if (e == 0)
+        return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
+    return ipckit_backend_error(f, -EPIPE,
+                                "recv: no writer has \"%s\" open; its descriptor reports"
+                                " POLLHUP until one comes (no write end of its own: %s)",
+                                f->path, strerror(e));
 }
 
 static ssize_t
@@ -1242,10 +1306,16 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
           const struct timespec *deadline)
 {
     struct fifo *f = state;
+    ssize_t n;
     (void) selector;
+    fifo_idle_release(f);
     if (f->stream)
-        return fifo_recv_stream(f, type, buf, cap, deadline);
-    return fifo_recv_frames(f, type, buf, cap, deadline);
+        n = fifo_recv_stream(f, type, buf, cap, deadline);
+    else
+        n = fifo_recv_frames(f, type, buf, cap, deadline);
+    if (n == -EPIPE)
+        n = fifo_end_of_stream(f);
+    return n;
 }
 
 const ipckit_backend ipckit__fifo_backend = {

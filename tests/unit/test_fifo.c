@@ -12,6 +12,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <grp.h>
@@ -782,6 +783,184 @@ START_TEST(writer_killed_mid_message)
 }
 END_TEST
 
+/* ---- the event loop of ipckit_fd(3) ------------------------------------------------- */
+
+enum { LOOP_POLL, LOOP_EPOLL, LOOP_EPOLL_ET, LOOP_KINDS };
+static const char *const loop_kind_names[LOOP_KINDS] = { "poll", "epoll", "epoll edge-triggered" };
+
+struct evloop {
+    int kind, ep;
+    ipckit_channel *rx;
+    unsigned wakeups, msgs, epipes;
+    char last[64];
+};
+
+static void
+evloop_init(struct evloop *l, int kind, ipckit_channel *rx)
+{
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->rx = rx;
+    l->ep = -1;
+    if (kind != LOOP_POLL) {
+        struct epoll_event ev = { .events = EPOLLIN | (kind == LOOP_EPOLL_ET ? EPOLLET : 0u) };
+        l->ep = epoll_create1(EPOLL_CLOEXEC);
+        ck_assert_int_ge(l->ep, 0);
+        ev.data.fd = ipckit_fd(rx);
+        ck_assert_int_eq(epoll_ctl(l->ep, EPOLL_CTL_ADD, ipckit_fd(rx), &ev), 0);
+    }
+}
+
+/*
+ * The loop that ipckit_fd(3) describes: wait until the descriptor is
+ * readable, then receive with timeout 0 until -EAGAIN (or -EPIPE, no writer
+ * left). Runs until @p until_ms, or until @p want messages have come (0: no
+ * such end), counting the wake-ups.
+ */
+static void
+evloop_run(struct evloop *l, long long until_ms, unsigned want)
+{
+    long long left;
+    while ((want == 0 || l->msgs < want) && (left = until_ms - tk_now_ms()) > 0) {
+        struct pollfd p = { .fd = ipckit_fd(l->rx), .events = POLLIN };
+        struct epoll_event ev;
+        int n = l->kind == LOOP_POLL ? poll(&p, 1, (int) left)
+                                     : epoll_wait(l->ep, &ev, 1, (int) left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_int_ge(n, 0);
+        if (n == 0)
+            continue;
+        l->wakeups++;
+        for (;;) {
+            char buf[64];
+            ssize_t r = ipckit_recv(l->rx, buf, sizeof buf - 1, 0);
+            if (r == -EAGAIN)
+                break;
+            if (r == -EPIPE) {
+                l->epipes++;
+                break;
+            }
+            ck_assert_msg(r >= 0, "%s loop: %s (%s)", loop_kind_names[l->kind],
+                          ipckit_errname((int) r), ipckit_last_error(l->rx));
+            buf[r] = '\0';
+            memcpy(l->last, buf, (size_t) r + 1);
+            l->msgs++;
+        }
+    }
+}
+
+static int
+send_text_and_close(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send(tx, arg, strlen(arg), LONG_WAIT) == 0);
+    return ipckit_close(tx) == 0 ? 0 : 1;
+}
+
+/*
+ * Once the last writer has gone, the loop of ipckit_fd(3) sleeps until a
+ * new writer sends; it does not spin (the read end of a FIFO reports
+ * POLLHUP from the moment a writer has come and gone until a new one
+ * comes, which woke such a loop hundreds of thousands of times a second).
+ * The end of the stream is still reported (-EPIPE), and each new writer's
+ * message still comes through the loop. With poll(), epoll and
+ * edge-triggered epoll, on one registration.
+ */
+START_TEST(event_loop_quiet_after_last_writer)
+{
+    static const char *const texts[] = { "first writer", "second writer", "third writer" };
+    struct evloop l;
+    ipckit_channel *rx;
+    unsigned epipes = 0;
+    setup_names("loop.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    evloop_init(&l, _i, rx);
+    for (unsigned round = 0; round < 3; round++) {
+        pid_t pid = tk_fork(send_text_and_close, (void *) texts[round]);
+        l.msgs = 0;
+        evloop_run(&l, tk_now_ms() + LONG_WAIT, 1);
+        ck_assert_msg(l.msgs == 1, "%s loop, round %u: no message", loop_kind_names[_i], round);
+        ck_assert_str_eq(l.last, texts[round]);
+        ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0); /* the writer has gone */
+        l.wakeups = l.msgs = 0;
+        evloop_run(&l, tk_now_ms() + 300, 0);
+        ck_assert_msg(l.wakeups <= 5, "%s loop, round %u: %u wake-ups in 300 ms without a writer",
+                      loop_kind_names[_i], round, l.wakeups);
+        ck_assert_uint_eq(l.msgs, 0);
+        epipes += l.epipes;
+        l.epipes = 0;
+        /* the loop saw the end of the stream, and so does a receive */
+        ck_assert_int_eq(ipckit_recv(rx, l.last, sizeof l.last, 0), -EPIPE);
+    }
+    ck_assert_uint_ge(epipes, 3);
+    if (l.ep >= 0)
+        ck_assert_int_eq(close(l.ep), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+struct readonly_args {
+    tk_gate ready; /* child -> parent: the receiver is open */
+    tk_gate sent;  /* parent -> child: a writer came, sent and went */
+};
+
+/* As uid 65534, which may read the FIFO but not write it. */
+static int
+receive_without_write_permission(void *arg)
+{
+    struct readonly_args *a = arg;
+    ipckit_channel *rx = NULL;
+    char buf[16];
+    TK_CHILD_CHECK(setgroups(0, NULL) == 0);
+    TK_CHILD_CHECK(setresgid(65534, 65534, 65534) == 0);
+    TK_CHILD_CHECK(setresuid(65534, 65534, 65534) == 0);
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(&a->ready);
+    TK_CHILD_CHECK(tk_gate_wait(&a->sent, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == 2);
+    TK_CHILD_CHECK(ipckit_recv(rx, buf, sizeof buf, 0) == -EPIPE);
+    TK_CHILD_CHECK(strstr(ipckit_last_error(rx), "POLLHUP until one comes") != NULL);
+    TK_CHILD_CHECK(strstr(ipckit_last_error(rx), "Permission denied") != NULL);
+    return ipckit_close(rx) == 0 ? 0 : 1;
+}
+
+/*
+ * The quiet end of the stream needs a write end of the receiver's own, so
+ * write permission on the FIFO. A receiver without it gets -EPIPE as ever,
+ * and the detail says that its descriptor reports POLLHUP until a writer
+ * comes (ipckit-fifo(7)).
+ */
+START_TEST(end_of_stream_without_write_permission)
+{
+    struct readonly_args a;
+    ipckit_channel *tx;
+    pid_t pid;
+    if (geteuid() != 0) {
+        fprintf(stderr, "end_of_stream_without_write_permission: not root, nothing checked\n");
+        return;
+    }
+    ck_assert_int_eq(chmod(tk_dir(), 0755), 0);
+    setup_names("readonly.pipe");
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    tk_gate_init(&a.ready);
+    tk_gate_init(&a.sent);
+    pid = tk_fork(receive_without_write_permission, &a);
+    ck_assert_int_eq(tk_gate_wait(&a.ready, LONG_WAIT), 0);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_send(tx, "hi", 2, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    tk_gate_open(&a.sent);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&a.ready);
+    tk_gate_close(&a.sent);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
 /* ---- one receiver ----------------------------------------------------------------- */
 
 static int
@@ -1455,6 +1634,8 @@ main(void)
     tcase_add_test(tc, many_writers_never_interleave);
     tcase_add_test(tc, writer_killed_mid_message);
     tcase_add_test(tc, handle_used_across_fork);
+    tcase_add_loop_test(tc, event_loop_quiet_after_last_writer, LOOP_POLL, LOOP_KINDS);
+    tcase_add_test(tc, end_of_stream_without_write_permission);
     tcase_add_test(tc, second_receiver_refused);
     tcase_add_test(tc, racing_receivers_one_wins);
     tcase_add_test(tc, receiver_inherited_through_fork);
