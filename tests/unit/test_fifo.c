@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -1060,7 +1061,7 @@ race_to_receive(void *arg)
     int rc;
     (void) arg;
     while (atomic_load(&race->go) == 0)
-        ;
+        sched_yield();
     o.open_timeout_ms = LONG_WAIT;
     rc = ipckit_open(&rx, name, IPCKIT_RECV, &o);
     atomic_fetch_add(rc == 0 ? &race->won : rc == -EBUSY ? &race->busy : &race->other, 1);
