@@ -303,27 +303,34 @@ fifo_ofd_other(int fd, off_t at)
     return fl.l_type;
 }
 
-/* Does /proc/PID/fdinfo/FD (open as @p fp) list a lock on byte @p at? */
+/* Does /proc/PID/fdinfo/FD (open as @p fp) show the receiver's lock on
+ * this FIFO? */
 static bool
-fifo_fdinfo_locks(FILE *fp, long long at)
+fifo_fdinfo_reader(const struct fifo *f, FILE *fp)
 {
     char line[256];
     while (fgets(line, sizeof line, fp) != NULL) {
         /* "lock:\t1: OFDLCK ADVISORY  READ -1 fe:00:1234 1 1" */
+        unsigned maj, min;
+        unsigned long long ino;
         long long start, end;
-        if (sscanf(line, "lock: %*d: OFDLCK %*s %*s %*s %*s %lld %lld", &start, &end) == 2 &&
-            start == at && end == at)
+        if (sscanf(line, "lock: %*d: OFDLCK %*s %*s %*s %x:%x:%llu %lld %lld", &maj, &min, &ino,
+                   &start, &end) == 5 &&
+            maj == major(f->dev) && min == minor(f->dev) && ino == (unsigned long long) f->ino &&
+            start == FIFO_LOCK_READER && end == FIFO_LOCK_READER)
             return true;
     }
     return false;
 }
 
 /*
- * The pid of a process that has this FIFO open with the receiver's lock
- * (the lock lines of /proc/PID/fdinfo), or 0 when none is seen. An OFD lock
- * has no owner pid (F_OFD_GETLK says -1), and a user sees only the
- * descriptors of their own processes, unless root. Read only when an open
- * is refused.
+ * The pid of a process with a descriptor that holds the receiver's lock on
+ * this FIFO (the lock lines of /proc/PID/fdinfo/FD), or 0 when none is
+ * seen. An OFD lock has no owner pid (F_OFD_GETLK and /proc/locks say -1),
+ * and a user sees only the descriptors of their own processes, unless
+ * root. Only text files of /proc are read: nothing is stat()ed through a
+ * descriptor's link, which could wait on a file server. Read only when an
+ * open is refused.
  */
 static long
 fifo_reader_holder(const struct fifo *f)
@@ -341,26 +348,26 @@ fifo_reader_holder(const struct fifo *f)
         long pid = strtol(pe->d_name, &end, 10);
         if (pid <= 0 || *end != '\0')
             continue;
-        (void) snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
+        (void) snprintf(dir, sizeof dir, "/proc/%ld/fdinfo", pid);
         fds = opendir(dir);
         if (fds == NULL)
             continue;
         while (found == 0 && (fe = readdir(fds)) != NULL) {
-            char info[96];
-            struct stat sb;
             FILE *fp;
-            long fd = strtol(fe->d_name, &end, 10);
-            if (fd < 0 || *end != '\0' || fe->d_name[0] == '\0' || (pid == self && fd == f->fd))
+            int fd;
+            long n = strtol(fe->d_name, &end, 10);
+            if (n < 0 || n > INT_MAX || *end != '\0' || fe->d_name[0] == '\0' ||
+                (pid == self && n == f->fd))
                 continue;
-            /* stat() through the link: the file the descriptor is open on */
-            if (fstatat(dirfd(fds), fe->d_name, &sb, 0) < 0 || !S_ISFIFO(sb.st_mode) ||
-                sb.st_dev != f->dev || sb.st_ino != f->ino)
+            fd = openat(dirfd(fds), fe->d_name, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
                 continue;
-            (void) snprintf(info, sizeof info, "/proc/%ld/fdinfo/%ld", pid, fd);
-            fp = fopen(info, "re");
-            if (fp == NULL)
+            fp = fdopen(fd, "r");
+            if (fp == NULL) {
+                (void) close(fd);
                 continue;
-            if (fifo_fdinfo_locks(fp, FIFO_LOCK_READER))
+            }
+            if (fifo_fdinfo_reader(f, fp))
                 found = pid;
             (void) fclose(fp);
         }
