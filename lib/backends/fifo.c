@@ -424,10 +424,15 @@ fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
         other = fifo_ofd_other(f->fd, FIFO_LOCK_OPENING);
         if (other == F_UNLCK) {
             other = fifo_ofd_other(f->fd, FIFO_LOCK_READER);
-            if (other == F_UNLCK)
+            if (other == F_UNLCK) {
                 rc = fifo_ofd_lock(f->fd, F_RDLCK, FIFO_LOCK_READER);
-            else
+                if (rc == -EAGAIN || rc == -EACCES) { /* a write lock came meanwhile */
+                    rc = -EBUSY;
+                    other = F_WRLCK;
+                }
+            } else {
                 rc = other < 0 ? other : -EBUSY;
+            }
             (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_OPENING);
             if (rc == -EBUSY)
                 return fifo_reader_busy(f, other == F_RDLCK ? "has a receiver already"

@@ -1044,6 +1044,55 @@ START_TEST(second_receiver_refused)
 }
 END_TEST
 
+/* Lock byte @p at of the FIFO (through @p fd) as @p type, or unlock it. */
+static void
+lock_byte(int fd, short type, off_t at)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+}
+
+/*
+ * Locks on the receivers' bytes that are not an ipckit receiver's (a peer
+ * that may open the FIFO can take them): receivers are refused, at once or
+ * when their timeout runs out, never kept waiting for ever; they open once
+ * the locks are gone.
+ */
+START_TEST(foreign_locks_refuse_receivers)
+{
+    ipckit_channel *rx = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    long long t0;
+    int fd;
+    setup_names("locked.pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    o.open_timeout_ms = -1;
+    for (off_t at = 1; at <= 2; at++) {
+        lock_byte(fd, F_WRLCK, at);
+        ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV, &o), -EBUSY);
+        ck_assert_msg(strstr(ipckit_error_detail(), "not a receiver's") != NULL, "detail: %s",
+                      ipckit_error_detail());
+        lock_byte(fd, F_UNLCK, at);
+    }
+    /* an opener that never finishes: the others give up when their time is up */
+    lock_byte(fd, F_RDLCK, 2);
+    o.open_timeout_ms = 200;
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV, &o), -EBUSY);
+    ck_assert_int_ge(tk_now_ms() - t0, 200);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "at the same time"));
+    o.open_timeout_ms = -1;
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV, &o), -EBUSY);
+    lock_byte(fd, F_UNLCK, 2);
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
 enum { RACERS = 6, RACES = 15 };
 
 struct race {
@@ -1638,6 +1687,7 @@ main(void)
     tcase_add_loop_test(tc, event_loop_quiet_after_last_writer, LOOP_POLL, LOOP_KINDS);
     tcase_add_test(tc, end_of_stream_without_write_permission);
     tcase_add_test(tc, second_receiver_refused);
+    tcase_add_test(tc, foreign_locks_refuse_receivers);
     tcase_add_test(tc, racing_receivers_one_wins);
     tcase_add_test(tc, receiver_inherited_through_fork);
     tcase_add_test(tc, other_users_are_kept_out);
