@@ -20,27 +20,49 @@
  *     every other large message (a limit of fifo:, documented; a send that
  *     gives up waiting for the lock says so, with the holder's pid).
  *
- * Nothing read from the pipe is trusted: bad magic, version, flags, type or
- * a length over this channel's max_msg_size give -EBADMSG, and the channel
- * stays in that state (the byte stream has lost its frame boundaries). A
- * writer that dies or times out in the middle of a large message costs only
- * that message: the reader discards the partial message and reports
- * -EBADMSG once.
+ * Nothing read from the pipe is trusted. Two kinds of failure, two codes:
+ *
+ *   - -EPROTO: a header that is not a frame header (bad magic, version,
+ *     flags, frame length or type). The reader no longer knows where frames
+ *     begin, so the channel stays in that state: it must be reopened;
+ *   - -EBADMSG: well-formed frames that make no deliverable message (a
+ *     length over this channel's max_msg_size, a large message cut off
+ *     because its writer died or timed out in the middle of it, frames that
+ *     do not fit their message). That message is discarded and reported
+ *     once, and the channel goes on.
+ *
+ * One receiver. A second receiving channel on the FIFO would take frames
+ * out of the middle of the first one's large messages; its open is refused
+ * (-EBUSY). Receivers announce themselves with an open-file-description
+ * lock (F_OFD_SETLK, a read lock, all a read-only descriptor may take) on a
+ * byte of the FIFO, which no flock() of the writers touches and which goes
+ * with the last descriptor of that open file (a receiver that dies holds
+ * nothing). See fifo_claim_reader().
+ *
+ * The end of the stream. Once a writer has come and gone, poll() reports
+ * POLLHUP on the read end until a new writer comes, so an event loop would
+ * wake at once, again and again. After a receive has returned -EPIPE, the
+ * channel holds a write end of its own until the next receive: the FIFO
+ * then has a writer, so the descriptor is quiet until someone sends. See
+ * fifo_idle_hold().
  *
  * Stream mode (?stream=1 or IPCKIT_OPT_STREAM) writes and reads plain bytes,
  * for peers that do not speak ipckit (cat, PHP's fwrite/fread).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -62,6 +84,11 @@
 #define FIFO_MAX_DEFAULT ((size_t) 1 << 20)
 #define FIFO_MAX_LIMIT ((size_t) 1 << 30)
 #define FIFO_RBUF 65536u
+/* Bytes of the FIFO that receivers lock (F_OFD_SETLK, read locks): held by
+ * the receiver for its lifetime; held by an open while it checks. */
+#define FIFO_LOCK_READER 1
+#define FIFO_LOCK_OPENING 2
+#define FIFO_CLAIM_ROUNDS 200
 
 struct fifo_hdr {
     uint16_t magic;
@@ -73,9 +100,10 @@ struct fifo_hdr {
 
 struct fifo {
     int fd;
+    int idle_fd;          /* reader: its own write end, held after -EPIPE, or -1 */
     bool reader;
     bool stream;
-    bool broken;         /* framing lost: every recv fails with -EBADMSG */
+    bool broken;          /* framing lost: every recv fails with -EPROTO */
     bool sigpipe_ignored; /* writer: SIGPIPE was SIG_IGN at open */
     dev_t dev;            /* the FIFO's inode, as opened */
     ino_t ino;
@@ -88,6 +116,8 @@ struct fifo {
     size_t acap, alen, atotal;
     int64_t atype;
     bool aactive, aready;
+    bool askip;  /* skipping the rest of a message already reported as discarded */
+    bool orphan; /* skipping frames whose message began unseen; reported */
     char path[PATH_MAX];
 };
 
@@ -245,6 +275,231 @@ fifo_record_created(const char *path, const struct stat *made, struct ipckit__cr
     return ipckit__creator_write(rec) == 0;
 }
 
+/* ---- one receiver -------------------------------------------------------- */
+
+/* Lock (F_RDLCK) or unlock (F_UNLCK) byte @p at of the FIFO for this open
+ * file description: 0 or -errno. */
+static int
+fifo_ofd_lock(int fd, short type, off_t at)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+/* What another open file description holds on byte @p at: F_UNLCK (nothing),
+ * F_RDLCK, F_WRLCK, or -errno. */
+static int
+fifo_ofd_other(int fd, off_t at)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    while (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return fl.l_type;
+}
+
+/* Does /proc/PID/fdinfo/FD (open as @p fp) show the receiver's lock on
+ * this FIFO? */
+static bool
+fifo_fdinfo_reader(const struct fifo *f, FILE *fp)
+{
+    char line[256];
+    while (fgets(line, sizeof line, fp) != NULL) {
+        /* "lock:\t1: OFDLCK ADVISORY  READ -1 fe:00:1234 1 1" */
+        unsigned maj, min;
+        unsigned long long ino;
+        long long start, end;
+        if (sscanf(line, "lock: %*d: OFDLCK %*s %*s %*s %x:%x:%llu %lld %lld", &maj, &min, &ino,
+                   &start, &end) == 5 &&
+            maj == major(f->dev) && min == minor(f->dev) && ino == (unsigned long long) f->ino &&
+            start == FIFO_LOCK_READER && end == FIFO_LOCK_READER)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The pid of a process with a descriptor that holds the receiver's lock on
+ * this FIFO (the lock lines of /proc/PID/fdinfo/FD), or 0 when none is
+ * seen. An OFD lock has no owner pid (F_OFD_GETLK and /proc/locks say -1),
+ * and a user sees only the descriptors of their own processes, unless
+ * root. Only text files of /proc are read: nothing is stat()ed through a
+ * descriptor's link, which could wait on a file server. Read only when an
+ * open is refused.
+ */
+static long
+fifo_reader_holder(const struct fifo *f)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *pe;
+    long self = (long) getpid(), found = 0;
+    if (proc == NULL)
+        return 0;
+    while (found == 0 && (pe = readdir(proc)) != NULL) {
+        char dir[64];
+        struct dirent *fe;
+        DIR *fds;
+        char *end;
+        long pid = strtol(pe->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0')
+            continue;
+        (void) snprintf(dir, sizeof dir, "/proc/%ld/fdinfo", pid);
+        fds = opendir(dir);
+        if (fds == NULL)
+            continue;
+        while (found == 0 && (fe = readdir(fds)) != NULL) {
+            FILE *fp;
+            int fd;
+            long n = strtol(fe->d_name, &end, 10);
+            if (n < 0 || n > INT_MAX || *end != '\0' || fe->d_name[0] == '\0' ||
+                (pid == self && n == f->fd))
+                continue;
+            fd = openat(dirfd(fds), fe->d_name, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            fp = fdopen(fd, "r");
+            if (fp == NULL) {
+                (void) close(fd);
+                continue;
+            }
+            if (fifo_fdinfo_reader(f, fp))
+                found = pid;
+            (void) fclose(fp);
+        }
+        (void) closedir(fds);
+    }
+    (void) closedir(proc);
+    return found;
+}
+
+static int
+fifo_reader_busy(struct fifo *f, const char *why)
+{
+    char holder[48] = "";
+    long pid = fifo_reader_holder(f);
+    if (pid == (long) getpid())
+        (void) snprintf(holder, sizeof holder, " (pid %ld: this process)", pid);
+    else if (pid > 0)
+        (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
+    return ipckit_backend_error(f, -EBUSY,
+                                "fifo: \"%s\" %s%s; a FIFO takes one receiving channel at a"
+                                " time",
+                                f->path, why, holder);
+}
+
+/*
+ * Become the one receiver of the FIFO, or fail with -EBUSY. Read-only
+ * descriptors can take only read locks, which never exclude each other, so
+ * exclusion is built from looking: an open
+ *   1. locks FIFO_LOCK_OPENING (it is opening);
+ *   2. looks whether another open holds FIFO_LOCK_OPENING: if so, both may
+ *      have seen each other: it lets go, waits 1 to 8 ms and starts over;
+ *   3. looks whether a receiver holds FIFO_LOCK_READER: refused;
+ *   4. locks FIFO_LOCK_READER, and only then lets FIFO_LOCK_OPENING go.
+ * Two opens can both pass step 2 only if each looked before the other
+ * locked; then the later one looks at FIFO_LOCK_READER after the earlier one
+ * took it (step 4 comes before its step-1 lock goes), and is refused.
+ * A write lock on either byte is none of ipckit's (a writer may take one):
+ * refused too, rather than waited for.
+ */
+static int
+fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
+{
+    struct timespec now;
+    unsigned seed;
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    seed = (unsigned) getpid() * 2654435761u ^ (unsigned) now.tv_nsec;
+    for (int round = 0;; round++) {
+        int other, rc = fifo_ofd_lock(f->fd, F_RDLCK, FIFO_LOCK_OPENING);
+        if (rc == -EAGAIN || rc == -EACCES)
+            return fifo_reader_busy(f, "has a lock that is not a receiver's on it");
+        if (rc < 0)
+            return ipckit_backend_error(f, rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                                        strerror(-rc));
+        other = fifo_ofd_other(f->fd, FIFO_LOCK_OPENING);
+        if (other == F_UNLCK) {
+            other = fifo_ofd_other(f->fd, FIFO_LOCK_READER);
+            if (other == F_UNLCK) {
+                rc = fifo_ofd_lock(f->fd, F_RDLCK, FIFO_LOCK_READER);
+                if (rc == -EAGAIN || rc == -EACCES) { /* a write lock came meanwhile */
+                    rc = -EBUSY;
+                    other = F_WRLCK;
+                }
+            } else {
+                rc = other < 0 ? other : -EBUSY;
+            }
+            (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_OPENING);
+            if (rc == -EBUSY)
+                return fifo_reader_busy(f, other == F_RDLCK ? "has a receiver already"
+                                                            : "has a lock that is not a"
+                                                              " receiver's on it");
+            if (rc < 0)
+                return ipckit_backend_error(f, rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                                            strerror(-rc));
+            return 0;
+        }
+        (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_OPENING);
+        if (other < 0)
+            return ipckit_backend_error(f, other, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                                        strerror(-other));
+        if (other == F_WRLCK)
+            return fifo_reader_busy(f, "has a lock that is not a receiver's on it");
+        /* another open at the same moment */
+        if (round + 1 >= FIFO_CLAIM_ROUNDS || ipckit_deadline_passed(deadline))
+            return fifo_reader_busy(f, "is being opened by another receiver at the same time");
+        seed = seed * 1103515245u + 12345u;
+        (void) ipckit_deadline_sleep(deadline, 1 + (long) ((seed >> 16) % 8));
+    }
+}
+
+/* ---- the read end between receives ----------------------------------------- */
+
+/*
+ * After the end of the stream (a receive returned -EPIPE), hold a write end
+ * of the FIFO until the next receive. poll() reports POLLHUP on a read end
+ * whenever no writer has the FIFO open and one has come and gone since the
+ * read end was opened; with a writer of its own the FIFO has a writer, so
+ * the descriptor is readable only when someone sends. The write end is
+ * opened through /proc/self/fd (it needs no path, and no permission but
+ * write permission on the FIFO) and checked to be the same FIFO.
+ * Returns 0, or the errno that kept it from being held.
+ */
+static int
+fifo_idle_hold(struct fifo *f)
+{
+    char proc[40];
+    struct stat sb;
+    int fd;
+    if (f->idle_fd >= 0)
+        return 0;
+    (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+    fd = open(proc, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    if (fstat(fd, &sb) < 0 || !S_ISFIFO(sb.st_mode) || sb.st_dev != f->dev || sb.st_ino != f->ino) {
+        (void) close(fd);
+        return EINVAL;
+    }
+    f->idle_fd = fd;
+    return 0;
+}
+
+/* Let the write end of fifo_idle_hold() go: every receive starts with the
+ * FIFO's own state (the end of the stream, if no writer came meanwhile). */
+static void
+fifo_idle_release(struct fifo *f)
+{
+    if (f->idle_fd >= 0) {
+        (void) close(f->idle_fd);
+        f->idle_fd = -1;
+    }
+}
+
 static int
 fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
           const struct timespec *deadline)
@@ -259,6 +514,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     int rc, fl, dfd;
 
     f->fd = -1;
+    f->idle_fd = -1;
     rc = ipckit_name_check_params(name, fifo_params);
     if (rc < 0)
         return rc;
@@ -347,6 +603,19 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
                                   path);
         goto fail;
     }
+    f->dev = fsb.st_dev;
+    f->ino = fsb.st_ino;
+    if (f->reader) {
+        rc = fifo_claim_reader(f, deadline);
+        if (rc == -EBUSY) {
+            /* another receiver has it: the FIFO (and the record of this
+             * open, if it made it just now) is in use, not this open's to
+             * take back */
+            created = recorded = false;
+        }
+        if (rc < 0)
+            goto fail;
+    }
     if (opts->capacity > 0 && fcntl(f->fd, F_SETPIPE_SZ, (int) (opts->capacity > INT_MAX
                                                                   ? INT_MAX
                                                                   : opts->capacity)) < 0) {
@@ -376,8 +645,6 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             f->rcap = FIFO_RBUF;
         }
     }
-    f->dev = fsb.st_dev;
-    f->ino = fsb.st_ino;
     (void) close(dfd);
     return 0;
 fail:
@@ -401,6 +668,7 @@ fifo_close(void *state)
 {
     struct fifo *f = state;
     int rc = 0;
+    fifo_idle_release(f);
     if (f->fd >= 0 && close(f->fd) < 0 && errno != EINTR)
         rc = -errno;
     f->fd = -1;
@@ -700,7 +968,7 @@ fifo_send(void *state, long type, const void *buf, size_t len, const struct time
 /*
  * Read what is available into dst (blocking read, or poll then read for a
  * deadline). Returns bytes read (> 0), -EPIPE when no writer is left, or
- * another negative errno.
+ * another negative errno. The only place where a receive waits.
  */
 static ssize_t
 fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *deadline)
@@ -735,15 +1003,75 @@ fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *dea
     }
 }
 
+/*
+ * Do these bytes look like text (printable ASCII, tab, line ends, or bytes
+ * of UTF-8 sequences)? An ipckit frame header never does: its version byte
+ * is 1 and its length has zero bytes.
+ */
+static bool
+fifo_looks_like_text(const unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (!((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' || c >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+static const char fifo_text_hint[] =
+    "; the bytes look like text: a receiver opened with ?stream=1 takes plain bytes (echo,"
+    " PHP's fwrite)";
+
+/* A header that is no frame header: the stream has lost its framing. */
 static ssize_t
 fifo_corrupt(struct fifo *f, const char *what, const struct fifo_hdr *h)
 {
     f->broken = true;
-    return ipckit_backend_error(f, -EBADMSG,
-                                "recv: corrupt frame on \"%s\": %s (magic %#x, version %u,"
-                                " flags %#x, length %u, type %lld); the channel must be reopened",
+    if (fifo_looks_like_text((const unsigned char *) h, FIFO_HDR))
+        return ipckit_backend_error(f, -EPROTO,
+                                    "recv: \"%s\" lost its framing: %s%s; the channel must be"
+                                    " reopened",
+                                    f->path, what, fifo_text_hint);
+    return ipckit_backend_error(f, -EPROTO,
+                                "recv: \"%s\" lost its framing: %s (magic %#x, version %u,"
+                                " flags %#x, length %u, type %lld); the channel must be"
+                                " reopened",
                                 f->path, what, h->magic, h->version, h->flags, h->len,
                                 (long long) h->type);
+}
+
+/* Drop the large message being assembled. */
+static void
+fifo_drop_partial(struct fifo *f)
+{
+    f->aactive = f->aready = false;
+    f->alen = f->atotal = 0;
+}
+
+/*
+ * A message of well-formed frames that cannot be delivered: it is dropped,
+ * and the rest of its frames (unless this was its @p last) are skipped
+ * without a second report. The channel goes on: -EBADMSG once.
+ */
+static ssize_t fifo_discard(struct fifo *f, bool last, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ssize_t
+fifo_discard(struct fifo *f, bool last, const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+    fifo_drop_partial(f);
+    f->askip = !last;
+    f->orphan = false;
+    va_start(ap, fmt);
+    (void) vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return ipckit_backend_error(f, -EBADMSG, "recv: a message on \"%s\" was discarded: %s", f->path,
+                                why);
 }
 
 /* Make room for @p need unparsed bytes starting at head. */
@@ -767,24 +1095,48 @@ fifo_make_room(struct fifo *f, size_t need)
     return 0;
 }
 
-/* Take one chunk of a large message; returns 0 or a negative errno. */
+/* Take one frame of a large message; returns 0 or a negative errno. */
 static ssize_t
 fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p)
 {
     size_t n = h->len;
-    ssize_t lost = 0;
+    bool last = (h->flags & FIFO_LAST) != 0;
     if (h->flags & FIFO_FIRST) {
         uint64_t total;
+        if (f->aactive) {
+            /* The one large message in flight (writers take turns under the
+             * flock) never ended: its writer died or timed out after its
+             * first frames. This frame starts the next one. */
+            size_t got = f->alen, want = f->atotal;
+            ssize_t next;
+            fifo_drop_partial(f);
+            next = fifo_take_chunk(f, h, p);
+            if (next == -ENOMEM)
+                return -ENOMEM;
+            return ipckit_backend_error(f, -EBADMSG,
+                                        "recv: a message on \"%s\" was cut off after %zu of its"
+                                        " %zu bytes (its writer was killed or timed out, or"
+                                        " another process read part of it); discarded%s",
+                                        f->path, got, want,
+                                        next < 0 ? ", and so was the next one" : "");
+        }
+        f->askip = f->orphan = false;
         if (n < sizeof total)
-            return fifo_corrupt(f, "first frame too short", h);
+            return fifo_discard(f, last,
+                                "its first frame (%zu bytes) is too short to hold its"
+                                " length",
+                                n);
         memcpy(&total, p, sizeof total);
-        if (total <= FIFO_CHUNK - sizeof total || total > f->max_msg)
-            return fifo_corrupt(f, "bad total length of a large message", h);
-        if (f->aactive)
-            lost = ipckit_backend_error(f, -EBADMSG,
-                                        "recv: a sender stopped after %zu of %zu bytes of a"
-                                        " message; it was discarded",
-                                        f->alen, f->atotal);
+        if (total > f->max_msg)
+            return fifo_discard(f, last,
+                                "its length, %llu bytes, is over this channel's"
+                                " max_msg_size of %zu",
+                                (unsigned long long) total, f->max_msg);
+        if (total <= FIFO_CHUNK - sizeof total)
+            return fifo_discard(f, last,
+                                "its length, %llu bytes, fits one frame, yet it came"
+                                " in several",
+                                (unsigned long long) total);
         if (f->acap < total) {
             unsigned char *nb = realloc(f->abuf, (size_t) total);
             if (nb == NULL)
@@ -799,22 +1151,36 @@ fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p
         p += sizeof total;
         n -= sizeof total;
     } else if (!f->aactive) {
-        /* The start of this message was never seen (the channel was opened
-         * in the middle of it, or its sender was replaced): skip the frame. */
+        /* A frame of a message this channel is not assembling: one it has
+         * discarded already (skipped quietly), or one whose start it never
+         * got (it began before this channel was opened): reported once. */
+        bool report = !f->askip && !f->orphan;
+        if (last)
+            f->askip = f->orphan = false;
+        else if (report)
+            f->orphan = true;
+        if (report)
+            return ipckit_backend_error(f, -EBADMSG,
+                                        "recv: frames of a message on \"%s\" whose start this"
+                                        " channel never received (it began before the channel"
+                                        " was opened) were discarded",
+                                        f->path);
         return 0;
     } else if (h->type != f->atype) {
-        return fifo_corrupt(f, "frame type differs from its message", h);
+        return fifo_discard(f, last, "a frame of type %lld came among its frames of type %lld",
+                            (long long) h->type, (long long) f->atype);
     }
     if (n > f->atotal - f->alen)
-        return fifo_corrupt(f, "frames longer than the message", h);
+        return fifo_discard(f, last, "its frames hold more than its length of %zu bytes",
+                            f->atotal);
     memcpy(f->abuf + f->alen, p, n);
     f->alen += n;
-    if (h->flags & FIFO_LAST) {
+    if (last) {
         if (f->alen != f->atotal)
-            return fifo_corrupt(f, "message ended early", h);
+            return fifo_discard(f, true, "it ended after %zu of its %zu bytes", f->alen, f->atotal);
         f->aready = true;
     }
-    return lost;
+    return 0;
 }
 
 static ssize_t
@@ -831,16 +1197,26 @@ fifo_recv_stream(struct fifo *f, long *type, void *buf, size_t cap,
     return n;
 }
 
+/* Check a frame header before any of its fields is used. */
 static ssize_t
-fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
-          const struct timespec *deadline)
+fifo_check_header(struct fifo *f, const struct fifo_hdr *h)
 {
-    struct fifo *f = state;
-    (void) selector;
-    if (f->stream)
-        return fifo_recv_stream(f, type, buf, cap, deadline);
+    if (h->magic != FIFO_MAGIC)
+        return fifo_corrupt(f, "bad magic", h);
+    if (h->version != FIFO_VERSION)
+        return fifo_corrupt(f, "unknown frame version", h);
+    if (h->type <= 0 || h->type > LONG_MAX)
+        return fifo_corrupt(f, "type not positive", h);
+    if ((h->flags & ~(FIFO_FIRST | FIFO_LAST)) || h->len > FIFO_CHUNK)
+        return fifo_corrupt(f, "bad flags or frame length", h);
+    return 0;
+}
+
+static ssize_t
+fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct timespec *deadline)
+{
     if (f->broken)
-        return ipckit_backend_error(f, -EBADMSG,
+        return ipckit_backend_error(f, -EPROTO,
                                     "recv: \"%s\" lost its framing after a corrupt frame;"
                                     " reopen the channel",
                                     f->path);
@@ -863,18 +1239,13 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
         if (avail >= FIFO_HDR) {
             struct fifo_hdr h;
             const unsigned char *p = f->rbuf + f->head;
+            bool single;
             memcpy(&h, p, FIFO_HDR);
-            if (h.magic != FIFO_MAGIC)
-                return fifo_corrupt(f, "bad magic", &h);
-            if (h.version != FIFO_VERSION)
-                return fifo_corrupt(f, "unknown frame version", &h);
-            if (h.type <= 0 || h.type > LONG_MAX)
-                return fifo_corrupt(f, "type not positive", &h);
-            if ((h.flags & ~(FIFO_FIRST | FIFO_LAST)) || h.len > FIFO_CHUNK)
-                return fifo_corrupt(f, "bad flags or frame length", &h);
-            if (h.flags == (FIFO_FIRST | FIFO_LAST) && h.len > f->max_msg)
-                return fifo_corrupt(f, "message longer than this channel's max_msg_size", &h);
-            if (h.flags == (FIFO_FIRST | FIFO_LAST) && h.len > cap)
+            n = fifo_check_header(f, &h);
+            if (n < 0)
+                return n;
+            single = h.flags == (FIFO_FIRST | FIFO_LAST);
+            if (single && h.len <= f->max_msg && h.len > cap)
                 return ipckit_backend_error(f, -EMSGSIZE,
                                             "recv: message of %u bytes does not fit a buffer"
                                             " of %zu bytes; it stays queued",
@@ -884,7 +1255,16 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
                 f->head += need;
                 if (f->head == f->tail)
                     f->head = f->tail = 0;
-                if (h.flags == (FIFO_FIRST | FIFO_LAST)) {
+                if (single && h.len > f->max_msg) {
+                    /* not fifo_discard(): a small message between the
+                     * frames of a large one leaves the large one alone */
+                    return ipckit_backend_error(f, -EBADMSG,
+                                                "recv: a message on \"%s\" was discarded: its"
+                                                " length, %u bytes, is over this channel's"
+                                                " max_msg_size of %zu",
+                                                f->path, h.len, f->max_msg);
+                }
+                if (single) {
                     memcpy(buf, p + FIFO_HDR, h.len);
                     *type = (long) h.type;
                     return (ssize_t) h.len;
@@ -902,19 +1282,52 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
             f->tail += (size_t) n;
             continue;
         }
+        if (n == -EPIPE) {
+            /* every writer has gone: the next one starts a fresh stream */
+            f->askip = f->orphan = false;
+        }
         if (n == -EPIPE && (avail > 0 || f->aactive)) {
             size_t lost = avail + f->alen;
+            bool text = !f->aactive && fifo_looks_like_text(f->rbuf + f->head, avail);
             f->head = f->tail = 0;
-            f->aactive = false;
+            fifo_drop_partial(f);
             return ipckit_backend_error(f, -EBADMSG,
                                         "recv: the last writer of \"%s\" closed in the middle"
-                                        " of a message; %zu bytes discarded",
-                                        f->path, lost);
+                                        " of a message; %zu bytes discarded%s",
+                                        f->path, lost, text ? fifo_text_hint : "");
         }
-        if (n == -EPIPE)
-            return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
         return n;
     }
+}
+
+/* A receive found no writer and nothing queued: the end of the stream. */
+static ssize_t
+fifo_end_of_stream(struct fifo *f)
+{
+    int e = fifo_idle_hold(f);
+    if (e == 0)
+        return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
+    return ipckit_backend_error(f, -EPIPE,
+                                "recv: no writer has \"%s\" open; its descriptor reports"
+                                " POLLHUP until one comes (no write end of its own: %s)",
+                                f->path, strerror(e));
+}
+
+static ssize_t
+fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
+          const struct timespec *deadline)
+{
+    struct fifo *f = state;
+    ssize_t n;
+    (void) selector;
+    fifo_idle_release(f);
+    if (f->stream)
+        n = fifo_recv_stream(f, type, buf, cap, deadline);
+    else
+        n = fifo_recv_frames(f, type, buf, cap, deadline);
+    if (n == -EPIPE)
+        n = fifo_end_of_stream(f);
+    return n;
 }
 
 const ipckit_backend ipckit__fifo_backend = {

@@ -10,7 +10,12 @@
  *  - a reader killed while a writer is in the middle of a large message: the
  *    writer gets -EPIPE, never hangs and never dies of SIGPIPE;
  *  - a peer that takes the large-message lock and keeps it: large sends time
- *    out and say why, single-frame sends go through.
+ *    out and say why, single-frame sends go through;
+ *  - a second receiver that tries to open while writers send large
+ *    messages: refused, and the receiver gets every message whole;
+ *  - a writer killed in the middle of a large message while others keep
+ *    the FIFO open: that message is reported cut off (-EBADMSG, not the
+ *    -EPROTO of a stream that lost its framing), the next one arrives.
  *
  * IPCKIT_FAULT_ITERATIONS sets the number of kills (default 200).
  */
@@ -22,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <ipckit/ipckit.h>
@@ -329,6 +336,148 @@ START_TEST(large_message_lock_held_by_another)
 }
 END_TEST
 
+struct thief {
+    tk_gate ready; /* parent -> thief: the writers are sending */
+    pid_t owner;   /* the process whose receiver has the FIFO */
+};
+
+/* Try to receive from a FIFO that has a receiver: 0 if refused as it must
+ * be, else how many messages it took (at most 100) plus 1. */
+static int
+second_receiver(void *arg)
+{
+    struct thief *t = arg;
+    static unsigned char buf[BIG];
+    ipckit_channel *rx = NULL;
+    char want[32];
+    int rc, took = 0;
+    TK_CHILD_CHECK(tk_gate_wait(&t->ready, LONG_WAIT) == 0);
+    rc = ipckit_open(&rx, name, IPCKIT_RECV, NULL);
+    if (rc == -EBUSY) {
+        (void) snprintf(want, sizeof want, "(pid %ld)", (long) t->owner);
+        TK_CHILD_CHECK(strstr(ipckit_error_detail(), want) != NULL);
+        return 0;
+    }
+    TK_CHILD_CHECK(rc == 0);
+    while (took < 100 && ipckit_recv(rx, buf, sizeof buf, 200) != -ETIMEDOUT)
+        took++;
+    (void) ipckit_close(rx);
+    return took + 1;
+}
+
+/*
+ * Writers send messages of several frames; a second receiver tries to open
+ * the FIFO meanwhile. It is refused, and the one receiver gets every
+ * message, whole and in order (two receivers would take frames out of each
+ * other's messages: -EBADMSG, or messages lost).
+ */
+START_TEST(second_receiver_cannot_take_messages)
+{
+    enum { WRITERS = 3, COUNT = 300 };
+    static unsigned char buf[BIG];
+    struct writer a[WRITERS];
+    uint32_t next[WRITERS] = { 0 };
+    pid_t pids[WRITERS], thief;
+    ipckit_channel *rx = NULL, *keeper = NULL;
+    struct thief *t;
+    unsigned received = 0;
+
+    t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(t, MAP_FAILED);
+    tk_name(name, sizeof name, "fifo", "thief.pipe");
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_open(&keeper, name, IPCKIT_SEND, NULL), 0);
+    tk_gate_init(&t->ready);
+    t->owner = getpid();
+    thief = tk_fork(second_receiver, t);
+    for (uint32_t w = 0; w < WRITERS; w++) {
+        a[w] = (struct writer){ w, COUNT, NULL };
+        pids[w] = tk_fork(writer_main, &a[w]);
+    }
+    while (received < WRITERS * COUNT) {
+        uint32_t w, s;
+        long type;
+        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT);
+        ck_assert_msg(n >= 0, "recv after %u messages: %s", received, ipckit_last_error(rx));
+        ck_assert_msg(verify(buf, (size_t) n, &w, &s) && w < WRITERS && type == (long) w + 1,
+                      "message %u is not whole", received);
+        ck_assert_uint_eq(s, next[w]);
+        next[w] = s + 1;
+        if (++received == 40)
+            tk_gate_open(&t->ready); /* large messages are on their way */
+    }
+    for (uint32_t w = 0; w < WRITERS; w++)
+        ck_assert_int_eq(tk_wait(pids[w], LONG_WAIT), 0);
+    ck_assert_int_eq(tk_wait(thief, LONG_WAIT), 0);
+    tk_gate_close(&t->ready);
+    ck_assert_int_eq(munmap(t, sizeof *t), 0);
+    ck_assert_int_eq(ipckit_close(keeper), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static int
+send_endless_large(void *arg)
+{
+    static unsigned char big[1 << 20];
+    ipckit_channel *tx = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    (void) ipckit_send(tx, big, sizeof big, -1); /* killed while blocked in here */
+    return 3;
+}
+
+/*
+ * A writer dies in the middle of a large message while another writer
+ * keeps the FIFO open. The reader learns of it when the next large message
+ * begins: -EBADMSG once, with a detail that says what happened, and the
+ * next message arrives; nothing says the stream lost its framing.
+ */
+START_TEST(writer_killed_while_others_write)
+{
+    static unsigned char buf[1 << 20], big[30000];
+    ipckit_channel *rx = NULL, *tx = NULL;
+    const char *d;
+    long long until;
+    int fd, psz, queued = 0;
+    pid_t pid;
+
+    tk_name(name, sizeof name, "fifo", "cutoff.pipe");
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_open(&tx, name, IPCKIT_SEND, NULL), 0);
+    pid = tk_fork(send_endless_large, NULL);
+    /* wait until the pipe is full: the writer is blocked inside its message */
+    fd = ipckit_fd(rx);
+    psz = fcntl(fd, F_GETPIPE_SZ);
+    until = tk_now_ms() + LONG_WAIT;
+    while (queued < psz - 4096 && tk_now_ms() < until) {
+        usleep(2000);
+        ck_assert_int_eq(ioctl(fd, FIONREAD, &queued), 0);
+    }
+    ck_assert_int_ge(queued, psz - 4096);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    /* the receiver takes in the first part of the message and waits for the
+     * rest: tx still has the FIFO open */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN); /* tx still has it open */
+    tk_fill(big, sizeof big, 5, 5);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    d = ipckit_last_error(rx);
+    ck_assert_msg(strstr(d, "cut off after") != NULL && strstr(d, "of its 1048576 bytes") != NULL &&
+                      strstr(d, "writer was killed or timed out") != NULL,
+                  "detail: %s", d);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), (ssize_t) sizeof big);
+    ck_assert_int_eq(memcmp(buf, big, sizeof big), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -338,6 +487,8 @@ main(void)
     tcase_add_test(tc, writer_killed_at_random_points);
     tcase_add_test(tc, reader_killed_mid_message);
     tcase_add_test(tc, large_message_lock_held_by_another);
+    tcase_add_test(tc, second_receiver_cannot_take_messages);
+    tcase_add_test(tc, writer_killed_while_others_write);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

@@ -11,7 +11,11 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <grp.h>
 #include <sys/stat.h>
 
@@ -165,6 +169,7 @@ START_TEST(mode_option_is_exact)
     umask(old);
     ck_assert_int_eq(lstat(path, &sb), 0);
     ck_assert_uint_eq(sb.st_mode & 07777, 0640);
+    ck_assert_int_eq(ipckit_close(rx), 0);
     /* an existing FIFO keeps its mode */
     ipckit_channel *rx2 = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
     ck_assert_int_eq(lstat(path, &sb), 0);
@@ -175,7 +180,6 @@ START_TEST(mode_option_is_exact)
     ck_assert_uint_eq(st.mode, 0640);
     ck_assert_int_eq(st.messages, -1);
     ck_assert_int_eq(ipckit_close(rx2), 0);
-    ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
@@ -455,10 +459,23 @@ START_TEST(max_msg_size_enforced)
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "limit of 100"));
     ck_assert_int_eq(ipckit_send(tx, big, 100, 0), 0);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 100);
-    /* a peer with a larger limit: the receiver refuses rather than overreads */
+    /* a peer with a larger limit: the receiver refuses rather than overreads,
+     * discards that message, says so once, and goes on */
     tx2 = open_ok(name, IPCKIT_SEND, NULL);
     ck_assert_int_eq(ipckit_send(tx2, big, sizeof big, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, big, 50, 0), 0);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "9000 bytes") != NULL &&
+                      strstr(ipckit_last_error(rx), "max_msg_size of 100") != NULL,
+                  "detail: %s", ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 50);
+    /* the same for a message of one frame */
+    ck_assert_int_eq(ipckit_send(tx2, big, 150, 0), 0);
+    ck_assert_int_eq(ipckit_send(tx, "ok", 2, 0), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "150 bytes"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 2);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
     ck_assert_int_eq(ipckit_close(tx2), 0);
     ck_assert_int_eq(ipckit_close(tx), 0);
     ck_assert_int_eq(ipckit_close(rx), 0);
@@ -483,7 +500,12 @@ struct frame {
     int64_t type;
 };
 
-START_TEST(corrupt_frames_are_ebadmsg)
+/*
+ * A header that is no frame header: the stream has lost its framing,
+ * -EPROTO from then on. A message that cannot be delivered from well-formed
+ * frames (cut off, over the limit): -EBADMSG once, and the channel goes on.
+ */
+START_TEST(corrupt_frames_are_eproto)
 {
     ipckit_channel *rx;
     char buf[64];
@@ -495,10 +517,13 @@ START_TEST(corrupt_frames_are_ebadmsg)
 
     /* garbage */
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
-    raw_write("hello world, this is not a frame", 32);
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    raw_write("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10garbage", 23);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "bad magic"));
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EBADMSG); /* sticky */
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "must be reopened"));
+    ck_assert_ptr_null(strstr(ipckit_last_error(rx), "stream=1")); /* not text */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPROTO); /* sticky */
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "reopen"));
     ck_assert_int_eq(ipckit_close(rx), 0);
 
     /* a header that claims more than a frame may hold: no overread, no huge allocation */
@@ -506,7 +531,7 @@ START_TEST(corrupt_frames_are_ebadmsg)
     memset(&f, 0, sizeof f);
     f.h = (struct frame){ 0x4b49, 1, 3, 0xfffffff0u, 1 };
     raw_write(&f, sizeof f);
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
     ck_assert_int_eq(ipckit_close(rx), 0);
 
     /* bad type, bad version, bad flags */
@@ -516,22 +541,104 @@ START_TEST(corrupt_frames_are_ebadmsg)
         rx = open_ok(name, IPCKIT_RECV, NULL);
         f.h = bad[i];
         raw_write(&f, sizeof f);
-        ck_assert_msg(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == -EBADMSG, "case %zu", i);
+        ck_assert_msg(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == -EPROTO, "case %zu", i);
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPROTO);
         ck_assert_int_eq(ipckit_close(rx), 0);
     }
 
-    /* a truncated frame, then the writer goes: the partial bytes are dropped */
+    /* a truncated frame, then the writer goes: the partial bytes are
+     * dropped, -EBADMSG, and the channel goes on */
     rx = open_ok(name, IPCKIT_RECV, NULL);
     f.h = (struct frame){ 0x4b49, 1, 3, 8, 1 };
     raw_write(&f, sizeof f.h + 3);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "discarded"));
+    ck_assert_ptr_null(strstr(ipckit_last_error(rx), "stream=1"));
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
     /* and the channel works again for the next writer */
     memcpy(f.payload, "ABCDEFGH", 8);
     raw_write(&f, sizeof f);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 8);
     ck_assert_int_eq(memcmp(buf, "ABCDEFGH", 8), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/*
+ * Plain text written to a framed receiver (PHP's fwrite, echo hi > fifo):
+ * the detail says that a receiver with ?stream=1 takes it.
+ */
+START_TEST(text_to_framed_receiver_says_stream)
+{
+    ipckit_channel *rx;
+    char buf[64];
+    setup_names("text.pipe");
+
+    /* longer than a header: bad magic, the framing is lost */
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    raw_write("hello world, this is not a frame\n", 33);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "bad magic") != NULL &&
+                      strstr(ipckit_last_error(rx), "look like text") != NULL &&
+                      strstr(ipckit_last_error(rx), "?stream=1") != NULL,
+                  "detail: %s", ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* shorter than a header, then the writer goes ("echo hi > fifo") */
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    raw_write("hi\n", 3);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "3 bytes discarded") != NULL &&
+                      strstr(ipckit_last_error(rx), "?stream=1") != NULL,
+                  "detail: %s", ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* UTF-8 text counts as text too */
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    static const char utf8[] = "gr\xc3\xbc\xc3\x9f dich, Stra\xc3\x9f"
+                               "e\n";
+    raw_write(utf8, sizeof utf8 - 1);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "?stream=1"));
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/*
+ * Frames of a large message whose first frame this receiver never got
+ * (the message began before it opened): skipped, and reported once, never
+ * silently; the messages after them arrive.
+ */
+START_TEST(frames_without_their_start_are_reported)
+{
+    ipckit_channel *rx;
+    char buf[64];
+    struct {
+        struct frame h;
+        char payload[8];
+    } mid = { { 0x4b49, 1, 0, 8, 5 }, "middle.." }, last = { { 0x4b49, 1, 2, 8, 5 }, "last...." },
+      one = { { 0x4b49, 1, 3, 8, 7 }, "single.." };
+    long type = 0;
+    setup_names("orphan.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    int fd = open(path, O_WRONLY | O_NONBLOCK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, &mid, sizeof mid), (ssize_t) sizeof mid);
+    ck_assert_int_eq(write(fd, &mid, sizeof mid), (ssize_t) sizeof mid);
+    ck_assert_int_eq(write(fd, &last, sizeof last), (ssize_t) sizeof last);
+    ck_assert_int_eq(write(fd, &one, sizeof one), (ssize_t) sizeof one);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
+    ck_assert_msg(strstr(ipckit_last_error(rx), "never received") != NULL, "detail: %s",
+                  ipckit_last_error(rx));
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, LONG_WAIT), 8);
+    ck_assert_int_eq(type, 7);
+    ck_assert_int_eq(memcmp(buf, "single..", 8), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    close(fd);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EPIPE);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
@@ -677,6 +784,403 @@ START_TEST(writer_killed_mid_message)
 }
 END_TEST
 
+/* ---- the event loop of ipckit_fd(3) ------------------------------------------------- */
+
+enum { LOOP_POLL, LOOP_EPOLL, LOOP_EPOLL_ET, LOOP_KINDS };
+static const char *const loop_kind_names[LOOP_KINDS] = { "poll", "epoll", "epoll edge-triggered" };
+
+struct evloop {
+    int kind, ep;
+    ipckit_channel *rx;
+    unsigned wakeups, msgs, epipes;
+    char last[64];
+};
+
+static void
+evloop_init(struct evloop *l, int kind, ipckit_channel *rx)
+{
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->rx = rx;
+    l->ep = -1;
+    if (kind != LOOP_POLL) {
+        struct epoll_event ev = { .events = EPOLLIN | (kind == LOOP_EPOLL_ET ? EPOLLET : 0u) };
+        l->ep = epoll_create1(EPOLL_CLOEXEC);
+        ck_assert_int_ge(l->ep, 0);
+        ev.data.fd = ipckit_fd(rx);
+        ck_assert_int_eq(epoll_ctl(l->ep, EPOLL_CTL_ADD, ipckit_fd(rx), &ev), 0);
+    }
+}
+
+/*
+ * The loop that ipckit_fd(3) describes: wait until the descriptor is
+ * readable, then receive with timeout 0 until -EAGAIN (or -EPIPE, no writer
+ * left). Runs until @p until_ms, or until @p want messages have come (0: no
+ * such end), counting the wake-ups.
+ */
+static void
+evloop_run(struct evloop *l, long long until_ms, unsigned want)
+{
+    long long left;
+    while ((want == 0 || l->msgs < want) && (left = until_ms - tk_now_ms()) > 0) {
+        struct pollfd p = { .fd = ipckit_fd(l->rx), .events = POLLIN };
+        struct epoll_event ev;
+        int n = l->kind == LOOP_POLL ? poll(&p, 1, (int) left)
+                                     : epoll_wait(l->ep, &ev, 1, (int) left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_int_ge(n, 0);
+        if (n == 0)
+            continue;
+        l->wakeups++;
+        for (;;) {
+            char buf[64];
+            ssize_t r = ipckit_recv(l->rx, buf, sizeof buf - 1, 0);
+            if (r == -EAGAIN)
+                break;
+            if (r == -EPIPE) {
+                l->epipes++;
+                break;
+            }
+            ck_assert_msg(r >= 0, "%s loop: %s (%s)", loop_kind_names[l->kind],
+                          ipckit_errname((int) r), ipckit_last_error(l->rx));
+            buf[r] = '\0';
+            memcpy(l->last, buf, (size_t) r + 1);
+            l->msgs++;
+        }
+    }
+}
+
+static int
+send_text_and_close(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send(tx, arg, strlen(arg), LONG_WAIT) == 0);
+    return ipckit_close(tx) == 0 ? 0 : 1;
+}
+
+/*
+ * Once the last writer has gone, the loop of ipckit_fd(3) sleeps until a
+ * new writer sends; it does not spin (the read end of a FIFO reports
+ * POLLHUP from the moment a writer has come and gone until a new one
+ * comes, which woke such a loop hundreds of thousands of times a second).
+ * The end of the stream is still reported (-EPIPE), and each new writer's
+ * message still comes through the loop. With poll(), epoll and
+ * edge-triggered epoll, on one registration.
+ */
+START_TEST(event_loop_quiet_after_last_writer)
+{
+    static const char *const texts[] = { "first writer", "second writer", "third writer" };
+    struct evloop l;
+    ipckit_channel *rx;
+    unsigned epipes = 0;
+    setup_names("loop.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    evloop_init(&l, _i, rx);
+    for (unsigned round = 0; round < 3; round++) {
+        pid_t pid = tk_fork(send_text_and_close, (void *) texts[round]);
+        l.msgs = 0;
+        evloop_run(&l, tk_now_ms() + LONG_WAIT, 1);
+        ck_assert_msg(l.msgs == 1, "%s loop, round %u: no message", loop_kind_names[_i], round);
+        ck_assert_str_eq(l.last, texts[round]);
+        ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0); /* the writer has gone */
+        l.wakeups = l.msgs = 0;
+        evloop_run(&l, tk_now_ms() + 300, 0);
+        ck_assert_msg(l.wakeups <= 5, "%s loop, round %u: %u wake-ups in 300 ms without a writer",
+                      loop_kind_names[_i], round, l.wakeups);
+        ck_assert_uint_eq(l.msgs, 0);
+        epipes += l.epipes;
+        l.epipes = 0;
+        /* the loop saw the end of the stream, and so does a receive */
+        ck_assert_int_eq(ipckit_recv(rx, l.last, sizeof l.last, 0), -EPIPE);
+    }
+    ck_assert_uint_ge(epipes, 3);
+    if (l.ep >= 0)
+        ck_assert_int_eq(close(l.ep), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+struct readonly_args {
+    tk_gate ready; /* child -> parent: the receiver is open */
+    tk_gate sent;  /* parent -> child: a writer came, sent and went */
+};
+
+/* As uid 65534, which may read the FIFO but not write it. */
+static int
+receive_without_write_permission(void *arg)
+{
+    struct readonly_args *a = arg;
+    ipckit_channel *rx = NULL;
+    char buf[16];
+    TK_CHILD_CHECK(setgroups(0, NULL) == 0);
+    TK_CHILD_CHECK(setresgid(65534, 65534, 65534) == 0);
+    TK_CHILD_CHECK(setresuid(65534, 65534, 65534) == 0);
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(&a->ready);
+    TK_CHILD_CHECK(tk_gate_wait(&a->sent, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT) == 2);
+    TK_CHILD_CHECK(ipckit_recv(rx, buf, sizeof buf, 0) == -EPIPE);
+    TK_CHILD_CHECK(strstr(ipckit_last_error(rx), "POLLHUP until one comes") != NULL);
+    TK_CHILD_CHECK(strstr(ipckit_last_error(rx), "Permission denied") != NULL);
+    return ipckit_close(rx) == 0 ? 0 : 1;
+}
+
+/*
+ * The quiet end of the stream needs a write end of the receiver's own, so
+ * write permission on the FIFO. A receiver without it gets -EPIPE as ever,
+ * and the detail says that its descriptor reports POLLHUP until a writer
+ * comes (ipckit-fifo(7)).
+ */
+START_TEST(end_of_stream_without_write_permission)
+{
+    struct readonly_args a;
+    ipckit_channel *tx;
+    pid_t pid;
+    if (geteuid() != 0) {
+        fprintf(stderr, "end_of_stream_without_write_permission: not root, nothing checked\n");
+        return;
+    }
+    ck_assert_int_eq(chmod(tk_dir(), 0755), 0);
+    setup_names("readonly.pipe");
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    tk_gate_init(&a.ready);
+    tk_gate_init(&a.sent);
+    pid = tk_fork(receive_without_write_permission, &a);
+    ck_assert_int_eq(tk_gate_wait(&a.ready, LONG_WAIT), 0);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_send(tx, "hi", 2, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    tk_gate_open(&a.sent);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&a.ready);
+    tk_gate_close(&a.sent);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* ---- one receiver ----------------------------------------------------------------- */
+
+static int
+hold_receiver(void *arg)
+{
+    tk_gate *ready = arg;
+    ipckit_channel *rx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    tk_gate_open(ready);
+    for (;;)
+        pause(); /* killed here, holding it */
+}
+
+/* The detail of a refused receiver names the one that has the FIFO. */
+static void
+check_busy_detail(pid_t holder)
+{
+    char want[32];
+    const char *d = ipckit_error_detail();
+    (void) snprintf(want, sizeof want, "(pid %ld", (long) holder);
+    ck_assert_msg(strstr(d, "has a receiver already") != NULL && strstr(d, want) != NULL &&
+                      strstr(d, "one receiving channel") != NULL,
+                  "detail: %s (holder %ld)", d, (long) holder);
+}
+
+/*
+ * A second receiving channel on a FIFO is refused (-EBUSY, naming the
+ * process that has the first), in this process or another, framed or
+ * stream; a receiver that dies holds nothing, and the next one opens.
+ */
+START_TEST(second_receiver_refused)
+{
+    static unsigned char big[30000], out[30000];
+    ipckit_channel *rx, *rx2 = NULL, *tx;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    char sname[700];
+    tk_gate ready;
+    long long t0;
+    pid_t pid;
+    setup_names("second.pipe");
+    snprintf(sname, sizeof sname, "%s?stream=1", name);
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, NULL), -EBUSY);
+    check_busy_detail(getpid());
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), -EBUSY);
+    ck_assert_int_eq(ipckit_open(&rx2, sname, IPCKIT_RECV, NULL), -EBUSY);
+    ck_assert_ptr_null(rx2);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+
+    /* in another process, refused at once, whatever the timeout */
+    tk_gate_init(&ready);
+    pid = tk_fork(hold_receiver, &ready);
+    ck_assert_int_eq(tk_gate_wait(&ready, LONG_WAIT), 0);
+    o.open_timeout_ms = -1;
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, &o), -EBUSY);
+    ck_assert_int_lt(tk_now_ms() - t0, LONG_WAIT);
+    check_busy_detail(pid);
+    ck_assert_int_eq(ipckit_open(&rx2, sname, IPCKIT_RECV | IPCKIT_NONBLOCK, NULL), -EBUSY);
+    check_busy_detail(pid);
+    /* a sender opens as ever */
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    tk_gate_close(&ready);
+
+    /* it died holding the FIFO: the next receiver opens, and gets large
+     * messages whole */
+    o.capacity = 64 * 1024;
+    rx = open_ok(name, IPCKIT_RECV, &o);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    tk_fill(big, sizeof big, 4, 2);
+    ck_assert_int_eq(ipckit_send(tx, big, sizeof big, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, out, sizeof out, LONG_WAIT), (ssize_t) sizeof big);
+    ck_assert_int_eq(memcmp(out, big, sizeof big), 0);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/* Lock byte @p at of the FIFO (through @p fd) as @p type, or unlock it. */
+static void
+lock_byte(int fd, short type, off_t at)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+}
+
+/*
+ * Locks on the receivers' bytes that are not an ipckit receiver's (a peer
+ * that may open the FIFO can take them): receivers are refused, at once or
+ * when their timeout runs out, never kept waiting for ever; they open once
+ * the locks are gone.
+ */
+START_TEST(foreign_locks_refuse_receivers)
+{
+    ipckit_channel *rx = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    long long t0;
+    int fd;
+    setup_names("locked.pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    o.open_timeout_ms = -1;
+    for (off_t at = 1; at <= 2; at++) {
+        lock_byte(fd, F_WRLCK, at);
+        ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV, &o), -EBUSY);
+        ck_assert_msg(strstr(ipckit_error_detail(), "not a receiver's") != NULL, "detail: %s",
+                      ipckit_error_detail());
+        lock_byte(fd, F_UNLCK, at);
+    }
+    /* an opener that never finishes: the others give up when their time is up */
+    lock_byte(fd, F_RDLCK, 2);
+    o.open_timeout_ms = 200;
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV, &o), -EBUSY);
+    ck_assert_int_ge(tk_now_ms() - t0, 200);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "at the same time"));
+    o.open_timeout_ms = -1;
+    ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV, &o), -EBUSY);
+    lock_byte(fd, F_UNLCK, 2);
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+enum { RACERS = 6, RACES = 15 };
+
+struct race {
+    atomic_int go, done, won, busy, other;
+};
+
+static struct race *race;
+
+static int
+race_to_receive(void *arg)
+{
+    ipckit_channel *rx = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    long long until = tk_now_ms() + LONG_WAIT;
+    int rc;
+    (void) arg;
+    while (atomic_load(&race->go) == 0)
+        sched_yield();
+    o.open_timeout_ms = LONG_WAIT;
+    rc = ipckit_open(&rx, name, IPCKIT_RECV, &o);
+    atomic_fetch_add(rc == 0 ? &race->won : rc == -EBUSY ? &race->busy : &race->other, 1);
+    atomic_fetch_add(&race->done, 1);
+    if (rc != 0)
+        return 0;
+    /* the winner keeps it until every racer has tried */
+    while (atomic_load(&race->done) < RACERS && tk_now_ms() < until)
+        usleep(1000);
+    return ipckit_close(rx) == 0 ? 0 : 1;
+}
+
+/* Receivers that open at the same moment: exactly one gets the FIFO. */
+START_TEST(racing_receivers_one_wins)
+{
+    pid_t pids[RACERS];
+    race = mmap(NULL, sizeof *race, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(race, MAP_FAILED);
+    setup_names("race.pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    for (int r = 0; r < RACES; r++) {
+        memset(race, 0, sizeof *race);
+        for (int i = 0; i < RACERS; i++)
+            pids[i] = tk_fork(race_to_receive, NULL);
+        usleep(20000);
+        atomic_store(&race->go, 1);
+        for (int i = 0; i < RACERS; i++)
+            ck_assert_int_eq(tk_wait(pids[i], LONG_WAIT), 0);
+        ck_assert_msg(atomic_load(&race->won) == 1 && atomic_load(&race->busy) == RACERS - 1,
+                      "race %d: %d opened, %d refused, %d failed otherwise", r,
+                      atomic_load(&race->won), atomic_load(&race->busy),
+                      atomic_load(&race->other));
+    }
+    ck_assert_int_eq(munmap(race, sizeof *race), 0);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+static int
+wait_for_release(void *arg)
+{
+    return tk_gate_wait(arg, LONG_WAIT) == 0 ? 0 : 1;
+}
+
+/*
+ * A receiving handle inherited through fork is the same receiver (one open
+ * file description): while the child still has it, closing it in the
+ * parent does not let another receiver in.
+ */
+START_TEST(receiver_inherited_through_fork)
+{
+    ipckit_channel *rx, *rx2 = NULL;
+    tk_gate release;
+    pid_t pid;
+    setup_names("inherit.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    tk_gate_init(&release);
+    pid = tk_fork(wait_for_release, &release);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV, NULL), -EBUSY);
+    check_busy_detail(pid);
+    tk_gate_open(&release);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    tk_gate_close(&release);
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 static int
 fork_child_sends(void *arg)
 {
@@ -749,8 +1253,8 @@ START_TEST(other_users_are_kept_out)
 
     o.mode = 0666; /* the same test lets them in when the mode says so */
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    ck_assert_int_eq(ipckit_close(rx), 0); /* one receiver at a time */
     ck_assert_int_eq(tk_wait(tk_fork(open_as_nobody, name), LONG_WAIT), 0);
-    ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
@@ -1173,11 +1677,19 @@ main(void)
     tcase_add_test(tc, send_full_pipe_times_out);
     tcase_add_test(tc, small_buffer_keeps_message);
     tcase_add_test(tc, max_msg_size_enforced);
-    tcase_add_test(tc, corrupt_frames_are_ebadmsg);
+    tcase_add_test(tc, corrupt_frames_are_eproto);
+    tcase_add_test(tc, text_to_framed_receiver_says_stream);
+    tcase_add_test(tc, frames_without_their_start_are_reported);
     tcase_add_test(tc, stream_mode_for_foreign_peers);
     tcase_add_test(tc, many_writers_never_interleave);
     tcase_add_test(tc, writer_killed_mid_message);
     tcase_add_test(tc, handle_used_across_fork);
+    tcase_add_loop_test(tc, event_loop_quiet_after_last_writer, LOOP_POLL, LOOP_KINDS);
+    tcase_add_test(tc, end_of_stream_without_write_permission);
+    tcase_add_test(tc, second_receiver_refused);
+    tcase_add_test(tc, foreign_locks_refuse_receivers);
+    tcase_add_test(tc, racing_receivers_one_wins);
+    tcase_add_test(tc, receiver_inherited_through_fork);
     tcase_add_test(tc, other_users_are_kept_out);
     tcase_add_test(tc, failed_open_removes_only_its_fifo);
     tcase_add_test(tc, unlink_through_linked_directory);
