@@ -315,6 +315,13 @@ IPCKIT_API int ipckit_deadline_poll_wake(int fd, short events, int waker,
                                          const struct timespec *deadline, short *revents);
 
 /**
+ * ipckit_deadline_sleep() that ends at once, with -EINTR, when @p waker
+ * (from ipckit_waker_open(); -1 for none) is woken, consuming the wake-up.
+ * Returns 0, -ETIMEDOUT when the deadline has passed, or -EINTR.
+ */
+IPCKIT_API int ipckit_deadline_sleep_wake(const struct timespec *deadline, long ms, int waker);
+
+/**
  * Sleep for @p ms milliseconds or until @p deadline, whichever comes first.
  * Returns -ETIMEDOUT if the deadline has passed on return, else 0.
  */

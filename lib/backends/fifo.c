@@ -101,6 +101,7 @@ struct fifo_hdr {
 struct fifo {
     int fd;
     int idle_fd;          /* reader: its own write end, held after -EPIPE, or -1 */
+    int waker;            /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
     bool reader;
     bool stream;
     bool broken;          /* framing lost: every recv fails with -EPROTO */
@@ -515,6 +516,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
 
     f->fd = -1;
     f->idle_fd = -1;
+    f->waker = -1;
     rc = ipckit_name_check_params(name, fifo_params);
     if (rc < 0)
         return rc;
@@ -645,6 +647,15 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             f->rcap = FIFO_RBUF;
         }
     }
+    if (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) {
+        /* waits, -1 included, then poll the FIFO and this eventfd */
+        f->waker = ipckit_waker_open();
+        if (f->waker < 0) {
+            rc = ipckit_backend_error(state, f->waker, "fifo: eventfd: %s", strerror(-f->waker));
+            f->waker = -1;
+            goto fail;
+        }
+    }
     (void) close(dfd);
     return 0;
 fail:
@@ -675,7 +686,17 @@ fifo_close(void *state)
     free(f->rbuf);
     free(f->abuf);
     f->rbuf = f->abuf = NULL;
+    if (f->waker >= 0)
+        (void) close(f->waker);
+    f->waker = -1;
     return rc;
+}
+
+static int
+fifo_interrupt(void *state)
+{
+    struct fifo *f = state;
+    return f->waker < 0 ? -ENOTSUP : ipckit_waker_wake(f->waker);
 }
 
 static int
@@ -751,7 +772,7 @@ static int
 fifo_wait_writable(struct fifo *f, const struct timespec *deadline)
 {
     short rev = 0;
-    int rc = ipckit_deadline_poll(f->fd, POLLOUT, deadline, &rev);
+    int rc = ipckit_deadline_poll_wake(f->fd, POLLOUT, f->waker, deadline, &rev);
     if (rc == 0 && (rev & POLLERR))
         return -EPIPE;
     return rc;
@@ -799,7 +820,7 @@ static int
 fifo_lock(struct fifo *f, const struct timespec *deadline)
 {
     long backoff = 1;
-    if (deadline == NULL) {
+    if (deadline == NULL && f->waker < 0) {
         while (flock(f->fd, LOCK_EX) < 0)
             if (errno != EINTR)
                 return -errno;
@@ -812,7 +833,8 @@ fifo_lock(struct fifo *f, const struct timespec *deadline)
             return -errno;
         if (ipckit_deadline_passed(deadline))
             return ipckit_deadline_error(deadline);
-        (void) ipckit_deadline_sleep(deadline, backoff);
+        if (ipckit_deadline_sleep_wake(deadline, backoff, f->waker) == -EINTR)
+            return -EINTR;
         if (backoff < 10)
             backoff *= 2;
     }
@@ -976,8 +998,8 @@ fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *dea
     struct pollfd p = { .fd = f->fd, .events = POLLIN };
     for (;;) {
         ssize_t n;
-        if (deadline != NULL) {
-            int rc = ipckit_deadline_poll(f->fd, POLLIN, deadline, NULL);
+        if (deadline != NULL || f->waker >= 0) {
+            int rc = ipckit_deadline_poll_wake(f->fd, POLLIN, f->waker, deadline, NULL);
             if (rc < 0)
                 return rc;
         }
@@ -996,7 +1018,7 @@ fifo_read_some(struct fifo *f, void *dst, size_t cap, const struct timespec *dea
             ;
         if ((p.revents & POLLHUP) && !(p.revents & POLLIN))
             return -EPIPE;
-        if (deadline == NULL) {
+        if (deadline == NULL && f->waker < 0) {
             while (poll(&p, 1, -1) < 0 && errno == EINTR)
                 ;
         }
@@ -1343,4 +1365,5 @@ const ipckit_backend ipckit__fifo_backend = {
     .fd = fifo_fd,
     .stat = fifo_stat,
     .info = fifo_info,
+    .interrupt = fifo_interrupt,
 };

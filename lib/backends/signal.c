@@ -318,24 +318,6 @@ sigch_info(void *state, unsigned *caps, size_t *max_msg)
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* The earlier of @p deadline and @p ms from now, in @p storage. */
-static const struct timespec *
-sigch_nap(const struct timespec *deadline, long ms, struct timespec *storage)
-{
-    (void) clock_gettime(CLOCK_MONOTONIC, storage);
-    storage->tv_sec += ms / 1000;
-    storage->tv_nsec += (ms % 1000) * 1000000L;
-    if (storage->tv_nsec >= 1000000000L) {
-        storage->tv_sec++;
-        storage->tv_nsec -= 1000000000L;
-    }
-    if (deadline != NULL && (deadline->tv_sec < storage->tv_sec ||
-                             (deadline->tv_sec == storage->tv_sec &&
-                              deadline->tv_nsec < storage->tv_nsec)))
-        return deadline;
-    return storage;
-}
-
 static int
 sigch_send(void *state, long type, const void *buf, size_t len,
            const struct timespec *deadline)
@@ -372,15 +354,8 @@ sigch_send(void *state, long type, const void *buf, size_t len,
                                         "send: the signal queue of process %ld is full"
                                         " (RLIMIT_SIGPENDING); nothing was sent",
                                         (long) c->target);
-        if (c->waker >= 0) {
-            struct timespec nap;
-            const struct timespec *until = sigch_nap(deadline, backoff, &nap);
-            if (ipckit_deadline_poll_wake(-1, 0, c->waker, until, NULL) == -EINTR)
-                return ipckit_backend_error(state, -EINTR,
-                                            "send: interrupted (ipckit_interrupt())");
-        } else {
-            (void) ipckit_deadline_sleep(deadline, backoff);
-        }
+        if (ipckit_deadline_sleep_wake(deadline, backoff, c->waker) == -EINTR)
+            return ipckit_backend_error(state, -EINTR, "send: interrupted (ipckit_interrupt())");
         if (backoff < SIGCH_BACKOFF_MAX)
             backoff *= 2;
     }

@@ -162,3 +162,27 @@ ipckit_deadline_poll_wake(int fd, short events, int waker, const struct timespec
             return -errno;
     }
 }
+
+int
+ipckit_deadline_sleep_wake(const struct timespec *deadline, long ms, int waker)
+{
+    struct timespec until;
+    if (waker < 0)
+        return ipckit_deadline_sleep(deadline, ms);
+    (void) clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (deadline != NULL && !is_past_sentinel(deadline) &&
+        (deadline->tv_sec < until.tv_sec ||
+         (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
+        until = *deadline;
+    if (deadline != NULL && is_past_sentinel(deadline))
+        return -ETIMEDOUT;
+    if (ipckit_deadline_poll_wake(-1, 0, waker, &until, NULL) == -EINTR)
+        return -EINTR;
+    return ipckit_deadline_passed(deadline) ? -ETIMEDOUT : 0;
+}

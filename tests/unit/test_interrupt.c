@@ -219,7 +219,7 @@ main(void)
 {
     Suite *s = suite_create("interrupt");
     TCase *tc = tk_tcase("interrupt", 60);
-    int n = K_FIFO; /* fifo: when the backend has it */
+    int n = K_COUNT;
     tcase_add_loop_test(tc, thread_wakes_blocked_recv, 0, n);
     tcase_add_loop_test(tc, pending_interrupt, 0, n);
     tcase_add_loop_test(tc, signal_handler_wakes_blocked_recv, 0, n);
