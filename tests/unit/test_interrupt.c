@@ -162,6 +162,14 @@ START_TEST(signal_handler_wakes_blocked_recv)
     sigset_t usr1, prev;
     pthread_t t;
     char buf[128];
+#ifdef __SANITIZE_THREAD__
+    /* ThreadSanitizer runs a handler only when the thread next calls a
+     * function it intercepts; a thread asleep in a raw futex system call
+     * never does. The thread cases cover the wake-up under it. */
+    fprintf(stderr, "signal_handler_wakes_blocked_recv: skipped under ThreadSanitizer\n");
+    (void) k;
+    return;
+#endif
     open_kind(k, IPCKIT_OPT_INTERRUPTIBLE);
     handler_ch = rx;
     memset(&sa, 0, sizeof sa);

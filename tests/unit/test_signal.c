@@ -83,6 +83,18 @@ wait_for_gate(void *arg)
     return tk_gate_wait(arg, LONG_WAIT) == 0 ? 0 : 1;
 }
 
+/* The same, after telling the parent through the gate deaf_ready that it
+ * runs: a child that has just been forked may still have every signal
+ * blocked (ThreadSanitizer's fork does), and so look like a listener. */
+static tk_gate deaf_ready;
+
+static int
+deaf_child(void *arg)
+{
+    tk_gate_open(&deaf_ready);
+    return wait_for_gate(arg);
+}
+
 static void
 on_signal(int signo)
 {
@@ -714,7 +726,10 @@ START_TEST(channel_names_and_options)
         tk_gate idle;
         pid_t deaf;
         tk_gate_init(&idle);
-        deaf = tk_fork(wait_for_gate, &idle);
+        tk_gate_init(&deaf_ready);
+        deaf = tk_fork(deaf_child, &idle);
+        ck_assert_int_eq(tk_gate_wait(&deaf_ready, LONG_WAIT), 0);
+        tk_gate_close(&deaf_ready);
         (void) snprintf(name, sizeof name, "signal:%ld", (long) deaf);
         ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_NONBLOCK, NULL), -EAGAIN);
         o.open_timeout_ms = 100;
