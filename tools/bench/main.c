@@ -123,7 +123,10 @@ static const char *const metric_names[M_COUNT] = { "rtt", "tput", "scale", "idle
 enum bx_pin { PIN_NONE, PIN_SAME, PIN_SPLIT, PIN_COUNT };
 static const char *const pin_names[PIN_COUNT] = { "none", "same", "split" };
 
-static struct {
+#define BX_VARIANTS_MAX 128
+
+/* What to measure and how: the command line, read once, then passed along. */
+struct bx_opts {
     bool backend_on[32];
     bool metric_on[M_COUNT];
     size_t sizes[8];
@@ -140,9 +143,9 @@ static struct {
     bool progress;
     bool selftest;
     bool quiet;
-    char variants[128];   /* comma-separated filter, "" for all */
+    char variants[BX_VARIANTS_MAX]; /* comma-separated filter, "" for all */
     bool sigpipe_default; /* children keep SIGPIPE's default action */
-} g;
+};
 
 /* ---- shared results --------------------------------------------------------- */
 
@@ -159,11 +162,16 @@ struct bx_shared {
     struct bx_slot slot[BX_MAXPROC];
 };
 
-static struct bx_shared *shared;
-static double *samples;       /* round-trip samples of the pinging process, ns */
-static size_t samples_cap;
-static char scratch[64];      /* private directory for FIFOs and sockets */
-static unsigned run_id;
+/* What every run of one benchmark shares: its options, the mappings the
+ * children report into, and the scratch directory. */
+struct bx_runner {
+    const struct bx_opts *opt;
+    struct bx_shared *shared;
+    double *samples;      /* round-trip samples of the pinging process, ns */
+    size_t samples_cap;
+    char scratch[64];     /* private directory for FIFOs and sockets */
+    unsigned run_id;
+};
 
 static double
 now_s(void)
@@ -205,13 +213,13 @@ slot_fail(struct bx_slot *s, const char *fmt, ...)
 }
 
 static void
-pin_self(enum bx_pin pin, bool receiving)
+pin_self(const struct bx_opts *o, enum bx_pin pin, bool receiving)
 {
     cpu_set_t set;
     if (pin == PIN_NONE)
         return;
     CPU_ZERO(&set);
-    CPU_SET((size_t) (pin == PIN_SPLIT && receiving ? g.cpu_b : g.cpu_a), &set);
+    CPU_SET((size_t) (pin == PIN_SPLIT && receiving ? o->cpu_b : o->cpu_a), &set);
     (void) sched_setaffinity(0, sizeof set, &set);
 }
 
@@ -230,10 +238,11 @@ write_byte(int fd, char c)
 
 /* The body of one process of a run. Never returns. */
 static void
-child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int index, int ready_fd,
-           int go_fd)
+child_main(struct bx_runner *rn, struct bx_run *r, const struct bx_job *j, enum bx_role role,
+           int index, int ready_fd, int go_fd)
 {
-    struct bx_slot *s = &shared->slot[index];
+    const struct bx_opts *o = rn->opt;
+    struct bx_slot *s = &rn->shared->slot[index];
     void *ep[BX_MAXCHAN] = { NULL, NULL };
     unsigned char *sbuf = malloc(j->size), *rbuf = malloc(j->size);
     struct bx_go go;
@@ -245,10 +254,10 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
     (void) signal(SIGINT, SIG_DFL);
     (void) signal(SIGTERM, SIG_DFL);
     (void) signal(SIGHUP, SIG_DFL);
-    if (g.sigpipe_default)
+    if (o->sigpipe_default)
         (void) signal(SIGPIPE, SIG_DFL);
-    (void) alarm(g.timeout_s);
-    pin_self(j->pin, role_receives(role));
+    (void) alarm(o->timeout_s);
+    pin_self(o, j->pin, role_receives(role));
     if (sbuf == NULL || rbuf == NULL) {
         slot_fail(s, "out of memory");
         write_byte(ready_fd, 'f');
@@ -319,7 +328,7 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
                 s->sum += bx_hash(rbuf, (size_t) n);
                 s->count++;
                 if (i >= warm)
-                    samples[i - warm] = (t1 - t0) * 1e9;
+                    rn->samples[i - warm] = (t1 - t0) * 1e9;
             }
         }
         break;
@@ -357,7 +366,7 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
         }
         s->t1 = now_s();
         if (j->consumers > 1 &&
-            __atomic_add_fetch(&shared->producers_done, 1, __ATOMIC_SEQ_CST) ==
+            __atomic_add_fetch(&rn->shared->producers_done, 1, __ATOMIC_SEQ_CST) ==
                 (unsigned) j->producers) {
             /* Everything is queued: one stop message per consumer. */
             uint64_t w = bx_stop_word();
@@ -407,7 +416,7 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
         (void) getrusage(RUSAGE_SELF, &u0);
         w0 = now_s();
         if (j->metric == M_IDLE_TIMED)
-            n = r->var->recv_timed(ep[0], rbuf, j->size, 10 * g.idle_ms + 1000);
+            n = r->var->recv_timed(ep[0], rbuf, j->size, 10 * o->idle_ms + 1000);
         else
             n = r->var->recv(ep[0], rbuf, j->size);
         w1 = now_s();
@@ -426,7 +435,7 @@ child_main(struct bx_run *r, const struct bx_job *j, enum bx_role role, int inde
         break;
     }
     case R_IDLE_SEND: {
-        struct timespec ts = { g.idle_ms / 1000, (long) (g.idle_ms % 1000) * 1000000L };
+        struct timespec ts = { o->idle_ms / 1000, (long) (o->idle_ms % 1000) * 1000000L };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
         bx_fill(sbuf, j->size, 0, 0);
@@ -487,11 +496,11 @@ on_stop_signal(int signo)
 /* Wait for @p want bytes on the ready pipe; false on a failure, a timeout or
  * an interrupt (Ctrl-C: the run is abandoned and cleaned up). */
 static bool
-await_children(int fd, int want, char expect, const pid_t *pids, int nproc)
+await_children(int fd, int want, char expect, const pid_t *pids, int nproc, unsigned timeout_s)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     int got = 0;
-    double deadline = now_s() + g.timeout_s + 5;
+    double deadline = now_s() + timeout_s + 5;
     while (got < want) {
         char buf[BX_MAXPROC];
         ssize_t n;
@@ -533,8 +542,10 @@ await_children(int fd, int want, char expect, const pid_t *pids, int nproc)
  * one sample per message, ns; others: one value) and *nvalues their count.
  */
 static enum bx_status
-run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, size_t notecap)
+run_job(struct bx_runner *rn, const struct bx_job *j, double *values, size_t *nvalues, char *note,
+        size_t notecap)
 {
+    struct bx_shared *shared = rn->shared;
     struct bx_run r;
     enum bx_role roles[BX_MAXPROC];
     pid_t pids[BX_MAXPROC] = { 0 };
@@ -548,8 +559,8 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
     r.be = j->be;
     r.var = j->var;
     r.size = j->size;
-    r.dir = scratch;
-    r.id = ++run_id;
+    r.dir = rn->scratch;
+    r.id = ++rn->run_id;
     r.nchan = j->metric == M_RTT ? 2 : 1;
     r.multi = j->metric == M_SCALE && (j->producers > 1 || j->consumers > 1);
     note[0] = '\0';
@@ -605,7 +616,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
             for (int m = 0; m < k; m++)
                 (void) close(gofd[m]);
             /* Producers are slots 0..P-1, so their index is their producer number. */
-            child_main(&r, j, roles[k], k, ready[1], gp[0]);
+            child_main(rn, &r, j, roles[k], k, ready[1], gp[0]);
         }
         (void) close(gp[0]);
         gofd[k] = gp[1];
@@ -615,7 +626,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
     j->var->parent_after_fork(&r);
     (void) close(ready[1]);
 
-    ok = await_children(ready[0], nproc, 'r', pids, nproc);
+    ok = await_children(ready[0], nproc, 'r', pids, nproc, rn->opt->timeout_s);
     if (ok) {
         struct bx_go go;
         memset(&go, 0, sizeof go);
@@ -629,7 +640,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
             if (write(gofd[k], &go, sizeof go) != (ssize_t) sizeof go)
                 ok = false;
         if (ok)
-            ok = await_children(ready[0], nproc, 'd', pids, nproc);
+            ok = await_children(ready[0], nproc, 'd', pids, nproc, rn->opt->timeout_s);
     }
     for (int k = 0; k < nproc; k++)
         (void) close(gofd[k]);
@@ -652,7 +663,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
         }
     if (!ok) {
         (void) snprintf(note, notecap, "a process failed or the run timed out after %u s",
-                        g.timeout_s);
+                        rn->opt->timeout_s);
         return ST_FAIL;
     }
 
@@ -673,7 +684,7 @@ run_job(const struct bx_job *j, double *values, size_t *nvalues, char *note, siz
             }
         }
         if (st == ST_OK) {
-            memcpy(values, samples, j->count * sizeof *values);
+            memcpy(values, rn->samples, j->count * sizeof *values);
             *nvalues = j->count;
         }
         break;
@@ -747,34 +758,39 @@ struct bx_cell {
     double median, p99, min, max;
 };
 
-static struct bx_cell *cells;
-static size_t ncells, capcells;
+/* Every cell measured so far, in the order of their first run. */
+struct bx_cells {
+    struct bx_cell *v;
+    size_t n, cap;
+};
 
 static struct bx_cell *
-cell_get(const struct bx_job *j, const char *variant)
+cell_get(struct bx_cells *t, const struct bx_job *j, const char *variant)
 {
-    for (size_t k = 0; k < ncells; k++) {
-        struct bx_cell *c = &cells[k];
+    struct bx_cell *nc;
+    for (size_t k = 0; k < t->n; k++) {
+        struct bx_cell *c = &t->v[k];
         if (c->metric == j->metric && c->size == j->size && c->pin == j->pin &&
             c->producers == j->producers && c->consumers == j->consumers && c->be == j->be &&
             strcmp(c->variant, variant) == 0)
             return c;
     }
-    if (ncells == capcells) {
-        capcells = capcells ? capcells * 2 : 64;
-        cells = realloc(cells, capcells * sizeof *cells);
-        if (cells == NULL)
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->v = realloc(t->v, t->cap * sizeof *t->v);
+        if (t->v == NULL)
             abort();
     }
-    memset(&cells[ncells], 0, sizeof cells[ncells]);
-    cells[ncells].metric = j->metric;
-    cells[ncells].size = j->size;
-    cells[ncells].pin = j->pin;
-    cells[ncells].producers = j->producers;
-    cells[ncells].consumers = j->consumers;
-    cells[ncells].be = j->be;
-    cells[ncells].variant = variant;
-    return &cells[ncells++];
+    nc = &t->v[t->n++];
+    memset(nc, 0, sizeof *nc);
+    nc->metric = j->metric;
+    nc->size = j->size;
+    nc->pin = j->pin;
+    nc->producers = j->producers;
+    nc->consumers = j->consumers;
+    nc->be = j->be;
+    nc->variant = variant;
+    return nc;
 }
 
 static void
@@ -816,10 +832,11 @@ summarise(struct bx_cell *c)
 }
 
 static const struct bx_cell *
-cell_find(const struct bx_cell *like, const struct bx_backend *be, const char *variant)
+cell_find(const struct bx_cells *t, const struct bx_cell *like, const struct bx_backend *be,
+          const char *variant)
 {
-    for (size_t k = 0; k < ncells; k++) {
-        const struct bx_cell *c = &cells[k];
+    for (size_t k = 0; k < t->n; k++) {
+        const struct bx_cell *c = &t->v[k];
         if (c->metric == like->metric && c->size == like->size && c->pin == like->pin &&
             c->producers == like->producers && c->consumers == like->consumers &&
             c->be == be && strcmp(c->variant, variant) == 0)
@@ -844,25 +861,25 @@ cell_unit(const struct bx_cell *c)
 
 /* ipckit median / raw median of the same backend, or NAN. */
 static double
-cell_ratio(const struct bx_cell *c)
+cell_ratio(const struct bx_cells *t, const struct bx_cell *c)
 {
     const struct bx_cell *raw;
     if (c->n == 0 || c->metric >= M_IDLE ||
         (strcmp(c->variant, "ipckit") != 0 && strcmp(c->variant, "zerocopy") != 0))
         return NAN;
-    raw = cell_find(c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
+    raw = cell_find(t, c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
     return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;
 }
 
 /* median / the raw pipe's median (fifo raw) for the same metric, or NAN. */
 static double
-cell_vs_pipe(const struct bx_cell *c)
+cell_vs_pipe(const struct bx_cells *t, const struct bx_cell *c)
 {
     const struct bx_cell *pipe_c;
     if (c->n == 0 || c->metric >= M_IDLE ||
         (c->be == &bx_backends[0] && strcmp(c->variant, "raw") == 0))
         return NAN;
-    pipe_c = cell_find(c, &bx_backends[0], "raw");
+    pipe_c = cell_find(t, c, &bx_backends[0], "raw");
     return pipe_c != NULL && pipe_c->median > 0 ? c->median / pipe_c->median : NAN;
 }
 
@@ -899,7 +916,6 @@ struct bx_machine {
     char load0[64], load1[64];
     char date[32];
 };
-static struct bx_machine machine;
 
 static void
 read_line(const char *path, const char *prefix, char *out, size_t cap)
@@ -927,19 +943,19 @@ read_line(const char *path, const char *prefix, char *out, size_t cap)
 }
 
 static void
-machine_read(void)
+machine_read(struct bx_machine *m)
 {
     struct utsname u;
     time_t t = time(NULL);
     struct tm tm;
-    machine.nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    read_line("/proc/cpuinfo", "model name", machine.cpu, sizeof machine.cpu);
+    m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    read_line("/proc/cpuinfo", "model name", m->cpu, sizeof m->cpu);
     if (uname(&u) == 0)
-        (void) snprintf(machine.kernel, sizeof machine.kernel, "%s %s %s", u.sysname, u.release,
+        (void) snprintf(m->kernel, sizeof m->kernel, "%s %s %s", u.sysname, u.release,
                         u.machine);
-    read_line("/proc/loadavg", NULL, machine.load0, sizeof machine.load0);
+    read_line("/proc/loadavg", NULL, m->load0, sizeof m->load0);
     (void) gmtime_r(&t, &tm);
-    (void) strftime(machine.date, sizeof machine.date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    (void) strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static const char *
@@ -952,15 +968,16 @@ cell_status(const struct bx_cell *c)
     return "skipped";
 }
 
-static char command_line[1024];
+#define BX_COMMAND_MAX 1024
 
 /* Keep the command line as given: option parsing cuts lists apart in place. */
 static void
-command_save(int argc, char **argv)
+command_save(char *command_line, int argc, char **argv)
 {
     size_t len = 0;
-    for (int k = 0; k < argc && len < sizeof command_line; k++) {
-        int n = snprintf(command_line + len, sizeof command_line - len, "%s%s", k ? " " : "",
+    command_line[0] = '\0';
+    for (int k = 0; k < argc && len < BX_COMMAND_MAX; k++) {
+        int n = snprintf(command_line + len, BX_COMMAND_MAX - len, "%s%s", k ? " " : "",
                          argv[k]);
         if (n < 0)
             break;
@@ -969,31 +986,32 @@ command_save(int argc, char **argv)
 }
 
 static void
-write_json(FILE *f)
+write_json(FILE *f, const struct bx_opts *o, const struct bx_machine *m, const char *command_line,
+           const struct bx_cells *t)
 {
     (void) fprintf(f, "{\n  \"tool\": \"ipckit-bench\", \"format\": %d, \"ipckit\": ",
                    BX_JSON_VERSION);
     json_str(f, ipckit_version_string());
     (void) fprintf(f, ",\n  \"command\": ");
     json_str(f, command_line);
-    (void) fprintf(f, ",\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", machine.nproc);
-    json_str(f, machine.cpu);
+    (void) fprintf(f, ",\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", m->nproc);
+    json_str(f, m->cpu);
     (void) fprintf(f, ", \"kernel\": ");
-    json_str(f, machine.kernel);
+    json_str(f, m->kernel);
     (void) fprintf(f, ", \"loadavg_start\": ");
-    json_str(f, machine.load0);
+    json_str(f, m->load0);
     (void) fprintf(f, ", \"loadavg_end\": ");
-    json_str(f, machine.load1);
+    json_str(f, m->load1);
     (void) fprintf(f, ", \"date\": ");
-    json_str(f, machine.date);
+    json_str(f, m->date);
     (void) fprintf(f, "},\n  \"config\": {\"reps\": %d, \"rtt_count\": %lu, \"count\": %lu,"
                       " \"scale_count\": %lu, \"idle_ms\": %d, \"cpus\": [%d, %d],"
                       " \"sigpipe\": \"%s\"},\n",
-                   g.reps, g.rtt_count, g.count, g.scale_count, g.idle_ms, g.cpu_a, g.cpu_b,
-                   g.sigpipe_default ? "default" : "ignore");
+                   o->reps, o->rtt_count, o->count, o->scale_count, o->idle_ms, o->cpu_a,
+                   o->cpu_b, o->sigpipe_default ? "default" : "ignore");
     (void) fprintf(f, "  \"results\": [\n");
-    for (size_t k = 0; k < ncells; k++) {
-        const struct bx_cell *c = &cells[k];
+    for (size_t k = 0; k < t->n; k++) {
+        const struct bx_cell *c = &t->v[k];
         (void) fprintf(f, "    {\"backend\": \"%s\", \"variant\": \"%s\", \"metric\": \"%s\","
                           " \"size\": %zu, \"pin\": \"%s\", \"producers\": %d,"
                           " \"consumers\": %d, \"unit\": \"%s\", \"status\": \"%s\","
@@ -1005,11 +1023,11 @@ write_json(FILE *f)
         json_num(f, "p99", c->n ? c->p99 : NAN, true);
         json_num(f, "min", c->n ? c->min : NAN, true);
         json_num(f, "max", c->n ? c->max : NAN, true);
-        json_num(f, "ratio", cell_ratio(c), true);
-        json_num(f, "vs_pipe", cell_vs_pipe(c), true);
+        json_num(f, "ratio", cell_ratio(t, c), true);
+        json_num(f, "vs_pipe", cell_vs_pipe(t, c), true);
         (void) fprintf(f, "\"note\": ");
         json_str(f, c->note);
-        (void) fprintf(f, "}%s\n", k + 1 < ncells ? "," : "");
+        (void) fprintf(f, "}%s\n", k + 1 < t->n ? "," : "");
     }
     (void) fprintf(f, "  ]\n}\n");
 }
@@ -1050,7 +1068,7 @@ fmt_value(char *buf, size_t cap, const struct bx_cell *c, double v)
 }
 
 static void
-write_table(FILE *f, bool markdown)
+write_table(FILE *f, const struct bx_cells *t, bool markdown)
 {
     if (markdown)
         (void) fprintf(f, "| metric | shape | pin | backend | variant | unit | median | p99 |"
@@ -1060,11 +1078,11 @@ write_table(FILE *f, bool markdown)
         (void) fprintf(f, "%-14s %-12s %-5s %-7s %-7s %-6s %9s %9s %9s %9s %7s %7s  %s\n",
                        "metric", "shape", "pin", "backend", "variant", "unit", "median", "p99",
                        "min", "max", "ratio", "vs.pipe", "note");
-    for (size_t k = 0; k < ncells; k++) {
-        const struct bx_cell *c = &cells[k];
+    for (size_t k = 0; k < t->n; k++) {
+        const struct bx_cell *c = &t->v[k];
         char shape[48], med[24] = "-", p99[24] = "-", mn[24] = "-", mx[24] = "-",
                          ratio[16] = "-", vp[16] = "-";
-        double rt = cell_ratio(c), vsp = cell_vs_pipe(c);
+        double rt = cell_ratio(t, c), vsp = cell_vs_pipe(t, c);
         shape_label(shape, sizeof shape, c);
         if (c->n > 0) {
             fmt_value(med, sizeof med, c, c->median);
@@ -1103,26 +1121,26 @@ write_table(FILE *f, bool markdown)
 
 /* One line per cell, tab-separated, for the plotting script. */
 static void
-write_tsv(FILE *f)
+write_tsv(FILE *f, const struct bx_cells *t)
 {
     (void) fprintf(f, "#metric\tsize\tpin\tproducers\tconsumers\tbackend\tvariant\tunit\tmedian"
                       "\tp99\tmin\tmax\tratio\tvs_pipe\tstatus\n");
-    for (size_t k = 0; k < ncells; k++) {
-        const struct bx_cell *c = &cells[k];
+    for (size_t k = 0; k < t->n; k++) {
+        const struct bx_cell *c = &t->v[k];
         (void) fprintf(f, "%s\t%zu\t%s\t%d\t%d\t%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%.4g\t%s\n",
                        metric_names[c->metric], c->size, pin_names[c->pin], c->producers,
                        c->consumers, c->be->scheme, c->variant, cell_unit(c),
                        c->n ? c->median : NAN, c->n ? c->p99 : NAN, c->n ? c->min : NAN,
-                       c->n ? c->max : NAN, cell_ratio(c), cell_vs_pipe(c), cell_status(c));
+                       c->n ? c->max : NAN, cell_ratio(t, c), cell_vs_pipe(t, c), cell_status(c));
     }
 }
 
 /* ---- the plan: which jobs, in which order ------------------------------------ */
 
 static bool
-backend_selected(size_t k)
+backend_selected(const struct bx_opts *o, size_t k)
 {
-    return g.backend_on[k];
+    return o->backend_on[k];
 }
 
 /* Message size of the small-message metrics for a backend (signals carry 8 bytes). */
@@ -1137,84 +1155,84 @@ small_size(const struct bx_backend *be, size_t want)
 typedef void (*bx_job_fn)(const struct bx_job *j, void *arg);
 
 static bool
-variant_on(const struct bx_variant *v)
+variant_on(const struct bx_opts *o, const struct bx_variant *v)
 {
-    char list[sizeof g.variants + 2];
+    char list[BX_VARIANTS_MAX + 2];
     char item[40];
-    if (g.variants[0] == '\0')
+    if (o->variants[0] == '\0')
         return true;
-    (void) snprintf(list, sizeof list, ",%s,", g.variants);
+    (void) snprintf(list, sizeof list, ",%s,", o->variants);
     (void) snprintf(item, sizeof item, ",%s,", v->name);
     return strstr(list, item) != NULL;
 }
 
 /* Call @p fn for every job of one repetition, in the interleaved order. */
 static void
-plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
+plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scale)
 {
     for (int pin = 0; pin < PIN_COUNT; pin++) {
-        if (!g.pin_on[pin])
+        if (!o->pin_on[pin])
             continue;
         for (size_t b = 0; b < bx_nbackends; b++) {
             const struct bx_backend *be = &bx_backends[b];
-            struct bx_job j = { M_RTT, be, NULL, small_size(be, g.rtt_size), (enum bx_pin) pin,
-                                1, 1, g.rtt_count / scale, false };
-            if (!g.metric_on[M_RTT] || !backend_selected(b))
+            struct bx_job j = { M_RTT, be, NULL, small_size(be, o->rtt_size), (enum bx_pin) pin,
+                                1, 1, o->rtt_count / scale, false };
+            if (!o->metric_on[M_RTT] || !backend_selected(o, b))
                 continue;
             if (j.count < 10)
                 j.count = 10;
-            if (be->raw != NULL && variant_on(be->raw)) {
+            if (be->raw != NULL && variant_on(o, be->raw)) {
                 j.var = be->raw;
                 fn(&j, arg);
             }
-            if (be->lib != NULL && variant_on(be->lib)) {
+            if (be->lib != NULL && variant_on(o, be->lib)) {
                 j.var = be->lib;
                 fn(&j, arg);
             }
         }
-        for (int s = 0; s < g.nsizes; s++) {
+        for (int s = 0; s < o->nsizes; s++) {
             for (size_t b = 0; b < bx_nbackends; b++) {
                 const struct bx_backend *be = &bx_backends[b];
-                size_t size = g.sizes[s];
+                size_t size = o->sizes[s];
                 struct bx_job j = { M_TPUT, be, NULL, size, (enum bx_pin) pin, 1, 1, 0, false };
-                if (!g.metric_on[M_TPUT] || !backend_selected(b))
+                if (!o->metric_on[M_TPUT] || !backend_selected(o, b))
                     continue;
                 if (size < 1024)
                     j.size = small_size(be, size);
                 else if (be->max_size != NULL && be->max_size() < 1024)
                     continue;   /* signals: no large messages at all */
-                j.count = size <= 64 ? g.count : g.count * 64 * 8 / size;
+                j.count = size <= 64 ? o->count : o->count * 64 * 8 / size;
                 j.count /= scale;
                 if (j.count < 20)
                     j.count = 20;
-                if (be->raw != NULL && variant_on(be->raw)) {
+                if (be->raw != NULL && variant_on(o, be->raw)) {
                     j.var = be->raw;
                     fn(&j, arg);
                 }
-                if (be->lib != NULL && variant_on(be->lib)) {
+                if (be->lib != NULL && variant_on(o, be->lib)) {
                     j.var = be->lib;
                     fn(&j, arg);
                 }
-                if (be->lib_zc != NULL && variant_on(be->lib_zc)) {
+                if (be->lib_zc != NULL && variant_on(o, be->lib_zc)) {
                     j.var = be->lib_zc;
                     fn(&j, arg);
                 }
             }
         }
-        for (int s = 0; s < g.nscale; s++) {
+        for (int s = 0; s < o->nscale; s++) {
             for (size_t b = 0; b < bx_nbackends; b++) {
                 const struct bx_backend *be = &bx_backends[b];
-                struct bx_job j = { M_SCALE, be, NULL, 64, (enum bx_pin) pin, g.scale_p[s],
-                                    g.scale_c[s], g.scale_count / scale, false };
-                if (!g.metric_on[M_SCALE] || !backend_selected(b) || !be->queue)
+                struct bx_job j = { M_SCALE, be, NULL, 64, (enum bx_pin) pin, o->scale_p[s],
+                                    o->scale_c[s], o->scale_count / scale, false };
+                if (!o->metric_on[M_SCALE] || !backend_selected(o, b) || !be->queue)
                     continue;
                 if (j.count < 50)
                     j.count = 50;
-                if (be->raw != NULL && variant_on(be->raw)) {
+                if (be->raw != NULL && variant_on(o, be->raw)) {
                     j.var = be->raw;
                     fn(&j, arg);
                 }
-                if (be->lib != NULL && variant_on(be->lib)) {
+                if (be->lib != NULL && variant_on(o, be->lib)) {
                     j.var = be->lib;
                     fn(&j, arg);
                 }
@@ -1225,18 +1243,18 @@ plan_rep(bx_job_fn fn, void *arg, unsigned long scale)
 
 /* The blocked-receiver measurement: once, after the repetitions. */
 static void
-plan_idle(bx_job_fn fn, void *arg)
+plan_idle(const struct bx_opts *o, bx_job_fn fn, void *arg)
 {
     for (size_t b = 0; b < bx_nbackends; b++) {
         const struct bx_backend *be = &bx_backends[b];
         struct bx_job j = { M_IDLE, be, NULL, small_size(be, 64), PIN_NONE, 1, 1, 1, false };
-        if (!g.metric_on[M_IDLE] || !backend_selected(b))
+        if (!o->metric_on[M_IDLE] || !backend_selected(o, b))
             continue;
-        if (be->raw != NULL && variant_on(be->raw)) {
+        if (be->raw != NULL && variant_on(o, be->raw)) {
             j.var = be->raw;
             fn(&j, arg);
         }
-        if (be->lib == NULL || !variant_on(be->lib))
+        if (be->lib == NULL || !variant_on(o, be->lib))
             continue;
         j.var = be->lib;
         fn(&j, arg);
@@ -1256,13 +1274,17 @@ count_job(const struct bx_job *j, void *arg)
 
 struct bx_progress {
     int done, total, rep;
+    const struct bx_opts *opt;
+    struct bx_runner *rn;
+    struct bx_cells *cells;
 };
 
 static void
 do_job(const struct bx_job *j, void *arg)
 {
     struct bx_progress *pr = arg;
-    struct bx_cell *c = cell_get(j, j->var->name);
+    const struct bx_opts *o = pr->opt;
+    struct bx_cell *c = cell_get(pr->cells, j, j->var->name);
     double *vals = malloc((j->metric == M_RTT ? j->count : 1) * sizeof *vals);
     size_t nv = 0;
     char note[BX_ERR_MAX];
@@ -1275,15 +1297,15 @@ do_job(const struct bx_job *j, void *arg)
         return;
     }
     pr->done++;
-    if (g.progress) {
+    if (o->progress) {
         char shape[48];
         shape_label(shape, sizeof shape, c);
         (void) fprintf(stderr, "\r\033[K[%d/%d] rep %d/%d  %s %s %s %s pin=%s", pr->done,
-                       pr->total, pr->rep, g.reps, metric_names[j->metric], shape,
+                       pr->total, pr->rep, o->reps, metric_names[j->metric], shape,
                        j->be->scheme, j->var->name, pin_names[j->pin]);
         (void) fflush(stderr);
     }
-    st = run_job(j, vals, &nv, note, sizeof note);
+    st = run_job(pr->rn, j, vals, &nv, note, sizeof note);
     c->runs++;
     if (st == ST_OK)
         cell_add(c, vals, nv);
@@ -1293,8 +1315,8 @@ do_job(const struct bx_job *j, void *arg)
         c->skips++;
     if (note[0] != '\0' && (st != ST_OK || c->note[0] == '\0'))
         (void) snprintf(c->note, sizeof c->note, "%s", note);
-    if (st == ST_FAIL && !g.quiet && !stop_requested) {
-        if (g.progress)
+    if (st == ST_FAIL && !o->quiet && !stop_requested) {
+        if (o->progress)
             (void) fprintf(stderr, "\n");
         (void) fprintf(stderr, "ipckit-bench: %s %s %s: FAILED: %s\n", metric_names[j->metric],
                        j->be->scheme, j->var->name, note);
@@ -1306,6 +1328,7 @@ do_job(const struct bx_job *j, void *arg)
 
 struct bx_selftest {
     int checked, caught, clean_ok, problems;
+    struct bx_runner *rn;
 };
 
 static void
@@ -1321,7 +1344,7 @@ selftest_job(const struct bx_job *jin, void *arg)
     if (vals == NULL)
         abort();
     j.corrupt = false;
-    clean = run_job(&j, vals, &nv, note, sizeof note);
+    clean = run_job(t->rn, &j, vals, &nv, note, sizeof note);
     if (clean == ST_SKIP) {
         (void) printf("skip    %-8s %-6s %-7s %s\n", metric_names[j.metric], j.be->scheme,
                       j.var->name, note);
@@ -1341,7 +1364,7 @@ selftest_job(const struct bx_job *jin, void *arg)
         return;
     }
     j.corrupt = true;
-    bad = run_job(&j, vals, &nv, note, sizeof note);
+    bad = run_job(t->rn, &j, vals, &nv, note, sizeof note);
     if (bad == ST_FAIL && strstr(note, "verification failed") != NULL) {
         t->caught++;
         (void) printf("ok      %-8s %-6s %-7s damaged message caught: %s\n",
@@ -1446,7 +1469,7 @@ static int
 check_variants(const char *list)
 {
     static const char *const known[] = { "raw", "ipckit", "zerocopy", "nng", "zmq" };
-    char copy[sizeof g.variants];
+    char copy[BX_VARIANTS_MAX];
     (void) snprintf(copy, sizeof copy, "%s", list);
     for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ",")) {
         size_t k;
@@ -1495,46 +1518,47 @@ parse_count(const char *s)
 }
 
 static void
-defaults(void)
+defaults(struct bx_opts *o)
 {
     cpu_set_t set;
     int found = 0;
+    memset(o, 0, sizeof *o);
     for (size_t k = 0; k < bx_nbackends; k++)
-        g.backend_on[k] = true;
+        o->backend_on[k] = true;
     for (int k = 0; k < M_COUNT; k++)
-        g.metric_on[k] = true;
-    g.sizes[0] = 64;
-    g.sizes[1] = 4096;
-    g.sizes[2] = 65536;
-    g.nsizes = 3;
-    g.rtt_size = 64;
-    g.rtt_count = 20000;
-    g.count = 200000;
-    g.scale_count = 100000;
-    g.reps = 3;
-    g.scale_p[0] = 1, g.scale_c[0] = 1;
-    g.scale_p[1] = 3, g.scale_c[1] = 2;
-    g.scale_p[2] = 4, g.scale_c[2] = 4;
-    g.nscale = 3;
-    g.pin_on[PIN_NONE] = true;
-    g.idle_ms = 1000;
-    g.timeout_s = 120;
-    g.cpu_a = 0;
-    g.cpu_b = 1;
+        o->metric_on[k] = true;
+    o->sizes[0] = 64;
+    o->sizes[1] = 4096;
+    o->sizes[2] = 65536;
+    o->nsizes = 3;
+    o->rtt_size = 64;
+    o->rtt_count = 20000;
+    o->count = 200000;
+    o->scale_count = 100000;
+    o->reps = 3;
+    o->scale_p[0] = 1, o->scale_c[0] = 1;
+    o->scale_p[1] = 3, o->scale_c[1] = 2;
+    o->scale_p[2] = 4, o->scale_c[2] = 4;
+    o->nscale = 3;
+    o->pin_on[PIN_NONE] = true;
+    o->idle_ms = 1000;
+    o->timeout_s = 120;
+    o->cpu_a = 0;
+    o->cpu_b = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         for (size_t c = 0; c < CPU_SETSIZE && found < 2; c++)
             if (CPU_ISSET(c, &set)) {
                 if (found++ == 0)
-                    g.cpu_a = g.cpu_b = (int) c;
+                    o->cpu_a = o->cpu_b = (int) c;
                 else
-                    g.cpu_b = (int) c;
+                    o->cpu_b = (int) c;
             }
     }
-    g.progress = isatty(STDERR_FILENO);
+    o->progress = isatty(STDERR_FILENO);
 }
 
 static void
-parse_args(int argc, char **argv)
+parse_args(struct bx_opts *o, int argc, char **argv)
 {
     enum { O_RTT = 256, O_SCALEN, O_SCALE, O_CPUS, O_IDLE, O_TIMEOUT, O_QUICK, O_LONG, O_JSON,
            O_TSV, O_MD, O_NOPROG, O_SELF, O_SIGPIPE };
@@ -1579,120 +1603,120 @@ parse_args(int argc, char **argv)
         switch (c) {
         case 'b':
             if (check_backends(optarg) < 0 ||
-                parse_list(optarg, backend_names, bx_nbackends, g.backend_on, sizeof(bool)) < 0)
+                parse_list(optarg, backend_names, bx_nbackends, o->backend_on, sizeof(bool)) < 0)
                 exit(2);
             break;
         case 'm': {
             bool on[4];
             if (parse_list(optarg, metric_opts, 4, on, sizeof(bool)) < 0)
                 exit(2);
-            g.metric_on[M_RTT] = on[0];
-            g.metric_on[M_TPUT] = on[1];
-            g.metric_on[M_SCALE] = on[2];
-            g.metric_on[M_IDLE] = g.metric_on[M_IDLE_TIMED] = on[3];
+            o->metric_on[M_RTT] = on[0];
+            o->metric_on[M_TPUT] = on[1];
+            o->metric_on[M_SCALE] = on[2];
+            o->metric_on[M_IDLE] = o->metric_on[M_IDLE_TIMED] = on[3];
             break;
         }
         case 'V':
-            if (strlen(optarg) >= sizeof g.variants) {
+            if (strlen(optarg) >= sizeof o->variants) {
                 (void) fprintf(stderr, "ipckit-bench: --variants list too long\n");
                 exit(2);
             }
             if (check_variants(optarg) < 0)
                 exit(2);
-            memcpy(g.variants, optarg, strlen(optarg) + 1);
+            memcpy(o->variants, optarg, strlen(optarg) + 1);
             break;
         case 's':
-            g.nsizes = 0;
+            o->nsizes = 0;
             for (char *tok = strtok(optarg, ","); tok != NULL; tok = strtok(NULL, ",")) {
-                if (g.nsizes == 8) {
+                if (o->nsizes == 8) {
                     (void) fprintf(stderr, "ipckit-bench: at most 8 sizes\n");
                     exit(2);
                 }
-                g.sizes[g.nsizes] = parse_count(tok);
-                if (g.sizes[g.nsizes] < 8 || g.sizes[g.nsizes] > (64u << 20)) {
+                o->sizes[o->nsizes] = parse_count(tok);
+                if (o->sizes[o->nsizes] < 8 || o->sizes[o->nsizes] > (64u << 20)) {
                     (void) fprintf(stderr, "ipckit-bench: sizes are 8 bytes .. 64 MiB\n");
                     exit(2);
                 }
-                g.nsizes++;
+                o->nsizes++;
             }
             break;
         case 'n':
-            g.count = parse_count(optarg);
+            o->count = parse_count(optarg);
             break;
         case O_RTT:
-            g.rtt_count = parse_count(optarg);
+            o->rtt_count = parse_count(optarg);
             break;
         case O_SCALEN:
-            g.scale_count = parse_count(optarg);
+            o->scale_count = parse_count(optarg);
             break;
         case O_SCALE:
-            g.nscale = 0;
+            o->nscale = 0;
             for (char *tok = strtok(optarg, ","); tok != NULL; tok = strtok(NULL, ",")) {
                 int p, q;
-                if (g.nscale == 8 || sscanf(tok, "%dx%d", &p, &q) != 2 || p < 1 || q < 1 ||
+                if (o->nscale == 8 || sscanf(tok, "%dx%d", &p, &q) != 2 || p < 1 || q < 1 ||
                     p + q > BX_MAXPROC) {
                     (void) fprintf(stderr, "ipckit-bench: bad shape \"%s\" (PxC, P+C <= %d)\n",
                                    tok, BX_MAXPROC);
                     exit(2);
                 }
-                g.scale_p[g.nscale] = p;
-                g.scale_c[g.nscale++] = q;
+                o->scale_p[o->nscale] = p;
+                o->scale_c[o->nscale++] = q;
             }
             break;
         case 'r':
-            g.reps = (int) parse_count(optarg);
+            o->reps = (int) parse_count(optarg);
             break;
         case 'p':
-            if (parse_list(optarg, pin_names, PIN_COUNT, g.pin_on, sizeof(bool)) < 0)
+            if (parse_list(optarg, pin_names, PIN_COUNT, o->pin_on, sizeof(bool)) < 0)
                 exit(2);
             break;
         case O_CPUS:
-            if (sscanf(optarg, "%d,%d", &g.cpu_a, &g.cpu_b) != 2 || g.cpu_a < 0 || g.cpu_b < 0 ||
-                g.cpu_a >= CPU_SETSIZE || g.cpu_b >= CPU_SETSIZE) {
+            if (sscanf(optarg, "%d,%d", &o->cpu_a, &o->cpu_b) != 2 || o->cpu_a < 0 || o->cpu_b < 0 ||
+                o->cpu_a >= CPU_SETSIZE || o->cpu_b >= CPU_SETSIZE) {
                 (void) fprintf(stderr, "ipckit-bench: --cpus=A,B\n");
                 exit(2);
             }
             break;
         case O_IDLE:
-            g.idle_ms = (int) parse_count(optarg);
+            o->idle_ms = (int) parse_count(optarg);
             break;
         case O_TIMEOUT:
-            g.timeout_s = (unsigned) parse_count(optarg);
+            o->timeout_s = (unsigned) parse_count(optarg);
             break;
         case O_QUICK:
-            g.rtt_count = 300;
-            g.count = 3000;
-            g.scale_count = 2000;
-            g.reps = 1;
-            g.idle_ms = 200;
+            o->rtt_count = 300;
+            o->count = 3000;
+            o->scale_count = 2000;
+            o->reps = 1;
+            o->idle_ms = 200;
             break;
         case O_LONG:
-            g.rtt_count *= 10;
-            g.count *= 10;
-            g.scale_count *= 10;
-            g.reps = 5;
+            o->rtt_count *= 10;
+            o->count *= 10;
+            o->scale_count *= 10;
+            o->reps = 5;
             break;
         case O_JSON:
-            g.json = optarg ? optarg : "-";
+            o->json = optarg ? optarg : "-";
             break;
         case O_TSV:
-            g.tsv = optarg;
+            o->tsv = optarg;
             break;
         case O_MD:
-            g.markdown = optarg;
+            o->markdown = optarg;
             break;
         case O_NOPROG:
-            g.progress = false;
+            o->progress = false;
             break;
         case O_SELF:
-            g.selftest = true;
+            o->selftest = true;
             break;
         case O_SIGPIPE:
             if (strcmp(optarg, "ignore") != 0 && strcmp(optarg, "default") != 0) {
                 (void) fprintf(stderr, "ipckit-bench: --sigpipe=ignore or --sigpipe=default\n");
                 exit(2);
             }
-            g.sigpipe_default = strcmp(optarg, "default") == 0;
+            o->sigpipe_default = strcmp(optarg, "default") == 0;
             break;
         case 'h':
             usage(stdout);
@@ -1729,26 +1753,32 @@ close_out(FILE *f)
 int
 main(int argc, char **argv)
 {
-    struct bx_progress pr = { 0, 0, 0 };
+    struct bx_opts opt;
+    struct bx_runner rn;
+    struct bx_cells cells = { NULL, 0, 0 };
+    struct bx_machine machine;
+    struct bx_progress pr = { 0, 0, 0, &opt, &rn, &cells };
+    char command_line[BX_COMMAND_MAX];
     int failed = 0;
     unsigned long maxcount;
 
-    defaults();
-    command_save(argc, argv);
-    parse_args(argc, argv);
+    defaults(&opt);
+    command_save(command_line, argc, argv);
+    parse_args(&opt, argc, argv);
     {
         /* A selection that matches no run would print an empty table and
          * "succeed": refuse it. */
         int runs = 0;
-        plan_rep(count_job, &runs, 1);
-        plan_idle(count_job, &runs);
+        plan_rep(&opt, count_job, &runs, 1);
+        plan_idle(&opt, count_job, &runs);
         if (runs == 0) {
             (void) fprintf(stderr, "ipckit-bench: nothing to run: no backend (-b) has a variant"
                                    " (-V) measured by a metric (-m) of this selection\n");
             return 2;
         }
     }
-    machine_read();
+    memset(&machine, 0, sizeof machine);
+    machine_read(&machine);
     (void) signal(SIGPIPE, SIG_IGN);   /* a dead peer must fail a run, not the program */
     {
         /* Ctrl-C: abandon the current run, remove its objects, stop. */
@@ -1760,73 +1790,76 @@ main(int argc, char **argv)
         (void) sigaction(SIGTERM, &sa, NULL);
         (void) sigaction(SIGHUP, &sa, NULL);
     }
-    (void) snprintf(scratch, sizeof scratch, "/tmp/ipckit-bench.XXXXXX");
-    if (mkdtemp(scratch) == NULL) {
+    memset(&rn, 0, sizeof rn);
+    rn.opt = &opt;
+    (void) snprintf(rn.scratch, sizeof rn.scratch, "/tmp/ipckit-bench.XXXXXX");
+    if (mkdtemp(rn.scratch) == NULL) {
         (void) fprintf(stderr, "ipckit-bench: mkdtemp: %s\n", strerror(errno));
         return 1;
     }
-    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    maxcount = g.selftest ? 200 : g.rtt_count;
-    samples_cap = maxcount > 10 ? maxcount : 10;
-    samples = mmap(NULL, samples_cap * sizeof *samples, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shared == MAP_FAILED || samples == MAP_FAILED) {
+    rn.shared = mmap(NULL, sizeof *rn.shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+    maxcount = opt.selftest ? 200 : opt.rtt_count;
+    rn.samples_cap = maxcount > 10 ? maxcount : 10;
+    rn.samples = mmap(NULL, rn.samples_cap * sizeof *rn.samples, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (rn.shared == MAP_FAILED || rn.samples == MAP_FAILED) {
         (void) fprintf(stderr, "ipckit-bench: mmap: %s\n", strerror(errno));
-        (void) rmdir(scratch);
+        (void) rmdir(rn.scratch);
         return 1;
     }
 
-    if (g.selftest) {
-        struct bx_selftest t = { 0, 0, 0, 0 };
-        g.rtt_count = 200;
-        g.count = 500;
-        g.scale_count = 300;
-        g.idle_ms = 50;
-        g.quiet = true;
-        plan_rep(selftest_job, &t, 1);
-        plan_idle(selftest_job, &t);
-        (void) rmdir(scratch);
+    if (opt.selftest) {
+        struct bx_selftest t = { 0, 0, 0, 0, &rn };
+        opt.rtt_count = 200;
+        opt.count = 500;
+        opt.scale_count = 300;
+        opt.idle_ms = 50;
+        opt.quiet = true;
+        plan_rep(&opt, selftest_job, &t, 1);
+        plan_idle(&opt, selftest_job, &t);
+        (void) rmdir(rn.scratch);
         (void) printf("selftest: %d runs, %d clean runs verified, %d damaged runs caught,"
                       " %d problems\n", t.checked, t.clean_ok, t.caught, t.problems);
         return t.problems == 0 && t.caught > 0 ? 0 : 1;
     }
 
-    for (int rep = 0; rep < g.reps; rep++)
-        plan_rep(count_job, &pr.total, 1);
-    plan_idle(count_job, &pr.total);
-    for (pr.rep = 1; pr.rep <= g.reps; pr.rep++)
-        plan_rep(do_job, &pr, 1);
-    pr.rep = g.reps;
-    plan_idle(do_job, &pr);
-    if (g.progress)
+    for (int rep = 0; rep < opt.reps; rep++)
+        plan_rep(&opt, count_job, &pr.total, 1);
+    plan_idle(&opt, count_job, &pr.total);
+    for (pr.rep = 1; pr.rep <= opt.reps; pr.rep++)
+        plan_rep(&opt, do_job, &pr, 1);
+    pr.rep = opt.reps;
+    plan_idle(&opt, do_job, &pr);
+    if (opt.progress)
         (void) fprintf(stderr, "\r\033[K");
-    (void) rmdir(scratch);
+    (void) rmdir(rn.scratch);
     if (stop_requested) {
         (void) fprintf(stderr, "ipckit-bench: interrupted; nothing left behind\n");
         return 128 + stop_requested;
     }
     read_line("/proc/loadavg", NULL, machine.load1, sizeof machine.load1);
 
-    for (size_t k = 0; k < ncells; k++) {
-        summarise(&cells[k]);
-        failed += cells[k].fails;
+    for (size_t k = 0; k < cells.n; k++) {
+        summarise(&cells.v[k]);
+        failed += cells.v[k].fails;
     }
-    if (g.json != NULL) {
-        FILE *f = open_out(g.json);
-        write_json(f);
+    if (opt.json != NULL) {
+        FILE *f = open_out(opt.json);
+        write_json(f, &opt, &machine, command_line, &cells);
         close_out(f);
     }
-    if (g.tsv != NULL) {
-        FILE *f = open_out(g.tsv);
-        write_tsv(f);
+    if (opt.tsv != NULL) {
+        FILE *f = open_out(opt.tsv);
+        write_tsv(f, &cells);
         close_out(f);
     }
-    if (g.markdown != NULL) {
-        FILE *f = open_out(g.markdown);
-        write_table(f, true);
+    if (opt.markdown != NULL) {
+        FILE *f = open_out(opt.markdown);
+        write_table(f, &cells, true);
         close_out(f);
     }
-    if (g.json == NULL || strcmp(g.json, "-") != 0) {
+    if (opt.json == NULL || strcmp(opt.json, "-") != 0) {
         (void) printf("ipckit %s, %ld CPUs, %s, %s; load %s -> %s\n", ipckit_version_string(),
                       machine.nproc, machine.cpu, machine.kernel, machine.load0, machine.load1);
         (void) printf("rtt: round trip of one message, microseconds; tput/scale: one way;"
@@ -1834,13 +1867,13 @@ main(int argc, char **argv)
         (void) printf("command: %s\n", command_line);
         (void) printf("raw halves:");
         for (size_t k = 0; k < bx_nbackends; k++)
-            if (g.backend_on[k])
+            if (opt.backend_on[k])
                 (void) printf(" %s = %s;", bx_backends[k].scheme, bx_backends[k].raw_what);
         (void) printf("\n");
-        write_table(stdout, false);
+        write_table(stdout, &cells, false);
     }
-    for (size_t k = 0; k < ncells; k++)
-        free(cells[k].v);
-    free(cells);
+    for (size_t k = 0; k < cells.n; k++)
+        free(cells.v[k].v);
+    free(cells.v);
     return failed ? 1 : 0;
 }
