@@ -104,8 +104,10 @@ extern const struct bx_variant bx_nng;
 extern const struct bx_variant bx_zmq;
 #endif
 
-/* Message content and its check (main.c). */
+/* Message content and its check (content.c). */
 void bx_fill(unsigned char *buf, size_t len, uint32_t producer, uint64_t seq);
 uint64_t bx_hash(const unsigned char *buf, size_t len);
+/* The message that tells consumers that every producer is done. */
+uint64_t bx_stop_word(void);
 
 #endif /* IPCKIT_BENCH_H */
