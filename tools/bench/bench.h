@@ -110,4 +110,43 @@ uint64_t bx_hash(const unsigned char *buf, size_t len);
 /* The message that tells consumers that every producer is done. */
 uint64_t bx_stop_word(void);
 
+/* ---- the benchmark program (the files beside xport.c and peers.c) -------- */
+
+#define BX_MAXPROC 16         /* processes of one run */
+#define BX_VARIANTS_MAX 128   /* length of a --variants list */
+
+enum bx_metric { M_RTT, M_TPUT, M_SCALE, M_IDLE, M_IDLE_TIMED, M_COUNT };
+enum bx_pin { PIN_NONE, PIN_SAME, PIN_SPLIT, PIN_COUNT };
+
+/* The names of metrics and placements in the output (options.c). */
+extern const char *const bx_metric_names[M_COUNT];
+extern const char *const bx_pin_names[PIN_COUNT];
+
+/* What to measure and how: the command line, read once, then passed along. */
+struct bx_opts {
+    bool backend_on[32];
+    bool metric_on[M_COUNT];
+    size_t sizes[8];
+    int nsizes;
+    size_t rtt_size;
+    unsigned long rtt_count, count, scale_count;
+    int reps;
+    int scale_p[8], scale_c[8], nscale;
+    bool pin_on[PIN_COUNT];
+    int cpu_a, cpu_b;
+    int idle_ms;
+    unsigned timeout_s;
+    const char *json, *tsv, *markdown;
+    bool progress;
+    bool selftest;
+    bool quiet;
+    char variants[BX_VARIANTS_MAX]; /* comma-separated filter, "" for all */
+    bool sigpipe_default; /* children keep SIGPIPE's default action */
+};
+
+/* Options (options.c): the defaults, then the command line over them. A
+ * bad command line prints why and exits with status 2; --help exits 0. */
+void bx_options_default(struct bx_opts *o);
+void bx_options_parse(struct bx_opts *o, int argc, char **argv);
+
 #endif /* IPCKIT_BENCH_H */
