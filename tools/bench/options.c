@@ -308,8 +308,8 @@ bx_options_parse(struct bx_opts *o, int argc, char **argv)
                 exit(2);
             break;
         case O_CPUS:
-            if (sscanf(optarg, "%d,%d", &o->cpu_a, &o->cpu_b) != 2 || o->cpu_a < 0 || o->cpu_b < 0 ||
-                o->cpu_a >= CPU_SETSIZE || o->cpu_b >= CPU_SETSIZE) {
+            if (sscanf(optarg, "%d,%d", &o->cpu_a, &o->cpu_b) != 2 || o->cpu_a < 0 ||
+                o->cpu_b < 0 || o->cpu_a >= CPU_SETSIZE || o->cpu_b >= CPU_SETSIZE) {
                 (void) fprintf(stderr, "ipckit-bench: --cpus=A,B\n");
                 exit(2);
             }
