@@ -6,7 +6,7 @@
  * traffic: "raw" (the kernel API called directly), "ipckit" (the public
  * channel API), or a peer library ("nng", "zmq"). Every variant exposes the
  * same small set of operations on one-way channels, so the drivers in
- * main.c measure all of them with the same code.
+ * run.c measure all of them with the same code.
  */
 #ifndef IPCKIT_BENCH_H
 #define IPCKIT_BENCH_H
@@ -148,5 +148,51 @@ struct bx_opts {
  * bad command line prints why and exits with status 2; --help exits 0. */
 void bx_options_default(struct bx_opts *o);
 void bx_options_parse(struct bx_opts *o, int argc, char **argv);
+
+/* One job: one run of one variant with one shape. */
+struct bx_job {
+    enum bx_metric metric;
+    const struct bx_backend *be;
+    const struct bx_variant *var;
+    size_t size;
+    enum bx_pin pin;
+    int producers, consumers;
+    unsigned long count;
+    bool corrupt;         /* self-test: damage one message on purpose */
+};
+
+enum bx_status { ST_OK, ST_SKIP, ST_FAIL };
+
+struct bx_shared;
+
+/* What every run of one benchmark shares: its options, the mappings the
+ * children report into, and the scratch directory. */
+struct bx_runner {
+    const struct bx_opts *opt;
+    struct bx_shared *shared;
+    double *samples;      /* round-trip samples of the pinging process, ns */
+    size_t samples_cap;
+    char scratch[64];     /* private directory for FIFOs and sockets */
+    unsigned run_id;
+};
+
+/* Runs (run.c). bx_runner_open() makes the scratch directory and the shared
+ * mappings, with room for o->rtt_count round-trip samples; -1 (said on
+ * stderr) when it cannot. bx_runner_close() removes them. */
+int bx_runner_open(struct bx_runner *rn, const struct bx_opts *o);
+void bx_runner_close(struct bx_runner *rn);
+
+/*
+ * Run one job. On ST_OK, values[] receives the measurements (round trip:
+ * one sample per message, ns; others: one value) and *nvalues their count.
+ * @p note receives why a run failed or was skipped, or a remark.
+ */
+enum bx_status bx_run_job(struct bx_runner *rn, const struct bx_job *j, double *values,
+                          size_t *nvalues, char *note, size_t notecap);
+
+/* Ctrl-C, SIGTERM and SIGHUP abandon the current run (its objects are
+ * removed) and stop the benchmark; bx_stop_requested() is then the signal. */
+void bx_stop_on_signals(void);
+int bx_stop_requested(void);
 
 #endif /* IPCKIT_BENCH_H */
