@@ -195,4 +195,43 @@ enum bx_status bx_run_job(struct bx_runner *rn, const struct bx_job *j, double *
 void bx_stop_on_signals(void);
 int bx_stop_requested(void);
 
+/* ---- cells: every (backend, variant, metric, size, pin, PxC) (cells.c) --- */
+
+struct bx_cell {
+    enum bx_metric metric;
+    size_t size;
+    enum bx_pin pin;
+    int producers, consumers;
+    const struct bx_backend *be;
+    const char *variant;
+    double *v;
+    size_t n, cap;
+    int runs, fails, skips;
+    char note[BX_ERR_MAX];
+    /* filled by bx_cells_summarise() */
+    double median, p99, min, max;
+};
+
+/* Every cell measured so far, in the order of their first run. */
+struct bx_cells {
+    struct bx_cell *v;
+    size_t n, cap;
+};
+
+/* The cell of job @p j and @p variant, made empty if new. */
+struct bx_cell *bx_cell_get(struct bx_cells *t, const struct bx_job *j, const char *variant);
+/* Add @p n values to a cell. */
+void bx_cell_add(struct bx_cell *c, const double *v, size_t n);
+/* Summarise every cell; the number of failed runs. */
+int bx_cells_summarise(struct bx_cells *t);
+void bx_cells_free(struct bx_cells *t);
+/* The unit of a cell's values: "us", "MB/s", "msg/s" or "%cpu". */
+const char *bx_cell_unit(const struct bx_cell *c);
+/* "ok", "failed" or "skipped". */
+const char *bx_cell_status(const struct bx_cell *c);
+/* ipckit (or zerocopy) median / raw median of the same backend, or NAN. */
+double bx_cell_ratio(const struct bx_cells *t, const struct bx_cell *c);
+/* median / the raw pipe's median for the same metric, or NAN. */
+double bx_cell_vs_pipe(const struct bx_cells *t, const struct bx_cell *c);
+
 #endif /* IPCKIT_BENCH_H */

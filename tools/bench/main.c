@@ -32,148 +32,6 @@
 
 #define BX_JSON_VERSION 1
 
-/* ---- cells: every (backend, variant, metric, size, pin, PxC) ---------------- */
-
-struct bx_cell {
-    enum bx_metric metric;
-    size_t size;
-    enum bx_pin pin;
-    int producers, consumers;
-    const struct bx_backend *be;
-    const char *variant;
-    double *v;
-    size_t n, cap;
-    int runs, fails, skips;
-    char note[BX_ERR_MAX];
-    /* filled by summarise() */
-    double median, p99, min, max;
-};
-
-/* Every cell measured so far, in the order of their first run. */
-struct bx_cells {
-    struct bx_cell *v;
-    size_t n, cap;
-};
-
-static struct bx_cell *
-cell_get(struct bx_cells *t, const struct bx_job *j, const char *variant)
-{
-    struct bx_cell *nc;
-    for (size_t k = 0; k < t->n; k++) {
-        struct bx_cell *c = &t->v[k];
-        if (c->metric == j->metric && c->size == j->size && c->pin == j->pin &&
-            c->producers == j->producers && c->consumers == j->consumers && c->be == j->be &&
-            strcmp(c->variant, variant) == 0)
-            return c;
-    }
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 64;
-        t->v = realloc(t->v, t->cap * sizeof *t->v);
-        if (t->v == NULL)
-            abort();
-    }
-    nc = &t->v[t->n++];
-    memset(nc, 0, sizeof *nc);
-    nc->metric = j->metric;
-    nc->size = j->size;
-    nc->pin = j->pin;
-    nc->producers = j->producers;
-    nc->consumers = j->consumers;
-    nc->be = j->be;
-    nc->variant = variant;
-    return nc;
-}
-
-static void
-cell_add(struct bx_cell *c, const double *v, size_t n)
-{
-    if (c->n + n > c->cap) {
-        c->cap = (c->n + n) * 2;
-        c->v = realloc(c->v, c->cap * sizeof *c->v);
-        if (c->v == NULL)
-            abort();
-    }
-    memcpy(c->v + c->n, v, n * sizeof *v);
-    c->n += n;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-static void
-summarise(struct bx_cell *c)
-{
-    if (c->n == 0)
-        return;
-    qsort(c->v, c->n, sizeof *c->v, cmp_double);
-    c->min = c->v[0];
-    c->max = c->v[c->n - 1];
-    c->median = c->n % 2 ? c->v[c->n / 2] : (c->v[c->n / 2 - 1] + c->v[c->n / 2]) / 2;
-    c->p99 = c->v[(size_t) ceil(0.99 * (double) c->n) - 1];
-    if (c->metric == M_RTT) {   /* samples are ns; report microseconds */
-        c->min /= 1e3;
-        c->max /= 1e3;
-        c->median /= 1e3;
-        c->p99 /= 1e3;
-    }
-}
-
-static const struct bx_cell *
-cell_find(const struct bx_cells *t, const struct bx_cell *like, const struct bx_backend *be,
-          const char *variant)
-{
-    for (size_t k = 0; k < t->n; k++) {
-        const struct bx_cell *c = &t->v[k];
-        if (c->metric == like->metric && c->size == like->size && c->pin == like->pin &&
-            c->producers == like->producers && c->consumers == like->consumers &&
-            c->be == be && strcmp(c->variant, variant) == 0)
-            return c->n > 0 ? c : NULL;
-    }
-    return NULL;
-}
-
-static const char *
-cell_unit(const struct bx_cell *c)
-{
-    switch (c->metric) {
-    case M_RTT:
-        return "us";
-    case M_TPUT:
-    case M_SCALE:
-        return c->size >= 1024 ? "MB/s" : "msg/s";
-    default:
-        return "%cpu";
-    }
-}
-
-/* ipckit median / raw median of the same backend, or NAN. */
-static double
-cell_ratio(const struct bx_cells *t, const struct bx_cell *c)
-{
-    const struct bx_cell *raw;
-    if (c->n == 0 || c->metric >= M_IDLE ||
-        (strcmp(c->variant, "ipckit") != 0 && strcmp(c->variant, "zerocopy") != 0))
-        return NAN;
-    raw = cell_find(t, c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
-    return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;
-}
-
-/* median / the raw pipe's median (fifo raw) for the same metric, or NAN. */
-static double
-cell_vs_pipe(const struct bx_cells *t, const struct bx_cell *c)
-{
-    const struct bx_cell *pipe_c;
-    if (c->n == 0 || c->metric >= M_IDLE ||
-        (c->be == &bx_backends[0] && strcmp(c->variant, "raw") == 0))
-        return NAN;
-    pipe_c = cell_find(t, c, &bx_backends[0], "raw");
-    return pipe_c != NULL && pipe_c->median > 0 ? c->median / pipe_c->median : NAN;
-}
-
 /* ---- output ------------------------------------------------------------------ */
 
 static void
@@ -249,16 +107,6 @@ machine_read(struct bx_machine *m)
     (void) strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *
-cell_status(const struct bx_cell *c)
-{
-    if (c->n > 0 && c->fails == 0)
-        return "ok";
-    if (c->fails > 0)
-        return "failed";
-    return "skipped";
-}
-
 #define BX_COMMAND_MAX 1024
 
 /* Keep the command line as given: option parsing cuts lists apart in place. */
@@ -308,14 +156,14 @@ write_json(FILE *f, const struct bx_opts *o, const struct bx_machine *m, const c
                           " \"consumers\": %d, \"unit\": \"%s\", \"status\": \"%s\","
                           " \"runs\": %d, \"samples\": %zu, ",
                        c->be->scheme, c->variant, bx_metric_names[c->metric], c->size,
-                       bx_pin_names[c->pin], c->producers, c->consumers, cell_unit(c),
-                       cell_status(c), c->runs, c->n);
+                       bx_pin_names[c->pin], c->producers, c->consumers, bx_cell_unit(c),
+                       bx_cell_status(c), c->runs, c->n);
         json_num(f, "median", c->n ? c->median : NAN, true);
         json_num(f, "p99", c->n ? c->p99 : NAN, true);
         json_num(f, "min", c->n ? c->min : NAN, true);
         json_num(f, "max", c->n ? c->max : NAN, true);
-        json_num(f, "ratio", cell_ratio(t, c), true);
-        json_num(f, "vs_pipe", cell_vs_pipe(t, c), true);
+        json_num(f, "ratio", bx_cell_ratio(t, c), true);
+        json_num(f, "vs_pipe", bx_cell_vs_pipe(t, c), true);
         (void) fprintf(f, "\"note\": ");
         json_str(f, c->note);
         (void) fprintf(f, "}%s\n", k + 1 < t->n ? "," : "");
@@ -348,9 +196,9 @@ fmt_value(char *buf, size_t cap, const struct bx_cell *c, double v)
 {
     if (c->metric == M_RTT)
         (void) snprintf(buf, cap, "%.2f", v);
-    else if (cell_unit(c)[0] == 'm' && v >= 1e6)   /* msg/s */
+    else if (bx_cell_unit(c)[0] == 'm' && v >= 1e6)   /* msg/s */
         (void) snprintf(buf, cap, "%.2fM", v / 1e6);
-    else if (cell_unit(c)[0] == 'm')
+    else if (bx_cell_unit(c)[0] == 'm')
         (void) snprintf(buf, cap, "%.0fk", v / 1e3);
     else if (c->metric >= M_IDLE)
         (void) snprintf(buf, cap, "%.2f", v);
@@ -373,7 +221,7 @@ write_table(FILE *f, const struct bx_cells *t, bool markdown)
         const struct bx_cell *c = &t->v[k];
         char shape[48], med[24] = "-", p99[24] = "-", mn[24] = "-", mx[24] = "-",
                          ratio[16] = "-", vp[16] = "-";
-        double rt = cell_ratio(t, c), vsp = cell_vs_pipe(t, c);
+        double rt = bx_cell_ratio(t, c), vsp = bx_cell_vs_pipe(t, c);
         shape_label(shape, sizeof shape, c);
         if (c->n > 0) {
             fmt_value(med, sizeof med, c, c->median);
@@ -389,8 +237,8 @@ write_table(FILE *f, const struct bx_cells *t, bool markdown)
         if (markdown) {
             (void) fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s",
                            bx_metric_names[c->metric], shape, bx_pin_names[c->pin], c->be->scheme,
-                           c->variant, cell_unit(c), med, p99, mn, mx, ratio, vp, c->runs,
-                           c->n > 0 && c->fails == 0 ? "" : cell_status(c));
+                           c->variant, bx_cell_unit(c), med, p99, mn, mx, ratio, vp, c->runs,
+                           c->n > 0 && c->fails == 0 ? "" : bx_cell_status(c));
             if (c->note[0] != '\0')
                 (void) fprintf(f, "%s", c->n > 0 && c->fails == 0 ? "" : ": ");
             for (const char *p = c->note; *p; p++) {
@@ -403,8 +251,8 @@ write_table(FILE *f, const struct bx_cells *t, bool markdown)
         } else {
             (void) fprintf(f, "%-14s %-12s %-5s %-7s %-7s %-6s %9s %9s %9s %9s %7s %7s  %s%s%s\n",
                            bx_metric_names[c->metric], shape, bx_pin_names[c->pin], c->be->scheme,
-                           c->variant, cell_unit(c), med, p99, mn, mx, ratio, vp,
-                           c->n > 0 && c->fails == 0 ? "" : cell_status(c),
+                           c->variant, bx_cell_unit(c), med, p99, mn, mx, ratio, vp,
+                           c->n > 0 && c->fails == 0 ? "" : bx_cell_status(c),
                            c->note[0] && !(c->n > 0 && c->fails == 0) ? ": " : "", c->note);
         }
     }
@@ -420,9 +268,9 @@ write_tsv(FILE *f, const struct bx_cells *t)
         const struct bx_cell *c = &t->v[k];
         (void) fprintf(f, "%s\t%zu\t%s\t%d\t%d\t%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%.4g\t%s\n",
                        bx_metric_names[c->metric], c->size, bx_pin_names[c->pin], c->producers,
-                       c->consumers, c->be->scheme, c->variant, cell_unit(c),
+                       c->consumers, c->be->scheme, c->variant, bx_cell_unit(c),
                        c->n ? c->median : NAN, c->n ? c->p99 : NAN, c->n ? c->min : NAN,
-                       c->n ? c->max : NAN, cell_ratio(t, c), cell_vs_pipe(t, c), cell_status(c));
+                       c->n ? c->max : NAN, bx_cell_ratio(t, c), bx_cell_vs_pipe(t, c), bx_cell_status(c));
     }
 }
 
@@ -575,7 +423,7 @@ do_job(const struct bx_job *j, void *arg)
 {
     struct bx_progress *pr = arg;
     const struct bx_opts *o = pr->opt;
-    struct bx_cell *c = cell_get(pr->cells, j, j->var->name);
+    struct bx_cell *c = bx_cell_get(pr->cells, j, j->var->name);
     double *vals = malloc((j->metric == M_RTT ? j->count : 1) * sizeof *vals);
     size_t nv = 0;
     char note[BX_ERR_MAX];
@@ -599,7 +447,7 @@ do_job(const struct bx_job *j, void *arg)
     st = bx_run_job(pr->rn, j, vals, &nv, note, sizeof note);
     c->runs++;
     if (st == ST_OK)
-        cell_add(c, vals, nv);
+        bx_cell_add(c, vals, nv);
     else if (st == ST_FAIL)
         c->fails++;
     else
@@ -696,7 +544,7 @@ main(int argc, char **argv)
     struct bx_machine machine;
     struct bx_progress pr = { 0, 0, 0, &opt, &rn, &cells };
     char command_line[BX_COMMAND_MAX];
-    int failed = 0;
+    int failed;
 
     bx_options_default(&opt);
     command_save(command_line, argc, argv);
@@ -754,10 +602,7 @@ main(int argc, char **argv)
     }
     read_line("/proc/loadavg", NULL, machine.load1, sizeof machine.load1);
 
-    for (size_t k = 0; k < cells.n; k++) {
-        summarise(&cells.v[k]);
-        failed += cells.v[k].fails;
-    }
+    failed = bx_cells_summarise(&cells);
     if (opt.json != NULL) {
         FILE *f = open_out(opt.json);
         write_json(f, &opt, &machine, command_line, &cells);
@@ -786,8 +631,6 @@ main(int argc, char **argv)
         (void) printf("\n");
         write_table(stdout, &cells, false);
     }
-    for (size_t k = 0; k < cells.n; k++)
-        free(cells.v[k].v);
-    free(cells.v);
+    bx_cells_free(&cells);
     return failed ? 1 : 0;
 }
