@@ -234,4 +234,30 @@ double bx_cell_ratio(const struct bx_cells *t, const struct bx_cell *c);
 /* median / the raw pipe's median for the same metric, or NAN. */
 double bx_cell_vs_pipe(const struct bx_cells *t, const struct bx_cell *c);
 
+/* ---- output (output.c) ---------------------------------------------------- */
+
+/* The machine the results come from. */
+struct bx_machine {
+    long nproc;
+    char cpu[128];
+    char kernel[400];
+    char load0[64], load1[64];
+    char date[32];
+};
+
+#define BX_COMMAND_MAX 1024
+
+/* The machine at the start; bx_machine_read_end(): its load at the end. */
+void bx_machine_read(struct bx_machine *m);
+void bx_machine_read_end(struct bx_machine *m);
+/* Keep the command line as given (BX_COMMAND_MAX bytes at @p buf): option
+ * parsing cuts lists apart in place. */
+void bx_command_save(char *buf, int argc, char **argv);
+/* "64 B", "4 KiB", and " PxC" for the scale metric. */
+void bx_shape_label(char *buf, size_t cap, const struct bx_cell *c);
+/* Write the outputs the options ask for; a file that cannot be opened ends
+ * the program with status 1. */
+void bx_report(const struct bx_opts *o, const struct bx_machine *m, const char *command,
+               const struct bx_cells *t);
+
 #endif /* IPCKIT_BENCH_H */
