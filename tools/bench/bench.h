@@ -260,4 +260,19 @@ void bx_shape_label(char *buf, size_t cap, const struct bx_cell *c);
 void bx_report(const struct bx_opts *o, const struct bx_machine *m, const char *command,
                const struct bx_cells *t);
 
+/* ---- the plan (plan.c) ----------------------------------------------------- */
+
+typedef void (*bx_job_fn)(const struct bx_job *j, void *arg);
+
+/* Call @p fn for every job of one repetition, in the interleaved order;
+ * counts are divided by @p scale. */
+void bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scale);
+/* The blocked-receiver measurement: once, after the repetitions. */
+void bx_plan_idle(const struct bx_opts *o, bx_job_fn fn, void *arg);
+/* The number of jobs of one repetition and the idle measurement. */
+int bx_plan_count(const struct bx_opts *o);
+/* Run every repetition, then the idle measurement, into @p cells, with a
+ * progress line on stderr when o->progress. */
+void bx_plan_run(const struct bx_opts *o, struct bx_runner *rn, struct bx_cells *cells);
+
 #endif /* IPCKIT_BENCH_H */
