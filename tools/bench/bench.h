@@ -275,4 +275,12 @@ int bx_plan_count(const struct bx_opts *o);
  * progress line on stderr when o->progress. */
 void bx_plan_run(const struct bx_opts *o, struct bx_runner *rn, struct bx_cells *cells);
 
+/* ---- self-test (selftest.c) ------------------------------------------------ */
+
+/* The small counts of --selftest, set before the runner is opened. */
+void bx_selftest_options(struct bx_opts *o);
+/* Check that each job verifies clean and fails damaged; prints a line per
+ * job and a summary; the exit status: 0 when every check held. */
+int bx_selftest_run(const struct bx_opts *o, struct bx_runner *rn);
+
 #endif /* IPCKIT_BENCH_H */

@@ -6,83 +6,18 @@
  *
  * Also started as "ipckit bench ARGS": the ipckit tool runs this program
  * with the same arguments.
+ *
+ * The files: options.c reads the command line; plan.c decides which jobs
+ * run, in which order; run.c runs one job (its processes, their pinning,
+ * the timing and the verification) with the messages of content.c; cells.c
+ * gathers the results and output.c writes them; selftest.c checks that the
+ * verification catches a damaged message. The variants that move the
+ * messages are in xport.c and peers.c; bench.h declares what they share.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <ipckit/ipckit.h>
 
 #include "bench.h"
-
-/* ---- self-test: a damaged message must be caught ------------------------------- */
-
-struct bx_selftest {
-    int checked, caught, clean_ok, problems;
-    struct bx_runner *rn;
-};
-
-static void
-selftest_job(const struct bx_job *jin, void *arg)
-{
-    struct bx_selftest *t = arg;
-    struct bx_job j = *jin;
-    double *vals = malloc(j.count * sizeof *vals + sizeof *vals);
-    size_t nv;
-    char note[BX_ERR_MAX];
-    enum bx_status clean, bad;
-
-    if (vals == NULL)
-        abort();
-    j.corrupt = false;
-    clean = bx_run_job(t->rn, &j, vals, &nv, note, sizeof note);
-    if (clean == ST_SKIP) {
-        (void) printf("skip    %-8s %-6s %-7s %s\n", bx_metric_names[j.metric], j.be->scheme,
-                      j.var->name, note);
-        free(vals);
-        return;
-    }
-    t->checked++;
-    if (clean == ST_OK) {
-        t->clean_ok++;
-    } else {
-        t->problems++;
-        (void) printf("FAIL    %-8s %-6s %-7s clean run failed: %s\n", bx_metric_names[j.metric],
-                      j.be->scheme, j.var->name, note);
-    }
-    if (j.metric == M_IDLE || j.metric == M_IDLE_TIMED) {
-        free(vals);
-        return;
-    }
-    j.corrupt = true;
-    bad = bx_run_job(t->rn, &j, vals, &nv, note, sizeof note);
-    if (bad == ST_FAIL && strstr(note, "verification failed") != NULL) {
-        t->caught++;
-        (void) printf("ok      %-8s %-6s %-7s damaged message caught: %s\n",
-                      bx_metric_names[j.metric], j.be->scheme, j.var->name, note);
-    } else {
-        t->problems++;
-        (void) printf("FAIL    %-8s %-6s %-7s damaged message NOT caught (%s)\n",
-                      bx_metric_names[j.metric], j.be->scheme, j.var->name,
-                      bad == ST_OK ? "run passed" : note);
-    }
-    free(vals);
-}
 
 int
 main(int argc, char **argv)
@@ -107,25 +42,15 @@ main(int argc, char **argv)
     bx_machine_read(&machine);
     (void) signal(SIGPIPE, SIG_IGN);   /* a dead peer must fail a run, not the program */
     bx_stop_on_signals();
-    if (opt.selftest) {
-        /* Small counts: each run is a check, not a measurement. */
-        opt.rtt_count = 200;
-        opt.count = 500;
-        opt.scale_count = 300;
-        opt.idle_ms = 50;
-        opt.quiet = true;
-    }
+    if (opt.selftest)
+        bx_selftest_options(&opt);
     if (bx_runner_open(&rn, &opt) < 0)
         return 1;
 
     if (opt.selftest) {
-        struct bx_selftest t = { 0, 0, 0, 0, &rn };
-        bx_plan_rep(&opt, selftest_job, &t, 1);
-        bx_plan_idle(&opt, selftest_job, &t);
+        int status = bx_selftest_run(&opt, &rn);
         bx_runner_close(&rn);
-        (void) printf("selftest: %d runs, %d clean runs verified, %d damaged runs caught,"
-                      " %d problems\n", t.checked, t.clean_ok, t.caught, t.problems);
-        return t.problems == 0 && t.caught > 0 ? 0 : 1;
+        return status;
     }
 
     bx_plan_run(&opt, &rn, &cells);
