@@ -1,5 +1,6 @@
 /*
- * ipckit-bench: shared declarations.
+ * ipckit-bench: shared declarations: the variants that move the messages
+ * (xport.c, peers.c), then what the files of the benchmark program share.
  *
  * A "backend" row of the benchmark is one ipckit scheme together with the
  * raw kernel mechanism it wraps. A "variant" is one way of moving the same
@@ -15,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* ---- backends and variants (xport.c, peers.c) ---------------------------- */
 
 #define BX_MAXCHAN 2      /* round trip: 0 = ping direction, 1 = pong direction */
 #define BX_NAME_MAX 256
@@ -104,13 +107,14 @@ extern const struct bx_variant bx_nng;
 extern const struct bx_variant bx_zmq;
 #endif
 
-/* Message content and its check (content.c). */
+/* ---- message content and its check (content.c) --------------------------- */
+
 void bx_fill(unsigned char *buf, size_t len, uint32_t producer, uint64_t seq);
 uint64_t bx_hash(const unsigned char *buf, size_t len);
 /* The message that tells consumers that every producer is done. */
 uint64_t bx_stop_word(void);
 
-/* ---- the benchmark program (the files beside xport.c and peers.c) -------- */
+/* ---- options (options.c) ------------------------------------------------- */
 
 #define BX_MAXPROC 16         /* processes of one run */
 #define BX_VARIANTS_MAX 128   /* length of a --variants list */
@@ -144,10 +148,12 @@ struct bx_opts {
     bool sigpipe_default; /* children keep SIGPIPE's default action */
 };
 
-/* Options (options.c): the defaults, then the command line over them. A
- * bad command line prints why and exits with status 2; --help exits 0. */
+/* The defaults, then the command line over them. A bad command line
+ * prints why and exits with status 2; --help exits 0. */
 void bx_options_default(struct bx_opts *o);
 void bx_options_parse(struct bx_opts *o, int argc, char **argv);
+
+/* ---- one run (run.c) ----------------------------------------------------- */
 
 /* One job: one run of one variant with one shape. */
 struct bx_job {
@@ -176,7 +182,7 @@ struct bx_runner {
     unsigned run_id;
 };
 
-/* Runs (run.c). bx_runner_open() makes the scratch directory and the shared
+/* bx_runner_open() makes the scratch directory and the shared
  * mappings, with room for o->rtt_count round-trip samples; -1 (said on
  * stderr) when it cannot. bx_runner_close() removes them. */
 int bx_runner_open(struct bx_runner *rn, const struct bx_opts *o);
@@ -234,7 +240,7 @@ double bx_cell_ratio(const struct bx_cells *t, const struct bx_cell *c);
 /* median / the raw pipe's median for the same metric, or NAN. */
 double bx_cell_vs_pipe(const struct bx_cells *t, const struct bx_cell *c);
 
-/* ---- output (output.c) ---------------------------------------------------- */
+/* ---- output (output.c) --------------------------------------------------- */
 
 /* The machine the results come from. */
 struct bx_machine {
@@ -253,14 +259,14 @@ void bx_machine_read_end(struct bx_machine *m);
 /* Keep the command line as given (BX_COMMAND_MAX bytes at @p buf): option
  * parsing cuts lists apart in place. */
 void bx_command_save(char *buf, int argc, char **argv);
-/* "64 B", "4 KiB", and " PxC" for the scale metric. */
+/* The shape of a cell: "64 B" or "4 KiB", and " PxC" for the scale metric. */
 void bx_shape_label(char *buf, size_t cap, const struct bx_cell *c);
 /* Write the outputs the options ask for; a file that cannot be opened ends
  * the program with status 1. */
 void bx_report(const struct bx_opts *o, const struct bx_machine *m, const char *command,
                const struct bx_cells *t);
 
-/* ---- the plan (plan.c) ----------------------------------------------------- */
+/* ---- the plan (plan.c) --------------------------------------------------- */
 
 typedef void (*bx_job_fn)(const struct bx_job *j, void *arg);
 
@@ -275,7 +281,7 @@ int bx_plan_count(const struct bx_opts *o);
  * progress line on stderr when o->progress. */
 void bx_plan_run(const struct bx_opts *o, struct bx_runner *rn, struct bx_cells *cells);
 
-/* ---- self-test (selftest.c) ------------------------------------------------ */
+/* ---- self-test (selftest.c) ---------------------------------------------- */
 
 /* The small counts of --selftest, set before the runner is opened. */
 void bx_selftest_options(struct bx_opts *o);
