@@ -72,7 +72,7 @@
 #include <bsd/string.h>
 
 #include "../core/internal.h"
-#include "../core/creator_record.h"
+#include "../os/records.h"
 
 #define FIFO_MAGIC 0x4b49u /* "IK" in little-endian memory */
 #define FIFO_VERSION 1u

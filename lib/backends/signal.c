@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #include "../core/internal.h"
-#include "../core/signal_internal.h"
+#include "../signals/signals.h"
 
 #define SIGCH_DEFAULT_OFFSET 4
 #define SIGCH_WORD sizeof(void *)

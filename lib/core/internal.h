@@ -72,40 +72,6 @@ bool ipckit__backend_zerocopy(const ipckit_backend *be);
 const ipckit_backend *ipckit__backend_lookup(const char *scheme);
 void ipckit__backend_list(char *buf, size_t cap);
 
-/*
- * creator.c: creator records of the objects whose creator the kernel does
- * not keep (mq:, posixmq:, fifo:); the format is in creator_record.h. The
- * caller fills the object's kind and identity fields of the record.
- */
-struct ipckit__crec;
-
-/* Start time of process @p pid in clock ticks after boot (field 22 of
- * /proc/PID/stat); 0 if unknown. */
-uint64_t ipckit__proc_start_time(long pid);
-
-/* Record this process as the creator of the object in @p r (fills the
- * creator fields). 0, or a negative errno: then the object has no record,
- * which must not fail the open. -EEXIST: another user's file holds the
- * name; it is left alone. */
-int ipckit__creator_write(struct ipckit__crec *r);
-
-/* The trusted record of object @p obj owned by @p obj_uid: 0, -ENOENT (none),
- * -EBADMSG (there is a file, but it is not trusted) or a negative errno. */
-int ipckit__creator_lookup(const struct ipckit__crec *obj, unsigned long obj_uid,
-                           struct ipckit__crec *out);
-
-/* The creator pid of a trusted record of @p obj, else -1. */
-long ipckit__creator_pid(const struct ipckit__crec *obj, unsigned long obj_uid);
-
-/* Before an object is removed: should its record go with it? True for a
- * file of this process's uid under the object's identity, and, for root,
- * for a trusted record of another user. */
-bool ipckit__creator_removable(const struct ipckit__crec *obj, unsigned long obj_uid);
-
-/* Remove the record file of @p obj (after ipckit__creator_removable, or
- * after a successful ipckit__creator_write). */
-void ipckit__creator_unlink(const struct ipckit__crec *obj);
-
 /* Built-in backends. */
 extern const ipckit_backend ipckit__fifo_backend;
 extern const ipckit_backend ipckit__sysv_mq_backend;

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the parser of creator records (lib/core/creator_record.h).
+ * Fuzz target: the parser of creator records (lib/os/records.c).
  * A record is a file in /dev/shm, which every user can write, so the
  * reader must take any bytes: it returns a record or -EBADMSG, never reads
  * past the input, and what it accepts formats back to a record that parses
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/core/creator_record.h"
+#include "../../lib/os/records.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

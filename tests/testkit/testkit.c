@@ -22,7 +22,7 @@
 #include <ipckit/backend.h>
 
 /* The record format, shared with the library and the command-line tool. */
-#include "../../lib/core/creator_record.h"
+#include "../../lib/os/records.h"
 
 #define TK_KEY_PREFIX 0x1cu
 

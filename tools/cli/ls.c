@@ -11,7 +11,7 @@
  *
  * Creators: the kernel keeps one for System V segments; ipckit's rings and
  * regions carry one in their header; for System V queues, POSIX queues and
- * FIFOs ipckit writes a creator record in /dev/shm (lib/core/creator.c).
+ * FIFOs ipckit writes a creator record in /dev/shm (lib/os/records.c).
  * The record format and the trust rule come from the library's own header,
  * compiled in here: the tool links only the public API, and this is no API.
  */
@@ -39,7 +39,7 @@
 #include <ipckit/backend.h>
 
 #include "cli.h"
-#include "../../lib/core/creator_record.h"
+#include "../../lib/os/records.h"
 
 #define LS_DEPTH_DEFAULT 3
 #define LS_DEPTH_MAX 16
@@ -51,7 +51,7 @@
 /*
  * What the tool knows of the objects of ipckit in /dev/shm, all of it here,
  * for ls, stat and rm --stale; it must be kept in step with
- * lib/backends/shm.c (struct shmem_hdr) and lib/backends/region.c. Every
+ * lib/backends/shm_ring.c (struct ring_hdr) and lib/region/region.c. Every
  * field is read with pread() from a descriptor (nothing is mapped) and
  * trusted in nothing: any user may write such a file.
  *
@@ -213,7 +213,7 @@ cli_region_stat(const char *text, struct cli_region *out)
     out->data_size = out->variables = out->bytes = out->creator_pid = -1;
     if (ipckit_name_parse(text, &n) < 0)
         return 0;
-    /* the object ipckit__shmem_posix_name() makes of the target, no other */
+    /* the object ipckit__shmobj_posix_name() makes of the target, no other */
     t = ipckit_name_target(n);
     if (*t == '/')
         t++;
@@ -676,7 +676,7 @@ posix_read(struct objlist *l, const char *dir, bool *listed)
 
 /*
  * Creator records of System V queues, POSIX queues and FIFOs, as the
- * library writes them (lib/core/creator_record.h has the format and the
+ * library writes them (lib/os/records.c has the format and the
  * trust rule). A record is used only when it is trusted for the object it
  * names; one that is not is "creator unknown".
  */

@@ -1,7 +1,7 @@
 /*
  * ipckit: POSIX shared-memory objects with a published header, and the
  * robust process-shared mutex; shared by the shm: backend and the region
- * API. See shmem.h.
+ * API. See shm_object.h.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -20,14 +20,14 @@
 
 #include <bsd/string.h>
 
-#include "shmem.h"
+#include "shm_object.h"
 
 /* How long an opener waits for a creator that has not published its header,
  * when the caller gave no deadline. */
 #define SHMEM_INIT_WAIT_MS 3000
 
 int
-ipckit__shmem_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap)
+ipckit__shmobj_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap)
 {
     const char *t = ipckit_name_target(n);
     size_t len;
@@ -39,17 +39,17 @@ ipckit__shmem_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap)
                                     "shm: \"%s\": the target must be one name without '/'"
                                     " (a POSIX shared-memory object, /dev/shm/NAME)",
                                     ipckit_name_text(n));
-    if (len + 2 > cap || len + 1 > IPCKIT__SHMEM_NAME_MAX)
+    if (len + 2 > cap || len + 1 > IPCKIT__SHMOBJ_NAME_MAX)
         return ipckit_backend_error(st, -ENAMETOOLONG, "shm: \"%s\": name longer than %d bytes",
-                                    ipckit_name_text(n), IPCKIT__SHMEM_NAME_MAX - 1);
+                                    ipckit_name_text(n), IPCKIT__SHMOBJ_NAME_MAX - 1);
     buf[0] = '/';
     memcpy(buf + 1, t, len + 1);
     return 0;
 }
 
 static int
-shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmem_check_fn check,
-                     void *arg, const struct timespec *deadline, struct ipckit__shmem_map *out)
+shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmobj_check_fn check,
+                     void *arg, const struct timespec *deadline, struct ipckit__shmobj_map *out)
 {
     struct timespec own;
     const struct timespec *limit = deadline;
@@ -96,7 +96,7 @@ shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmem_check_fn
 static int
 shmem_check_existing(void *st, const char *pname, int fd, const ipckit_opts *opts)
 {
-    char what[IPCKIT__SHMEM_NAME_MAX + 16];
+    char what[IPCKIT__SHMOBJ_NAME_MAX + 16];
     struct stat sb;
     if (fstat(fd, &sb) < 0)
         return ipckit_backend_error(st, -errno, "shm: fstat \"%s\": %s", pname,
@@ -111,9 +111,9 @@ shmem_check_existing(void *st, const char *pname, int fd, const ipckit_opts *opt
 }
 
 int
-ipckit__shmem_map(void *st, const char *pname, unsigned flags, const ipckit_opts *opts,
-                  size_t create_size, ipckit__shmem_init_fn init, ipckit__shmem_check_fn check,
-                  void *arg, const struct timespec *deadline, struct ipckit__shmem_map *out)
+ipckit__shmobj_map(void *st, const char *pname, unsigned flags, const ipckit_opts *opts,
+                  size_t create_size, ipckit__shmobj_init_fn init, ipckit__shmobj_check_fn check,
+                  void *arg, const struct timespec *deadline, struct ipckit__shmobj_map *out)
 {
     mode_t mode = (mode_t) opts->mode;
     int fd = -1, rc;
@@ -166,12 +166,12 @@ fail_created:
     return rc;
 }
 
-_Atomic unsigned ipckit__shmem_fork_gen = 1;
+_Atomic unsigned ipckit__shmobj_fork_gen = 1;
 
 static void
 shmem_forked(void)
 {
-    atomic_fetch_add(&ipckit__shmem_fork_gen, 1);
+    atomic_fetch_add(&ipckit__shmobj_fork_gen, 1);
 }
 
 static void
@@ -181,14 +181,14 @@ shmem_fork_register(void)
 }
 
 void
-ipckit__shmem_fork_watch(void)
+ipckit__shmobj_fork_watch(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     (void) pthread_once(&once, shmem_fork_register);
 }
 
 ssize_t
-ipckit__shmem_peek(const char *pname, void *buf, size_t cap, struct stat *sb)
+ipckit__shmobj_peek(const char *pname, void *buf, size_t cap, struct stat *sb)
 {
     ssize_t n;
     int e, fd = shm_open(pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -218,11 +218,11 @@ ipckit__shmem_peek(const char *pname, void *buf, size_t cap, struct stat *sb)
 }
 
 int
-ipckit__shmem_unlink(const char *pname, unsigned kinds)
+ipckit__shmobj_unlink(const char *pname, unsigned kinds)
 {
     uint32_t magic = 0;
     struct stat sb;
-    ssize_t n = ipckit__shmem_peek(pname, &magic, sizeof magic, &sb);
+    ssize_t n = ipckit__shmobj_peek(pname, &magic, sizeof magic, &sb);
     bool ok;
     if (n == -EBADMSG)
         return -EINVAL; /* not a regular file: not what the scheme names */
@@ -230,15 +230,15 @@ ipckit__shmem_unlink(const char *pname, unsigned kinds)
         return (int) n;
     /* An empty object holds nothing to lose: a creator that died before it
      * set the size leaves one. */
-    ok = sb.st_size == 0 || ((kinds & IPCKIT__SHMEM_RING) && magic == IPCKIT__SHMEM_RING_MAGIC) ||
-         ((kinds & IPCKIT__SHMEM_REGION) && magic == IPCKIT__SHMEM_REGION_MAGIC);
+    ok = sb.st_size == 0 || ((kinds & IPCKIT__SHMOBJ_RING) && magic == IPCKIT__SHMOBJ_RING_MAGIC) ||
+         ((kinds & IPCKIT__SHMOBJ_REGION) && magic == IPCKIT__SHMOBJ_REGION_MAGIC);
     if (!ok)
         return ipckit_backend_error(NULL, -EINVAL,
                                     "shm: \"%s\" is not an ipckit %s (%lld bytes, magic %#x);"
                                     " not removed",
                                     pname,
-                                    kinds == IPCKIT__SHMEM_REGION ? "region"
-                                    : kinds == IPCKIT__SHMEM_RING ? "ring"
+                                    kinds == IPCKIT__SHMOBJ_REGION ? "region"
+                                    : kinds == IPCKIT__SHMOBJ_RING ? "ring"
                                                                   : "ring or region",
                                     (long long) sb.st_size, (unsigned) magic);
     if (shm_unlink(pname) < 0) {
@@ -248,155 +248,3 @@ ipckit__shmem_unlink(const char *pname, unsigned kinds)
     return 0;
 }
 
-/* ---- the lock ------------------------------------------------------------ */
-
-#ifndef FUTEX_LOCK_PI2
-#define FUTEX_LOCK_PI2 13
-#endif
-
-/* This thread's id, read once per thread and again after fork(). */
-static _Thread_local uint32_t shmem_tid;
-static _Thread_local unsigned shmem_tid_gen;
-
-static inline uint32_t
-shmem_self(void)
-{
-    unsigned gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
-    if (shmem_tid_gen != gen) {
-        shmem_tid = (uint32_t) syscall(SYS_gettid);
-        shmem_tid_gen = gen;
-    }
-    return shmem_tid;
-}
-
-static long
-shmem_futex(ipckit__lock *l, int op, const struct timespec *ts)
-{
-    return syscall(SYS_futex, (uint32_t *) l, op, 0, ts, NULL, 0);
-}
-
-/* Has FUTEX_LOCK_PI2 (Linux 5.14, CLOCK_MONOTONIC timeouts): 1 yes, 0 no,
- * -1 not known yet. */
-static _Atomic int shmem_have_pi2 = -1;
-
-/* FUTEX_LOCK_PI until @p deadline. LOCK_PI2 takes the core's monotonic
- * deadline as it is; the older LOCK_PI measures by CLOCK_REALTIME, so the
- * time left is carried over to that clock. */
-static long
-shmem_lock_pi(ipckit__lock *l, const struct timespec *deadline)
-{
-    struct timespec now, real;
-    long r;
-    if (deadline == NULL || atomic_load_explicit(&shmem_have_pi2, memory_order_relaxed) != 0) {
-        r = shmem_futex(l, FUTEX_LOCK_PI2, deadline);
-        if (r == 0 || errno != ENOSYS)
-            return r;
-        atomic_store_explicit(&shmem_have_pi2, 0, memory_order_relaxed);
-    }
-    if (deadline == NULL)
-        return shmem_futex(l, FUTEX_LOCK_PI, NULL);
-    (void) clock_gettime(CLOCK_MONOTONIC, &now);
-    (void) clock_gettime(CLOCK_REALTIME, &real);
-    real.tv_sec += deadline->tv_sec - now.tv_sec;
-    real.tv_nsec += deadline->tv_nsec - now.tv_nsec;
-    if (real.tv_nsec < 0) {
-        real.tv_sec--;
-        real.tv_nsec += 1000000000L;
-    } else if (real.tv_nsec >= 1000000000L) {
-        real.tv_sec++;
-        real.tv_nsec -= 1000000000L;
-    }
-    return shmem_futex(l, FUTEX_LOCK_PI, &real);
-}
-
-/*
- * The holder in @p seen is gone and the kernel knows no waiters (it said
- * ESRCH): take the lock over by replacing its word, unless it changed.
- */
-static bool
-shmem_take_over(ipckit__lock *l, uint32_t dead, uint32_t me)
-{
-    uint32_t v = atomic_load(l);
-    /* The kernel may have set FUTEX_WAITERS meanwhile (it does before it
-     * looks for the holder): keep trying while the word names the dead
-     * thread. */
-    while ((v & FUTEX_TID_MASK) == (dead & FUTEX_TID_MASK))
-        if (atomic_compare_exchange_weak(l, &v, me | (v & FUTEX_WAITERS)))
-            return true;
-    return false;
-}
-
-int
-ipckit__lock_take_slow(ipckit__lock *l, const struct timespec *deadline)
-{
-    uint32_t me = shmem_self(), v;
-    bool try_once = deadline != NULL && deadline->tv_sec == 0 && deadline->tv_nsec == 0;
-    for (int spins = 0;; spins++) {
-        long r;
-        v = atomic_load_explicit(l, memory_order_relaxed);
-        if (v == 0) {
-            if (atomic_compare_exchange_weak_explicit(l, &v, me, memory_order_acquire,
-                                                      memory_order_relaxed))
-                return 0;
-            continue;
-        }
-        if ((v & FUTEX_TID_MASK) == me)
-            return -EDEADLK; /* this thread holds it, or the word was scribbled */
-        /* A holder on another CPU is usually done in a moment. */
-        if (spins < 64) {
-            ipckit__shmem_pause();
-            continue;
-        }
-        r = try_once ? shmem_futex(l, FUTEX_TRYLOCK_PI, NULL) : shmem_lock_pi(l, deadline);
-        if (r == 0) {
-            /* The kernel gave us the lock; it marks the word when it took
-             * the lock from a holder that died. */
-            v = atomic_load_explicit(l, memory_order_acquire);
-            return (v & FUTEX_OWNER_DIED) ? -EOWNERDEAD : 0;
-        }
-        switch (errno) {
-        case EINTR:
-            break;
-        case ESRCH:
-            /* The word names a thread that no longer exists. */
-            if (shmem_take_over(l, v, me))
-                return -EOWNERDEAD;
-            break;
-        case EAGAIN: /* try once: held; else the holder is exiting right now */
-            if (try_once)
-                return -EAGAIN;
-            (void) sched_yield();
-            break;
-        case ETIMEDOUT:
-            return -ETIMEDOUT;
-        case EDEADLK:
-            return -EDEADLK;
-        default: /* EINVAL, EPERM, EFAULT: a word no lock of ours could hold */
-            return -EBADMSG;
-        }
-        if (ipckit_deadline_passed(deadline))
-            return ipckit_deadline_error(deadline);
-    }
-}
-
-int
-ipckit__lock_give_slow(ipckit__lock *l)
-{
-    uint32_t me = shmem_self(), v = atomic_load_explicit(l, memory_order_relaxed);
-    if ((v & FUTEX_TID_MASK) != me)
-        return -EPERM; /* not ours: a peer rewrote it, or another thread holds it */
-    /* Waiters sleep in the kernel (or the holder died): the kernel hands
-     * the lock on. The no-op release first orders this holder's writes
-     * before the handoff in the language's terms too (and shows it to
-     * ThreadSanitizer, which does not see the kernel's store). */
-    (void) atomic_fetch_or_explicit(l, 0, memory_order_release);
-    if (shmem_futex(l, FUTEX_UNLOCK_PI, NULL) == 0)
-        return 0;
-    return errno == EPERM ? -EPERM : -EBADMSG;
-}
-
-uint32_t
-ipckit__lock_self(void)
-{
-    return shmem_self();
-}

@@ -25,8 +25,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "signal_internal.h"
+#include "../core/internal.h"
+#include "signals.h"
 
 #define SIGDISP_BATCH 64
 

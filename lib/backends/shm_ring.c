@@ -19,7 +19,7 @@
  * with one store of tail; a consumer copies it out, then frees it with one
  * store of head. A producer killed mid-write never published anything; a
  * consumer killed mid-copy never freed anything (the message goes to the
- * next consumer). The locks are PI futex words (shmem.h): the kernel gives
+ * next consumer). The locks are PI futex words (lib/os/lock.h): the kernel gives
  * a dead holder's lock to the next taker, and the ring is consistent by
  * construction, so it goes on.
  *
@@ -61,23 +61,23 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "shmem.h"
+#include "../os/shm_object.h"
 
-#define SHMEM_MAGIC IPCKIT__SHMEM_RING_MAGIC
-#define SHMEM_VERSION 2u
-#define SHMEM_HDR 4096u
-#define SHMEM_REC 16u
-#define SHMEM_CAP_MIN ((uint64_t) 4096)
-#define SHMEM_CAP_MAX ((uint64_t) 1 << 30)
-#define SHMEM_CAP_DEFAULT ((uint64_t) 4 << 20)
-#define SHMEM_MSG_DEFAULT ((uint64_t) 64 << 10)
-#define SHMEM_SPIN_DEFAULT 2000L
-#define SHMEM_YIELDS 2
-#define SHMEM_SPIN_YIELD_EVERY 256L
-#define SHMEM_SPIN_SLACK_NS 3000L
-#define SHMEM_SPIN_PROBE 64u
+#define RING_MAGIC IPCKIT__SHMOBJ_RING_MAGIC
+#define RING_VERSION 2u
+#define RING_HDR 4096u
+#define RING_REC 16u
+#define RING_CAP_MIN ((uint64_t) 4096)
+#define RING_CAP_MAX ((uint64_t) 1 << 30)
+#define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
+#define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
+#define RING_SPIN_DEFAULT 2000L
+#define RING_YIELDS 2
+#define RING_SPIN_YIELD_EVERY 256L
+#define RING_SPIN_SLACK_NS 3000L
+#define RING_SPIN_PROBE 64u
 
-struct shmem_hdr {
+struct ring_hdr {
     _Atomic uint32_t magic;
     uint32_t version;
     uint32_t hdr_size;
@@ -86,7 +86,7 @@ struct shmem_hdr {
     uint64_t max_msg;
     uint64_t total_size;
     uint64_t reserved0;
-    uint64_t creator_start; /* IPCKIT__SHMEM_CREATOR_START_OFFSET */
+    uint64_t creator_start; /* IPCKIT__SHMOBJ_CREATOR_START_OFFSET */
     /* producers' side, written under send_lock */
     alignas(64) ipckit__lock send_lock;
     _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
@@ -106,27 +106,27 @@ struct shmem_hdr {
     _Atomic uint32_t send_sleepers;
 };
 
-_Static_assert(sizeof(struct shmem_hdr) <= SHMEM_HDR, "ring header fits its page");
+_Static_assert(sizeof(struct ring_hdr) <= RING_HDR, "ring header fits its page");
 /* The layout is a format shared between processes (docs/backends/shm.md). */
-_Static_assert(offsetof(struct shmem_hdr, creator_pid) == 12 &&
-                   offsetof(struct shmem_hdr, creator_start) ==
-                       IPCKIT__SHMEM_CREATOR_START_OFFSET &&
-                   offsetof(struct shmem_hdr, send_lock) == 64 &&
-                   offsetof(struct shmem_hdr, tail) == 72 &&
-                   offsetof(struct shmem_hdr, recv_lock) == 128 &&
-                   offsetof(struct shmem_hdr, head) == 136 &&
-                   offsetof(struct shmem_hdr, data_seq) == 192 &&
-                   offsetof(struct shmem_hdr, space_seq) == 256,
+_Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
+                   offsetof(struct ring_hdr, creator_start) ==
+                       IPCKIT__SHMOBJ_CREATOR_START_OFFSET &&
+                   offsetof(struct ring_hdr, send_lock) == 64 &&
+                   offsetof(struct ring_hdr, tail) == 72 &&
+                   offsetof(struct ring_hdr, recv_lock) == 128 &&
+                   offsetof(struct ring_hdr, head) == 136 &&
+                   offsetof(struct ring_hdr, data_seq) == 192 &&
+                   offsetof(struct ring_hdr, space_seq) == 256,
                "ring header layout");
 
-struct shmem_rec {
+struct ring_rec {
     uint32_t len;
     uint32_t check;
     int64_t type; /* > 0; 0 marks a pad record */
 };
 
-struct shmem {
-    struct shmem_hdr *hdr;
+struct ring {
+    struct ring_hdr *hdr;
     unsigned char *ring;
     uint64_t cap, mask, max_msg;
     size_t map_size;
@@ -139,10 +139,10 @@ struct shmem {
     uint64_t tail_seen; /* consumer: a tail value read before (tail only grows) */
     int32_t pid;        /* getpid(), refreshed when pid_gen shows a fork */
     unsigned pid_gen;
-    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
     /* zero copy: the slot loaned and the message borrowed, with the pid of
      * the process that holds the lock for them */
-    struct shmem_slot {
+    struct ring_slot {
         uint64_t tail; /* the tail when the room was found */
         uint64_t off;  /* ring offset of the record (after the pad, if any) */
         uint64_t pad;  /* bytes of pad record before it, 0 if none */
@@ -160,30 +160,30 @@ struct shmem {
 /* Sizes asked for (0: accept the existing ring's), sizes to create with,
  * and the sizes of the ring attached, from the validated private copy of
  * its header. */
-struct shmem_sizes {
+struct ring_sizes {
     uint64_t cap, max_msg;
     uint64_t make_cap, make_max_msg;
     uint64_t got_cap, got_max_msg;
 };
 
-static const char *const shmem_params[] = { "spin", NULL };
+static const char *const ring_params[] = { "spin", NULL };
 
 static inline uint64_t
-shmem_rec_size(uint64_t len)
+ring_rec_size(uint64_t len)
 {
-    return SHMEM_REC + ((len + 15u) & ~(uint64_t) 15u);
+    return RING_REC + ((len + 15u) & ~(uint64_t) 15u);
 }
 
 static inline uint32_t
-shmem_check_word(uint32_t len, int64_t type)
+ring_check_word(uint32_t len, int64_t type)
 {
     return ~len ^ (uint32_t) type ^ 0x5a17c0deu;
 }
 
 static uint64_t
-shmem_pow2(uint64_t v)
+ring_pow2(uint64_t v)
 {
-    uint64_t p = SHMEM_CAP_MIN;
+    uint64_t p = RING_CAP_MIN;
     while (p < v && p < ((uint64_t) 1 << 62))
         p <<= 1;
     return p;
@@ -192,7 +192,7 @@ shmem_pow2(uint64_t v)
 /* ---- futex ------------------------------------------------------------- */
 
 static int
-shmem_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *deadline)
+ring_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *deadline)
 {
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time; the shared
      * (not _PRIVATE) form works across processes on a MAP_SHARED word. */
@@ -202,18 +202,16 @@ shmem_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *de
 }
 
 static void
-shmem_futex_wake(_Atomic uint32_t *word)
+ring_futex_wake(_Atomic uint32_t *word)
 {
     (void) syscall(SYS_futex, (uint32_t *) word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-#define shmem_pause ipckit__shmem_pause
-
 /* Nanoseconds of one pause, times 16; measured once per process. */
-static long shmem_pause_ns16 = 16;
+static long ring_pause_ns16 = 16;
 
 static void
-shmem_pause_calibrate(void)
+ring_pause_calibrate(void)
 {
     long best = LONG_MAX;
     for (int round = 0; round < 3; round++) {
@@ -221,18 +219,18 @@ shmem_pause_calibrate(void)
         long ns;
         (void) clock_gettime(CLOCK_MONOTONIC, &a);
         for (int i = 0; i < 1024; i++)
-            shmem_pause();
+            ipckit__cpu_relax();
         (void) clock_gettime(CLOCK_MONOTONIC, &b);
         ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
         if (ns < best)
             best = ns;
     }
-    shmem_pause_ns16 = best / 64 > 0 ? best / 64 : 1;
+    ring_pause_ns16 = best / 64 > 0 ? best / 64 : 1;
 }
 
 /* Was the channel interrupted since the last wait that noticed it? */
 static inline bool
-shmem_interrupted(struct shmem *s)
+ring_interrupted(struct ring *s)
 {
     unsigned posted = atomic_load(&s->intr_posted);
     if (posted == s->intr_taken)
@@ -248,15 +246,15 @@ shmem_interrupted(struct shmem *s)
  * again). Async-signal-safe.
  */
 static int
-shmem_interrupt(void *state)
+ring_interrupt(void *state)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
     atomic_fetch_add(&s->intr_posted, 1);
     atomic_fetch_add(&h->data_seq, 1);
-    shmem_futex_wake(&h->data_seq);
+    ring_futex_wake(&h->data_seq);
     atomic_fetch_add(&h->space_seq, 1);
-    shmem_futex_wake(&h->space_seq);
+    ring_futex_wake(&h->space_seq);
     return 0;
 }
 
@@ -266,7 +264,7 @@ shmem_interrupt(void *state)
  * deadline's error when it did not change in time.
  */
 static int
-shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
+ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
            _Atomic uint32_t *sleepers, _Atomic int32_t *peer_cpu,
            const struct timespec *deadline)
 {
@@ -274,12 +272,12 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
     uint32_t w;
     long budget;
     int rc, yields = 0;
-    if (shmem_interrupted(s))
+    if (ring_interrupted(s))
         return -EINTR;
     if (deadline != NULL && ipckit_deadline_passed(deadline))
         return ipckit_deadline_error(deadline);
     budget = s->spin;
-    if (s->spin_max > 0 && ++s->spin_fails >= SHMEM_SPIN_PROBE) {
+    if (s->spin_max > 0 && ++s->spin_fails >= RING_SPIN_PROBE) {
         budget = s->spin_max; /* now and then try the full spin again */
         s->spin_fails = 0;
     }
@@ -293,7 +291,7 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
         if (s->spin_max == 0 ||
             (me >= 0 && atomic_load_explicit(peer_cpu, memory_order_relaxed) == me + 1)) {
             budget = 0;
-            yields = SHMEM_YIELDS;
+            yields = RING_YIELDS;
         }
     }
     if (budget > 0)
@@ -307,7 +305,7 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
              * sleep would have cost less. Spin less. */
             (void) clock_gettime(CLOCK_MONOTONIC, &t1);
             if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <=
-                2 * (i * shmem_pause_ns16 / 16) + SHMEM_SPIN_SLACK_NS) {
+                2 * (i * ring_pause_ns16 / 16) + RING_SPIN_SLACK_NS) {
                 s->spin = s->spin_max;
                 s->spin_fails = 0;
             } else {
@@ -315,10 +313,10 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
             }
             return 0;
         }
-        shmem_pause();
+        ipckit__cpu_relax();
         /* Now and then let a peer that was woken on this CPU run: on a busy
          * machine it may be queued behind our spin. */
-        if ((i & (SHMEM_SPIN_YIELD_EVERY - 1)) == SHMEM_SPIN_YIELD_EVERY - 1)
+        if ((i & (RING_SPIN_YIELD_EVERY - 1)) == RING_SPIN_YIELD_EVERY - 1)
             (void) sched_yield();
     }
     /* it did not: the peer is asleep or has no CPU; spin less next time */
@@ -336,9 +334,9 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
     if (atomic_load(index) != seen)
         return 0; /* the flag stays set: at worst one wake too many */
     /* after w was read: an interrupt from now on changes the word */
-    if (shmem_interrupted(s))
+    if (ring_interrupted(s))
         return -EINTR;
-    rc = shmem_futex_wait(word, w, deadline);
+    rc = ring_futex_wait(word, w, deadline);
     if (rc == -ETIMEDOUT && atomic_load(index) == seen)
         return ipckit_deadline_error(deadline);
     return 0;
@@ -350,24 +348,24 @@ shmem_wait(struct shmem *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint
  * sets it again before every sleep.
  */
 static inline void
-shmem_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+ring_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 {
     if (atomic_load(sleepers) != 0 && atomic_exchange(sleepers, 0) != 0) {
         atomic_fetch_add(word, 1);
-        shmem_futex_wake(word);
+        ring_futex_wake(word);
     }
 }
 
 /* ---- opening ------------------------------------------------------------- */
 
 static int
-shmem_init(void *st, void *base, size_t size, void *arg)
+ring_init(void *st, void *base, size_t size, void *arg)
 {
-    struct shmem_hdr *h = base;
-    struct shmem_sizes *z = arg;
+    struct ring_hdr *h = base;
+    struct ring_sizes *z = arg;
     (void) st;
-    h->version = SHMEM_VERSION;
-    h->hdr_size = SHMEM_HDR;
+    h->version = RING_VERSION;
+    h->hdr_size = RING_HDR;
     h->creator_pid = (int32_t) getpid();
     h->creator_start = ipckit__proc_start_time((long) getpid());
     h->capacity = z->make_cap;
@@ -375,18 +373,18 @@ shmem_init(void *st, void *base, size_t size, void *arg)
     h->total_size = size;
     z->got_cap = z->make_cap;
     z->got_max_msg = z->make_max_msg;
-    atomic_store_explicit(&h->magic, SHMEM_MAGIC, memory_order_release);
+    atomic_store_explicit(&h->magic, RING_MAGIC, memory_order_release);
     return 0;
 }
 
 /* The header fields a reader relies on, read once. */
-struct shmem_hdr_copy {
+struct ring_hdr_copy {
     uint32_t magic, version, hdr_size;
     uint64_t capacity, max_msg, total_size;
 };
 
 static void
-shmem_hdr_read(const struct shmem_hdr *h, struct shmem_hdr_copy *c)
+ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
 {
     c->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
     /* what a racing peer writes from here on is not seen: only the copy
@@ -401,27 +399,27 @@ shmem_hdr_read(const struct shmem_hdr *h, struct shmem_hdr_copy *c)
 /* Validate a private copy of a ring header for an object of @p size bytes:
  * 0, -EINPROGRESS (not published yet), or -EBADMSG / -EPROTO with a detail. */
 static int
-shmem_hdr_valid(void *st, const struct shmem_hdr_copy *c, size_t size)
+ring_hdr_valid(void *st, const struct ring_hdr_copy *c, size_t size)
 {
-    if (size < SHMEM_HDR)
+    if (size < RING_HDR)
         return ipckit_backend_error(st, -EBADMSG,
                                     "shm: object of %zu bytes is too small to be a ring", size);
     if (c->magic == 0)
         return -EINPROGRESS;
-    if (c->magic != SHMEM_MAGIC)
+    if (c->magic != RING_MAGIC)
         return ipckit_backend_error(st, -EBADMSG,
                                     "shm: not an ipckit message ring (magic %#x, want %#x)",
-                                    c->magic, SHMEM_MAGIC);
-    if (c->version != SHMEM_VERSION)
+                                    c->magic, RING_MAGIC);
+    if (c->version != RING_VERSION)
         return ipckit_backend_error(st, -EPROTO,
                                     "shm: ring layout version %u, this library speaks %u",
-                                    c->version, SHMEM_VERSION);
+                                    c->version, RING_VERSION);
     /* max_msg is bounded before the record size is computed from it, so
      * that nothing below can overflow. */
-    if (c->hdr_size != SHMEM_HDR || c->capacity < SHMEM_CAP_MIN || c->capacity > SHMEM_CAP_MAX ||
+    if (c->hdr_size != RING_HDR || c->capacity < RING_CAP_MIN || c->capacity > RING_CAP_MAX ||
         (c->capacity & (c->capacity - 1)) != 0 || c->total_size != size ||
-        size != SHMEM_HDR + c->capacity || c->max_msg > c->capacity / 2 ||
-        2 * shmem_rec_size(c->max_msg) > c->capacity)
+        size != RING_HDR + c->capacity || c->max_msg > c->capacity / 2 ||
+        2 * ring_rec_size(c->max_msg) > c->capacity)
         return ipckit_backend_error(st, -EBADMSG,
                                     "shm: corrupt ring header (header %u, capacity %llu, max"
                                     " message %llu, total %llu; object %zu bytes)",
@@ -432,15 +430,15 @@ shmem_hdr_valid(void *st, const struct shmem_hdr_copy *c, size_t size)
 }
 
 static int
-shmem_check(void *st, void *base, size_t size, void *arg)
+ring_check(void *st, void *base, size_t size, void *arg)
 {
-    struct shmem_sizes *want = arg;
-    struct shmem_hdr_copy c;
+    struct ring_sizes *want = arg;
+    struct ring_hdr_copy c;
     int rc;
-    if (size < SHMEM_HDR)
-        return shmem_hdr_valid(st, NULL, size);
-    shmem_hdr_read(base, &c);
-    rc = shmem_hdr_valid(st, &c, size);
+    if (size < RING_HDR)
+        return ring_hdr_valid(st, NULL, size);
+    ring_hdr_read(base, &c);
+    rc = ring_hdr_valid(st, &c, size);
     if (rc < 0)
         return rc;
     if (want->max_msg != 0 && want->max_msg != c.max_msg)
@@ -459,28 +457,28 @@ shmem_check(void *st, void *base, size_t size, void *arg)
 }
 
 static long
-shmem_default_spin(void)
+ring_default_spin(void)
 {
-    return sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 0 : SHMEM_SPIN_DEFAULT;
+    return sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 0 : RING_SPIN_DEFAULT;
 }
 
 static int
-shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
            const struct timespec *deadline)
 {
-    struct shmem *s = state;
-    struct shmem_sizes want = { 0, 0, 0, 0, 0, 0 };
-    struct ipckit__shmem_map m;
+    struct ring *s = state;
+    struct ring_sizes want = { 0, 0, 0, 0, 0, 0 };
+    struct ipckit__shmobj_map m;
     long spin;
     int rc;
 
-    rc = ipckit_name_check_params(name, shmem_params);
+    rc = ipckit_name_check_params(name, ring_params);
     if (rc < 0)
         return rc;
     rc = ipckit_name_param_long(name, "spin", 0, 10000000, -1, &spin);
     if (rc < 0)
         return rc;
-    s->spin_max = spin < 0 ? shmem_default_spin() : spin;
+    s->spin_max = spin < 0 ? ring_default_spin() : spin;
     s->spin = s->spin_max;
     s->auto_spin = spin < 0;
     if (opts->flags & IPCKIT_OPT_STREAM)
@@ -488,37 +486,37 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
                                     "shm: IPCKIT_OPT_STREAM is for fifo:; a ring keeps message"
                                     " boundaries");
     s->truncate = (opts->flags & IPCKIT_OPT_TRUNCATE) != 0;
-    rc = ipckit__shmem_posix_name(state, name, s->pname, sizeof s->pname);
+    rc = ipckit__shmobj_posix_name(state, name, s->pname, sizeof s->pname);
     if (rc < 0)
         return rc;
-    if (opts->max_msg_size > SHMEM_CAP_MAX / 4)
+    if (opts->max_msg_size > RING_CAP_MAX / 4)
         return ipckit_backend_error(state, -EINVAL, "shm: max_msg_size %zu is above %llu",
                                     opts->max_msg_size,
-                                    (unsigned long long) (SHMEM_CAP_MAX / 4));
-    if (opts->capacity > SHMEM_CAP_MAX)
+                                    (unsigned long long) (RING_CAP_MAX / 4));
+    if (opts->capacity > RING_CAP_MAX)
         return ipckit_backend_error(state, -EINVAL, "shm: capacity %zu is above %llu",
-                                    opts->capacity, (unsigned long long) SHMEM_CAP_MAX);
+                                    opts->capacity, (unsigned long long) RING_CAP_MAX);
     want.max_msg = opts->max_msg_size;
-    want.cap = opts->capacity ? shmem_pow2(opts->capacity) : 0;
-    want.make_max_msg = want.max_msg ? want.max_msg : SHMEM_MSG_DEFAULT;
+    want.cap = opts->capacity ? ring_pow2(opts->capacity) : 0;
+    want.make_max_msg = want.max_msg ? want.max_msg : RING_MSG_DEFAULT;
     want.make_cap = want.cap;
     if (want.make_cap == 0) {
-        want.make_cap = shmem_pow2(2 * shmem_rec_size(want.make_max_msg));
-        if (want.make_cap < SHMEM_CAP_DEFAULT)
-            want.make_cap = SHMEM_CAP_DEFAULT;
+        want.make_cap = ring_pow2(2 * ring_rec_size(want.make_max_msg));
+        if (want.make_cap < RING_CAP_DEFAULT)
+            want.make_cap = RING_CAP_DEFAULT;
     }
-    if (2 * shmem_rec_size(want.make_max_msg) > want.make_cap)
+    if (2 * ring_rec_size(want.make_max_msg) > want.make_cap)
         return ipckit_backend_error(state, -EINVAL,
                                     "shm: capacity %llu is too small for messages of %llu bytes"
                                     " (it must hold two of them with their headers)",
                                     (unsigned long long) want.make_cap,
                                     (unsigned long long) want.make_max_msg);
-    rc = ipckit__shmem_map(state, s->pname, flags, opts, SHMEM_HDR + want.make_cap, shmem_init,
-                           shmem_check, &want, deadline, &m);
+    rc = ipckit__shmobj_map(state, s->pname, flags, opts, RING_HDR + want.make_cap, ring_init,
+                           ring_check, &want, deadline, &m);
     if (rc < 0)
         return rc;
     s->hdr = m.base;
-    s->ring = (unsigned char *) m.base + SHMEM_HDR;
+    s->ring = (unsigned char *) m.base + RING_HDR;
     s->map_size = m.size;
 #ifdef MADV_POPULATE_WRITE
     /* Fault the whole ring in now (its size was validated), not one page
@@ -530,20 +528,20 @@ shmem_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     s->cap = want.got_cap;
     s->mask = s->cap - 1;
     s->max_msg = want.got_max_msg;
-    ipckit__shmem_fork_watch();
+    ipckit__shmobj_fork_watch();
     {
         static pthread_once_t calibrated = PTHREAD_ONCE_INIT;
-        (void) pthread_once(&calibrated, shmem_pause_calibrate);
+        (void) pthread_once(&calibrated, ring_pause_calibrate);
     }
-    s->pid_gen = atomic_load(&ipckit__shmem_fork_gen);
+    s->pid_gen = atomic_load(&ipckit__shmobj_fork_gen);
     s->pid = (int32_t) getpid();
     return 0;
 }
 
 static int
-shmem_close(void *state)
+ring_close(void *state)
 {
-    struct shmem *s = state;
+    struct ring *s = state;
     if (s->hdr != NULL && munmap(s->hdr, s->map_size) < 0)
         return -errno;
     s->hdr = NULL;
@@ -551,34 +549,34 @@ shmem_close(void *state)
 }
 
 static int
-shmem_unlink(const ipckit_name *name)
+ring_unlink(const ipckit_name *name)
 {
-    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
-    int rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
+    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
+    int rc = ipckit__shmobj_posix_name(NULL, name, pname, sizeof pname);
     if (rc < 0)
         return rc;
-    return ipckit__shmem_unlink(pname, IPCKIT__SHMEM_ANY);
+    return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_ANY);
 }
 
 static int
-shmem_stat(const ipckit_name *name, ipckit_stat *out)
+ring_stat(const ipckit_name *name, ipckit_stat *out)
 {
-    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
-    struct shmem_hdr h; /* a private copy, read with pread(): nothing is mapped */
-    struct shmem_hdr_copy c;
+    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
+    struct ring_hdr h; /* a private copy, read with pread(): nothing is mapped */
+    struct ring_hdr_copy c;
     struct stat sb;
     ssize_t n;
-    int rc = ipckit__shmem_posix_name(NULL, name, pname, sizeof pname);
+    int rc = ipckit__shmobj_posix_name(NULL, name, pname, sizeof pname);
     if (rc < 0)
         return rc;
-    n = ipckit__shmem_peek(pname, &h, sizeof h, &sb);
+    n = ipckit__shmobj_peek(pname, &h, sizeof h, &sb);
     if (n < 0)
         return (int) n;
     if ((size_t) n < sizeof h)
         return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
                                     pname, (long long) sb.st_size);
-    shmem_hdr_read(&h, &c);
-    rc = shmem_hdr_valid(NULL, &c, (size_t) sb.st_size);
+    ring_hdr_read(&h, &c);
+    rc = ring_hdr_valid(NULL, &c, (size_t) sb.st_size);
     if (rc == -EINPROGRESS)
         return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not set up yet", pname);
     if (rc < 0)
@@ -598,17 +596,17 @@ shmem_stat(const ipckit_name *name, ipckit_stat *out)
 }
 
 static void
-shmem_info(void *state, unsigned *caps, size_t *max_msg)
+ring_info(void *state, unsigned *caps, size_t *max_msg)
 {
     (void) caps;
-    *max_msg = (size_t) ((struct shmem *) state)->max_msg;
+    *max_msg = (size_t) ((struct ring *) state)->max_msg;
 }
 
 /* This process's pid for the stat fields, without a system call. */
 static inline int32_t
-shmem_pid(struct shmem *s)
+ring_pid(struct ring *s)
 {
-    unsigned gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
+    unsigned gen = atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
     if (s->pid_gen != gen) {
         s->pid_gen = gen;
         s->pid = (int32_t) getpid();
@@ -620,7 +618,7 @@ shmem_pid(struct shmem *s)
  * sched_getcpu() reads the rseq area: no system call. The word shares a
  * cache line with this side's index, which is written anyway. */
 static inline void
-shmem_note_cpu(_Atomic int32_t *cpu)
+ring_note_cpu(_Atomic int32_t *cpu)
 {
     int me = sched_getcpu();
     if (me >= 0 && atomic_load_explicit(cpu, memory_order_relaxed) != me + 1)
@@ -628,7 +626,7 @@ shmem_note_cpu(_Atomic int32_t *cpu)
 }
 
 static int
-shmem_corrupt(struct shmem *s, const char *what, uint64_t head, uint64_t tail)
+ring_corrupt(struct ring *s, const char *what, uint64_t head, uint64_t tail)
 {
     return ipckit_backend_error(s, -EBADMSG,
                                 "shm: ring \"%s\" is corrupt: %s (head %llu, tail %llu,"
@@ -638,7 +636,7 @@ shmem_corrupt(struct shmem *s, const char *what, uint64_t head, uint64_t tail)
 }
 
 static int
-shmem_lock(struct shmem *s, ipckit__lock *l, const char *what, const struct timespec *deadline)
+ring_lock(struct ring *s, ipckit__lock *l, const char *what, const struct timespec *deadline)
 {
     int rc = ipckit__lock_take(l, deadline);
     if (rc == 0 || rc == -EOWNERDEAD)
@@ -658,11 +656,11 @@ shmem_lock(struct shmem *s, ipckit__lock *l, const char *what, const struct time
 
 /* With the send lock held: wait for room for a record of @p len bytes. */
 static int
-shmem_reserve(struct shmem *s, size_t len, const struct timespec *deadline,
-              struct shmem_slot *slot)
+ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
+              struct ring_slot *slot)
 {
-    struct shmem_hdr *h = s->hdr;
-    uint64_t rec = shmem_rec_size(len), head, tail, off, contig, pad;
+    struct ring_hdr *h = s->hdr;
+    uint64_t rec = ring_rec_size(len), head, tail, off, contig, pad;
     int rc;
     for (;;) {
         tail = atomic_load_explicit(&h->tail, memory_order_relaxed);
@@ -675,10 +673,10 @@ shmem_reserve(struct shmem *s, size_t len, const struct timespec *deadline,
         head = atomic_load_explicit(&h->head, memory_order_acquire);
         s->head_seen = head;
         if (tail - head > s->cap || ((tail | head) & 15u) != 0)
-            return shmem_corrupt(s, "bad indexes", head, tail);
+            return ring_corrupt(s, "bad indexes", head, tail);
         if (s->cap - (tail - head) >= pad + rec)
             break;
-        rc = shmem_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->recv_cpu,
+        rc = ring_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->recv_cpu,
                         deadline);
         if (rc < 0)
             return rc;
@@ -692,81 +690,81 @@ shmem_reserve(struct shmem *s, size_t len, const struct timespec *deadline,
 /* With the send lock held: the payload is at the slot; write the headers
  * and publish the record with one store of tail. */
 static void
-shmem_publish(struct shmem *s, const struct shmem_slot *slot, long type, size_t len)
+ring_publish(struct ring *s, const struct ring_slot *slot, long type, size_t len)
 {
-    struct shmem_hdr *h = s->hdr;
-    struct shmem_rec r;
+    struct ring_hdr *h = s->hdr;
+    struct ring_rec r;
     if (slot->pad != 0) {
-        r.len = (uint32_t) (slot->pad - SHMEM_REC);
+        r.len = (uint32_t) (slot->pad - RING_REC);
         r.type = 0;
-        r.check = shmem_check_word(r.len, 0);
+        r.check = ring_check_word(r.len, 0);
         memcpy(s->ring + (slot->tail & s->mask), &r, sizeof r);
     }
     r.len = (uint32_t) len;
     r.type = type;
-    r.check = shmem_check_word(r.len, type);
+    r.check = ring_check_word(r.len, type);
     memcpy(s->ring + slot->off, &r, sizeof r);
     atomic_store_explicit(&h->msgs_in, atomic_load_explicit(&h->msgs_in, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != shmem_pid(s))
-        atomic_store_explicit(&h->last_send_pid, shmem_pid(s), memory_order_relaxed);
-    shmem_note_cpu(&h->send_cpu);
+    if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != ring_pid(s))
+        atomic_store_explicit(&h->last_send_pid, ring_pid(s), memory_order_relaxed);
+    ring_note_cpu(&h->send_cpu);
     /* Publish: seq_cst, ordered before the read of recv_sleepers in the wake. */
-    atomic_store(&h->tail, slot->tail + slot->pad + shmem_rec_size(len));
+    atomic_store(&h->tail, slot->tail + slot->pad + ring_rec_size(len));
 }
 
 static int
-shmem_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+ring_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
-    struct shmem_slot slot;
-    int rc = shmem_lock(s, &h->send_lock, "send", deadline);
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    struct ring_slot slot;
+    int rc = ring_lock(s, &h->send_lock, "send", deadline);
     if (rc < 0)
         return rc;
-    rc = shmem_reserve(s, len, deadline, &slot);
+    rc = ring_reserve(s, len, deadline, &slot);
     if (rc == 0) {
         if (len > 0)
-            memcpy(s->ring + slot.off + SHMEM_REC, buf, len);
-        shmem_publish(s, &slot, type, len);
+            memcpy(s->ring + slot.off + RING_REC, buf, len);
+        ring_publish(s, &slot, type, len);
     }
     (void) ipckit__lock_give(&h->send_lock);
     if (rc == 0)
-        shmem_wake(&h->data_seq, &h->recv_sleepers);
+        ring_wake(&h->data_seq, &h->recv_sleepers);
     return rc;
 }
 
 /* Zero copy: the send lock stays held from loan to commit. */
 static int
-shmem_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
+ring_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
-    int rc = shmem_lock(s, &h->send_lock, "send_loan", deadline);
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    int rc = ring_lock(s, &h->send_lock, "send_loan", deadline);
     if (rc < 0)
         return rc;
-    rc = shmem_reserve(s, len, deadline, &s->loan);
+    rc = ring_reserve(s, len, deadline, &s->loan);
     if (rc < 0) {
         (void) ipckit__lock_give(&h->send_lock);
         return rc;
     }
-    s->loan_pid = shmem_pid(s);
-    *buf = s->ring + s->loan.off + SHMEM_REC;
+    s->loan_pid = ring_pid(s);
+    *buf = s->ring + s->loan.off + RING_REC;
     return 0;
 }
 
 static int
-shmem_commit(void *state, long type, size_t len, bool publish)
+ring_commit(void *state, long type, size_t len, bool publish)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
-    if (s->loan_pid != shmem_pid(s))
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    if (s->loan_pid != ring_pid(s))
         return -EPERM; /* the parent's loan: its lock is not ours to release */
     if (publish)
-        shmem_publish(s, &s->loan, type, len);
+        ring_publish(s, &s->loan, type, len);
     (void) ipckit__lock_give(&h->send_lock);
     if (publish)
-        shmem_wake(&h->data_seq, &h->recv_sleepers);
+        ring_wake(&h->data_seq, &h->recv_sleepers);
     return 0;
 }
 
@@ -778,10 +776,10 @@ shmem_commit(void *state, long type, size_t len, bool publish)
  * @p r with its header; the payload is at s->ring + (head & mask) + REC.
  */
 static int
-shmem_next(struct shmem *s, const struct timespec *deadline, uint64_t *head_out,
-           struct shmem_rec *r)
+ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
+           struct ring_rec *r)
 {
-    struct shmem_hdr *h = s->hdr;
+    struct ring_hdr *h = s->hdr;
     uint64_t head, tail, off;
     int rc;
     for (;;) {
@@ -792,9 +790,9 @@ shmem_next(struct shmem *s, const struct timespec *deadline, uint64_t *head_out,
             s->tail_seen = tail;
         }
         if (tail - head > s->cap || ((tail | head) & 15u) != 0)
-            return shmem_corrupt(s, "bad indexes", head, tail);
+            return ring_corrupt(s, "bad indexes", head, tail);
         if (head == tail) {
-            rc = shmem_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->send_cpu,
+            rc = ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->send_cpu,
                             deadline);
             if (rc < 0)
                 return rc;
@@ -802,18 +800,18 @@ shmem_next(struct shmem *s, const struct timespec *deadline, uint64_t *head_out,
         }
         off = head & s->mask;
         memcpy(r, s->ring + off, sizeof *r);
-        if (r->check != shmem_check_word(r->len, r->type) || r->type < 0)
-            return shmem_corrupt(s, "bad record header", head, tail);
+        if (r->check != ring_check_word(r->len, r->type) || r->type < 0)
+            return ring_corrupt(s, "bad record header", head, tail);
         if (r->type == 0) {
             /* pad to the end of the ring */
-            if ((uint64_t) r->len + SHMEM_REC != s->cap - off || s->cap - off > tail - head)
-                return shmem_corrupt(s, "bad pad record", head, tail);
+            if ((uint64_t) r->len + RING_REC != s->cap - off || s->cap - off > tail - head)
+                return ring_corrupt(s, "bad pad record", head, tail);
             atomic_store(&h->head, head + s->cap - off);
             continue;
         }
-        if (r->len > s->max_msg || shmem_rec_size(r->len) > tail - head ||
-            shmem_rec_size(r->len) > s->cap - off)
-            return shmem_corrupt(s, "record length out of bounds", head, tail);
+        if (r->len > s->max_msg || ring_rec_size(r->len) > tail - head ||
+            ring_rec_size(r->len) > s->cap - off)
+            return ring_corrupt(s, "record length out of bounds", head, tail);
         *head_out = head;
         return 0;
     }
@@ -821,33 +819,33 @@ shmem_next(struct shmem *s, const struct timespec *deadline, uint64_t *head_out,
 
 /* With the receive lock held: free the record at @p head with one store. */
 static void
-shmem_consume(struct shmem *s, uint64_t head, uint32_t len)
+ring_consume(struct ring *s, uint64_t head, uint32_t len)
 {
-    struct shmem_hdr *h = s->hdr;
+    struct ring_hdr *h = s->hdr;
     atomic_store_explicit(&h->msgs_out, atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != shmem_pid(s))
-        atomic_store_explicit(&h->last_recv_pid, shmem_pid(s), memory_order_relaxed);
-    shmem_note_cpu(&h->recv_cpu);
+    if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != ring_pid(s))
+        atomic_store_explicit(&h->last_recv_pid, ring_pid(s), memory_order_relaxed);
+    ring_note_cpu(&h->recv_cpu);
     /* Free: seq_cst, ordered before the read of send_sleepers in the wake. */
-    atomic_store(&h->head, head + shmem_rec_size(len));
+    atomic_store(&h->head, head + ring_rec_size(len));
 }
 
 static ssize_t
-shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
+ring_recv(void *state, long selector, long *type, void *buf, size_t cap,
            const struct timespec *deadline)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
-    struct shmem_rec r;
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    struct ring_rec r;
     uint64_t head;
     ssize_t rc;
     size_t n;
     (void) selector;
-    rc = shmem_lock(s, &h->recv_lock, "recv", deadline);
+    rc = ring_lock(s, &h->recv_lock, "recv", deadline);
     if (rc < 0)
         return rc;
-    rc = shmem_next(s, deadline, &head, &r);
+    rc = ring_next(s, deadline, &head, &r);
     if (rc == 0) {
         n = r.len;
         if (n > cap && !s->truncate) {
@@ -859,71 +857,71 @@ shmem_recv(void *state, long selector, long *type, void *buf, size_t cap,
             if (n > cap)
                 n = cap;
             if (n > 0)
-                memcpy(buf, s->ring + (head & s->mask) + SHMEM_REC, n);
+                memcpy(buf, s->ring + (head & s->mask) + RING_REC, n);
             *type = (long) r.type;
-            shmem_consume(s, head, r.len);
+            ring_consume(s, head, r.len);
             rc = (ssize_t) n;
         }
     }
     (void) ipckit__lock_give(&h->recv_lock);
     if (rc >= 0)
-        shmem_wake(&h->space_seq, &h->send_sleepers);
+        ring_wake(&h->space_seq, &h->send_sleepers);
     return rc;
 }
 
 /* Zero copy: the receive lock stays held from borrow to release. */
 static ssize_t
-shmem_borrow(void *state, long *type, const void **buf, const struct timespec *deadline)
+ring_borrow(void *state, long *type, const void **buf, const struct timespec *deadline)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
-    struct shmem_rec r;
-    int rc = shmem_lock(s, &h->recv_lock, "recv_borrow", deadline);
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    struct ring_rec r;
+    int rc = ring_lock(s, &h->recv_lock, "recv_borrow", deadline);
     if (rc < 0)
         return rc;
-    rc = shmem_next(s, deadline, &s->borrow_head, &r);
+    rc = ring_next(s, deadline, &s->borrow_head, &r);
     if (rc < 0) {
         (void) ipckit__lock_give(&h->recv_lock);
         return rc;
     }
     s->borrow_len = r.len;
-    s->borrow_pid = shmem_pid(s);
+    s->borrow_pid = ring_pid(s);
     *type = (long) r.type;
-    *buf = s->ring + (s->borrow_head & s->mask) + SHMEM_REC;
+    *buf = s->ring + (s->borrow_head & s->mask) + RING_REC;
     return (ssize_t) r.len;
 }
 
 static int
-shmem_release(void *state, bool consume)
+ring_release(void *state, bool consume)
 {
-    struct shmem *s = state;
-    struct shmem_hdr *h = s->hdr;
-    if (s->borrow_pid != shmem_pid(s))
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    if (s->borrow_pid != ring_pid(s))
         return -EPERM;
     if (consume)
-        shmem_consume(s, s->borrow_head, s->borrow_len);
+        ring_consume(s, s->borrow_head, s->borrow_len);
     (void) ipckit__lock_give(&h->recv_lock);
     if (consume)
-        shmem_wake(&h->space_seq, &h->send_sleepers);
+        ring_wake(&h->space_seq, &h->send_sleepers);
     return 0;
 }
 
 const ipckit_backend ipckit__shm_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "shm",
-    .state_size = sizeof(struct shmem),
+    .state_size = sizeof(struct ring),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT |
             IPCKIT_CAP_ZEROCOPY,
-    .open = shmem_open,
-    .close = shmem_close,
-    .unlink = shmem_unlink,
-    .send = shmem_send,
-    .recv = shmem_recv,
-    .stat = shmem_stat,
-    .info = shmem_info,
-    .loan = shmem_loan,
-    .commit = shmem_commit,
-    .borrow = shmem_borrow,
-    .release = shmem_release,
-    .interrupt = shmem_interrupt,
+    .open = ring_open,
+    .close = ring_close,
+    .unlink = ring_unlink,
+    .send = ring_send,
+    .recv = ring_recv,
+    .stat = ring_stat,
+    .info = ring_info,
+    .loan = ring_loan,
+    .commit = ring_commit,
+    .borrow = ring_borrow,
+    .release = ring_release,
+    .interrupt = ring_interrupt,
 };

@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "../core/internal.h"
-#include "../core/creator_record.h"
+#include "../os/records.h"
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000

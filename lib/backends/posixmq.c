@@ -41,7 +41,7 @@
 #include <bsd/string.h>
 
 #include "../core/internal.h"
-#include "../core/creator_record.h"
+#include "../os/records.h"
 
 struct posixmq {
     mqd_t mq;

@@ -5,7 +5,7 @@
  * Object layout (POSIX shm, /dev/shm/NAME):
  *
  *   [0, 4096)          struct region_hdr: magic (published last), version,
- *                      sizes, the lock (a PI futex word, shmem.h)
+ *                      sizes, the lock (a PI futex word, lib/os/lock.h)
  *   [4096, 4096+size)  the data area
  *
  * Variable store (inside the data area, formatted on first use):
@@ -37,9 +37,9 @@
 
 #include <ipckit/region.h>
 
-#include "shmem.h"
+#include "../os/shm_object.h"
 
-#define REGION_MAGIC IPCKIT__SHMEM_REGION_MAGIC
+#define REGION_MAGIC IPCKIT__SHMOBJ_REGION_MAGIC
 #define REGION_VERSION 2u
 #define REGION_HDR 4096u
 #define REGION_SIZE_MAX ((size_t) 1 << 40)
@@ -57,13 +57,13 @@ struct region_hdr {
     uint64_t data_size;
     uint64_t total_size;
     uint64_t reserved0[2];
-    uint64_t creator_start; /* IPCKIT__SHMEM_CREATOR_START_OFFSET */
+    uint64_t creator_start; /* IPCKIT__SHMOBJ_CREATOR_START_OFFSET */
     alignas(64) ipckit__lock lock;
 };
 
 _Static_assert(offsetof(struct region_hdr, creator_pid) == 12 &&
                    offsetof(struct region_hdr, creator_start) ==
-                       IPCKIT__SHMEM_CREATOR_START_OFFSET &&
+                       IPCKIT__SHMOBJ_CREATOR_START_OFFSET &&
                    offsetof(struct region_hdr, lock) == 64,
                "region header layout");
 
@@ -97,7 +97,7 @@ struct ipckit_region {
     unsigned char *data;
     size_t data_size;
     size_t map_size;
-    unsigned held_gen; /* ipckit__shmem_fork_gen when this handle took the lock; 0: not held */
+    unsigned held_gen; /* ipckit__shmobj_fork_gen when this handle took the lock; 0: not held */
     char err[IPCKIT__DETAIL_MAX];
 };
 
@@ -126,7 +126,7 @@ static bool
 region_held(const ipckit_region *r)
 {
     return r->held_gen != 0 &&
-           r->held_gen == atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
+           r->held_gen == atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -193,10 +193,10 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     ipckit_opts o;
     struct ipckit__trust trust;
     ipckit_region *r;
-    struct ipckit__shmem_map m;
+    struct ipckit__shmobj_map m;
     struct timespec ts;
     const struct timespec *deadline;
-    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
     int rc;
 
     ipckit__detail_clear();
@@ -229,7 +229,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     }
     rc = ipckit_name_check_params(n, NULL);
     if (rc == 0)
-        rc = ipckit__shmem_posix_name(NULL, n, pname, sizeof pname);
+        rc = ipckit__shmobj_posix_name(NULL, n, pname, sizeof pname);
     if (rc == 0)
         rc = ipckit__trust_merge(n, &o, &trust);
     ipckit_name_free(n);
@@ -238,10 +238,10 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     r = calloc(1, sizeof *r);
     if (r == NULL)
         return -ENOMEM;
-    ipckit__shmem_fork_watch();
+    ipckit__shmobj_fork_watch();
     deadline = o.open_timeout_ms < 0 ? NULL : ipckit__deadline(o.open_timeout_ms, &ts);
     /* Round the object to whole pages; the data area is exactly size bytes. */
-    rc = ipckit__shmem_map(NULL, pname, flags, &o, REGION_HDR + size, region_init,
+    rc = ipckit__shmobj_map(NULL, pname, flags, &o, REGION_HDR + size, region_init,
                            region_check, &size, deadline, &m);
     if (rc < 0) {
         free(r);
@@ -273,7 +273,7 @@ int
 ipckit_region_unlink(const char *name)
 {
     ipckit_name *n = NULL;
-    char pname[IPCKIT__SHMEM_NAME_MAX + 2];
+    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
     int rc;
     ipckit__detail_clear();
     rc = ipckit_name_parse(name, &n);
@@ -282,11 +282,11 @@ ipckit_region_unlink(const char *name)
     if (strcmp(ipckit_name_scheme(n), "shm") != 0)
         rc = ipckit_backend_error(NULL, -EINVAL, "region: \"%s\" is not a shm: name", name);
     else
-        rc = ipckit__shmem_posix_name(NULL, n, pname, sizeof pname);
+        rc = ipckit__shmobj_posix_name(NULL, n, pname, sizeof pname);
     ipckit_name_free(n);
     if (rc < 0)
         return rc;
-    return ipckit__shmem_unlink(pname, IPCKIT__SHMEM_REGION);
+    return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_REGION);
 }
 
 void *
@@ -550,7 +550,7 @@ ipckit_region_lock(ipckit_region *r, int timeout_ms)
     deadline = ipckit__deadline(timeout_ms, &ts);
     rc = ipckit__lock_take(&r->hdr->lock, deadline);
     if (rc == 0 || rc == -EOWNERDEAD) {
-        r->held_gen = atomic_load_explicit(&ipckit__shmem_fork_gen, memory_order_relaxed);
+        r->held_gen = atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
         if (rc == -EOWNERDEAD) {
             store_repair(r);
             (void) region_error(r, rc,

@@ -2,8 +2,8 @@
  * ipckit: what the signal API shares with the "signal:" backend. Not
  * installed.
  */
-#ifndef IPCKIT_SIGNAL_INTERNAL_H
-#define IPCKIT_SIGNAL_INTERNAL_H
+#ifndef IPCKIT_SIGNALS_H
+#define IPCKIT_SIGNALS_H
 
 #include <stdbool.h>
 #include <sys/signalfd.h>
@@ -26,4 +26,4 @@ void ipckit__signal_give(int signo, bool was_blocked);
 /* Fill an ipckit_siginfo from what signalfd read. */
 void ipckit__siginfo_from_sfd(ipckit_siginfo *out, const struct signalfd_siginfo *s);
 
-#endif /* IPCKIT_SIGNAL_INTERNAL_H */
+#endif /* IPCKIT_SIGNALS_H */
