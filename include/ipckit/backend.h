@@ -27,6 +27,7 @@
 #include <time.h>
 #include <ipckit/export.h>
 #include <ipckit/channel.h>
+#include <ipckit/object.h>
 
 /* The deadlines are pointers to struct timespec, which <time.h> declares
  * only from C11 on or when the program asks for POSIX: declare the tag so
@@ -37,7 +38,7 @@ struct timespec;
 IPCKIT_BEGIN_DECLS
 
 /** Version of struct ipckit_backend this header describes. */
-#define IPCKIT_BACKEND_ABI 3u
+#define IPCKIT_BACKEND_ABI 4u
 
 /** A parsed name; see ipckit_name_parse() and the accessors. */
 typedef struct ipckit_name ipckit_name;
@@ -145,6 +146,42 @@ typedef struct ipckit_backend {
      * and ipckit_deadline_poll_wake() do it for descriptor-based waits.
      */
     int (*interrupt)(void *state);
+
+    /* ---- abi_version 4 ---- */
+
+    /**
+     * The IPCKIT_OPT_* flags this backend honours. The core refuses any
+     * other flag at open with -ENOTSUP, so that the backend need not.
+     */
+    unsigned opt_flags;
+
+    /**
+     * Optional: a request of ipckit_ctl() (IPCKIT_CTL_*), for knobs that do
+     * not deserve an operation of their own. -ENOTSUP for a request the
+     * backend does not know.
+     */
+    int (*ctl)(void *state, int op, void *arg);
+
+    /**
+     * Optional: call @p emit for every object of this scheme that can be
+     * found (@p opts gives the directories of path-based schemes), until
+     * it returns non-zero; return that value, 0, or a negative errno. The
+     * object passed to @p emit is valid during the call only.
+     */
+    int (*list)(const ipckit_list_opts *opts,
+                int (*emit)(const ipckit_object *o, void *ctx), void *ctx);
+
+    /** Optional: describe the object behind @p name (ipckit_object_stat()). */
+    int (*describe)(const ipckit_name *name, ipckit_object *out);
+
+    /**
+     * Optional: remove @p o, which the core judged stale (its creator is
+     * gone and nobody uses it): only if it is still the object described
+     * (@p o->identity) and, unless @p flags has IPCKIT_STALE_DISCARD, holds
+     * nothing. 0; -ESTALE when it is another object now; -EBUSY when it is
+     * in use or holds data now; or another negative errno.
+     */
+    int (*remove_stale)(const ipckit_object *o, unsigned flags);
 } ipckit_backend;
 
 /**
@@ -229,10 +266,23 @@ IPCKIT_API int ipckit_name_sysv_key(const ipckit_name *n, key_t *out);
 /* ---- helpers for backends ------------------------------------------------ */
 
 /**
- * Record a detail for the failure being returned: on the channel that owns
- * @p state (NULL when there is none, as in unlink and stat) and in the
- * thread's ipckit_error_detail(). Returns @p rc, so a backend can write
- * "return ipckit_backend_error(st, -EMSGSIZE, "...", ...);".
+ * Say why the call that is failing fails: "recv: message of 5000 bytes does
+ * not fit a buffer of 100 bytes". The text goes to the thread's
+ * ipckit_error_detail(), and the core keeps it as the channel's
+ * ipckit_last_error() when the operation returns an error; without one, the
+ * core writes "recv: <strerror>". Call it only for the error returned.
+ *
+ * @param rc  the error being returned.
+ * @param fmt printf format of the text, then its arguments.
+ * @return @p rc, so that a backend can write
+ *         "return ipckit_backend_fail(-EMSGSIZE, "...", ...);".
+ */
+IPCKIT_API int ipckit_backend_fail(int rc, const char *fmt, ...) IPCKIT_PRINTF(2, 3);
+
+/**
+ * ipckit_backend_fail() with a first argument of backend ABI 1 to 3, the
+ * channel's state, which is ignored (the core no longer finds the channel
+ * from it).
  */
 IPCKIT_API int ipckit_backend_error(void *state, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
 

@@ -287,6 +287,8 @@ IPCKIT_API int ipckit_recv_release(ipckit_channel *ch);
  * several interrupts before it count as one. A call that does not need to
  * wait (a message is there, there is room) is not affected.
  *
+ * @param ch the channel.
+ *
  * Async-signal-safe. shm: channels can always be interrupted (waits for a
  * side's lock, held by another process, are not interrupted: they are
  * short unless a loan or borrow is held); other backends when the channel
@@ -297,6 +299,28 @@ IPCKIT_API int ipckit_recv_release(ipckit_channel *ch);
  *         for NULL.
  */
 IPCKIT_API int ipckit_interrupt(ipckit_channel *ch);
+
+/** Requests of ipckit_ctl(). */
+enum ipckit_ctl_op {
+    /** shm: how many times a waiter spins (pause) before it sleeps, for this
+     *  handle: @p arg is a long *; read it. */
+    IPCKIT_CTL_GET_SPIN = 1,
+    /** shm: set that, 0 to 10000000 (the name parameter ?spin= at open);
+     *  @p arg is a const long *. */
+    IPCKIT_CTL_SET_SPIN = 2
+};
+
+/**
+ * A backend-specific request on an open channel (IPCKIT_CTL_*), for knobs
+ * that only some backends have.
+ *
+ * @param ch  the channel.
+ * @param op  the request, IPCKIT_CTL_*.
+ * @param arg what the request takes (see each request).
+ * @return 0 or a request's own result, -ENOTSUP when the channel's backend
+ *         does not know @p op, -EINVAL for a bad @p arg.
+ */
+IPCKIT_API int ipckit_ctl(ipckit_channel *ch, int op, void *arg);
 
 /**
  * A descriptor that becomes readable (POLLIN) when a message may be

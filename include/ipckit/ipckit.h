@@ -16,5 +16,6 @@
 #include <ipckit/channel.h>
 #include <ipckit/signal.h>
 #include <ipckit/region.h>
+#include <ipckit/object.h>
 
 #endif /* IPCKIT_IPCKIT_H */

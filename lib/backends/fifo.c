@@ -140,7 +140,7 @@ static const char *const fifo_params[] = { "stream", NULL };
 
 /* Open the directory of @p path; *leaf gets its last component (in @p path). */
 static int
-fifo_open_dir(void *st, const char *path, const char **leaf)
+fifo_open_dir(const char *path, const char **leaf)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -153,19 +153,19 @@ fifo_open_dir(void *st, const char *path, const char **leaf)
         *leaf = slash + 1;
         size_t n = slash == path ? 1 : (size_t) (slash - path); /* "/name": the root */
         if (n >= sizeof dir)
-            return ipckit_backend_error(st, -ENAMETOOLONG,
+            return ipckit_backend_fail(-ENAMETOOLONG,
                                         "fifo: directory of \"%s\" is longer than %d bytes",
                                         path, PATH_MAX - 1);
         memcpy(dir, path, n);
         dir[n] = '\0';
     }
     if (**leaf == '\0')
-        return ipckit_backend_error(st, -EINVAL, "fifo: \"%s\" ends in '/': it names no FIFO",
+        return ipckit_backend_fail(-EINVAL, "fifo: \"%s\" ends in '/': it names no FIFO",
                                     path);
     dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         int e = errno;
-        return ipckit_backend_error(st, -e, "fifo: directory of \"%s\": %s", path, strerror(e));
+        return ipckit_backend_fail(-e, "fifo: directory of \"%s\": %s", path, strerror(e));
     }
     return dfd;
 }
@@ -178,7 +178,7 @@ fifo_same(const struct stat *sb, const struct stat *was)
 }
 
 static int
-fifo_chmod_created(void *st, int dfd, const char *leaf, const char *path,
+fifo_chmod_created(int dfd, const char *leaf, const char *path,
                    const struct stat *made, unsigned mode)
 {
     /* mkfifoat() applied the umask; set the exact mode the caller asked for,
@@ -188,15 +188,15 @@ fifo_chmod_created(void *st, int dfd, const char *leaf, const char *path,
     int fd = openat(dfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     int rc = 0;
     if (fd < 0)
-        return ipckit_backend_error(st, -errno, "fifo: reopen \"%s\" after mkfifo: %s", path,
+        return ipckit_backend_fail(-errno, "fifo: reopen \"%s\" after mkfifo: %s", path,
                                     strerror(errno));
     if (fstat(fd, &sb) < 0 || !fifo_same(&sb, made)) {
-        rc = ipckit_backend_error(st, -EBUSY, "fifo: \"%s\" was replaced while being created",
+        rc = ipckit_backend_fail(-EBUSY, "fifo: \"%s\" was replaced while being created",
                                   path);
     } else if ((sb.st_mode & 07777) != mode) {
         (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         if (chmod(proc, (mode_t) mode) < 0)
-            rc = ipckit_backend_error(st, -errno, "fifo: chmod \"%s\" to %#o: %s", path, mode,
+            rc = ipckit_backend_fail(-errno, "fifo: chmod \"%s\" to %#o: %s", path, mode,
                                       strerror(errno));
     }
     (void) close(fd);
@@ -206,18 +206,18 @@ fifo_chmod_created(void *st, int dfd, const char *leaf, const char *path,
 /* Check that @p leaf of @p dfd (AT_FDCWD and the whole path: lstat()) is a
  * FIFO, without following it. */
 static int
-fifo_check_at(void *st, int dfd, const char *leaf, const char *path, bool creating,
+fifo_check_at(int dfd, const char *leaf, const char *path, bool creating,
               struct stat *sb)
 {
     if (fstatat(dfd, leaf, sb, AT_SYMLINK_NOFOLLOW) < 0) {
         int e = errno;
-        return ipckit_backend_error(st, -e, "fifo: \"%s\": %s", path, strerror(e));
+        return ipckit_backend_fail(-e, "fifo: \"%s\": %s", path, strerror(e));
     }
     if (S_ISLNK(sb->st_mode))
-        return ipckit_backend_error(st, -ELOOP, "fifo: \"%s\" is a symbolic link; not followed",
+        return ipckit_backend_fail(-ELOOP, "fifo: \"%s\" is a symbolic link; not followed",
                                     path);
     if (!S_ISFIFO(sb->st_mode))
-        return ipckit_backend_error(st, creating ? -EEXIST : -EINVAL,
+        return ipckit_backend_fail(creating ? -EEXIST : -EINVAL,
                                     "fifo: \"%s\" exists and is not a FIFO", path);
     return 0;
 }
@@ -387,7 +387,7 @@ fifo_reader_busy(struct fifo *f, const char *why)
         (void) snprintf(holder, sizeof holder, " (pid %ld: this process)", pid);
     else if (pid > 0)
         (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
-    return ipckit_backend_error(f, -EBUSY,
+    return ipckit_backend_fail(-EBUSY,
                                 "fifo: \"%s\" %s%s; a FIFO takes one receiving channel at a"
                                 " time",
                                 f->path, why, holder);
@@ -420,7 +420,7 @@ fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
         if (rc == -EAGAIN || rc == -EACCES)
             return fifo_reader_busy(f, "has a lock that is not a receiver's on it");
         if (rc < 0)
-            return ipckit_backend_error(f, rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
+            return ipckit_backend_fail(rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
                                         strerror(-rc));
         other = fifo_ofd_other(f->fd, FIFO_LOCK_OPENING);
         if (other == F_UNLCK) {
@@ -440,13 +440,13 @@ fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
                                                             : "has a lock that is not a"
                                                               " receiver's on it");
             if (rc < 0)
-                return ipckit_backend_error(f, rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
+                return ipckit_backend_fail(rc, "fifo: lock \"%s\" as its receiver: %s", f->path,
                                             strerror(-rc));
             return 0;
         }
         (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_OPENING);
         if (other < 0)
-            return ipckit_backend_error(f, other, "fifo: lock \"%s\" as its receiver: %s", f->path,
+            return ipckit_backend_fail(other, "fifo: lock \"%s\" as its receiver: %s", f->path,
                                         strerror(-other));
         if (other == F_WRLCK)
             return fifo_reader_busy(f, "has a lock that is not a receiver's on it");
@@ -524,24 +524,20 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     if (rc < 0)
         return rc;
     f->stream = stream != 0 || (opts->flags & IPCKIT_OPT_STREAM);
-    if (opts->flags & IPCKIT_OPT_TRUNCATE)
-        return ipckit_backend_error(state, -ENOTSUP,
-                                    "fifo: IPCKIT_OPT_TRUNCATE is not supported; a message"
-                                    " that does not fit stays queued");
     if ((flags & IPCKIT_SEND) && (flags & IPCKIT_RECV))
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "fifo: a FIFO is one-way; open it with IPCKIT_SEND or"
                                     " IPCKIT_RECV, not both");
     if (strlcpy(f->path, path, sizeof f->path) >= sizeof f->path)
-        return ipckit_backend_error(state, -ENAMETOOLONG, "fifo: path is longer than %d bytes",
+        return ipckit_backend_fail(-ENAMETOOLONG, "fifo: path is longer than %d bytes",
                                     PATH_MAX - 1);
     f->max_msg = opts->max_msg_size ? opts->max_msg_size : FIFO_MAX_DEFAULT;
     if (f->max_msg > FIFO_MAX_LIMIT)
-        return ipckit_backend_error(state, -EINVAL, "fifo: max_msg_size %zu is above %zu",
+        return ipckit_backend_fail(-EINVAL, "fifo: max_msg_size %zu is above %zu",
                                     f->max_msg, FIFO_MAX_LIMIT);
     f->reader = (flags & IPCKIT_RECV) != 0;
 
-    dfd = fifo_open_dir(state, path, &leaf);
+    dfd = fifo_open_dir(path, &leaf);
     if (dfd < 0)
         return dfd;
     if (flags & IPCKIT_CREATE) {
@@ -550,10 +546,10 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         } else if (errno != EEXIST || (flags & IPCKIT_EXCL)) {
             int e = errno;
             (void) close(dfd);
-            return ipckit_backend_error(state, -e, "fifo: mkfifo \"%s\": %s", path, strerror(e));
+            return ipckit_backend_fail(-e, "fifo: mkfifo \"%s\": %s", path, strerror(e));
         }
     }
-    rc = fifo_check_at(state, dfd, leaf, path, (flags & IPCKIT_CREATE) != 0, &sb);
+    rc = fifo_check_at(dfd, leaf, path, (flags & IPCKIT_CREATE) != 0, &sb);
     if (rc < 0)
         goto fail;
     checked = true; /* sb: the FIFO this open made or found */
@@ -568,7 +564,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             goto fail;
     }
     if (created) {
-        rc = fifo_chmod_created(state, dfd, leaf, path, &sb, opts->mode);
+        rc = fifo_chmod_created(dfd, leaf, path, &sb, opts->mode);
         if (rc < 0)
             goto fail;
         /* The kernel keeps no creator: record it beside, before the wait
@@ -586,12 +582,12 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             continue;
         if (errno != ENXIO) {
             int e = errno;
-            rc = ipckit_backend_error(state, -e, "fifo: open \"%s\": %s", path, strerror(e));
+            rc = ipckit_backend_fail(-e, "fifo: open \"%s\": %s", path, strerror(e));
             goto fail;
         }
         /* A writer cannot open a FIFO that has no reader: wait for one. */
         if (ipckit_deadline_passed(deadline)) {
-            rc = ipckit_backend_error(state, ipckit_deadline_error(deadline),
+            rc = ipckit_backend_fail(ipckit_deadline_error(deadline),
                                       "fifo: open \"%s\" for sending: no reader has it open",
                                       path);
             goto fail;
@@ -601,7 +597,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             backoff *= 2;
     }
     if (fstat(f->fd, &fsb) < 0 || !S_ISFIFO(fsb.st_mode) || !fifo_same(&fsb, &sb)) {
-        rc = ipckit_backend_error(state, -EINVAL, "fifo: \"%s\" changed while being opened",
+        rc = ipckit_backend_fail(-EINVAL, "fifo: \"%s\" changed while being opened",
                                   path);
         goto fail;
     }
@@ -622,7 +618,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
                                                                   ? INT_MAX
                                                                   : opts->capacity)) < 0) {
         int e = errno;
-        rc = ipckit_backend_error(state, -e, "fifo: set capacity of \"%s\" to %zu bytes: %s",
+        rc = ipckit_backend_fail(-e, "fifo: set capacity of \"%s\" to %zu bytes: %s",
                                   path, opts->capacity, strerror(e));
         goto fail;
     }
@@ -651,7 +647,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         /* waits, -1 included, then poll the FIFO and this eventfd */
         f->waker = ipckit_waker_open();
         if (f->waker < 0) {
-            rc = ipckit_backend_error(state, f->waker, "fifo: eventfd: %s", strerror(-f->waker));
+            rc = ipckit_backend_fail(f->waker, "fifo: eventfd: %s", strerror(-f->waker));
             f->waker = -1;
             goto fail;
         }
@@ -707,21 +703,21 @@ fifo_unlink(const ipckit_name *name)
     unsigned long owner = 0;
     bool drop_record;
     struct stat sb;
-    int rc, dfd = fifo_open_dir(NULL, path, &leaf);
+    int rc, dfd = fifo_open_dir(path, &leaf);
     if (dfd < 0)
         return dfd;
-    rc = fifo_check_at(NULL, dfd, leaf, path, false, &sb);
+    rc = fifo_check_at(dfd, leaf, path, false, &sb);
     if (rc < 0)
         goto out;
     /* Find the FIFO's record while the path still names it. */
     drop_record = fifo_identity(path, &sb, &obj, &owner) && ipckit__creator_removable(&obj, owner);
     rc = fifo_remove_at(dfd, leaf, &sb);
     if (rc == -EBUSY)
-        rc = ipckit_backend_error(NULL, rc,
+        rc = ipckit_backend_fail(rc,
                                   "fifo: \"%s\" was replaced while being removed; nothing removed",
                                   path);
     else if (rc < 0)
-        rc = ipckit_backend_error(NULL, rc, "fifo: unlink \"%s\": %s", path, strerror(-rc));
+        rc = ipckit_backend_fail(rc, "fifo: unlink \"%s\": %s", path, strerror(-rc));
     else if (drop_record)
         ipckit__creator_unlink(&obj);
 out:
@@ -735,7 +731,7 @@ fifo_stat(const ipckit_name *name, ipckit_stat *out)
     const char *path = ipckit_name_target(name);
     struct stat sb;
     /* lstat(): a final symbolic link is never followed */
-    int rc = fifo_check_at(NULL, AT_FDCWD, path, path, false, &sb);
+    int rc = fifo_check_at(AT_FDCWD, path, path, false, &sb);
     if (rc < 0)
         return rc;
     out->mode = sb.st_mode & 07777;
@@ -880,7 +876,7 @@ fifo_lock_busy(struct fifo *f, int rc)
     pid = fifo_lock_holder(f);
     if (pid > 0)
         (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
-    return ipckit_backend_error(f, rc,
+    return ipckit_backend_fail(rc,
                                 "send: %s: another writer%s holds the large-message lock of"
                                 " \"%s\"; nothing was sent",
                                 rc == -EAGAIN ? "would block" : "timed out", holder, f->path);
@@ -902,7 +898,7 @@ fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len
         iov[0].iov_len = len;
         rc = fifo_writev(f, iov, 1, len, &done, deadline);
         if (rc < 0 && done > 0)
-            return ipckit_backend_error(f, rc, "send: %s after %zu of %zu bytes",
+            return ipckit_backend_fail(rc, "send: %s after %zu of %zu bytes",
                                         ipckit_strerror(rc), done, len);
         return rc;
     }
@@ -943,7 +939,7 @@ fifo_send_frames(struct fifo *f, long type, const unsigned char *buf, size_t len
     }
     (void) flock(f->fd, LOCK_UN);
     if (rc < 0 && off > 0)
-        return ipckit_backend_error(f, rc,
+        return ipckit_backend_fail(rc,
                                     "send: %s after %zu of %zu bytes; the receiver discards"
                                     " the partial message",
                                     ipckit_strerror(rc), off, len);
@@ -966,7 +962,7 @@ fifo_send(void *state, long type, const void *buf, size_t len, const struct time
     if (f->sigpipe_ignored) {
         rc = fifo_send_frames(f, type, buf, len, deadline);
         if (rc == -EPIPE)
-            return ipckit_backend_error(state, -EPIPE, "send: no reader has \"%s\" open",
+            return ipckit_backend_fail(-EPIPE, "send: no reader has \"%s\" open",
                                         f->path);
         return rc;
     }
@@ -981,7 +977,7 @@ fifo_send(void *state, long type, const void *buf, size_t len, const struct time
     }
     (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == -EPIPE)
-        return ipckit_backend_error(state, -EPIPE, "send: no reader has \"%s\" open", f->path);
+        return ipckit_backend_fail(-EPIPE, "send: no reader has \"%s\" open", f->path);
     return rc;
 }
 
@@ -1053,11 +1049,11 @@ fifo_corrupt(struct fifo *f, const char *what, const struct fifo_hdr *h)
 {
     f->broken = true;
     if (fifo_looks_like_text((const unsigned char *) h, FIFO_HDR))
-        return ipckit_backend_error(f, -EPROTO,
+        return ipckit_backend_fail(-EPROTO,
                                     "recv: \"%s\" lost its framing: %s%s; the channel must be"
                                     " reopened",
                                     f->path, what, fifo_text_hint);
-    return ipckit_backend_error(f, -EPROTO,
+    return ipckit_backend_fail(-EPROTO,
                                 "recv: \"%s\" lost its framing: %s (magic %#x, version %u,"
                                 " flags %#x, length %u, type %lld); the channel must be"
                                 " reopened",
@@ -1092,7 +1088,7 @@ fifo_discard(struct fifo *f, bool last, const char *fmt, ...)
     va_start(ap, fmt);
     (void) vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    return ipckit_backend_error(f, -EBADMSG, "recv: a message on \"%s\" was discarded: %s", f->path,
+    return ipckit_backend_fail(-EBADMSG, "recv: a message on \"%s\" was discarded: %s", f->path,
                                 why);
 }
 
@@ -1135,7 +1131,7 @@ fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p
             next = fifo_take_chunk(f, h, p);
             if (next == -ENOMEM)
                 return -ENOMEM;
-            return ipckit_backend_error(f, -EBADMSG,
+            return ipckit_backend_fail(-EBADMSG,
                                         "recv: a message on \"%s\" was cut off after %zu of its"
                                         " %zu bytes (its writer was killed or timed out, or"
                                         " another process read part of it); discarded%s",
@@ -1182,7 +1178,7 @@ fifo_take_chunk(struct fifo *f, const struct fifo_hdr *h, const unsigned char *p
         else if (report)
             f->orphan = true;
         if (report)
-            return ipckit_backend_error(f, -EBADMSG,
+            return ipckit_backend_fail(-EBADMSG,
                                         "recv: frames of a message on \"%s\" whose start this"
                                         " channel never received (it began before the channel"
                                         " was opened) were discarded",
@@ -1211,7 +1207,7 @@ fifo_recv_stream(struct fifo *f, long *type, void *buf, size_t cap,
 {
     ssize_t n;
     if (cap == 0)
-        return ipckit_backend_error(f, -EINVAL, "recv: stream mode needs a buffer of at least 1"
+        return ipckit_backend_fail(-EINVAL, "recv: stream mode needs a buffer of at least 1"
                                                 " byte");
     n = fifo_read_some(f, buf, cap, deadline);
     if (n > 0)
@@ -1238,7 +1234,7 @@ static ssize_t
 fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct timespec *deadline)
 {
     if (f->broken)
-        return ipckit_backend_error(f, -EPROTO,
+        return ipckit_backend_fail(-EPROTO,
                                     "recv: \"%s\" lost its framing after a corrupt frame;"
                                     " reopen the channel",
                                     f->path);
@@ -1249,7 +1245,7 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
 
         if (f->aready) {
             if (f->alen > cap)
-                return ipckit_backend_error(f, -EMSGSIZE,
+                return ipckit_backend_fail(-EMSGSIZE,
                                             "recv: message of %zu bytes does not fit a buffer"
                                             " of %zu bytes; it stays queued",
                                             f->alen, cap);
@@ -1268,7 +1264,7 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
                 return n;
             single = h.flags == (FIFO_FIRST | FIFO_LAST);
             if (single && h.len <= f->max_msg && h.len > cap)
-                return ipckit_backend_error(f, -EMSGSIZE,
+                return ipckit_backend_fail(-EMSGSIZE,
                                             "recv: message of %u bytes does not fit a buffer"
                                             " of %zu bytes; it stays queued",
                                             h.len, cap);
@@ -1280,7 +1276,7 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
                 if (single && h.len > f->max_msg) {
                     /* not fifo_discard(): a small message between the
                      * frames of a large one leaves the large one alone */
-                    return ipckit_backend_error(f, -EBADMSG,
+                    return ipckit_backend_fail(-EBADMSG,
                                                 "recv: a message on \"%s\" was discarded: its"
                                                 " length, %u bytes, is over this channel's"
                                                 " max_msg_size of %zu",
@@ -1313,7 +1309,7 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
             bool text = !f->aactive && fifo_looks_like_text(f->rbuf + f->head, avail);
             f->head = f->tail = 0;
             fifo_drop_partial(f);
-            return ipckit_backend_error(f, -EBADMSG,
+            return ipckit_backend_fail(-EBADMSG,
                                         "recv: the last writer of \"%s\" closed in the middle"
                                         " of a message; %zu bytes discarded%s",
                                         f->path, lost, text ? fifo_text_hint : "");
@@ -1328,8 +1324,8 @@ fifo_end_of_stream(struct fifo *f)
 {
     int e = fifo_idle_hold(f);
     if (e == 0)
-        return ipckit_backend_error(f, -EPIPE, "recv: no writer has \"%s\" open", f->path);
-    return ipckit_backend_error(f, -EPIPE,
+        return ipckit_backend_fail(-EPIPE, "recv: no writer has \"%s\" open", f->path);
+    return ipckit_backend_fail(-EPIPE,
                                 "recv: no writer has \"%s\" open; its descriptor reports"
                                 " POLLHUP until one comes (no write end of its own: %s)",
                                 f->path, strerror(e));
@@ -1355,6 +1351,7 @@ fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
 const ipckit_backend ipckit__fifo_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "fifo",
+    .opt_flags = IPCKIT_OPT_STREAM | IPCKIT_OPT_INTERRUPTIBLE,
     .state_size = sizeof(struct fifo),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,
     .open = fifo_open,

@@ -96,15 +96,15 @@ sysvmq_key(const ipckit_name *name, key_t *key)
 
 /* The id of the existing queue with @p key, or a negative errno with a detail. */
 static int
-sysvmq_lookup(void *st, const ipckit_name *name, key_t key, int access)
+sysvmq_lookup(const ipckit_name *name, key_t key, int access)
 {
     int id = msgget(key, access);
     if (id < 0) {
         int e = errno;
         if (e == ENOENT)
-            return ipckit_backend_error(st, -ENOENT, "mq: no queue with key %#x (%s)",
+            return ipckit_backend_fail(-ENOENT, "mq: no queue with key %#x (%s)",
                                         (unsigned) key, ipckit_name_text(name));
-        return ipckit_backend_error(st, -e, "mq: msgget key %#x (%s): %s", (unsigned) key,
+        return ipckit_backend_fail(-e, "mq: msgget key %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
     return id;
@@ -161,13 +161,13 @@ sysvmq_fail(struct sysvmq *q, const char *op, int e)
     /* EINVAL: the id no longer names a queue (removed before the call);
      * EIDRM: removed while this call waited. Both mean the queue is gone. */
     if (e == EIDRM || e == EINVAL)
-        return ipckit_backend_error(q, -EIDRM, "%s: queue %#x (id %d) was removed", op,
+        return ipckit_backend_fail(-EIDRM, "%s: queue %#x (id %d) was removed", op,
                                     (unsigned) q->key, q->id);
     if (e == EACCES)
-        return ipckit_backend_error(q, -EACCES,
+        return ipckit_backend_fail(-EACCES,
                                     "%s: no permission on queue %#x (id %d); its mode changed",
                                     op, (unsigned) q->key, q->id);
-    return ipckit_backend_error(q, -e, "%s: queue %#x (id %d): %s", op, (unsigned) q->key, q->id,
+    return ipckit_backend_fail(-e, "%s: queue %#x (id %d): %s", op, (unsigned) q->key, q->id,
                                 strerror(e));
 }
 
@@ -240,12 +240,8 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
     rc = sysvmq_key(name, &q->key);
     if (rc < 0)
         return rc;
-    if (opts->flags & IPCKIT_OPT_STREAM)
-        return ipckit_backend_error(state, -ENOTSUP,
-                                    "mq: IPCKIT_OPT_STREAM is not supported; a queue keeps"
-                                    " message boundaries");
     if (opts->capacity > INT_MAX)
-        return ipckit_backend_error(state, -EINVAL, "mq: capacity %zu is above %d bytes",
+        return ipckit_backend_fail(-EINVAL, "mq: capacity %zu is above %d bytes",
                                     opts->capacity, INT_MAX);
     q->rcvflags = (opts->flags & IPCKIT_OPT_TRUNCATE) ? MSG_NOERROR : 0;
 
@@ -255,21 +251,21 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
             created = true;
         } else if (errno != EEXIST || (flags & IPCKIT_EXCL)) {
             int e = errno;
-            return ipckit_backend_error(state, -e, "mq: create queue with key %#x (%s): %s",
+            return ipckit_backend_fail(-e, "mq: create queue with key %#x (%s): %s",
                                         (unsigned) q->key, ipckit_name_text(name), strerror(e));
         }
     }
     if (q->id < 0) {
         struct ipc_perm perm = { 0 };
         char what[64];
-        q->id = sysvmq_lookup(state, name, q->key, access);
+        q->id = sysvmq_lookup(name, q->key, access);
         if (q->id < 0)
             return q->id;
         /* Someone else made it: attach only if its owner and creator are
          * trusted (docs/security.md). */
         rc = sysvmq_perm(q->id, &perm);
         if (rc < 0)
-            return ipckit_backend_error(state, rc,
+            return ipckit_backend_fail(rc,
                                         "mq: cannot tell who owns queue %#x (%s), so it is not"
                                         " trusted: %s",
                                         (unsigned) q->key, ipckit_name_text(name),
@@ -283,14 +279,14 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
 
     if (created && opts->capacity > 0) {
         if (msgctl(q->id, IPC_STAT, &ds) < 0) {
-            rc = ipckit_backend_error(state, -errno, "mq: IPC_STAT of new queue %#x: %s",
+            rc = ipckit_backend_fail(-errno, "mq: IPC_STAT of new queue %#x: %s",
                                       (unsigned) q->key, strerror(errno));
             goto fail;
         }
         ds.msg_qbytes = (msglen_t) opts->capacity;
         if (msgctl(q->id, IPC_SET, &ds) < 0) {
             int e = errno;
-            rc = ipckit_backend_error(state, -e,
+            rc = ipckit_backend_fail(-e,
                                       "mq: set capacity of queue %#x to %zu bytes: %s%s",
                                       (unsigned) q->key, opts->capacity, strerror(e),
                                       e == EPERM ? " (above msgmnb needs CAP_SYS_RESOURCE)"
@@ -312,7 +308,7 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
     if (msgctl(q->id, IPC_STAT, &ds) == 0 && (size_t) ds.msg_qbytes < limit)
         limit = (size_t) ds.msg_qbytes;
     if (opts->max_msg_size > limit) {
-        rc = ipckit_backend_error(state, -EMSGSIZE,
+        rc = ipckit_backend_fail(-EMSGSIZE,
                                   "mq: max_msg_size %zu is above the limit of queue %#x, %zu"
                                   " bytes (msgmax %ld)",
                                   opts->max_msg_size, (unsigned) q->key, limit, msgmax);
@@ -330,7 +326,7 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
          * without a deadline (docs/backends/mq.md) */
         q->waker = ipckit_waker_open();
         if (q->waker < 0) {
-            rc = ipckit_backend_error(state, q->waker, "mq: eventfd: %s", strerror(-q->waker));
+            rc = ipckit_backend_fail(q->waker, "mq: eventfd: %s", strerror(-q->waker));
             q->waker = -1;
             free(q->buf);
             q->buf = NULL;
@@ -370,7 +366,7 @@ sysvmq_unlink(const ipckit_name *name)
     int id, rc = sysvmq_key(name, &key);
     if (rc < 0)
         return rc;
-    id = sysvmq_lookup(NULL, name, key, 0);
+    id = sysvmq_lookup(name, key, 0);
     if (id < 0)
         return id;
     /* Find the queue's record before the queue goes: afterwards its id
@@ -388,9 +384,9 @@ sysvmq_unlink(const ipckit_name *name)
     if (msgctl(id, IPC_RMID, NULL) < 0) {
         int e = errno;
         if (e == EINVAL || e == EIDRM)
-            return ipckit_backend_error(NULL, -ENOENT, "mq: queue %#x was already removed",
+            return ipckit_backend_fail(-ENOENT, "mq: queue %#x was already removed",
                                         (unsigned) key);
-        return ipckit_backend_error(NULL, -e, "mq: remove queue %#x (%s): %s", (unsigned) key,
+        return ipckit_backend_fail(-e, "mq: remove queue %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
     if (drop_record)
@@ -407,12 +403,12 @@ sysvmq_stat(const ipckit_name *name, ipckit_stat *out)
     int id, rc = sysvmq_key(name, &key);
     if (rc < 0)
         return rc;
-    id = sysvmq_lookup(NULL, name, key, 0);
+    id = sysvmq_lookup(name, key, 0);
     if (id < 0)
         return id;
     if (msgctl(id, IPC_STAT, &ds) < 0) {
         int e = errno;
-        return ipckit_backend_error(NULL, e == EINVAL || e == EIDRM ? -ENOENT : -e,
+        return ipckit_backend_fail(e == EINVAL || e == EIDRM ? -ENOENT : -e,
                                     "mq: IPC_STAT of queue %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
@@ -463,11 +459,11 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
         if (errno != EAGAIN)
             return sysvmq_fail(q, "send", errno);
         if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_error(q, ipckit_deadline_error(deadline),
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
                                         "send: queue %#x is full (%zu-byte message)",
                                         (unsigned) q->key, len);
         if (sysvmq_nap(q, deadline, &nap, &spins) == -EINTR)
-            return ipckit_backend_error(q, -EINTR, "send: interrupted (ipckit_interrupt())");
+            return ipckit_backend_fail(-EINTR, "send: interrupted (ipckit_interrupt())");
     }
 }
 
@@ -530,17 +526,17 @@ sysvmq_too_big(struct sysvmq *q, long selector, size_t cap)
         }
     }
     if (done && size >= 0 && (size_t) size > cap)
-        return ipckit_backend_error(q, -EMSGSIZE,
+        return ipckit_backend_fail(-EMSGSIZE,
                                     "recv: message of %zd bytes does not fit a buffer of %zu"
                                     " bytes; it stays queued",
                                     size, cap);
     if (i == SYSVMQ_COPY_SCAN)
-        return ipckit_backend_error(q, -EMSGSIZE,
+        return ipckit_backend_fail(-EMSGSIZE,
                                     "recv: message larger than the buffer of %zu bytes; it stays"
                                     " queued (its size could not be told from the first %d"
                                     " messages of the queue)",
                                     cap, SYSVMQ_COPY_SCAN);
-    return ipckit_backend_error(q, -EMSGSIZE,
+    return ipckit_backend_fail(-EMSGSIZE,
                                 "recv: message larger than the buffer of %zu bytes; it stays"
                                 " queued",
                                 cap);
@@ -567,12 +563,12 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
         if (errno != ENOMSG)
             return sysvmq_fail(q, "recv", errno);
         if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_error(q, ipckit_deadline_error(deadline),
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
                                         "recv: no message%s in queue %#x",
                                         selector == 0 ? "" : " of the selected type",
                                         (unsigned) q->key);
         if (sysvmq_nap(q, deadline, &nap, &spins) == -EINTR)
-            return ipckit_backend_error(q, -EINTR, "recv: interrupted (ipckit_interrupt())");
+            return ipckit_backend_fail(-EINTR, "recv: interrupted (ipckit_interrupt())");
     }
     if (n > 0)
         memcpy(buf, q->buf->mtext, (size_t) n);
@@ -583,6 +579,7 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
 const ipckit_backend ipckit__sysv_mq_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "mq",
+    .opt_flags = IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_INTERRUPTIBLE,
     .state_size = sizeof(struct sysvmq),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND |
             IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,

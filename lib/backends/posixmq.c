@@ -57,19 +57,19 @@ static const char *const posixmq_params[] = { NULL };
 
 /* Check the name and copy it to @p out; a detail on failure. */
 static int
-posixmq_name(void *st, const ipckit_name *name, char *out, size_t cap)
+posixmq_name(const ipckit_name *name, char *out, size_t cap)
 {
     const char *t = ipckit_name_target(name);
     int rc = ipckit_name_check_params(name, posixmq_params);
     if (rc < 0)
         return rc;
     if (t[0] != '/' || t[1] == '\0' || strchr(t + 1, '/') != NULL)
-        return ipckit_backend_error(st, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "posixmq: name \"%s\" must be one '/' followed by at"
                                     " least one character other than '/'",
                                     t);
     if (strlen(t + 1) > NAME_MAX || strlcpy(out, t, cap) >= cap)
-        return ipckit_backend_error(st, -ENAMETOOLONG,
+        return ipckit_backend_fail(-ENAMETOOLONG,
                                     "posixmq: name \"%s\" is longer than %d bytes", t,
                                     NAME_MAX);
     return 0;
@@ -104,13 +104,9 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
     (void) deadline; /* mq_open never waits */
     q->mq = (mqd_t) -1;
     q->waker = -1;
-    rc = posixmq_name(state, name, q->name, sizeof q->name);
+    rc = posixmq_name(name, q->name, sizeof q->name);
     if (rc < 0)
         return rc;
-    if (opts->flags & IPCKIT_OPT_STREAM)
-        return ipckit_backend_error(state, -ENOTSUP,
-                                    "posixmq: IPCKIT_OPT_STREAM is not supported; a queue keeps"
-                                    " message boundaries");
     q->truncate = (opts->flags & IPCKIT_OPT_TRUNCATE) != 0;
     oflag |= (flags & IPCKIT_SEND) && (flags & IPCKIT_RECV) ? O_RDWR
              : (flags & IPCKIT_SEND)                         ? O_WRONLY
@@ -134,7 +130,7 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
             created = true;
         } else if (errno != EEXIST || (flags & IPCKIT_EXCL)) {
             int e = errno;
-            return ipckit_backend_error(state, -e, "posixmq: create \"%s\": %s%s", q->name,
+            return ipckit_backend_fail(-e, "posixmq: create \"%s\": %s%s", q->name,
                                         strerror(e),
                                         e == EINVAL ? " (capacity or max_msg_size above"
                                                       " /proc/sys/fs/mqueue limits?)"
@@ -146,7 +142,7 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
         q->mq = mq_open(q->name, oflag);
         if (q->mq == (mqd_t) -1) {
             int e = errno;
-            return ipckit_backend_error(state, -e, "posixmq: open \"%s\": %s", q->name,
+            return ipckit_backend_fail(-e, "posixmq: open \"%s\": %s", q->name,
                                         strerror(e));
         }
     }
@@ -154,7 +150,7 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
         struct stat sb;
         char what[NAME_MAX + 16];
         if (fstat((int) q->mq, &sb) < 0) {
-            rc = ipckit_backend_error(state, -errno, "posixmq: fstat \"%s\": %s", q->name,
+            rc = ipckit_backend_fail(-errno, "posixmq: fstat \"%s\": %s", q->name,
                                       strerror(errno));
             goto fail;
         }
@@ -166,7 +162,7 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
     }
     /* mq_open applied the umask; set the mode the caller asked for. */
     if (created && fchmod((int) q->mq, (mode_t) opts->mode) < 0) {
-        rc = ipckit_backend_error(state, -errno, "posixmq: chmod \"%s\" to %#o: %s", q->name,
+        rc = ipckit_backend_fail(-errno, "posixmq: chmod \"%s\" to %#o: %s", q->name,
                                   opts->mode, strerror(errno));
         goto fail;
     }
@@ -175,13 +171,13 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
     if (created && posixmq_identity((int) q->mq, q->name, &rec, &owner) == 0)
         recorded = ipckit__creator_write(&rec) == 0;
     if (mq_getattr(q->mq, &attr) < 0) {
-        rc = ipckit_backend_error(state, -errno, "posixmq: mq_getattr \"%s\": %s", q->name,
+        rc = ipckit_backend_fail(-errno, "posixmq: mq_getattr \"%s\": %s", q->name,
                                   strerror(errno));
         goto fail;
     }
     q->msgsize = (size_t) attr.mq_msgsize;
     if (!created && opts->max_msg_size > 0 && opts->max_msg_size != q->msgsize) {
-        rc = ipckit_backend_error(state, -EINVAL,
+        rc = ipckit_backend_fail(-EINVAL,
                                   "posixmq: \"%s\" exists with a message size of %zu bytes,"
                                   " not %zu",
                                   q->name, q->msgsize, opts->max_msg_size);
@@ -200,7 +196,7 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
     if (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) {
         q->waker = ipckit_waker_open();
         if (q->waker < 0) {
-            rc = ipckit_backend_error(state, q->waker, "posixmq: eventfd: %s",
+            rc = ipckit_backend_fail(q->waker, "posixmq: eventfd: %s",
                                       strerror(-q->waker));
             goto fail;
         }
@@ -242,7 +238,7 @@ posixmq_unlink(const ipckit_name *name)
     unsigned long owner = 0;
     bool drop_record = false;
     mqd_t mq;
-    int rc = posixmq_name(NULL, name, n, sizeof n);
+    int rc = posixmq_name(name, n, sizeof n);
     if (rc < 0)
         return rc;
     /* Find the queue's record while the queue still has its inode. */
@@ -256,7 +252,7 @@ posixmq_unlink(const ipckit_name *name)
     }
     if (mq_unlink(n) < 0) {
         int e = errno;
-        return ipckit_backend_error(NULL, -e, "posixmq: unlink \"%s\": %s", n, strerror(e));
+        return ipckit_backend_fail(-e, "posixmq: unlink \"%s\": %s", n, strerror(e));
     }
     if (drop_record)
         ipckit__creator_unlink(&obj);
@@ -272,17 +268,17 @@ posixmq_stat(const ipckit_name *name, ipckit_stat *out)
     ssize_t len;
     long qsize;
     mqd_t mq;
-    int rc = posixmq_name(NULL, name, n, sizeof n);
+    int rc = posixmq_name(name, n, sizeof n);
     if (rc < 0)
         return rc;
     mq = mq_open(n, O_RDONLY | O_CLOEXEC);
     if (mq == (mqd_t) -1) {
         int e = errno;
-        return ipckit_backend_error(NULL, -e, "posixmq: stat \"%s\": %s", n, strerror(e));
+        return ipckit_backend_fail(-e, "posixmq: stat \"%s\": %s", n, strerror(e));
     }
     rc = 0;
     if (mq_getattr(mq, &attr) < 0 || fstat((int) mq, &sb) < 0) {
-        rc = ipckit_backend_error(NULL, -errno, "posixmq: stat \"%s\": %s", n, strerror(errno));
+        rc = ipckit_backend_fail(-errno, "posixmq: stat \"%s\": %s", n, strerror(errno));
     } else {
         out->messages = attr.mq_curmsgs;
         out->max_msg_size = attr.mq_msgsize;
@@ -344,7 +340,7 @@ posixmq_send(void *state, long type, const void *buf, size_t len,
 {
     struct posixmq *q = state;
     if (type > q->prio_max)
-        return ipckit_backend_error(q, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "send: type %ld is above %ld (types are POSIX priorities"
                                     " + 1)",
                                     type, q->prio_max);
@@ -358,16 +354,16 @@ posixmq_send(void *state, long type, const void *buf, size_t len,
         if (errno == EINTR)
             continue;
         if (errno != ETIMEDOUT && errno != EAGAIN)
-            return ipckit_backend_error(q, -errno, "send: \"%s\": %s", q->name,
+            return ipckit_backend_fail(-errno, "send: \"%s\": %s", q->name,
                                         strerror(errno));
         if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_error(q, ipckit_deadline_error(deadline),
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
                                         "send: queue \"%s\" is full", q->name);
         r = posixmq_wait(q, POLLOUT, deadline);
         if (r == -EINTR)
-            return ipckit_backend_error(q, r, "send: interrupted (ipckit_interrupt())");
+            return ipckit_backend_fail(r, "send: interrupted (ipckit_interrupt())");
         if (r < 0)
-            return ipckit_backend_error(q, r, "send: queue \"%s\" is full", q->name);
+            return ipckit_backend_fail(r, "send: queue \"%s\" is full", q->name);
     }
 }
 
@@ -381,7 +377,7 @@ posixmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
     (void) selector;
     if (cap < q->msgsize) {
         if (!q->truncate)
-            return ipckit_backend_error(q, -EMSGSIZE,
+            return ipckit_backend_fail(-EMSGSIZE,
                                         "recv: a buffer of %zu bytes is smaller than the"
                                         " message size of \"%s\", %zu bytes (POSIX queues need"
                                         " a buffer that large); nothing was taken",
@@ -404,22 +400,23 @@ posixmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
         if (errno == EINTR)
             continue;
         if (errno != ETIMEDOUT && errno != EAGAIN)
-            return ipckit_backend_error(q, -errno, "recv: \"%s\": %s", q->name,
+            return ipckit_backend_fail(-errno, "recv: \"%s\": %s", q->name,
                                         strerror(errno));
         if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_error(q, ipckit_deadline_error(deadline),
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
                                         "recv: no message in \"%s\"", q->name);
         int r = posixmq_wait(q, POLLIN, deadline);
         if (r == -EINTR)
-            return ipckit_backend_error(q, r, "recv: interrupted (ipckit_interrupt())");
+            return ipckit_backend_fail(r, "recv: interrupted (ipckit_interrupt())");
         if (r < 0)
-            return ipckit_backend_error(q, r, "recv: no message in \"%s\"", q->name);
+            return ipckit_backend_fail(r, "recv: no message in \"%s\"", q->name);
     }
 }
 
 const ipckit_backend ipckit__posix_mq_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "posixmq",
+    .opt_flags = IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_INTERRUPTIBLE,
     .state_size = sizeof(struct posixmq),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
             IPCKIT_CAP_STAT,

@@ -72,6 +72,7 @@
 #define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
 #define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
 #define RING_SPIN_DEFAULT 2000L
+#define RING_SPIN_LIMIT 10000000L
 #define RING_YIELDS 2
 #define RING_SPIN_YIELD_EVERY 256L
 #define RING_SPIN_SLACK_NS 3000L
@@ -359,11 +360,10 @@ ring_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 /* ---- opening ------------------------------------------------------------- */
 
 static int
-ring_init(void *st, void *base, size_t size, void *arg)
+ring_init(void *base, size_t size, void *arg)
 {
     struct ring_hdr *h = base;
     struct ring_sizes *z = arg;
-    (void) st;
     h->version = RING_VERSION;
     h->hdr_size = RING_HDR;
     h->creator_pid = (int32_t) getpid();
@@ -399,19 +399,19 @@ ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
 /* Validate a private copy of a ring header for an object of @p size bytes:
  * 0, -EINPROGRESS (not published yet), or -EBADMSG / -EPROTO with a detail. */
 static int
-ring_hdr_valid(void *st, const struct ring_hdr_copy *c, size_t size)
+ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
 {
     if (size < RING_HDR)
-        return ipckit_backend_error(st, -EBADMSG,
+        return ipckit_backend_fail(-EBADMSG,
                                     "shm: object of %zu bytes is too small to be a ring", size);
     if (c->magic == 0)
         return -EINPROGRESS;
     if (c->magic != RING_MAGIC)
-        return ipckit_backend_error(st, -EBADMSG,
+        return ipckit_backend_fail(-EBADMSG,
                                     "shm: not an ipckit message ring (magic %#x, want %#x)",
                                     c->magic, RING_MAGIC);
     if (c->version != RING_VERSION)
-        return ipckit_backend_error(st, -EPROTO,
+        return ipckit_backend_fail(-EPROTO,
                                     "shm: ring layout version %u, this library speaks %u",
                                     c->version, RING_VERSION);
     /* max_msg is bounded before the record size is computed from it, so
@@ -420,7 +420,7 @@ ring_hdr_valid(void *st, const struct ring_hdr_copy *c, size_t size)
         (c->capacity & (c->capacity - 1)) != 0 || c->total_size != size ||
         size != RING_HDR + c->capacity || c->max_msg > c->capacity / 2 ||
         2 * ring_rec_size(c->max_msg) > c->capacity)
-        return ipckit_backend_error(st, -EBADMSG,
+        return ipckit_backend_fail(-EBADMSG,
                                     "shm: corrupt ring header (header %u, capacity %llu, max"
                                     " message %llu, total %llu; object %zu bytes)",
                                     c->hdr_size, (unsigned long long) c->capacity,
@@ -430,24 +430,24 @@ ring_hdr_valid(void *st, const struct ring_hdr_copy *c, size_t size)
 }
 
 static int
-ring_check(void *st, void *base, size_t size, void *arg)
+ring_check(void *base, size_t size, void *arg)
 {
     struct ring_sizes *want = arg;
     struct ring_hdr_copy c;
     int rc;
     if (size < RING_HDR)
-        return ring_hdr_valid(st, NULL, size);
+        return ring_hdr_valid(NULL, size);
     ring_hdr_read(base, &c);
-    rc = ring_hdr_valid(st, &c, size);
+    rc = ring_hdr_valid(&c, size);
     if (rc < 0)
         return rc;
     if (want->max_msg != 0 && want->max_msg != c.max_msg)
-        return ipckit_backend_error(st, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "shm: the ring exists with max_msg_size %llu, not %llu",
                                     (unsigned long long) c.max_msg,
                                     (unsigned long long) want->max_msg);
     if (want->cap != 0 && want->cap != c.capacity)
-        return ipckit_backend_error(st, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "shm: the ring exists with capacity %llu, not %llu",
                                     (unsigned long long) c.capacity,
                                     (unsigned long long) want->cap);
@@ -475,26 +475,22 @@ ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     rc = ipckit_name_check_params(name, ring_params);
     if (rc < 0)
         return rc;
-    rc = ipckit_name_param_long(name, "spin", 0, 10000000, -1, &spin);
+    rc = ipckit_name_param_long(name, "spin", 0, RING_SPIN_LIMIT, -1, &spin);
     if (rc < 0)
         return rc;
     s->spin_max = spin < 0 ? ring_default_spin() : spin;
     s->spin = s->spin_max;
     s->auto_spin = spin < 0;
-    if (opts->flags & IPCKIT_OPT_STREAM)
-        return ipckit_backend_error(state, -ENOTSUP,
-                                    "shm: IPCKIT_OPT_STREAM is for fifo:; a ring keeps message"
-                                    " boundaries");
     s->truncate = (opts->flags & IPCKIT_OPT_TRUNCATE) != 0;
-    rc = ipckit__shmobj_posix_name(state, name, s->pname, sizeof s->pname);
+    rc = ipckit__shmobj_posix_name(name, s->pname, sizeof s->pname);
     if (rc < 0)
         return rc;
     if (opts->max_msg_size > RING_CAP_MAX / 4)
-        return ipckit_backend_error(state, -EINVAL, "shm: max_msg_size %zu is above %llu",
+        return ipckit_backend_fail(-EINVAL, "shm: max_msg_size %zu is above %llu",
                                     opts->max_msg_size,
                                     (unsigned long long) (RING_CAP_MAX / 4));
     if (opts->capacity > RING_CAP_MAX)
-        return ipckit_backend_error(state, -EINVAL, "shm: capacity %zu is above %llu",
+        return ipckit_backend_fail(-EINVAL, "shm: capacity %zu is above %llu",
                                     opts->capacity, (unsigned long long) RING_CAP_MAX);
     want.max_msg = opts->max_msg_size;
     want.cap = opts->capacity ? ring_pow2(opts->capacity) : 0;
@@ -506,12 +502,12 @@ ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             want.make_cap = RING_CAP_DEFAULT;
     }
     if (2 * ring_rec_size(want.make_max_msg) > want.make_cap)
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "shm: capacity %llu is too small for messages of %llu bytes"
                                     " (it must hold two of them with their headers)",
                                     (unsigned long long) want.make_cap,
                                     (unsigned long long) want.make_max_msg);
-    rc = ipckit__shmobj_map(state, s->pname, flags, opts, RING_HDR + want.make_cap, ring_init,
+    rc = ipckit__shmobj_map(s->pname, flags, opts, RING_HDR + want.make_cap, ring_init,
                            ring_check, &want, deadline, &m);
     if (rc < 0)
         return rc;
@@ -552,7 +548,7 @@ static int
 ring_unlink(const ipckit_name *name)
 {
     char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
-    int rc = ipckit__shmobj_posix_name(NULL, name, pname, sizeof pname);
+    int rc = ipckit__shmobj_posix_name(name, pname, sizeof pname);
     if (rc < 0)
         return rc;
     return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_ANY);
@@ -566,19 +562,19 @@ ring_stat(const ipckit_name *name, ipckit_stat *out)
     struct ring_hdr_copy c;
     struct stat sb;
     ssize_t n;
-    int rc = ipckit__shmobj_posix_name(NULL, name, pname, sizeof pname);
+    int rc = ipckit__shmobj_posix_name(name, pname, sizeof pname);
     if (rc < 0)
         return rc;
     n = ipckit__shmobj_peek(pname, &h, sizeof h, &sb);
     if (n < 0)
         return (int) n;
     if ((size_t) n < sizeof h)
-        return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
+        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
                                     pname, (long long) sb.st_size);
     ring_hdr_read(&h, &c);
-    rc = ring_hdr_valid(NULL, &c, (size_t) sb.st_size);
+    rc = ring_hdr_valid(&c, (size_t) sb.st_size);
     if (rc == -EINPROGRESS)
-        return ipckit_backend_error(NULL, -EBADMSG, "shm: \"%s\" is not set up yet", pname);
+        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not set up yet", pname);
     if (rc < 0)
         return rc;
     {
@@ -628,7 +624,7 @@ ring_note_cpu(_Atomic int32_t *cpu)
 static int
 ring_corrupt(struct ring *s, const char *what, uint64_t head, uint64_t tail)
 {
-    return ipckit_backend_error(s, -EBADMSG,
+    return ipckit_backend_fail(-EBADMSG,
                                 "shm: ring \"%s\" is corrupt: %s (head %llu, tail %llu,"
                                 " capacity %llu)",
                                 s->pname, what, (unsigned long long) head,
@@ -644,11 +640,11 @@ ring_lock(struct ring *s, ipckit__lock *l, const char *what, const struct timesp
     if (rc == -EAGAIN || rc == -ETIMEDOUT)
         return rc;
     if (rc == -EBADMSG)
-        return ipckit_backend_error(s, rc,
+        return ipckit_backend_fail(rc,
                                     "shm: %s lock of \"%s\" holds a value no lock could (%#x):"
                                     " a peer wrote over it",
                                     what, s->pname, (unsigned) atomic_load(l));
-    return ipckit_backend_error(s, rc, "shm: %s lock of \"%s\": %s", what, s->pname,
+    return ipckit_backend_fail(rc, "shm: %s lock of \"%s\": %s", what, s->pname,
                                 ipckit_strerror(rc));
 }
 
@@ -849,7 +845,7 @@ ring_recv(void *state, long selector, long *type, void *buf, size_t cap,
     if (rc == 0) {
         n = r.len;
         if (n > cap && !s->truncate) {
-            rc = ipckit_backend_error(s, -EMSGSIZE,
+            rc = ipckit_backend_fail(-EMSGSIZE,
                                       "recv: message of %u bytes does not fit a buffer of %zu"
                                       " bytes; it stays queued",
                                       r.len, cap);
@@ -906,9 +902,34 @@ ring_release(void *state, bool consume)
     return 0;
 }
 
+static int
+ring_ctl(void *state, int op, void *arg)
+{
+    struct ring *s = state;
+    long v;
+    switch (op) {
+    case IPCKIT_CTL_GET_SPIN:
+        if (arg == NULL)
+            return ipckit_backend_fail(-EINVAL, "ctl: IPCKIT_CTL_GET_SPIN needs a long *");
+        *(long *) arg = s->spin_max;
+        return 0;
+    case IPCKIT_CTL_SET_SPIN:
+        if (arg == NULL || (v = *(const long *) arg) < 0 || v > RING_SPIN_LIMIT)
+            return ipckit_backend_fail(-EINVAL,
+                                       "ctl: IPCKIT_CTL_SET_SPIN takes a long from 0 to %ld",
+                                       RING_SPIN_LIMIT);
+        s->spin_max = s->spin = v;
+        s->auto_spin = false;
+        return 0;
+    default:
+        return ipckit_backend_fail(-ENOTSUP, "ctl: shm: no request %d", op);
+    }
+}
+
 const ipckit_backend ipckit__shm_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "shm",
+    .opt_flags = IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_INTERRUPTIBLE /* it always is */,
     .state_size = sizeof(struct ring),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT |
             IPCKIT_CAP_ZEROCOPY,
@@ -924,4 +945,5 @@ const ipckit_backend ipckit__shm_backend = {
     .borrow = ring_borrow,
     .release = ring_release,
     .interrupt = ring_interrupt,
+    .ctl = ring_ctl,
 };

@@ -77,15 +77,15 @@ static const char *const sigch_params[] = { "signo", NULL };
 /* ---- opening ------------------------------------------------------------- */
 
 static int
-sigch_signo(void *state, const ipckit_name *name, const ipckit_opts *opts, int *out)
+sigch_signo(const ipckit_name *name, const ipckit_opts *opts, int *out)
 {
     const char *p = ipckit_name_param(name, "signo");
     int signo = 0;
 
     if (p != NULL && ipckit_signal_parse(p, &signo) < 0)
-        return ipckit_backend_error(state, -EINVAL, "signal: signo=\"%s\" is not a signal", p);
+        return ipckit_backend_fail(-EINVAL, "signal: signo=\"%s\" is not a signal", p);
     if (opts->signo != 0 && signo != 0 && opts->signo != signo)
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "signal: the name says signo=%d but opts->signo is %d",
                                     signo, opts->signo);
     if (signo == 0)
@@ -93,7 +93,7 @@ sigch_signo(void *state, const ipckit_name *name, const ipckit_opts *opts, int *
     if (signo == 0)
         signo = SIGRTMIN + SIGCH_DEFAULT_OFFSET;
     if (signo < SIGRTMIN || signo > SIGRTMAX)
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "signal: signal %d is not a real-time signal (%d..%d):"
                                     " standard signals merge and would lose messages",
                                     signo, SIGRTMIN, SIGRTMAX);
@@ -143,7 +143,7 @@ sigch_self_ready(struct sigch *c)
     if (sigaction(c->signo, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
         sa.sa_handler != SIG_IGN)
         return 0;
-    return ipckit_backend_error(c, -ENXIO,
+    return ipckit_backend_fail(-ENXIO,
                                 "signal: this process (%ld) neither blocks nor catches signal"
                                 " %d, so nothing in it could receive the message: open"
                                 " \"signal:self\" with IPCKIT_RECV first (one open may have"
@@ -165,7 +165,7 @@ sigch_open_sender(struct sigch *c, const char *target, const struct timespec *de
         errno = 0;
         pid = strtol(target, &end, 10);
         if (errno != 0 || *end != '\0' || pid <= 0 || pid != (long) (pid_t) pid)
-            return ipckit_backend_error(c, -EINVAL,
+            return ipckit_backend_fail(-EINVAL,
                                         "signal: target \"%s\" is not a process id or \"self\"",
                                         target);
     }
@@ -179,15 +179,15 @@ sigch_open_sender(struct sigch *c, const char *target, const struct timespec *de
         if (kill(c->target, 0) < 0) {
             int e = errno;
             if (e == ESRCH)
-                return ipckit_backend_error(c, -ENOENT, "signal: no process %ld", pid);
-            return ipckit_backend_error(c, -e, "signal: process %ld: %s", pid, strerror(e));
+                return ipckit_backend_fail(-ENOENT, "signal: no process %ld", pid);
+            return ipckit_backend_fail(-e, "signal: process %ld: %s", pid, strerror(e));
         }
         /* A real-time signal that is neither blocked nor caught kills the
          * receiver: wait until it has opened its channel. */
         if (sigch_peer_listens(c->target, c->signo))
             return 0;
         if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_error(c, ipckit_deadline_error(deadline),
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
                                         "signal: process %ld neither blocks nor catches signal"
                                         " %d: it has no signal: receiver open",
                                         pid, c->signo);
@@ -213,31 +213,28 @@ sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
     rc = ipckit_name_check_params(name, sigch_params);
     if (rc < 0)
         return rc;
-    rc = sigch_signo(state, name, opts, &c->signo);
+    rc = sigch_signo(name, opts, &c->signo);
     if (rc < 0)
         return rc;
-    if (opts->flags & (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE))
-        return ipckit_backend_error(state, -ENOTSUP,
-                                    "signal: stream mode and truncation are not supported");
     if (opts->capacity != 0)
-        return ipckit_backend_error(state, -ENOTSUP,
+        return ipckit_backend_fail(-ENOTSUP,
                                     "signal: the queue is the receiving user's"
                                     " RLIMIT_SIGPENDING; set it with setrlimit(), not capacity");
     c->max_msg = opts->max_msg_size ? opts->max_msg_size : SIGCH_PAYLOAD;
     if (c->max_msg > SIGCH_PAYLOAD)
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "signal: max_msg_size %zu is above the %zu bytes a signal"
                                     " value carries",
                                     opts->max_msg_size, (size_t) SIGCH_PAYLOAD);
     c->receiver = (flags & IPCKIT_RECV) != 0;
     if (c->receiver && strcmp(target, "self") != 0 &&
         strtol(target, NULL, 10) != (long) getpid())
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "signal: a receiver opens \"signal:self\" (it receives"
                                     " the signals sent to its own process), not \"%s\"",
                                     target);
     if (c->receiver) {
-        rc = ipckit__signal_take(state, c->signo, &c->was_blocked);
+        rc = ipckit__signal_take(c->signo, &c->was_blocked);
         if (rc < 0)
             return rc;
         c->taken = true;
@@ -250,7 +247,7 @@ sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
             int e = errno;
             ipckit__signal_give(c->signo, c->was_blocked);
             c->taken = false;
-            return ipckit_backend_error(state, -e, "signal: signalfd: %s", strerror(e));
+            return ipckit_backend_fail(-e, "signal: signalfd: %s", strerror(e));
         }
     }
     if (flags & IPCKIT_SEND) {
@@ -271,7 +268,7 @@ sigch_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_op
             rc = c->waker;
             c->waker = -1;
             (void) sigch_close(state);
-            return ipckit_backend_error(state, rc, "signal: eventfd: %s", strerror(-rc));
+            return ipckit_backend_fail(rc, "signal: eventfd: %s", strerror(-rc));
         }
     }
     return 0;
@@ -329,7 +326,7 @@ sigch_send(void *state, long type, const void *buf, size_t len,
     long backoff = 1;
 
     if (type > SIGCH_TYPE_MAX)
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit_backend_fail(-EINVAL,
                                     "send: type %ld does not fit a signal: message (1..%ld)",
                                     type, SIGCH_TYPE_MAX);
     for (size_t i = 0; i < len; i++)
@@ -342,20 +339,20 @@ sigch_send(void *state, long type, const void *buf, size_t len,
         if (sigqueue(c->target, c->signo, v) == 0)
             return 0;
         if (errno == ESRCH)
-            return ipckit_backend_error(state, -EPIPE, "send: process %ld is gone",
+            return ipckit_backend_fail(-EPIPE, "send: process %ld is gone",
                                         (long) c->target);
         if (errno != EAGAIN) {
             int e = errno;
-            return ipckit_backend_error(state, -e, "send: sigqueue to process %ld: %s",
+            return ipckit_backend_fail(-e, "send: sigqueue to process %ld: %s",
                                         (long) c->target, strerror(e));
         }
         if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_error(state, ipckit_deadline_error(deadline),
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
                                         "send: the signal queue of process %ld is full"
                                         " (RLIMIT_SIGPENDING); nothing was sent",
                                         (long) c->target);
         if (ipckit_deadline_sleep_wake(deadline, backoff, c->waker) == -EINTR)
-            return ipckit_backend_error(state, -EINTR, "send: interrupted (ipckit_interrupt())");
+            return ipckit_backend_fail(-EINTR, "send: interrupted (ipckit_interrupt())");
         if (backoff < SIGCH_BACKOFF_MAX)
             backoff *= 2;
     }
@@ -391,14 +388,14 @@ sigch_decode(struct sigch *c, const struct signalfd_siginfo *s)
     type = (long) ((w >> (8 * SIGCH_PAYLOAD)) & 0xffu);
     len = top & 0x0fu;
     if (s->ssi_code != SI_QUEUE)
-        return ipckit_backend_error(c, -EBADMSG,
+        return ipckit_backend_fail(-EBADMSG,
                                     "recv: signal %d %s %u was not sent with sigqueue"
                                     " (si_code %d) and carries no message; discarded",
                                     c->signo, sigch_from(s), s->ssi_pid, s->ssi_code);
     payload = w & (((uint64_t) 1 << (8 * SIGCH_PAYLOAD)) - 1);
     if ((top & 0xf0u) != SIGCH_MARK || len > c->max_msg || type == 0 ||
         (payload >> (8 * len)) != 0)
-        return ipckit_backend_error(c, -EBADMSG,
+        return ipckit_backend_fail(-EBADMSG,
                                     "recv: signal %d %s %u carries value %#llx, which is"
                                     " not a signal: message; discarded",
                                     c->signo, sigch_from(s), s->ssi_pid,
@@ -424,7 +421,7 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
         if (deadline != NULL || c->waker >= 0) {
             int rc = ipckit_deadline_poll_wake(c->fd, POLLIN, c->waker, deadline, NULL);
             if (rc == -EINTR)
-                return ipckit_backend_error(state, rc, "recv: interrupted (ipckit_interrupt())");
+                return ipckit_backend_fail(rc, "recv: interrupted (ipckit_interrupt())");
             if (rc < 0)
                 return rc;
         }
@@ -436,13 +433,13 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
             break;
         }
         if (n >= 0)
-            return ipckit_backend_error(state, -EIO, "recv: short read of %zd bytes from the"
+            return ipckit_backend_fail(-EIO, "recv: short read of %zd bytes from the"
                                                      " signalfd", n);
         if (errno != EINTR && errno != EAGAIN)
             return -errno;
     }
     if (c->held_len > cap)
-        return ipckit_backend_error(state, -EMSGSIZE,
+        return ipckit_backend_fail(-EMSGSIZE,
                                     "recv: message of %zu bytes does not fit a buffer of %zu"
                                     " bytes; it stays receivable",
                                     c->held_len, cap);
@@ -456,6 +453,7 @@ sigch_recv(void *state, long selector, long *type, void *buf, size_t cap,
 const ipckit_backend ipckit__signal_backend = {
     .abi_version = IPCKIT_BACKEND_ABI,
     .scheme = "signal",
+    .opt_flags = IPCKIT_OPT_INTERRUPTIBLE,
     .interrupt = sigch_interrupt,
     .state_size = sizeof(struct sigch),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,

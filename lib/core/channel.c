@@ -46,6 +46,34 @@ resolve(const char *text, ipckit_name **name, const ipckit_backend **be)
     return 0;
 }
 
+/* Option flags that a backend honours or not; the others are the core's. */
+#define IPCKIT__BACKEND_OPT_FLAGS (IPCKIT_OPT_STREAM | IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_INTERRUPTIBLE)
+
+/* Refuse, once for every backend, the option flags it does not declare
+ * (tables of ABI 4 on; older ones refuse them themselves). */
+static int
+refuse_options(const ipckit_backend *be, const char *name, const ipckit_opts *o)
+{
+    static const struct {
+        unsigned bit;
+        const char *text;
+    } names[] = { { IPCKIT_OPT_STREAM, "IPCKIT_OPT_STREAM (a byte stream)" },
+                  { IPCKIT_OPT_TRUNCATE, "IPCKIT_OPT_TRUNCATE (cutting a message that does not"
+                                         " fit)" },
+                  { IPCKIT_OPT_INTERRUPTIBLE, "IPCKIT_OPT_INTERRUPTIBLE" } };
+    unsigned extra;
+    if (be->abi_version < 4)
+        return 0;
+    extra = o->flags & IPCKIT__BACKEND_OPT_FLAGS & ~be->opt_flags;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (extra & names[i].bit) {
+            ipckit__detail_set("open \"%s\": %s: does not support %s", name, be->scheme,
+                               names[i].text);
+            return -ENOTSUP;
+        }
+    return 0;
+}
+
 int
 ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit_opts *opts)
 {
@@ -83,6 +111,8 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
     if (rc < 0)
         return rc;
     rc = ipckit__trust_merge(n, &o, &trust);
+    if (rc == 0)
+        rc = refuse_options(be, name, &o);
     if (rc < 0) {
         ipckit_name_free(n);
         return rc;
@@ -100,7 +130,7 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
     deadline = ipckit__deadline((flags & IPCKIT_NONBLOCK) ? 0 : o.open_timeout_ms, &ts);
     rc = be->open(ch->state, n, flags, &o, deadline);
     if (rc < 0) {
-        if (ch->err_seq == 0 && ipckit_error_detail()[0] == '\0')
+        if (!ipckit__detail_fresh())
             ipckit__detail_set("open \"%s\": %s", name, ipckit_strerror(rc));
         ipckit_name_free(n);
         free(ch);
@@ -201,34 +231,32 @@ int
 ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, int timeout_ms)
 {
     struct timespec ts;
-    unsigned seq;
     int rc;
 
     if (ch == NULL)
         return -EINVAL;
     if (!(ch->flags & IPCKIT_SEND))
-        return ipckit_backend_error(ch->state, -EBADF, "send: channel not opened for sending");
+        return ipckit__channel_error(ch, -EBADF, "send: channel not opened for sending");
     if (type <= 0)
-        return ipckit_backend_error(ch->state, -EINVAL, "send: type %ld is not positive", type);
+        return ipckit__channel_error(ch, -EINVAL, "send: type %ld is not positive", type);
     if (buf == NULL && len > 0)
-        return ipckit_backend_error(ch->state, -EINVAL, "send: NULL buffer with length %zu", len);
+        return ipckit__channel_error(ch, -EINVAL, "send: NULL buffer with length %zu", len);
     if (timeout_ms < -1)
-        return ipckit_backend_error(ch->state, -EINVAL, "send: timeout_ms %d is below -1",
+        return ipckit__channel_error(ch, -EINVAL, "send: timeout_ms %d is below -1",
                                     timeout_ms);
     if (len > ch->max_msg)
-        return ipckit_backend_error(ch->state, -EMSGSIZE,
+        return ipckit__channel_error(ch, -EMSGSIZE,
                                     "send: message of %zu bytes exceeds the channel's limit of"
                                     " %zu bytes",
                                     len, ch->max_msg);
     if (ch->lent)
-        return ipckit_backend_error(ch->state, -EBUSY,
+        return ipckit__channel_error(ch, -EBUSY,
                                     "send: a loan is out on this channel; commit or cancel it"
                                     " first");
-    seq = ch->err_seq;
     rc = ch->be->send(ch->state, type, buf, len,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
-    if (rc < 0 && ch->err_seq == seq)
-        (void) ipckit_backend_error(ch->state, rc, "send: %s", ipckit_strerror(rc));
+    if (rc < 0)
+        ipckit__channel_failed(ch, rc, "send");
     return rc;
 }
 
@@ -244,35 +272,33 @@ ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size
 {
     struct timespec ts;
     long t = 0;
-    unsigned seq;
     ssize_t rc;
 
     if (ch == NULL)
         return -EINVAL;
     if (!(ch->flags & IPCKIT_RECV))
-        return ipckit_backend_error(ch->state, -EBADF, "recv: channel not opened for receiving");
+        return ipckit__channel_error(ch, -EBADF, "recv: channel not opened for receiving");
     if (buf == NULL && cap > 0)
-        return ipckit_backend_error(ch->state, -EINVAL, "recv: NULL buffer with capacity %zu",
+        return ipckit__channel_error(ch, -EINVAL, "recv: NULL buffer with capacity %zu",
                                     cap);
     if (timeout_ms < -1)
-        return ipckit_backend_error(ch->state, -EINVAL, "recv: timeout_ms %d is below -1",
+        return ipckit__channel_error(ch, -EINVAL, "recv: timeout_ms %d is below -1",
                                     timeout_ms);
     if (selector != 0 && !(ch->caps & IPCKIT_CAP_SELECT))
-        return ipckit_backend_error(ch->state, -ENOTSUP,
+        return ipckit__channel_error(ch, -ENOTSUP,
                                     "recv: backend %s cannot select by type (selector %ld)",
                                     ch->be->scheme, selector);
     if (ch->borrowed)
-        return ipckit_backend_error(ch->state, -EBUSY,
+        return ipckit__channel_error(ch, -EBUSY,
                                     "recv: a message is borrowed on this channel; release it"
                                     " first");
-    seq = ch->err_seq;
     rc = ch->be->recv(ch->state, selector, &t, buf, cap,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc >= 0) {
         if (type != NULL)
             *type = t;
-    } else if (ch->err_seq == seq) {
-        (void) ipckit_backend_error(ch->state, (int) rc, "recv: %s", ipckit_strerror((int) rc));
+    } else {
+        ipckit__channel_failed(ch, (int) rc, "recv");
     }
     return rc;
 }
@@ -289,7 +315,6 @@ int
 ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
 {
     struct timespec ts;
-    unsigned seq;
     int rc;
 
     if (buf != NULL)
@@ -297,26 +322,25 @@ ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
     if (ch == NULL)
         return -EINVAL;
     if (buf == NULL)
-        return ipckit_backend_error(ch->state, -EINVAL, "send_loan: buf is NULL");
+        return ipckit__channel_error(ch, -EINVAL, "send_loan: buf is NULL");
     if (!(ch->flags & IPCKIT_SEND))
-        return ipckit_backend_error(ch->state, -EBADF,
+        return ipckit__channel_error(ch, -EBADF,
                                     "send_loan: channel not opened for sending");
     if (!zerocopy(ch))
-        return ipckit_backend_error(ch->state, -ENOTSUP,
+        return ipckit__channel_error(ch, -ENOTSUP,
                                     "send_loan: backend %s copies; use ipckit_send()",
                                     ch->be->scheme);
     if (timeout_ms < -1)
-        return ipckit_backend_error(ch->state, -EINVAL, "send_loan: timeout_ms %d is below -1",
+        return ipckit__channel_error(ch, -EINVAL, "send_loan: timeout_ms %d is below -1",
                                     timeout_ms);
     if (len > ch->max_msg)
-        return ipckit_backend_error(ch->state, -EMSGSIZE,
+        return ipckit__channel_error(ch, -EMSGSIZE,
                                     "send_loan: message of %zu bytes exceeds the channel's"
                                     " limit of %zu bytes",
                                     len, ch->max_msg);
     if (ch->lent)
-        return ipckit_backend_error(ch->state, -EBUSY,
+        return ipckit__channel_error(ch, -EBUSY,
                                     "send_loan: a loan is already out on this channel");
-    seq = ch->err_seq;
     rc = ch->be->loan(ch->state, len, buf,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc == 0) {
@@ -324,8 +348,7 @@ ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
         ch->lent_len = len;
     } else {
         *buf = NULL;
-        if (ch->err_seq == seq)
-            (void) ipckit_backend_error(ch->state, rc, "send_loan: %s", ipckit_strerror(rc));
+        ipckit__channel_failed(ch, rc, "send_loan");
     }
     return rc;
 }
@@ -338,18 +361,18 @@ finish_loan(ipckit_channel *ch, long type, size_t len, bool publish)
     if (ch == NULL)
         return -EINVAL;
     if (!ch->lent)
-        return ipckit_backend_error(ch->state, -EINVAL, "%s: no loan is out on this channel",
+        return ipckit__channel_error(ch, -EINVAL, "%s: no loan is out on this channel",
                                     what);
     if (publish && type <= 0)
-        return ipckit_backend_error(ch->state, -EINVAL, "%s: type %ld is not positive", what,
+        return ipckit__channel_error(ch, -EINVAL, "%s: type %ld is not positive", what,
                                     type);
     if (publish && len > ch->lent_len)
-        return ipckit_backend_error(ch->state, -EINVAL,
+        return ipckit__channel_error(ch, -EINVAL,
                                     "%s: length %zu is above the %zu bytes loaned", what, len,
                                     ch->lent_len);
     rc = ch->be->commit(ch->state, type, len, publish);
     if (rc == -EPERM)
-        return ipckit_backend_error(ch->state, rc,
+        return ipckit__channel_error(ch, rc,
                                     "%s: the loan was taken by another process (the parent of"
                                     " this one)",
                                     what);
@@ -374,7 +397,6 @@ ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout
 {
     struct timespec ts;
     long t = 0;
-    unsigned seq;
     ssize_t rc;
 
     if (buf != NULL)
@@ -382,22 +404,21 @@ ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout
     if (ch == NULL)
         return -EINVAL;
     if (buf == NULL)
-        return ipckit_backend_error(ch->state, -EINVAL, "recv_borrow: buf is NULL");
+        return ipckit__channel_error(ch, -EINVAL, "recv_borrow: buf is NULL");
     if (!(ch->flags & IPCKIT_RECV))
-        return ipckit_backend_error(ch->state, -EBADF,
+        return ipckit__channel_error(ch, -EBADF,
                                     "recv_borrow: channel not opened for receiving");
     if (!zerocopy(ch))
-        return ipckit_backend_error(ch->state, -ENOTSUP,
+        return ipckit__channel_error(ch, -ENOTSUP,
                                     "recv_borrow: backend %s copies; use ipckit_recv()",
                                     ch->be->scheme);
     if (timeout_ms < -1)
-        return ipckit_backend_error(ch->state, -EINVAL,
+        return ipckit__channel_error(ch, -EINVAL,
                                     "recv_borrow: timeout_ms %d is below -1", timeout_ms);
     if (ch->borrowed)
-        return ipckit_backend_error(ch->state, -EBUSY,
+        return ipckit__channel_error(ch, -EBUSY,
                                     "recv_borrow: a message is already borrowed on this"
                                     " channel");
-    seq = ch->err_seq;
     rc = ch->be->borrow(ch->state, &t, buf,
                         ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc >= 0) {
@@ -406,9 +427,7 @@ ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout
             *type = t;
     } else {
         *buf = NULL;
-        if (ch->err_seq == seq)
-            (void) ipckit_backend_error(ch->state, (int) rc, "recv_borrow: %s",
-                                        ipckit_strerror((int) rc));
+        ipckit__channel_failed(ch, (int) rc, "recv_borrow");
     }
     return rc;
 }
@@ -420,11 +439,11 @@ ipckit_recv_release(ipckit_channel *ch)
     if (ch == NULL)
         return -EINVAL;
     if (!ch->borrowed)
-        return ipckit_backend_error(ch->state, -EINVAL,
+        return ipckit__channel_error(ch, -EINVAL,
                                     "recv_release: no message is borrowed on this channel");
     rc = ch->be->release(ch->state, true);
     if (rc == -EPERM)
-        return ipckit_backend_error(ch->state, rc,
+        return ipckit__channel_error(ch, rc,
                                     "recv_release: the message was borrowed by another process"
                                     " (the parent of this one)");
     ch->borrowed = false;
@@ -442,24 +461,39 @@ ipckit_recv_release(ipckit_channel *ch)
 int
 ipckit_fd(const ipckit_channel *ch)
 {
-    void *state;
-    unsigned seq;
+    /* The detail is not the channel's logical state: a handle is always
+     * allocated by ipckit_open(), so writing it through a const pointer is
+     * sound (and channels are used by one thread at a time). */
+    ipckit_channel *w = (ipckit_channel *) (uintptr_t) ch;
     int rc;
 
     if (ch == NULL) {
         ipckit__detail_set("fd: channel is NULL");
         return -EINVAL;
     }
-    state = (void *) (uintptr_t) ch->state;
     if (ch->be->fd == NULL || !(ch->caps & IPCKIT_CAP_FD))
-        return ipckit_backend_error(state, -ENOTSUP,
-                                    "fd: this %s channel has no pollable descriptor"
-                                    " (IPCKIT_CAP_FD is not set)",
-                                    ch->be->scheme);
-    seq = ch->err_seq;
-    rc = ch->be->fd(state);
-    if (rc < 0 && ch->err_seq == seq)
-        (void) ipckit_backend_error(state, rc, "fd: %s", ipckit_strerror(rc));
+        return ipckit__channel_error(w, -ENOTSUP,
+                                     "fd: this %s channel has no pollable descriptor"
+                                     " (IPCKIT_CAP_FD is not set)",
+                                     ch->be->scheme);
+    rc = ch->be->fd(w->state);
+    if (rc < 0)
+        ipckit__channel_failed(w, rc, "fd");
+    return rc;
+}
+
+int
+ipckit_ctl(ipckit_channel *ch, int op, void *arg)
+{
+    int rc;
+    if (ch == NULL)
+        return -EINVAL;
+    if (ch->be->abi_version < 4 || ch->be->ctl == NULL)
+        return ipckit__channel_error(ch, -ENOTSUP, "ctl: backend %s takes no requests",
+                                     ch->be->scheme);
+    rc = ch->be->ctl(ch->state, op, arg);
+    if (rc < 0)
+        ipckit__channel_failed(ch, rc, "ctl");
     return rc;
 }
 

@@ -86,7 +86,16 @@ ipckit_errname(int rc)
     }
 }
 
+/*
+ * The thread's detail, and whether a backend (or a layer under the core)
+ * wrote it since the core last took it: after a failed call on a channel the
+ * core keeps that text on the channel, and otherwise writes a generic one.
+ * Backends get no pointer back to the channel (nng's transports do not
+ * either): a backend of a user's that passes any pointer to
+ * ipckit_backend_error() can corrupt nothing.
+ */
 static _Thread_local char detail[IPCKIT__DETAIL_MAX];
+static _Thread_local bool detail_fresh;
 
 const char *
 ipckit_error_detail(void)
@@ -98,6 +107,14 @@ void
 ipckit__detail_clear(void)
 {
     detail[0] = '\0';
+    detail_fresh = false;
+}
+
+static void
+detail_vset(const char *fmt, va_list ap)
+{
+    (void) vsnprintf(detail, sizeof detail, fmt, ap);
+    detail_fresh = true;
 }
 
 void
@@ -105,22 +122,66 @@ ipckit__detail_set(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    (void) vsnprintf(detail, sizeof detail, fmt, ap);
+    detail_vset(fmt, ap);
     va_end(ap);
+}
+
+bool
+ipckit__detail_fresh(void)
+{
+    return detail_fresh;
+}
+
+int
+ipckit__fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    detail_vset(fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+ipckit_backend_fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    detail_vset(fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int
 ipckit_backend_error(void *state, int rc, const char *fmt, ...)
 {
     va_list ap;
+    (void) state; /* kept in the signature for the ABI; never followed */
     va_start(ap, fmt);
-    (void) vsnprintf(detail, sizeof detail, fmt, ap);
+    detail_vset(fmt, ap);
     va_end(ap);
-    if (state != NULL) {
-        ipckit_channel *ch =
-            (ipckit_channel *) (void *) ((unsigned char *) state - offsetof(ipckit_channel, state));
+    return rc;
+}
+
+void
+ipckit__channel_failed(ipckit_channel *ch, int rc, const char *what)
+{
+    if (detail_fresh)
         memcpy(ch->err, detail, sizeof ch->err);
-        ch->err_seq++;
-    }
+    else
+        (void) snprintf(ch->err, sizeof ch->err, "%s: %s", what, ipckit_strerror(rc));
+    memcpy(detail, ch->err, sizeof detail);
+    detail_fresh = false;
+}
+
+int
+ipckit__channel_error(ipckit_channel *ch, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void) vsnprintf(ch->err, sizeof ch->err, fmt, ap);
+    va_end(ap);
+    memcpy(detail, ch->err, sizeof detail);
+    detail_fresh = false;
     return rc;
 }

@@ -35,7 +35,6 @@ struct ipckit_channel {
     unsigned flags;             /* IPCKIT_SEND | IPCKIT_RECV | ... as opened */
     unsigned caps;
     size_t max_msg;
-    unsigned err_seq;           /* bumped by every ipckit_backend_error() on this channel */
     bool lent;                  /* ipckit_send_loan() succeeded, no commit or cancel yet */
     bool borrowed;              /* ipckit_recv_borrow() succeeded, no release yet */
     size_t lent_len;            /* the length loaned */
@@ -43,9 +42,18 @@ struct ipckit_channel {
     alignas(max_align_t) unsigned char state[];
 };
 
-/* error.c */
+/* error.c: the thread's detail. A backend's ipckit_backend_error() (and
+ * ipckit__detail_set()) marks it fresh; after a failed call the core keeps a
+ * fresh detail on the channel (ipckit__channel_failed()) and otherwise writes
+ * "what: strerror". Backends write it only for the error they return. */
 void ipckit__detail_set(const char *fmt, ...) IPCKIT_PRINTF(1, 2);
+/* ipckit__detail_set() that returns @p rc: for the modules that are no
+ * backend (region/, signals/, os/) */
+int ipckit__fail(int rc, const char *fmt, ...) IPCKIT_PRINTF(2, 3);
 void ipckit__detail_clear(void);
+bool ipckit__detail_fresh(void);
+void ipckit__channel_failed(ipckit_channel *ch, int rc, const char *what);
+int ipckit__channel_error(ipckit_channel *ch, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
 
 /* deadline.c: NULL for -1, a time in the past for 0, else now + ms. */
 const struct timespec *ipckit__deadline(int timeout_ms, struct timespec *storage);

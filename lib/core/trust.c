@@ -191,6 +191,7 @@ ipckit_backend_check_owner(void *state, const ipckit_opts *opts, const char *wha
     char who[96], grp[96];
     unsigned asked;
 
+    (void) state; /* the detail goes through the thread (ipckit_backend_fail()) */
     if (opts == NULL) {
         def.mode = 0600;
         opts = &def;
@@ -198,20 +199,20 @@ ipckit_backend_check_owner(void *state, const ipckit_opts *opts, const char *wha
     asked = opts->mode;
     if (!user_trusted(opts, uid)) {
         user_label(uid, who, sizeof who);
-        return ipckit_backend_error(state, -EPERM,
+        return ipckit__fail(-EPERM,
                                     "%s exists, owned by %s with mode %04o: not trusted (only"
                                     " objects of this user and root are)%s",
                                     what, who, mode & 07777u, how);
     }
     if (cuid != uid && !user_trusted(opts, cuid)) {
         user_label(cuid, who, sizeof who);
-        return ipckit_backend_error(state, -EPERM,
+        return ipckit__fail(-EPERM,
                                     "%s exists, created by %s (mode %04o): not trusted, whoever"
                                     " owns it now%s",
                                     what, who, mode & 07777u, how);
     }
     if ((mode & 0002u) && !(asked & 0002u) && !(opts->flags & IPCKIT_OPT_TRUST_ANY))
-        return ipckit_backend_error(state, -EPERM,
+        return ipckit__fail(-EPERM,
                                     "%s exists with mode %04o: everyone may write to it, and"
                                     " mode %04o was asked for; open it with that mode"
                                     " (ipckit_opts.mode or ?trust=*) if you mean to share it"
@@ -219,7 +220,7 @@ ipckit_backend_check_owner(void *state, const ipckit_opts *opts, const char *wha
                                     what, mode & 07777u, asked);
     if ((mode & 0020u) && !(asked & 0020u) && !group_trusted(opts, gid)) {
         group_label(gid, grp, sizeof grp);
-        return ipckit_backend_error(state, -EPERM,
+        return ipckit__fail(-EPERM,
                                     "%s exists with mode %04o: its group %s may write to it,"
                                     " and mode %04o was asked for; trust the group"
                                     " (?trust=group:%lu) or ask for a group-writable mode",

@@ -27,7 +27,7 @@
 #define SHMEM_INIT_WAIT_MS 3000
 
 int
-ipckit__shmobj_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap)
+ipckit__shmobj_posix_name(const ipckit_name *n, char *buf, size_t cap)
 {
     const char *t = ipckit_name_target(n);
     size_t len;
@@ -35,12 +35,12 @@ ipckit__shmobj_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap)
         t++;
     len = strlen(t);
     if (len == 0 || strchr(t, '/') != NULL || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
-        return ipckit_backend_error(st, -EINVAL,
+        return ipckit__fail(-EINVAL,
                                     "shm: \"%s\": the target must be one name without '/'"
                                     " (a POSIX shared-memory object, /dev/shm/NAME)",
                                     ipckit_name_text(n));
     if (len + 2 > cap || len + 1 > IPCKIT__SHMOBJ_NAME_MAX)
-        return ipckit_backend_error(st, -ENAMETOOLONG, "shm: \"%s\": name longer than %d bytes",
+        return ipckit__fail(-ENAMETOOLONG, "shm: \"%s\": name longer than %d bytes",
                                     ipckit_name_text(n), IPCKIT__SHMOBJ_NAME_MAX - 1);
     buf[0] = '/';
     memcpy(buf + 1, t, len + 1);
@@ -48,7 +48,7 @@ ipckit__shmobj_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap)
 }
 
 static int
-shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmobj_check_fn check,
+shmem_wait_published(const char *pname, int fd, ipckit__shmobj_check_fn check,
                      void *arg, const struct timespec *deadline, struct ipckit__shmobj_map *out)
 {
     struct timespec own;
@@ -60,17 +60,17 @@ shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmobj_check_f
         struct stat sb;
         int rc;
         if (fstat(fd, &sb) < 0)
-            return ipckit_backend_error(st, -errno, "shm: fstat \"%s\": %s", pname,
+            return ipckit__fail(-errno, "shm: fstat \"%s\": %s", pname,
                                         strerror(errno));
         if (sb.st_size > 0) {
             if ((unsigned long long) sb.st_size > (unsigned long long) SIZE_MAX / 2)
-                return ipckit_backend_error(st, -EBADMSG, "shm: \"%s\" has an absurd size",
+                return ipckit__fail(-EBADMSG, "shm: \"%s\" has an absurd size",
                                             pname);
             void *p = mmap(NULL, (size_t) sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
             if (p == MAP_FAILED)
-                return ipckit_backend_error(st, -errno, "shm: mmap \"%s\": %s", pname,
+                return ipckit__fail(-errno, "shm: mmap \"%s\": %s", pname,
                                             strerror(errno));
-            rc = check(st, p, (size_t) sb.st_size, arg);
+            rc = check(p, (size_t) sb.st_size, arg);
             if (rc == 0) {
                 out->base = p;
                 out->size = (size_t) sb.st_size;
@@ -81,7 +81,7 @@ shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmobj_check_f
                 return rc;
         }
         if (ipckit_deadline_passed(limit))
-            return ipckit_backend_error(st, -EBADMSG,
+            return ipckit__fail(-EBADMSG,
                                         "shm: \"%s\" exists but its creator never finished"
                                         " setting it up (empty or unpublished header)",
                                         pname);
@@ -94,24 +94,24 @@ shmem_wait_published(void *st, const char *pname, int fd, ipckit__shmobj_check_f
 /* An object just opened that this open did not create: a regular file
  * (not a FIFO or a device someone put in /dev/shm) of a trusted owner. */
 static int
-shmem_check_existing(void *st, const char *pname, int fd, const ipckit_opts *opts)
+shmem_check_existing(const char *pname, int fd, const ipckit_opts *opts)
 {
     char what[IPCKIT__SHMOBJ_NAME_MAX + 16];
     struct stat sb;
     if (fstat(fd, &sb) < 0)
-        return ipckit_backend_error(st, -errno, "shm: fstat \"%s\": %s", pname,
+        return ipckit__fail(-errno, "shm: fstat \"%s\": %s", pname,
                                     strerror(errno));
     if (!S_ISREG(sb.st_mode))
-        return ipckit_backend_error(st, -EBADMSG,
+        return ipckit__fail(-EBADMSG,
                                     "shm: \"%s\" is not a shared-memory object (file type %#o)",
                                     pname, (unsigned) (sb.st_mode & S_IFMT));
     (void) snprintf(what, sizeof what, "shm: \"%s\"", pname);
-    return ipckit_backend_check_owner(st, opts, what, sb.st_uid, sb.st_uid, sb.st_gid,
+    return ipckit_backend_check_owner(NULL, opts, what, sb.st_uid, sb.st_uid, sb.st_gid,
                                       (unsigned) sb.st_mode);
 }
 
 int
-ipckit__shmobj_map(void *st, const char *pname, unsigned flags, const ipckit_opts *opts,
+ipckit__shmobj_map(const char *pname, unsigned flags, const ipckit_opts *opts,
                   size_t create_size, ipckit__shmobj_init_fn init, ipckit__shmobj_check_fn check,
                   void *arg, const struct timespec *deadline, struct ipckit__shmobj_map *out)
 {
@@ -126,17 +126,17 @@ ipckit__shmobj_map(void *st, const char *pname, unsigned flags, const ipckit_opt
             void *p;
             /* shm_open applied the umask: set the exact mode asked for. */
             if (fchmod(fd, mode) < 0 || ftruncate(fd, (off_t) create_size) < 0) {
-                rc = ipckit_backend_error(st, -errno, "shm: set up \"%s\" (%zu bytes): %s",
+                rc = ipckit__fail(-errno, "shm: set up \"%s\" (%zu bytes): %s",
                                           pname, create_size, strerror(errno));
                 goto fail_created;
             }
             p = mmap(NULL, create_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
             if (p == MAP_FAILED) {
-                rc = ipckit_backend_error(st, -errno, "shm: mmap \"%s\": %s", pname,
+                rc = ipckit__fail(-errno, "shm: mmap \"%s\": %s", pname,
                                           strerror(errno));
                 goto fail_created;
             }
-            rc = init(st, p, create_size, arg);
+            rc = init(p, create_size, arg);
             if (rc < 0) {
                 (void) munmap(p, create_size);
                 goto fail_created;
@@ -148,16 +148,16 @@ ipckit__shmobj_map(void *st, const char *pname, unsigned flags, const ipckit_opt
             return 0;
         }
         if (errno != EEXIST || (flags & IPCKIT_EXCL))
-            return ipckit_backend_error(st, -errno, "shm: create \"%s\": %s", pname,
+            return ipckit__fail(-errno, "shm: create \"%s\": %s", pname,
                                         strerror(errno));
     }
     /* O_NONBLOCK: a FIFO planted under the name must not block the open. */
     fd = shm_open(pname, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0)
-        return ipckit_backend_error(st, -errno, "shm: open \"%s\": %s", pname, strerror(errno));
-    rc = shmem_check_existing(st, pname, fd, opts);
+        return ipckit__fail(-errno, "shm: open \"%s\": %s", pname, strerror(errno));
+    rc = shmem_check_existing(pname, fd, opts);
     if (rc == 0)
-        rc = shmem_wait_published(st, pname, fd, check, arg, deadline, out);
+        rc = shmem_wait_published(pname, fd, check, arg, deadline, out);
     (void) close(fd);
     return rc;
 fail_created:
@@ -194,16 +194,16 @@ ipckit__shmobj_peek(const char *pname, void *buf, size_t cap, struct stat *sb)
     int e, fd = shm_open(pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) {
         e = errno;
-        return ipckit_backend_error(NULL, -e, "shm: open \"%s\": %s", pname, strerror(e));
+        return ipckit__fail(-e, "shm: open \"%s\": %s", pname, strerror(e));
     }
     if (fstat(fd, sb) < 0) {
         e = errno;
         (void) close(fd);
-        return ipckit_backend_error(NULL, -e, "shm: fstat \"%s\": %s", pname, strerror(e));
+        return ipckit__fail(-e, "shm: fstat \"%s\": %s", pname, strerror(e));
     }
     if (!S_ISREG(sb->st_mode)) {
         (void) close(fd);
-        return ipckit_backend_error(NULL, -EBADMSG,
+        return ipckit__fail(-EBADMSG,
                                     "shm: \"%s\" is not a shared-memory object (file type %#o)",
                                     pname, (unsigned) (sb->st_mode & S_IFMT));
     }
@@ -213,7 +213,7 @@ ipckit__shmobj_peek(const char *pname, void *buf, size_t cap, struct stat *sb)
     e = errno;
     (void) close(fd);
     if (n < 0)
-        return ipckit_backend_error(NULL, -e, "shm: read \"%s\": %s", pname, strerror(e));
+        return ipckit__fail(-e, "shm: read \"%s\": %s", pname, strerror(e));
     return n;
 }
 
@@ -233,7 +233,7 @@ ipckit__shmobj_unlink(const char *pname, unsigned kinds)
     ok = sb.st_size == 0 || ((kinds & IPCKIT__SHMOBJ_RING) && magic == IPCKIT__SHMOBJ_RING_MAGIC) ||
          ((kinds & IPCKIT__SHMOBJ_REGION) && magic == IPCKIT__SHMOBJ_REGION_MAGIC);
     if (!ok)
-        return ipckit_backend_error(NULL, -EINVAL,
+        return ipckit__fail(-EINVAL,
                                     "shm: \"%s\" is not an ipckit %s (%lld bytes, magic %#x);"
                                     " not removed",
                                     pname,
@@ -243,7 +243,7 @@ ipckit__shmobj_unlink(const char *pname, unsigned kinds)
                                     (long long) sb.st_size, (unsigned) magic);
     if (shm_unlink(pname) < 0) {
         int e = errno;
-        return ipckit_backend_error(NULL, -e, "shm: unlink \"%s\": %s", pname, strerror(e));
+        return ipckit__fail(-e, "shm: unlink \"%s\": %s", pname, strerror(e));
     }
     return 0;
 }

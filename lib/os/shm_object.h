@@ -35,13 +35,13 @@ struct ipckit__shmobj_map {
  * Validate an attached mapping. Returns 0, -EINPROGRESS while the creator
  * has not published the header yet, or a negative errno with a detail.
  */
-typedef int (*ipckit__shmobj_check_fn)(void *st, void *base, size_t size, void *arg);
+typedef int (*ipckit__shmobj_check_fn)(void *base, size_t size, void *arg);
 
 /* Initialise a freshly created, zeroed mapping; publish the magic last. */
-typedef int (*ipckit__shmobj_init_fn)(void *st, void *base, size_t size, void *arg);
+typedef int (*ipckit__shmobj_init_fn)(void *base, size_t size, void *arg);
 
 /* The POSIX shm name ("/NAME") of a parsed name whose target is NAME or /NAME. */
-int ipckit__shmobj_posix_name(void *st, const ipckit_name *n, char *buf, size_t cap);
+int ipckit__shmobj_posix_name(const ipckit_name *n, char *buf, size_t cap);
 
 /*
  * Create (IPCKIT_CREATE, with IPCKIT_EXCL exclusively) or attach the object
@@ -51,7 +51,7 @@ int ipckit__shmobj_posix_name(void *st, const ipckit_name *n, char *buf, size_t 
  * is then mapped at its size and checked; a header that stays unpublished until @p deadline (at most
  * a few seconds when NULL) gives -EBADMSG.
  */
-int ipckit__shmobj_map(void *st, const char *pname, unsigned flags, const ipckit_opts *opts,
+int ipckit__shmobj_map(const char *pname, unsigned flags, const ipckit_opts *opts,
                       size_t create_size, ipckit__shmobj_init_fn init,
                       ipckit__shmobj_check_fn check, void *arg, const struct timespec *deadline,
                       struct ipckit__shmobj_map *out);

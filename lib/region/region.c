@@ -114,7 +114,7 @@ region_error(ipckit_region *r, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     (void) vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    (void) ipckit_backend_error(NULL, rc, "%s", buf);
+    (void) ipckit__fail(rc, "%s", buf);
     if (r != NULL)
         memcpy(r->err, buf, sizeof r->err);
     return rc;
@@ -132,11 +132,10 @@ region_held(const ipckit_region *r)
 /* ---- opening ------------------------------------------------------------ */
 
 static int
-region_init(void *st, void *base, size_t size, void *arg)
+region_init(void *base, size_t size, void *arg)
 {
     struct region_hdr *h = base;
     (void) arg;
-    (void) st;
     h->version = REGION_VERSION;
     h->hdr_size = REGION_HDR;
     h->creator_pid = (int32_t) getpid();
@@ -148,15 +147,14 @@ region_init(void *st, void *base, size_t size, void *arg)
 }
 
 static int
-region_check(void *st, void *base, size_t size, void *arg)
+region_check(void *base, size_t size, void *arg)
 {
     const struct region_hdr *h = base;
     size_t want = *(size_t *) arg;
     uint32_t magic;
-    (void) st;
     if (size < REGION_HDR)
         return size == 0 ? -EINPROGRESS
-                         : ipckit_backend_error(NULL, -EBADMSG,
+                         : ipckit__fail(-EBADMSG,
                                                 "region: object of %zu bytes is too small to be"
                                                 " a region",
                                                 size);
@@ -164,21 +162,21 @@ region_check(void *st, void *base, size_t size, void *arg)
     if (magic == 0)
         return -EINPROGRESS;
     if (magic != REGION_MAGIC)
-        return ipckit_backend_error(NULL, -EBADMSG,
+        return ipckit__fail(-EBADMSG,
                                     "region: not an ipckit region (magic %#x, want %#x)", magic,
                                     REGION_MAGIC);
     if (h->version != REGION_VERSION)
-        return ipckit_backend_error(NULL, -EPROTO,
+        return ipckit__fail(-EPROTO,
                                     "region: layout version %u, this library speaks %u",
                                     h->version, REGION_VERSION);
     if (h->hdr_size != REGION_HDR || h->total_size != size || h->data_size != size - REGION_HDR)
-        return ipckit_backend_error(NULL, -EBADMSG,
+        return ipckit__fail(-EBADMSG,
                                     "region: header sizes (header %u, total %llu, data %llu)"
                                     " do not match the object's %zu bytes",
                                     h->hdr_size, (unsigned long long) h->total_size,
                                     (unsigned long long) h->data_size, size);
     if (want != 0 && want != size - REGION_HDR)
-        return ipckit_backend_error(NULL, -EINVAL,
+        return ipckit__fail(-EINVAL,
                                     "region: exists with %zu bytes of data, not the %zu asked"
                                     " for",
                                     size - REGION_HDR, want);
@@ -201,17 +199,17 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
 
     ipckit__detail_clear();
     if (out == NULL)
-        return ipckit_backend_error(NULL, -EINVAL, "region: out is NULL");
+        return ipckit__fail(-EINVAL, "region: out is NULL");
     *out = NULL;
     if (flags & ~(unsigned) (IPCKIT_CREATE | IPCKIT_EXCL))
-        return ipckit_backend_error(NULL, -EINVAL,
+        return ipckit__fail(-EINVAL,
                                     "region: flags may only be IPCKIT_CREATE and IPCKIT_EXCL");
     if ((flags & IPCKIT_EXCL) && !(flags & IPCKIT_CREATE))
-        return ipckit_backend_error(NULL, -EINVAL, "region: IPCKIT_EXCL needs IPCKIT_CREATE");
+        return ipckit__fail(-EINVAL, "region: IPCKIT_EXCL needs IPCKIT_CREATE");
     if ((flags & IPCKIT_CREATE) && size == 0)
-        return ipckit_backend_error(NULL, -EINVAL, "region: creating needs a size above 0");
+        return ipckit__fail(-EINVAL, "region: creating needs a size above 0");
     if (size > REGION_SIZE_MAX)
-        return ipckit_backend_error(NULL, -EINVAL, "region: size %zu is above %zu", size,
+        return ipckit__fail(-EINVAL, "region: size %zu is above %zu", size,
                                     REGION_SIZE_MAX);
     rc = ipckit__opts_resolve(opts, &o);
     if (rc < 0)
@@ -220,7 +218,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     if (rc < 0)
         return rc;
     if (strcmp(ipckit_name_scheme(n), "shm") != 0) {
-        rc = ipckit_backend_error(NULL, -EINVAL,
+        rc = ipckit__fail(-EINVAL,
                                   "region: \"%s\": a region is named shm:NAME, with no"
                                   " parameter but trust",
                                   name);
@@ -229,7 +227,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     }
     rc = ipckit_name_check_params(n, NULL);
     if (rc == 0)
-        rc = ipckit__shmobj_posix_name(NULL, n, pname, sizeof pname);
+        rc = ipckit__shmobj_posix_name(n, pname, sizeof pname);
     if (rc == 0)
         rc = ipckit__trust_merge(n, &o, &trust);
     ipckit_name_free(n);
@@ -241,7 +239,7 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     ipckit__shmobj_fork_watch();
     deadline = o.open_timeout_ms < 0 ? NULL : ipckit__deadline(o.open_timeout_ms, &ts);
     /* Round the object to whole pages; the data area is exactly size bytes. */
-    rc = ipckit__shmobj_map(NULL, pname, flags, &o, REGION_HDR + size, region_init,
+    rc = ipckit__shmobj_map(pname, flags, &o, REGION_HDR + size, region_init,
                            region_check, &size, deadline, &m);
     if (rc < 0) {
         free(r);
@@ -280,9 +278,9 @@ ipckit_region_unlink(const char *name)
     if (rc < 0)
         return rc;
     if (strcmp(ipckit_name_scheme(n), "shm") != 0)
-        rc = ipckit_backend_error(NULL, -EINVAL, "region: \"%s\" is not a shm: name", name);
+        rc = ipckit__fail(-EINVAL, "region: \"%s\" is not a shm: name", name);
     else
-        rc = ipckit__shmobj_posix_name(NULL, n, pname, sizeof pname);
+        rc = ipckit__shmobj_posix_name(n, pname, sizeof pname);
     ipckit_name_free(n);
     if (rc < 0)
         return rc;

@@ -266,17 +266,17 @@ other_threads_block(int signo, long *tid)
 }
 
 int
-ipckit__signal_take(void *state, int signo, bool *was_blocked)
+ipckit__signal_take(int signo, bool *was_blocked)
 {
     sigset_t one, old;
     uint64_t bit;
     long tid = 0;
 
     if (!signo_valid(signo) || signo == SIGKILL || signo == SIGSTOP)
-        return ipckit_backend_error(state, -EINVAL, "signal %d cannot be caught", signo);
+        return ipckit__fail(-EINVAL, "signal %d cannot be caught", signo);
     if (signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL ||
         signo == SIGTRAP || signo == SIGSYS)
-        return ipckit_backend_error(state, -EINVAL,
+        return ipckit__fail(-EINVAL,
                                     "SIG%s reports a fault of the thread that raised it; it"
                                     " cannot be received synchronously",
                                     sigabbrev_np(signo));
@@ -284,7 +284,7 @@ ipckit__signal_take(void *state, int signo, bool *was_blocked)
     (void) pthread_mutex_lock(&claim_lock);
     if (claimed & bit) {
         (void) pthread_mutex_unlock(&claim_lock);
-        return ipckit_backend_error(state, -EBUSY,
+        return ipckit__fail(-EBUSY,
                                     "signal %d is already handled by a dispatcher or a signal:"
                                     " channel of this process",
                                     signo);
@@ -297,7 +297,7 @@ ipckit__signal_take(void *state, int signo, bool *was_blocked)
         if (!*was_blocked)
             (void) pthread_sigmask(SIG_UNBLOCK, &one, NULL);
         (void) pthread_mutex_unlock(&claim_lock);
-        return ipckit_backend_error(state, -EBUSY,
+        return ipckit__fail(-EBUSY,
                                     "thread %ld does not block signal %d, so it would take the"
                                     " signal instead; set the handler up before creating"
                                     " threads, or block the signal in every thread",
@@ -408,7 +408,7 @@ ipckit_sigdisp_on(ipckit_sigdisp *d, int signo, ipckit_sigdisp_fn fn, void *arg)
     rc = sigdisp_private(d);
     if (rc < 0)
         return rc;
-    rc = ipckit__signal_take(NULL, signo, &was_blocked);
+    rc = ipckit__signal_take(signo, &was_blocked);
     if (rc < 0)
         return rc;
     (void) sigaddset(&d->set, signo);

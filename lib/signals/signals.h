@@ -16,9 +16,8 @@
  * owner in this process already has (-EBUSY), block it in the calling
  * thread (*was_blocked tells whether it already was), and check that every
  * other thread blocks it too (-EBUSY otherwise, and nothing is changed).
- * @p state is for ipckit_backend_error() (NULL: thread detail only).
  */
-int ipckit__signal_take(void *state, int signo, bool *was_blocked);
+int ipckit__signal_take(int signo, bool *was_blocked);
 
 /* Undo ipckit__signal_take(): release the claim, unblock unless it was blocked. */
 void ipckit__signal_give(int signo, bool was_blocked);
