@@ -364,12 +364,33 @@ IPCKIT_API int ipckit_waker_wake(int waker);
 IPCKIT_API int ipckit_deadline_poll_wake(int fd, short events, int waker,
                                          const struct timespec *deadline, short *revents);
 
+/** True for the deadline of a try-once call (timeout 0, IPCKIT_NONBLOCK). */
+IPCKIT_API bool ipckit_deadline_try_once(const struct timespec *deadline);
+
 /**
- * ipckit_deadline_sleep() that ends at once, with -EINTR, when @p waker
- * (from ipckit_waker_open(); -1 for none) is woken, consuming the wake-up.
- * Returns 0, -ETIMEDOUT when the deadline has passed, or -EINTR.
+ * A growing wait between tries of something that cannot be slept on (a
+ * peer that is not there yet, a lock held by another process, a full
+ * queue): first @p yields bare sched_yield() calls, then sleeps from
+ * @p first_us, doubling up to @p max_us. Initialise with
+ * IPCKIT_BACKOFF_INIT and give it to ipckit_backoff_wait() after each miss.
  */
-IPCKIT_API int ipckit_deadline_sleep_wake(const struct timespec *deadline, long ms, int waker);
+typedef struct ipckit_backoff {
+    int yields;   /**< sched_yield() calls left before the first sleep */
+    long us;      /**< the next sleep, in microseconds */
+    long max_us;  /**< the longest sleep */
+} ipckit_backoff;
+
+/** An ipckit_backoff of @p yields yields, then sleeps from @p first_us to @p max_us. */
+#define IPCKIT_BACKOFF_INIT(yields, first_us, max_us) { (yields), (first_us), (max_us) }
+
+/**
+ * Wait the next step of @p b before the caller tries again: the deadline's
+ * error (-EAGAIN for try once, -ETIMEDOUT) when it has passed already, so
+ * that the caller returns; 0 after a yield or a sleep (cut short by the
+ * deadline); -EINTR when @p waker (ipckit_waker_open(); -1 for none) was
+ * woken, consuming the wake-up.
+ */
+IPCKIT_API int ipckit_backoff_wait(ipckit_backoff *b, const struct timespec *deadline, int waker);
 
 /**
  * Sleep for @p ms milliseconds or until @p deadline, whichever comes first.

@@ -511,7 +511,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     struct ipckit__crec rec;
     struct stat sb, fsb;
     long stream = 0;
-    long backoff = 1;
+    ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, 50000);
     int rc, fl, dfd;
 
     f->fd = -1;
@@ -586,15 +586,12 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
             goto fail;
         }
         /* A writer cannot open a FIFO that has no reader: wait for one. */
-        if (ipckit_deadline_passed(deadline)) {
-            rc = ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                      "fifo: open \"%s\" for sending: no reader has it open",
-                                      path);
+        rc = ipckit_backoff_wait(&wait, deadline, -1);
+        if (rc < 0) {
+            rc = ipckit_backend_fail(rc, "fifo: open \"%s\" for sending: no reader has it open",
+                                     path);
             goto fail;
         }
-        (void) ipckit_deadline_sleep(deadline, backoff);
-        if (backoff < 50)
-            backoff *= 2;
     }
     if (fstat(f->fd, &fsb) < 0 || !S_ISFIFO(fsb.st_mode) || !fifo_same(&fsb, &sb)) {
         rc = ipckit_backend_fail(-EINVAL, "fifo: \"%s\" changed while being opened",
@@ -815,7 +812,7 @@ fifo_writev(struct fifo *f, struct iovec *iov, int iovcnt, size_t total, size_t 
 static int
 fifo_lock(struct fifo *f, const struct timespec *deadline)
 {
-    long backoff = 1;
+    ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, 10000);
     if (deadline == NULL && f->waker < 0) {
         while (flock(f->fd, LOCK_EX) < 0)
             if (errno != EINTR)
@@ -827,12 +824,9 @@ fifo_lock(struct fifo *f, const struct timespec *deadline)
             continue;
         if (errno != EWOULDBLOCK)
             return -errno;
-        if (ipckit_deadline_passed(deadline))
-            return ipckit_deadline_error(deadline);
-        if (ipckit_deadline_sleep_wake(deadline, backoff, f->waker) == -EINTR)
-            return -EINTR;
-        if (backoff < 10)
-            backoff *= 2;
+        int rc = ipckit_backoff_wait(&wait, deadline, f->waker);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

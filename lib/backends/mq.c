@@ -51,6 +51,10 @@
 #endif
 #define SYSVMQ_NAP_MIN_US 50L
 #define SYSVMQ_SPINS 16
+/* After a miss: SYSVMQ_SPINS yields (a peer that answers at once, as in a
+ * ping-pong, is seen without a sleep), then sleeps growing from
+ * SYSVMQ_NAP_MIN_US to SYSVMQ_NAP_MAX_US. */
+#define SYSVMQ_WAIT IPCKIT_BACKOFF_INIT(SYSVMQ_SPINS, SYSVMQ_NAP_MIN_US, SYSVMQ_NAP_MAX_US)
 #define SYSVMQ_MSGMAX_FALLBACK 8192L
 
 /* The kernel's message record: the type, then the payload. */
@@ -108,43 +112,6 @@ sysvmq_lookup(const ipckit_name *name, key_t key, int access)
                                     ipckit_name_text(name), strerror(e));
     }
     return id;
-}
-
-/*
- * Sleep @p *nap_us microseconds (less if the deadline comes first; NULL is
- * no deadline), then double the next step up to SYSVMQ_NAP_MAX_US. EINTR
- * just ends the nap early: the caller retries and rechecks the deadline.
- * An interruptible channel sleeps on its waker: 0, or -EINTR when
- * ipckit_interrupt() woke it.
- */
-static int
-sysvmq_nap(const struct sysvmq *q, const struct timespec *deadline, long *nap_us, int *spins)
-{
-    struct timespec until;
-    long long ns = (long long) *nap_us * 1000LL;
-
-    if (*spins < SYSVMQ_SPINS && q->waker < 0) {
-        /* A peer that answers at once (ping-pong) is seen without a sleep. */
-        ++*spins;
-        (void) sched_yield();
-        return 0;
-    }
-    (void) clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t) (ns / 1000000000LL);
-    until.tv_nsec += (long) (ns % 1000000000LL);
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
-                             (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
-        until = *deadline;
-    if (*nap_us < SYSVMQ_NAP_MAX_US)
-        *nap_us = *nap_us * 2 > SYSVMQ_NAP_MAX_US ? SYSVMQ_NAP_MAX_US : *nap_us * 2;
-    if (q->waker >= 0)
-        return ipckit_deadline_poll_wake(-1, 0, q->waker, &until, NULL) == -EINTR ? -EINTR : 0;
-    (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
-    return 0;
 }
 
 static int
@@ -445,8 +412,8 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
             const struct timespec *deadline)
 {
     struct sysvmq *q = state;
-    long nap = SYSVMQ_NAP_MIN_US;
-    int spins = 0, flg = deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT;
+    ipckit_backoff wait = SYSVMQ_WAIT;
+    int rc, flg = deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT;
 
     q->buf->mtype = type;
     if (len > 0)
@@ -458,12 +425,12 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
             continue;
         if (errno != EAGAIN)
             return sysvmq_fail(q, "send", errno);
-        if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                        "send: queue %#x is full (%zu-byte message)",
-                                        (unsigned) q->key, len);
-        if (sysvmq_nap(q, deadline, &nap, &spins) == -EINTR)
-            return ipckit_backend_fail(-EINTR, "send: interrupted (ipckit_interrupt())");
+        rc = ipckit_backoff_wait(&wait, deadline, q->waker);
+        if (rc == -EINTR)
+            return ipckit_backend_fail(rc, "send: interrupted (ipckit_interrupt())");
+        if (rc < 0)
+            return ipckit_backend_fail(rc, "send: queue %#x is full (%zu-byte message)",
+                                       (unsigned) q->key, len);
     }
 }
 
@@ -548,8 +515,8 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
 {
     struct sysvmq *q = state;
     size_t want = cap < q->bufcap ? cap : q->bufcap;
-    long nap = SYSVMQ_NAP_MIN_US;
-    int spins = 0, flg = q->rcvflags | (deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT);
+    ipckit_backoff wait = SYSVMQ_WAIT;
+    int rc, flg = q->rcvflags | (deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT);
     ssize_t n;
 
     for (;;) {
@@ -562,13 +529,13 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
             return sysvmq_too_big(q, selector, cap);
         if (errno != ENOMSG)
             return sysvmq_fail(q, "recv", errno);
-        if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                        "recv: no message%s in queue %#x",
-                                        selector == 0 ? "" : " of the selected type",
-                                        (unsigned) q->key);
-        if (sysvmq_nap(q, deadline, &nap, &spins) == -EINTR)
-            return ipckit_backend_fail(-EINTR, "recv: interrupted (ipckit_interrupt())");
+        rc = ipckit_backoff_wait(&wait, deadline, q->waker);
+        if (rc == -EINTR)
+            return ipckit_backend_fail(rc, "recv: interrupted (ipckit_interrupt())");
+        if (rc < 0)
+            return ipckit_backend_fail(rc, "recv: no message%s in queue %#x",
+                                       selector == 0 ? "" : " of the selected type",
+                                       (unsigned) q->key);
     }
     if (n > 0)
         memcpy(buf, q->buf->mtext, (size_t) n);

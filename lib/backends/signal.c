@@ -155,9 +155,10 @@ sigch_self_ready(struct sigch *c)
 static int
 sigch_open_sender(struct sigch *c, const char *target, const struct timespec *deadline)
 {
-    long backoff = 1;
+    ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, 50000);
     char *end;
     long pid;
+    int rc;
 
     if (strcmp(target, "self") == 0) {
         pid = (long) getpid();
@@ -171,7 +172,7 @@ sigch_open_sender(struct sigch *c, const char *target, const struct timespec *de
     }
     c->target = (pid_t) pid;
     if (c->target == getpid()) {
-        int rc = sigch_self_ready(c);
+        rc = sigch_self_ready(c);
         if (rc < 0)
             return rc;
     }
@@ -186,14 +187,12 @@ sigch_open_sender(struct sigch *c, const char *target, const struct timespec *de
          * receiver: wait until it has opened its channel. */
         if (sigch_peer_listens(c->target, c->signo))
             return 0;
-        if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                        "signal: process %ld neither blocks nor catches signal"
-                                        " %d: it has no signal: receiver open",
-                                        pid, c->signo);
-        (void) ipckit_deadline_sleep(deadline, backoff);
-        if (backoff < 50)
-            backoff *= 2;
+        rc = ipckit_backoff_wait(&wait, deadline, -1);
+        if (rc < 0)
+            return ipckit_backend_fail(rc,
+                                       "signal: process %ld neither blocks nor catches signal"
+                                       " %d: it has no signal: receiver open",
+                                       pid, c->signo);
     }
 }
 
@@ -323,7 +322,8 @@ sigch_send(void *state, long type, const void *buf, size_t len,
     const unsigned char *p = buf;
     union sigval v;
     uint64_t w = 0;
-    long backoff = 1;
+    ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, SIGCH_BACKOFF_MAX * 1000);
+    int rc;
 
     if (type > SIGCH_TYPE_MAX)
         return ipckit_backend_fail(-EINVAL,
@@ -346,15 +346,14 @@ sigch_send(void *state, long type, const void *buf, size_t len,
             return ipckit_backend_fail(-e, "send: sigqueue to process %ld: %s",
                                         (long) c->target, strerror(e));
         }
-        if (ipckit_deadline_passed(deadline))
-            return ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                        "send: the signal queue of process %ld is full"
-                                        " (RLIMIT_SIGPENDING); nothing was sent",
-                                        (long) c->target);
-        if (ipckit_deadline_sleep_wake(deadline, backoff, c->waker) == -EINTR)
-            return ipckit_backend_fail(-EINTR, "send: interrupted (ipckit_interrupt())");
-        if (backoff < SIGCH_BACKOFF_MAX)
-            backoff *= 2;
+        rc = ipckit_backoff_wait(&wait, deadline, c->waker);
+        if (rc == -EINTR)
+            return ipckit_backend_fail(rc, "send: interrupted (ipckit_interrupt())");
+        if (rc < 0)
+            return ipckit_backend_fail(rc,
+                                       "send: the signal queue of process %ld is full"
+                                       " (RLIMIT_SIGPENDING); nothing was sent",
+                                       (long) c->target);
     }
 }
 

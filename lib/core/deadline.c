@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -163,26 +164,38 @@ ipckit_deadline_poll_wake(int fd, short events, int waker, const struct timespec
     }
 }
 
+bool
+ipckit_deadline_try_once(const struct timespec *deadline)
+{
+    return deadline != NULL && is_past_sentinel(deadline);
+}
+
 int
-ipckit_deadline_sleep_wake(const struct timespec *deadline, long ms, int waker)
+ipckit_backoff_wait(ipckit_backoff *b, const struct timespec *deadline, int waker)
 {
     struct timespec until;
-    if (waker < 0)
-        return ipckit_deadline_sleep(deadline, ms);
+    if (ipckit_deadline_passed(deadline))
+        return ipckit_deadline_error(deadline);
+    if (b->yields > 0 && waker < 0) {
+        b->yields--;
+        (void) sched_yield();
+        return 0;
+    }
     (void) clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
+    until.tv_sec += b->us / 1000000;
+    until.tv_nsec += (b->us % 1000000) * 1000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (deadline != NULL && !is_past_sentinel(deadline) &&
-        (deadline->tv_sec < until.tv_sec ||
-         (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
+    if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
+                             (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
         until = *deadline;
-    if (deadline != NULL && is_past_sentinel(deadline))
-        return -ETIMEDOUT;
-    if (ipckit_deadline_poll_wake(-1, 0, waker, &until, NULL) == -EINTR)
-        return -EINTR;
-    return ipckit_deadline_passed(deadline) ? -ETIMEDOUT : 0;
+    if (b->us < b->max_us)
+        b->us = b->us * 2 > b->max_us ? b->max_us : b->us * 2;
+    if (waker >= 0)
+        return ipckit_deadline_poll_wake(-1, 0, waker, &until, NULL) == -EINTR ? -EINTR : 0;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+        ;
+    return 0;
 }

@@ -96,7 +96,7 @@ int
 ipckit__lock_take_slow(ipckit__lock *l, const struct timespec *deadline)
 {
     uint32_t me = shmem_self(), v;
-    bool try_once = deadline != NULL && deadline->tv_sec == 0 && deadline->tv_nsec == 0;
+    bool try_once = ipckit_deadline_try_once(deadline);
     for (int spins = 0;; spins++) {
         long r;
         v = atomic_load_explicit(l, memory_order_relaxed);

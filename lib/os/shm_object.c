@@ -53,7 +53,7 @@ shmem_wait_published(const char *pname, int fd, ipckit__shmobj_check_fn check,
 {
     struct timespec own;
     const struct timespec *limit = deadline;
-    long backoff = 1;
+    ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, 20000);
     if (limit == NULL)
         limit = ipckit__deadline(SHMEM_INIT_WAIT_MS, &own);
     for (;;) {
@@ -80,14 +80,11 @@ shmem_wait_published(const char *pname, int fd, ipckit__shmobj_check_fn check,
             if (rc != -EINPROGRESS)
                 return rc;
         }
-        if (ipckit_deadline_passed(limit))
+        if (ipckit_backoff_wait(&wait, limit, -1) < 0)
             return ipckit__fail(-EBADMSG,
-                                        "shm: \"%s\" exists but its creator never finished"
-                                        " setting it up (empty or unpublished header)",
-                                        pname);
-        (void) ipckit_deadline_sleep(limit, backoff);
-        if (backoff < 20)
-            backoff *= 2;
+                                "shm: \"%s\" exists but its creator never finished setting it"
+                                " up (empty or unpublished header)",
+                                pname);
     }
 }
 
