@@ -42,6 +42,7 @@ struct bx_run {
     int qid[BX_MAXCHAN];             /* raw System V queues */
     int signo[BX_MAXCHAN];           /* raw real-time signals */
     pid_t peer[BX_MAXCHAN];          /* child: process that receives channel c (signals) */
+    void *mem[BX_MAXCHAN];           /* the limit ring: anonymous shared memory */
     char err[BX_ERR_MAX];            /* why prepare failed or skipped */
 };
 
@@ -98,6 +99,10 @@ extern const size_t bx_nbackends;
 /* Raw and ipckit variants (xport.c). */
 extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_posixmq,
     bx_raw_rtsig, bx_ipckit, bx_ipckit_zc;
+
+/* The raw twin of shm: (limit.c): a spinning single-producer single-consumer
+ * ring in shared memory, the limit shm: is measured against. */
+extern const struct bx_variant bx_raw_spsc;
 
 /* Peer variants (peers.c); NULL-free only when built with IPCKIT_BENCH_PEERS. */
 #ifdef IPCKIT_BENCH_HAVE_NNG

@@ -815,9 +815,10 @@ const struct bx_backend bx_backends[] = {
       false, NULL },
     { "posixmq", "mq_send/mq_receive", &bx_raw_posixmq, &bx_ipckit, name_posixmq, max_posixmq,
       true, false, false, NULL },
-    /* shm: has no raw twin; it is compared with the pipe row (raw == NULL). */
-    { "shm", "(pipe row)", NULL, &bx_ipckit, name_shm, NULL, true, false, false,
-      &bx_ipckit_zc },
+    /* shm:'s raw twin is the limit: a ring that trusts its peer and spins
+     * (limit.c); every row is also compared with the pipe. */
+    { "shm", "SPSC ring in shared memory, spinning (the limit)", &bx_raw_spsc, &bx_ipckit,
+      name_shm, NULL, true, false, false, &bx_ipckit_zc },
     { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, name_signal, max_sigval,
       false, false, true, NULL },
 #ifdef IPCKIT_BENCH_HAVE_NNG
