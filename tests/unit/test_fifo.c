@@ -1650,7 +1650,7 @@ START_TEST(bad_records_are_not_trusted)
     idents[5] = "1";
     idents[6] = "btime";
     idents[7] = "1.000000000";
-    tk_check_record_refusals(name, idents);
+    tk_check_record_refusals(name, idents, TK_REC_FORMAT | TK_REC_IDENTS);
     ck_assert_int_eq(unlink(other), 0);
     /* a garbled record of our own still goes with the FIFO */
     ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);

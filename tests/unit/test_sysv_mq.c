@@ -1057,7 +1057,7 @@ START_TEST(bad_records_are_not_trusted)
     idents[3] = other_id;
     idents[4] = "ctime";
     idents[5] = "1";
-    tk_check_record_refusals(name, idents);
+    tk_check_record_refusals(name, idents, TK_REC_FORMAT | TK_REC_IDENTS);
     /* a garbled record of our own still goes with the queue */
     ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
     ck_assert_int_eq(unlink(rec), 0);
