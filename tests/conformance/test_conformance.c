@@ -46,19 +46,38 @@ static unsigned char msg[(1 << 20) + 64], out[(1 << 20) + 64];
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* Print why the rest of a case does not apply to this backend. */
+/* Say on stderr that case @p fn, or a part of it (@p what), does not apply
+ * to this backend, and why. */
+static void
+vnote(const char *fn, const char *what, const char *fmt, va_list ap)
+{
+    size_t len = strlen(fn);
+    if (len > 3 && strcmp(fn + len - 3, "_fn") == 0) /* START_TEST's suffix */
+        len -= 3;
+    fprintf(stderr, "conformance.%s: %.*s: %s", be->scheme, (int) len, fn,
+            what ? "not checked: " : "skipped: ");
+    if (what)
+        fprintf(stderr, "%s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static void
 skip_note(const char *fn, const char *fmt, ...)
 {
-    size_t len = strlen(fn);
     va_list ap;
-    if (len > 3 && strcmp(fn + len - 3, "_fn") == 0) /* START_TEST's suffix */
-        len -= 3;
-    fprintf(stderr, "conformance.%s: %.*s: skipped: ", be->scheme, (int) len, fn);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vnote(fn, NULL, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+static void
+part_note(const char *fn, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(fn, what, fmt, ap);
+    va_end(ap);
 }
 
 #define SKIP_IF(cond, ...)                                                                   \
@@ -467,7 +486,7 @@ START_TEST(timeouts)
                   be->scheme, dt);
     ck_assert_str_ne(ipckit_last_error(rx), "");
     if (has(TK_BE_UNFILLABLE)) {
-        skip_note(__func__, "a full channel: filling it fills a limit the user shares");
+        part_note(__func__, "a full channel", "filling it fills a limit the user shares");
         close_pair();
         return;
     }
@@ -495,7 +514,7 @@ START_TEST(nonblock_flag)
     ck_assert_int_eq(ipckit_send(tx, "x", 1, LONG_WAIT), 0);
     ck_assert_int_eq(recv_out(rx, NULL, LONG_WAIT), 1);
     if (has(TK_BE_UNFILLABLE)) {
-        skip_note(__func__, "a full channel: filling it fills a limit the user shares");
+        part_note(__func__, "a full channel", "filling it fills a limit the user shares");
         close_pair();
         return;
     }
@@ -561,6 +580,122 @@ START_TEST(waiting_recv_gets_message)
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
     tk_gate_close(&l.go1);
     tk_gate_close(&l.go2);
+    close_pair();
+}
+END_TEST
+
+static volatile sig_atomic_t hits;
+
+static void
+count_signal(int sig)
+{
+    (void) sig;
+    hits++;
+}
+
+struct pester {
+    pid_t target;
+    int send;
+    tk_gate go[3];
+};
+
+/* Three rounds: signal the parent every 20 ms for 200 ms when let go; with
+ * p->send, send a message after the first two. */
+static int
+pester(void *arg)
+{
+    struct pester *p = arg;
+    struct timespec ts = { 0, 20 * 1000000L };
+    ipckit_channel *ch = NULL;
+    char n[600];
+    if (p->send) {
+        tk_be_sender_name(be, name, p->target, n, sizeof n);
+        TK_CHILD_CHECK(tk_be_open_tx(be, n, 0, 0, &ch) == 0);
+    }
+    for (int round = 0; round < 3; round++) {
+        TK_CHILD_CHECK(tk_gate_wait(&p->go[round], LONG_WAIT) == 0);
+        for (int i = 0; i < 10; i++) {
+            TK_CHILD_CHECK(kill(p->target, SIGUSR1) == 0);
+            (void) nanosleep(&ts, NULL);
+        }
+        if (ch != NULL && round < 2)
+            TK_CHILD_CHECK(ipckit_send(ch, "done", 4, LONG_WAIT) == 0);
+    }
+    TK_CHILD_CHECK(ipckit_close(ch) == 0);
+    return 0;
+}
+
+/* A signal whose handler returns (installed without SA_RESTART, so that
+ * the kernel's waits fail with EINTR) does not end a wait: a receive that
+ * waits for ever or with a timeout gets the message that comes after the
+ * signals, a timeout is kept, and so is a send's. Only ipckit_interrupt()
+ * ends a wait early. */
+START_TEST(signals_do_not_cut_waits)
+{
+    struct sigaction sa, old;
+    struct pester p;
+    long long t0, dt;
+    pid_t pid;
+    int n;
+    open_pair(0, 0, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_signal;
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+    p.target = getpid();
+    p.send = !has(TK_BE_LOCAL);
+    for (int i = 0; i < 3; i++)
+        tk_gate_init(&p.go[i]);
+    pid = tk_fork(pester, &p);
+    if (has(TK_BE_LOCAL)) {
+        part_note(__func__, "waits that end with a message",
+                  "process-local: no message comes from another process");
+        tk_gate_open(&p.go[0]);
+        tk_gate_open(&p.go[1]);
+    } else {
+        hits = 0;
+        tk_gate_open(&p.go[0]);
+        ck_assert_int_eq(recv_out(rx, NULL, IPCKIT_FOREVER), 4);
+        ck_assert_int_ge(hits, 1);
+        hits = 0;
+        tk_gate_open(&p.go[1]);
+        ck_assert_int_eq(recv_out(rx, NULL, 4 * LONG_WAIT), 4);
+        ck_assert_int_ge(hits, 1);
+    }
+    hits = 0;
+    tk_gate_open(&p.go[2]);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(recv_out(rx, NULL, 300), -ETIMEDOUT);
+    dt = tk_now_ms() - t0;
+    ck_assert_msg(dt >= 290 && dt < LONG_WAIT, "%s: a receive with timeout 300 took %lld ms",
+                  be->scheme, dt);
+    ck_assert_int_ge(hits, 1);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    if (!has(TK_BE_UNFILLABLE)) {
+        for (int i = 0; i < 3; i++) {
+            tk_gate_close(&p.go[i]);
+            tk_gate_init(&p.go[i]);
+        }
+        n = fill(tx);
+        hits = 0;
+        p.send = 0;
+        pid = tk_fork(pester, &p);
+        tk_gate_open(&p.go[0]);
+        t0 = tk_now_ms();
+        ck_assert_int_eq(ipckit_send(tx, msg, fill_len(tx), 300), -ETIMEDOUT);
+        dt = tk_now_ms() - t0;
+        ck_assert_msg(dt >= 290 && dt < LONG_WAIT, "%s: a send with timeout 300 took %lld ms",
+                      be->scheme, dt);
+        ck_assert_int_ge(hits, 1);
+        tk_gate_open(&p.go[1]);
+        tk_gate_open(&p.go[2]);
+        drain(rx, n);
+        ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    } else {
+        part_note(__func__, "a send that waits for room", "filling it fills a limit the user shares");
+    }
+    for (int i = 0; i < 3; i++)
+        tk_gate_close(&p.go[i]);
+    ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
     close_pair();
 }
 END_TEST
@@ -1219,6 +1354,7 @@ conformance_suite(const tk_backend *b)
     tcase_add_test(tc, timeouts);
     tcase_add_test(tc, nonblock_flag);
     tcase_add_test(tc, waiting_recv_gets_message);
+    tcase_add_test(tc, signals_do_not_cut_waits);
     tcase_add_test(tc, fork_child_sends);
     tcase_add_test(tc, fork_child_receives);
     tcase_add_test(tc, fd_is_pollable);
