@@ -755,6 +755,8 @@ START_TEST(fork_child_sends)
             ck_assert_int_eq(st.last_recv_pid, (long) getpid());
         if (stat_knows(TK_ST_MESSAGES))
             ck_assert_int_eq(st.messages, 0);
+        if ((be->stat_exact | be->stat_other) & TK_ST_BYTES) /* bytes of any kind */
+            ck_assert_int_eq(st.bytes, 0);
     }
     close_pair();
 }
