@@ -173,12 +173,14 @@ count_backends(const ipckit_backend *be, void *arg)
     return 0;
 }
 
+/* A registered backend is listed and opened through the API: its errors
+ * and details reach the caller, a failed ipckit_fd() says why, and
+ * every open is closed once. (The channel contract over "mem:", direction
+ * and bad arguments included: conformance.mem.) */
 START_TEST(user_backend_through_api)
 {
     ipckit_channel *tx = NULL, *rx = NULL;
     char buf[64];
-    long type = 0;
-    ssize_t n;
     int count = 0;
 
     ck_assert_int_eq(ipckit_backend_register(&tk_mem_backend), 0);
@@ -194,7 +196,6 @@ START_TEST(user_backend_through_api)
     ck_assert_int_eq(ipckit_open(&tx, "mem:q1", IPCKIT_SEND | IPCKIT_CREATE, NULL), 0);
     ck_assert_int_eq(ipckit_open(&rx, "mem:q1", IPCKIT_RECV, NULL), 0);
     ck_assert_str_eq(ipckit_scheme(tx), "mem");
-    ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_SELECT, IPCKIT_CAP_SELECT);
     /* a failed ipckit_fd() says why, and leaves no earlier call's text */
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
     ck_assert_ptr_null(strstr(ipckit_last_error(rx), "fd:"));
@@ -206,53 +207,14 @@ START_TEST(user_backend_through_api)
     ck_assert_msg(strstr(ipckit_error_detail(), "fd: ") != NULL, "detail: %s",
                   ipckit_error_detail());
 
-    /* direction is enforced by the core */
-    ck_assert_int_eq(ipckit_recv(tx, buf, sizeof buf, 0), -EBADF);
-    ck_assert_ptr_nonnull(strstr(ipckit_last_error(tx), "not opened for receiving"));
-    ck_assert_int_eq(ipckit_send(rx, "x", 1, 0), -EBADF);
-    ck_assert_int_eq(ipckit_send_typed(tx, 0, "x", 1, 0), -EINVAL);
-    ck_assert_int_eq(ipckit_send_typed(tx, -3, "x", 1, 0), -EINVAL);
-    ck_assert_int_eq(ipckit_send(tx, NULL, 3, 0), -EINVAL);
-    ck_assert_int_eq(ipckit_send(tx, "x", 1, -2), -EINVAL);
-
-    ck_assert_int_eq(ipckit_send_typed(tx, 3, "three", 5, 0), 0);
-    ck_assert_int_eq(ipckit_send_typed(tx, 1, "one", 3, 0), 0);
-    ck_assert_int_eq(ipckit_send_typed(tx, 2, "two", 3, 0), 0);
-
-    /* exact type */
-    n = ipckit_recv_typed(rx, 2, &type, buf, sizeof buf, 0);
-    ck_assert_int_eq(n, 3);
-    ck_assert_int_eq(type, 2);
-    ck_assert_int_eq(memcmp(buf, "two", 3), 0);
-    /* too small: -EMSGSIZE and the message stays */
-    ck_assert_int_eq(ipckit_recv_typed(rx, 3, &type, buf, 2, 0), -EMSGSIZE);
-    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "5 bytes"));
-    /* lowest type <= 3 */
-    n = ipckit_recv_typed(rx, -3, &type, buf, sizeof buf, 0);
-    ck_assert_int_eq(n, 3);
-    ck_assert_int_eq(type, 1);
-    n = ipckit_recv(rx, buf, sizeof buf, 0);
-    ck_assert_int_eq(n, 5);
-    ck_assert_int_eq(memcmp(buf, "three", 5), 0);
-
-    /* empty: 0 timeout is -EAGAIN at once, a timeout waits at least that long */
-    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
-    long long t0 = tk_now_ms();
+    /* a backend's error without a detail gets one from the core */
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 60), -ETIMEDOUT);
-    ck_assert_int_ge(tk_now_ms() - t0, 60);
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "timed out"));
-
-    /* a backend error fills the per-handle detail */
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(ipckit_send(tx, "f", 1, 0), 0);
-    ck_assert_int_eq(ipckit_send(tx, "f", 1, 0), -EAGAIN);
-    ck_assert_int_eq(ipckit_send(tx, "f", 1, 30), -ETIMEDOUT);
 
     ck_assert_int_eq(ipckit_close(tx), 0);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(tk_mem_closes, 2);
     ck_assert_int_eq(ipckit_unlink("mem:q1"), 0);
-    ck_assert_int_eq(ipckit_unlink("mem:q1"), -ENOENT);
 }
 END_TEST
 
