@@ -1358,11 +1358,13 @@ mem_leak_check(void)
 static Suite *
 conformance_suite(const tk_backend *b)
 {
-    char sname[64];
+    static char names[16][48]; /* Check keeps the pointer */
+    static size_t used;
+    char *sname = names[used < 15 ? used++ : 15];
     Suite *s;
     TCase *tc;
     be = b;
-    (void) snprintf(sname, sizeof sname, "conformance.%s", b->scheme);
+    (void) snprintf(sname, sizeof names[0], "conformance.%s", b->scheme);
     s = suite_create(sname);
     tc = tk_tcase(b->scheme, 60);
     tcase_add_checked_fixture(tc, NULL, mem_leak_check);
