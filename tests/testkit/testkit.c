@@ -306,7 +306,7 @@ with_field(char *out, size_t cap, const char *good, const char *key, const char 
 }
 
 void
-tk_check_record_refusals(const char *name, const char *const *idents)
+tk_check_record_refusals(const char *name, const char *const *idents, unsigned what)
 {
     char rec[128], copy[PATH_MAX], uid[32];
     static char good[IPCKIT__CREC_MAX + 1], bad[2 * IPCKIT__CREC_MAX + 64];
@@ -316,40 +316,49 @@ tk_check_record_refusals(const char *name, const char *const *idents)
     len = (int) strlen(good);
     ck_assert_int_eq(stat_creator(name), (long) getpid());
 
-    (void) snprintf(bad, sizeof bad, "%.*s", len / 2, good);
-    put_record(rec, bad);
-    ck_assert_msg(stat_creator(name) == -1, "short record trusted");
-    (void) snprintf(bad, sizeof bad, "%.*s", len - 1, good);
-    put_record(rec, bad);
-    ck_assert_msg(stat_creator(name) == -1, "record without newline trusted");
-    (void) snprintf(bad, sizeof bad, "%s%s", good, good);
-    put_record(rec, bad);
-    ck_assert_msg(stat_creator(name) == -1, "two lines trusted");
-    (void) snprintf(bad, sizeof bad, "%.*s x=1\n", len - 1, good);
-    put_record(rec, bad);
-    ck_assert_msg(stat_creator(name) == -1, "a field more trusted");
-    put_record(rec, "");
-    ck_assert_msg(stat_creator(name) == -1, "empty record trusted");
-    (void) snprintf(uid, sizeof uid, "%lu", (unsigned long) geteuid() + 7);
-    with_field(bad, sizeof bad, good, "uid", uid);
-    put_record(rec, bad);
-    ck_assert_msg(stat_creator(name) == -1, "uid other than the file's owner trusted");
-    for (const char *const *f = idents; f != NULL && f[0] != NULL; f += 2) {
-        with_field(bad, sizeof bad, good, f[0], f[1]);
+    if (what & TK_REC_FORMAT) {
+        (void) snprintf(bad, sizeof bad, "%.*s", len / 2, good);
         put_record(rec, bad);
-        ck_assert_msg(stat_creator(name) == -1, "record with %s=%s trusted: %s", f[0], f[1],
-                      bad);
+        ck_assert_msg(stat_creator(name) == -1, "short record trusted");
+        (void) snprintf(bad, sizeof bad, "%.*s", len - 1, good);
+        put_record(rec, bad);
+        ck_assert_msg(stat_creator(name) == -1, "record without newline trusted");
+        (void) snprintf(bad, sizeof bad, "%s%s", good, good);
+        put_record(rec, bad);
+        ck_assert_msg(stat_creator(name) == -1, "two lines trusted");
+        (void) snprintf(bad, sizeof bad, "%.*s x=1\n", len - 1, good);
+        put_record(rec, bad);
+        ck_assert_msg(stat_creator(name) == -1, "a field more trusted");
+        put_record(rec, "");
+        ck_assert_msg(stat_creator(name) == -1, "empty record trusted");
+        (void) snprintf(uid, sizeof uid, "%lu", (unsigned long) geteuid() + 7);
+        with_field(bad, sizeof bad, good, "uid", uid);
+        put_record(rec, bad);
+        ck_assert_msg(stat_creator(name) == -1, "uid other than the file's owner trusted");
     }
-    tk_path(copy, sizeof copy, "good-record");
-    ck_assert_int_eq(tk_plant(copy, good, geteuid()), 0);
-    ck_assert_int_eq(unlink(rec), 0);
-    ck_assert_int_eq(symlink(copy, rec), 0);
-    ck_assert_msg(stat_creator(name) == -1, "symbolic link trusted");
-    ck_assert_int_eq(unlink(rec), 0);
-    ck_assert_int_eq(mkdir(rec, 0755), 0);
-    ck_assert_msg(stat_creator(name) == -1, "directory trusted");
-    ck_assert_int_eq(rmdir(rec), 0);
-    ck_assert_int_eq(unlink(copy), 0);
+    if (what & TK_REC_IDENTS) {
+        ck_assert_msg(idents != NULL && idents[0] != NULL, "no identity fields to change");
+        for (const char *const *f = idents; f[0] != NULL; f += 2) {
+            with_field(bad, sizeof bad, good, f[0], f[1]);
+            put_record(rec, bad);
+            ck_assert_msg(stat_creator(name) == -1, "record with %s=%s trusted: %s", f[0], f[1],
+                          bad);
+        }
+    }
+    if (what & TK_REC_FORMAT) {
+        tk_path(copy, sizeof copy, "good-record");
+        ck_assert_int_eq(tk_plant(copy, good, geteuid()), 0);
+        ck_assert_int_eq(unlink(rec), 0);
+        ck_assert_int_eq(symlink(copy, rec), 0);
+        ck_assert_msg(stat_creator(name) == -1, "symbolic link trusted");
+        ck_assert_int_eq(unlink(rec), 0);
+        ck_assert_int_eq(mkdir(rec, 0755), 0);
+        ck_assert_msg(stat_creator(name) == -1, "directory trusted");
+        ck_assert_int_eq(rmdir(rec), 0);
+        ck_assert_int_eq(unlink(copy), 0);
+    } else {
+        ck_assert_int_eq(unlink(rec), 0);
+    }
     /* the good record again is trusted: the versions above were refused for
      * what they changed */
     ck_assert_int_eq(tk_plant(rec, good, geteuid()), 0);

@@ -46,13 +46,16 @@ long tk_record_pid(const char *name);
 /*
  * Check that the record of @p name (created by this process) is trusted,
  * then that each of these versions of it is not (ipckit_stat_name() gives a
- * creator_pid of -1): short, without its newline, with a second line or a
- * field more, empty, with a uid that is not its file's owner, a symbolic
- * link to a good copy, a directory; and with each of @p idents (NULL-ended
- * pairs of a field and a value to put in it: the object's identity) changed.
- * Leaves the good record in place.
+ * creator_pid of -1). With TK_REC_FORMAT in @p what, the faults of any
+ * record: short, without its newline, with a second line or a field more,
+ * empty, with a uid that is not its file's owner, a symbolic link to a good
+ * copy, a directory. With TK_REC_IDENTS, the record with each of @p idents
+ * (NULL-ended pairs of a field and a value to put in it: the object's
+ * identity, which only the backend's own suite knows) changed. Leaves the
+ * good record in place.
  */
-void tk_check_record_refusals(const char *name, const char *const *idents);
+enum { TK_REC_FORMAT = 1u << 0, TK_REC_IDENTS = 1u << 1 };
+void tk_check_record_refusals(const char *name, const char *const *idents, unsigned what);
 
 /* How many creator records the leak check would blame on this test now. */
 int tk_count_records(void);

@@ -1,6 +1,9 @@
 /*
- * Tests of the shm: backend (message ring in shared memory), with real
- * processes.
+ * Tests of what only the shm: backend (message ring in shared memory) does,
+ * with real processes: the ring's sizes and layout, a corrupt or hostile
+ * ring, planted files, several producers and consumers, wake-ups, zero
+ * copy. The channel contract over shm: (sizes, types, timeouts, fork,
+ * modes, stat, signals, ...) is the conformance suite's (conformance.shm).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,57 +67,31 @@ msg_valid(const unsigned char *b, size_t len, unsigned *p, unsigned *s, size_t m
     return memcmp(b + 8, want, len - 8) == 0;
 }
 
+/* How many messages of the limit a ring holds; what stat says of its
+ * capacity; a second handle must agree on the sizes, or adopt them, and may
+ * cut messages (IPCKIT_OPT_TRUNCATE). (Types, sizes, timeouts, stat:
+ * conformance.shm.) */
 START_TEST(roundtrip_types_and_limits)
 {
     ipckit_opts o = IPCKIT_OPTS_INIT;
     ipckit_channel *ch, *rx2;
-    unsigned char buf[2000];
-    long type = 0;
+    unsigned char buf[2000] = { 0 };
     ipckit_stat st;
-    long long t0;
     int sent = 0;
 
     setup_name("");
     o.max_msg_size = 1000;
     o.capacity = 4096;
     ch = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
-    ck_assert_str_eq(ipckit_scheme(ch), "shm");
-    ck_assert_uint_eq(ipckit_max_msg_size(ch), 1000);
-    ck_assert_uint_eq(ipckit_caps(ch) & (IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND |
-                                         IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT),
-                      IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
-                          IPCKIT_CAP_STAT);
-    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EAGAIN);
-    t0 = tk_now_ms();
-    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 120), -ETIMEDOUT);
-    ck_assert_int_ge(tk_now_ms() - t0, 110);
-    ck_assert_int_eq(ipckit_send_typed(ch, 7, "abc", 3, 0), 0);
-    ck_assert_int_eq(ipckit_send_typed(ch, 9, "", 0, 0), 0);
-    ck_assert_int_eq(ipckit_send_typed(ch, LONG_MAX, "xy", 2, 0), 0);
-    ck_assert_int_eq(ipckit_send(ch, buf, 1001, 0), -EMSGSIZE);
-    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, 2, 0), -EMSGSIZE);
-    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 3);
-    ck_assert_int_eq(type, 7);
-    ck_assert_mem_eq(buf, "abc", 3);
-    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, NULL, 0, 0), 0);
-    ck_assert_int_eq(type, 9);
-    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 0), 2);
-    ck_assert_int_eq(type, LONG_MAX);
-    ck_assert_int_eq(ipckit_recv_typed(ch, 3, &type, buf, sizeof buf, 0), -ENOTSUP);
-    /* fill the ring: -EAGAIN at once, -ETIMEDOUT after a wait */
+    /* fill the ring: messages of the limit, with their records */
     while (ipckit_send(ch, buf, 1000, 0) == 0)
         sent++;
     ck_assert_int_ge(sent, 2);
     ck_assert_int_le(sent, 4);
     ck_assert_int_eq(ipckit_send(ch, buf, 1000, 0), -EAGAIN);
-    ck_assert_int_eq(ipckit_send(ch, buf, 1000, 50), -ETIMEDOUT);
     ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
     ck_assert_int_eq(st.messages, sent);
     ck_assert_int_eq(st.max_bytes, 4096);
-    ck_assert_int_eq(st.max_msg_size, 1000);
-    ck_assert_int_eq(st.creator_pid, getpid());
-    ck_assert_int_eq(st.last_send_pid, getpid());
-    ck_assert_uint_eq(st.mode, 0600);
 
     /* a second handle with other sizes is refused; with none it adopts them */
     o.max_msg_size = 2000;
@@ -122,8 +99,6 @@ START_TEST(roundtrip_types_and_limits)
     o.max_msg_size = 0;
     o.capacity = 8192;
     ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV | IPCKIT_CREATE, &o), -EINVAL);
-    ck_assert_int_eq(ipckit_open(&rx2, name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL),
-                     -EEXIST);
     o.capacity = 0;
     o.flags = IPCKIT_OPT_TRUNCATE;
     rx2 = open_ok(IPCKIT_RECV, &o);
@@ -135,8 +110,6 @@ START_TEST(roundtrip_types_and_limits)
     ck_assert_int_eq(ipckit_close(rx2), 0);
     ck_assert_int_eq(ipckit_close(ch), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
-    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
-    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, NULL), -ENOENT);
 }
 END_TEST
 
@@ -330,20 +303,18 @@ START_TEST(planted_files_are_refused)
 }
 END_TEST
 
+/* The file's mode, changed after creation, keeps out who it says: another
+ * user, or its owner without write permission. (The mode of a created
+ * ring: conformance.shm.) */
 START_TEST(permissions)
 {
     ipckit_opts o = IPCKIT_OPTS_INIT;
     ipckit_channel *ch;
-    struct stat sb;
     char path[400];
-    mode_t old = umask(077);
     setup_name("");
     (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
     o.mode = 0660;
     ch = open_ok(IPCKIT_RECV | IPCKIT_CREATE, &o);
-    umask(old);
-    ck_assert_int_eq(stat(path, &sb), 0);
-    ck_assert_uint_eq(sb.st_mode & 07777, 0660);
     ck_assert_int_eq(chmod(path, 0600), 0);
     if (geteuid() == 0) {
         ck_assert_int_eq(tk_wait(tk_fork(open_as_nobody, NULL), LONG_WAIT), 0);
@@ -353,45 +324,6 @@ START_TEST(permissions)
         ck_assert_int_eq(ipckit_open(&c2, name, IPCKIT_SEND, NULL), -EACCES);
     }
     ck_assert_int_eq(ipckit_close(ch), 0);
-    ck_assert_int_eq(ipckit_unlink(name), 0);
-}
-END_TEST
-
-static ipckit_channel *inherited;
-
-static int
-child_sends_on_inherited(void *arg)
-{
-    (void) arg;
-    for (int i = 0; i < 100; i++)
-        TK_CHILD_CHECK(ipckit_send_typed(inherited, i + 1, &i, sizeof i, LONG_WAIT) == 0);
-    TK_CHILD_CHECK(ipckit_close(inherited) == 0);
-    return 0;
-}
-
-START_TEST(fork_inherits_handle)
-{
-    int v;
-    long type;
-    pid_t pid;
-    setup_name("");
-    inherited = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, NULL);
-    pid = tk_fork(child_sends_on_inherited, NULL);
-    for (int i = 0; i < 100; i++) {
-        ck_assert_int_eq(ipckit_recv_typed(inherited, 0, &type, &v, sizeof v, LONG_WAIT),
-                         sizeof v);
-        ck_assert_int_eq(v, i);
-        ck_assert_int_eq(type, i + 1);
-    }
-    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
-    /* the child's sends are recorded under its own pid, not the parent's */
-    ipckit_stat st;
-    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
-    ck_assert_int_eq(st.last_send_pid, pid);
-    ck_assert_int_eq(st.last_recv_pid, getpid());
-    ck_assert_int_eq(st.messages, 0);
-    ck_assert_int_eq(st.bytes, 0);
-    ck_assert_int_eq(ipckit_close(inherited), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
@@ -709,55 +641,6 @@ START_TEST(concurrent_creators_agree)
 }
 END_TEST
 
-static void
-on_usr1(int sig)
-{
-    (void) sig;
-}
-
-static int
-pester(void *arg)
-{
-    pid_t parent = *(pid_t *) arg;
-    for (int i = 0; i < 20; i++) {
-        struct timespec ts = { 0, 10000000 };
-        (void) kill(parent, SIGUSR1);
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
-START_TEST(signals_do_not_cut_waits)
-{
-    struct sigaction sa, old;
-    ipckit_channel *ch;
-    ipckit_opts o = IPCKIT_OPTS_INIT;
-    static char buf[1000];
-    long long t0;
-    pid_t me = getpid(), pid;
-    setup_name("?spin=0");
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1; /* no SA_RESTART: futex and nanosleep see EINTR */
-    ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
-    o.capacity = 4096;
-    o.max_msg_size = 1000;
-    ch = open_ok(IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, &o);
-    pid = tk_fork(pester, &me);
-    t0 = tk_now_ms();
-    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 300), -ETIMEDOUT);
-    ck_assert_int_ge(tk_now_ms() - t0, 290);
-    while (ipckit_send(ch, buf, 1000, 0) == 0)
-        ;
-    t0 = tk_now_ms();
-    ck_assert_int_eq(ipckit_send(ch, buf, 1000, 200), -ETIMEDOUT);
-    ck_assert_int_ge(tk_now_ms() - t0, 190);
-    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
-    ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
-    ck_assert_int_eq(ipckit_close(ch), 0);
-    ck_assert_int_eq(ipckit_unlink(name), 0);
-}
-END_TEST
-
 /* ---- zero copy ----------------------------------------------------------------- */
 
 START_TEST(zero_copy_roundtrip)
@@ -1038,9 +921,7 @@ main(void)
     tcase_add_test(tc, header_corruption);
     tcase_add_test(tc, permissions);
     tcase_add_test(tc, planted_files_are_refused);
-    tcase_add_test(tc, fork_inherits_handle);
     tcase_add_test(tc, blocked_receiver_is_idle);
-    tcase_add_test(tc, signals_do_not_cut_waits);
     tcase_add_test(tc, concurrent_creators_agree);
     tcase_add_test(tc, scribbled_ring_is_never_trusted);
     tcase_add_test(tc, zero_copy_roundtrip);

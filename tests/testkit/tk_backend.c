@@ -1,0 +1,231 @@
+/*
+ * Backend fixtures; see tk_backend.h.
+ */
+#include "tk_backend.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ipckit/backend.h>
+
+#include "testkit.h"
+#include "tk_mem.h"
+
+static unsigned name_counter;
+
+static void
+fifo_name(char *buf, size_t cap)
+{
+    char leaf[32];
+    (void) snprintf(leaf, sizeof leaf, "conf.%u.pipe", ++name_counter);
+    tk_name(buf, cap, "fifo", leaf);
+}
+
+static void
+mq_name(char *buf, size_t cap)
+{
+    (void) snprintf(buf, cap, "mq:%#x", (unsigned) tk_sysv_key());
+}
+
+static void
+posix_name(char *buf, size_t cap, const char *scheme)
+{
+    char p[64];
+    tk_posix_name(p, sizeof p);
+    (void) snprintf(buf, cap, "%s:%s", scheme, p);
+}
+
+static void
+posixmq_name(char *buf, size_t cap)
+{
+    posix_name(buf, cap, "posixmq");
+}
+
+static void
+shm_name(char *buf, size_t cap)
+{
+    posix_name(buf, cap, "shm");
+}
+
+static void
+signal_name(char *buf, size_t cap)
+{
+    (void) snprintf(buf, cap, "signal:self");
+}
+
+static void
+mem_name(char *buf, size_t cap)
+{
+    (void) snprintf(buf, cap, "mem:conf.%ld.%u", (long) getpid(), ++name_counter);
+}
+
+#define OPTS(...) { .version = IPCKIT_OPTS_VERSION, .open_timeout_ms = -1, __VA_ARGS__ }
+#define OPTS_DEFAULT { .version = IPCKIT_OPTS_VERSION, .open_timeout_ms = -1 }
+
+static tk_backend backends[] = {
+    {
+        .scheme = "fifo",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,
+        .flags = TK_BE_OBJECTS | TK_BE_ONE_WAY | TK_BE_SIZE_DETAIL,
+        .max_type = LONG_MAX,
+        /* ipckit_stat_name() works, though the caps lack IPCKIT_CAP_STAT;
+         * its max_msg_size is the default limit, not a channel's */
+        .stat_exact = TK_ST_CREATOR | TK_ST_MODE,
+        .stat_other = TK_ST_MAX_MSG,
+        .record_kind = "fifo",
+        .opts = OPTS(.capacity = 64 * 1024),
+        .new_name = fifo_name,
+    },
+    {
+        .scheme = "mq",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND |
+                IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+        /* the detail gives the size only where the kernel has MSG_COPY:
+         * test_sysv_mq */
+        .flags = TK_BE_OBJECTS,
+        .max_type = LONG_MAX,
+        .stat_exact = TK_ST_MESSAGES | TK_ST_BYTES | TK_ST_MAX_MSG | TK_ST_SEND_PID |
+                      TK_ST_RECV_PID | TK_ST_CREATOR | TK_ST_MODE,
+        .stat_other = TK_ST_MAX_BYTES,
+        .record_kind = "mq",
+        .opts = OPTS_DEFAULT,
+        .new_name = mq_name,
+    },
+    {
+        .scheme = "posixmq",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND |
+                IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+        .flags = TK_BE_OBJECTS | TK_BE_RECV_FULL_BUFFER,
+        .max_type = 0, /* sysconf(_SC_MQ_PRIO_MAX), set at registration */
+        .stat_exact = TK_ST_MESSAGES | TK_ST_BYTES | TK_ST_MAX_MSG | TK_ST_CREATOR | TK_ST_MODE,
+        .stat_other = TK_ST_MAX_BYTES,
+        .record_kind = "posixmq",
+        /* small: RLIMIT_MSGQUEUE is per user, shared with every test */
+        .opts = OPTS(.capacity = 4, .max_msg_size = 128),
+        .new_name = posixmq_name,
+    },
+    {
+        .scheme = "shm",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
+                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY,
+        .flags = TK_BE_OBJECTS | TK_BE_SIZE_DETAIL | TK_BE_INTR_ALWAYS,
+        .max_type = LONG_MAX,
+        /* bytes: of the ring, records and padding included */
+        .stat_exact = TK_ST_MESSAGES | TK_ST_MAX_MSG | TK_ST_SEND_PID | TK_ST_RECV_PID |
+                      TK_ST_CREATOR | TK_ST_MODE,
+        .stat_other = TK_ST_BYTES | TK_ST_MAX_BYTES,
+        .record_kind = NULL, /* the creator is in the ring's header */
+        .opts = OPTS(.capacity = 4096, .max_msg_size = 1000),
+        .new_name = shm_name,
+    },
+    {
+        .scheme = "signal",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,
+        .flags = TK_BE_SELF | TK_BE_UNFILLABLE | TK_BE_SIZE_DETAIL,
+        .max_type = 255,
+        .opts = OPTS_DEFAULT,
+        .new_name = signal_name,
+    },
+    {
+        .scheme = "mem",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND |
+                IPCKIT_CAP_MULTI_RECV,
+        .flags = TK_BE_OBJECTS | TK_BE_LOCAL | TK_BE_SIZE_DETAIL | TK_BE_NO_INTR,
+        .max_type = LONG_MAX,
+        .opts = OPTS_DEFAULT,
+        .new_name = mem_name,
+    },
+};
+
+#define NBACKENDS (sizeof backends / sizeof backends[0])
+
+int
+tk_backends_register(void)
+{
+    int rc = ipckit_backend_register(&tk_mem_backend);
+    if (rc < 0)
+        fprintf(stderr, "register mem: %s\n", ipckit_error_detail());
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (strcmp(backends[i].scheme, "posixmq") == 0)
+            backends[i].max_type = sysconf(_SC_MQ_PRIO_MAX);
+    return rc;
+}
+
+const tk_backend *
+tk_backend_at(size_t i)
+{
+    return i < NBACKENDS ? &backends[i] : NULL;
+}
+
+const tk_backend *
+tk_backend_get(const char *scheme)
+{
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (strcmp(backends[i].scheme, scheme) == 0)
+            return &backends[i];
+    return NULL;
+}
+
+void
+tk_be_sender_name(const tk_backend *be, const char *name, pid_t receiver, char *buf, size_t cap)
+{
+    if (be->flags & TK_BE_SELF)
+        (void) snprintf(buf, cap, "%s:%ld", be->scheme, (long) receiver);
+    else
+        (void) snprintf(buf, cap, "%s", name);
+}
+
+static int
+open_with(const tk_backend *be, const char *name, unsigned flags, unsigned optflags,
+          ipckit_channel **ch)
+{
+    ipckit_opts o = be->opts;
+    o.flags |= optflags;
+    *ch = NULL;
+    return ipckit_open(ch, name, flags, &o);
+}
+
+int
+tk_be_open_rx(const tk_backend *be, const char *name, unsigned flags, unsigned optflags,
+              ipckit_channel **ch)
+{
+    if (be->flags & TK_BE_OBJECTS)
+        flags |= IPCKIT_CREATE | IPCKIT_EXCL;
+    return open_with(be, name, IPCKIT_RECV | flags, optflags, ch);
+}
+
+int
+tk_be_open_tx(const tk_backend *be, const char *name, unsigned flags, unsigned optflags,
+              ipckit_channel **ch)
+{
+    return open_with(be, name, IPCKIT_SEND | flags, optflags, ch);
+}
+
+void
+tk_be_open_pair(const tk_backend *be, char *name, size_t cap, unsigned rx_flags,
+                unsigned tx_flags, unsigned optflags, ipckit_channel **rx, ipckit_channel **tx)
+{
+    int rc;
+    be->new_name(name, cap);
+    rc = tk_be_open_rx(be, name, rx_flags, optflags, rx);
+    ck_assert_msg(rc == 0, "open the receiver of %s: %s (%s)", name, ipckit_errname(rc),
+                  ipckit_error_detail());
+    rc = tk_be_open_tx(be, name, tx_flags, optflags, tx);
+    ck_assert_msg(rc == 0, "open the sender of %s: %s (%s)", name, ipckit_errname(rc),
+                  ipckit_error_detail());
+}
+
+void
+tk_be_close_pair(const tk_backend *be, const char *name, ipckit_channel *rx, ipckit_channel *tx)
+{
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    if (be->flags & TK_BE_OBJECTS) {
+        int rc = ipckit_unlink(name);
+        ck_assert_msg(rc == 0, "unlink %s: %s (%s)", name, ipckit_errname(rc),
+                      ipckit_error_detail());
+    }
+}

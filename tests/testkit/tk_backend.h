@@ -1,0 +1,118 @@
+/*
+ * Backend fixtures: what a suite that runs over every backend (the
+ * conformance suite, tests/conformance) needs to know about each one, and
+ * the few things that differ in how its channels are opened. Everything
+ * else is read from the open channel (ipckit_caps(), ipckit_max_msg_size()).
+ *
+ * A new backend gets the whole channel contract by an entry in
+ * tk_backend.c (and, for one registered at run time, by its registration in
+ * tk_backends_register()); the conformance suite refuses to run while a
+ * registered backend has no fixture.
+ */
+#ifndef IPCKIT_TK_BACKEND_H
+#define IPCKIT_TK_BACKEND_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <ipckit/ipckit.h>
+
+/* What the backend's channels are like, beyond the capability bits. */
+enum tk_be_flags {
+    /* Named objects: created (IPCKIT_CREATE, IPCKIT_EXCL), with a mode,
+     * removed with ipckit_unlink(). Without it ipckit_unlink() is -ENOTSUP. */
+    TK_BE_OBJECTS = 1u << 0,
+    /* A channel sends or receives, never both (fifo:). */
+    TK_BE_ONE_WAY = 1u << 1,
+    /* Objects live in the process's memory (mem:): a channel inherited
+     * through fork() works in the child, but nothing crosses processes. */
+    TK_BE_LOCAL = 1u << 2,
+    /* The receiver is the process itself (signal:self): a sender in another
+     * process names it by pid (sender_name). */
+    TK_BE_SELF = 1u << 3,
+    /* Filling the channel would fill a limit shared with the user's other
+     * processes (signal: RLIMIT_SIGPENDING): no case fills it. */
+    TK_BE_UNFILLABLE = 1u << 4,
+    /* The detail of a receive into a too-small buffer gives the message's
+     * size ("... 10 bytes ..."). */
+    TK_BE_SIZE_DETAIL = 1u << 5,
+    /* ipckit_interrupt() works without IPCKIT_OPT_INTERRUPTIBLE (shm:). */
+    TK_BE_INTR_ALWAYS = 1u << 6,
+    /* No ipckit_interrupt(), with the option or without (-ENOTSUP). */
+    TK_BE_NO_INTR = 1u << 7,
+    /* A receive needs a buffer of the channel's max_msg_size, whatever the
+     * message's size (posixmq:, as POSIX's mq_receive()). */
+    TK_BE_RECV_FULL_BUFFER = 1u << 8,
+};
+
+/* Fields of ipckit_stat. */
+enum tk_stat_field {
+    TK_ST_MESSAGES = 1u << 0,
+    TK_ST_BYTES = 1u << 1,    /* the messages' bytes, without framing */
+    TK_ST_MAX_BYTES = 1u << 2,
+    TK_ST_MAX_MSG = 1u << 3,  /* the channel's ipckit_max_msg_size() */
+    TK_ST_SEND_PID = 1u << 4,
+    TK_ST_RECV_PID = 1u << 5,
+    TK_ST_CREATOR = 1u << 6,
+    TK_ST_MODE = 1u << 7,
+};
+
+typedef struct tk_backend {
+    const char *scheme;
+    /* The capability bits of a receiving channel (opened with opts). */
+    unsigned caps;
+    unsigned flags; /* TK_BE_* */
+    /* The highest message type; LONG_MAX when any positive long is one. */
+    long max_type;
+    /* ipckit_stat_name(): the fields the conformance suite checks with the
+     * contract's meaning (TK_ST_*), and those the backend reports with a
+     * meaning of its own (left to its own suite). Any other field must be
+     * -1. Both 0: stat is -ENOTSUP. */
+    unsigned stat_exact, stat_other;
+    /* The kind of its creator records ("mq"), NULL when it keeps none. */
+    const char *record_kind;
+    /* Options for every open (small capacities, so that a full channel is
+     * quick to make). */
+    ipckit_opts opts;
+    /* A fresh name. */
+    void (*new_name)(char *buf, size_t cap);
+} tk_backend;
+
+/* Register the backends that tests add at run time (mem:), outside a test
+ * (it uses no ck_assert). Idempotent. 0, or a negative errno, said on
+ * stderr. */
+int tk_backends_register(void);
+
+/* The fixture of @p scheme, or NULL; and all of them, in a fixed order. */
+const tk_backend *tk_backend_get(const char *scheme);
+const tk_backend *tk_backend_at(size_t i); /* NULL past the end */
+
+/* The name a sender in another process opens to reach the receiver of
+ * @p name that process @p receiver has (signal:PID, else @p name). */
+void tk_be_sender_name(const tk_backend *be, const char *name, pid_t receiver, char *buf,
+                       size_t cap);
+
+/*
+ * Open a receiver of @p name: with IPCKIT_CREATE | IPCKIT_EXCL where the
+ * backend has objects, plus @p flags, with be->opts and @p optflags added to
+ * its flags. Returns the open's result; *ch is NULL on failure.
+ */
+int tk_be_open_rx(const tk_backend *be, const char *name, unsigned flags, unsigned optflags,
+                  ipckit_channel **ch);
+
+/* Open a sender of @p name (an existing object, or the receiver's process
+ * for signal:), the same way. */
+int tk_be_open_tx(const tk_backend *be, const char *name, unsigned flags, unsigned optflags,
+                  ipckit_channel **ch);
+
+/* A fresh name in @p name, then a receiver and a sender on it (the receiver
+ * first: fifo: and signal: need it). Fails the test if either open fails. */
+void tk_be_open_pair(const tk_backend *be, char *name, size_t cap, unsigned rx_flags,
+                     unsigned tx_flags, unsigned optflags, ipckit_channel **rx,
+                     ipckit_channel **tx);
+
+/* Close both (the sender first) and remove the object, if it has one. */
+void tk_be_close_pair(const tk_backend *be, const char *name, ipckit_channel *rx,
+                      ipckit_channel *tx);
+
+#endif
