@@ -1277,7 +1277,8 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
                                                 f->path, h.len, f->max_msg);
                 }
                 if (single) {
-                    memcpy(buf, p + FIFO_HDR, h.len);
+                    if (h.len > 0) /* an empty message may come with no buffer */
+                        memcpy(buf, p + FIFO_HDR, h.len);
                     *type = (long) h.type;
                     return (ssize_t) h.len;
                 }

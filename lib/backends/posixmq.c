@@ -344,6 +344,9 @@ posixmq_send(void *state, long type, const void *buf, size_t len,
                                     "send: type %ld is above %ld (types are POSIX priorities"
                                     " + 1)",
                                     type, q->prio_max);
+    /* glibc declares the buffer nonnull, even for an empty message */
+    if (buf == NULL)
+        buf = "";
     for (;;) {
         int r = deadline == NULL && q->waker < 0
                     ? mq_send(q->mq, buf, len, (unsigned) (type - 1))

@@ -253,6 +253,7 @@ ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, in
         return ipckit__channel_error(ch, -EBUSY,
                                     "send: a loan is out on this channel; commit or cancel it"
                                     " first");
+    ipckit__detail_begin();
     rc = ch->be->send(ch->state, type, buf, len,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc < 0)
@@ -292,6 +293,7 @@ ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size
         return ipckit__channel_error(ch, -EBUSY,
                                     "recv: a message is borrowed on this channel; release it"
                                     " first");
+    ipckit__detail_begin();
     rc = ch->be->recv(ch->state, selector, &t, buf, cap,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc >= 0) {
@@ -341,6 +343,7 @@ ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
     if (ch->lent)
         return ipckit__channel_error(ch, -EBUSY,
                                     "send_loan: a loan is already out on this channel");
+    ipckit__detail_begin();
     rc = ch->be->loan(ch->state, len, buf,
                       ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc == 0) {
@@ -419,6 +422,7 @@ ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout
         return ipckit__channel_error(ch, -EBUSY,
                                     "recv_borrow: a message is already borrowed on this"
                                     " channel");
+    ipckit__detail_begin();
     rc = ch->be->borrow(ch->state, &t, buf,
                         ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
     if (rc >= 0) {
@@ -476,6 +480,7 @@ ipckit_fd(const ipckit_channel *ch)
                                      "fd: this %s channel has no pollable descriptor"
                                      " (IPCKIT_CAP_FD is not set)",
                                      ch->be->scheme);
+    ipckit__detail_begin();
     rc = ch->be->fd(w->state);
     if (rc < 0)
         ipckit__channel_failed(w, rc, "fd");
@@ -491,6 +496,7 @@ ipckit_ctl(ipckit_channel *ch, int op, void *arg)
     if (ch->be->abi_version < 4 || ch->be->ctl == NULL)
         return ipckit__channel_error(ch, -ENOTSUP, "ctl: backend %s takes no requests",
                                      ch->be->scheme);
+    ipckit__detail_begin();
     rc = ch->be->ctl(ch->state, op, arg);
     if (rc < 0)
         ipckit__channel_failed(ch, rc, "ctl");

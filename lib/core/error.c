@@ -95,7 +95,8 @@ ipckit_errname(int rc)
  * ipckit_backend_error() can corrupt nothing.
  */
 static _Thread_local char detail[IPCKIT__DETAIL_MAX];
-static _Thread_local bool detail_fresh;
+_Thread_local bool ipckit__detail_fresh_flag IPCKIT__TLS_IE;
+#define detail_fresh ipckit__detail_fresh_flag
 
 const char *
 ipckit_error_detail(void)

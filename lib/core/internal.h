@@ -52,6 +52,20 @@ void ipckit__detail_set(const char *fmt, ...) IPCKIT_PRINTF(1, 2);
 int ipckit__fail(int rc, const char *fmt, ...) IPCKIT_PRINTF(2, 3);
 void ipckit__detail_clear(void);
 bool ipckit__detail_fresh(void);
+
+/* Thread-local state the hot path touches, in the initial-exec TLS model (a
+ * %fs-relative access instead of a __tls_get_addr() call): a few bytes, as
+ * glibc keeps room for in every process, also for a library opened with
+ * dlopen(). */
+#define IPCKIT__TLS_IE __attribute__((tls_model("initial-exec")))
+
+/* Before a channel operation calls its backend: no detail is fresh yet. */
+extern _Thread_local bool ipckit__detail_fresh_flag IPCKIT__TLS_IE;
+static inline void
+ipckit__detail_begin(void)
+{
+    ipckit__detail_fresh_flag = false;
+}
 void ipckit__channel_failed(ipckit_channel *ch, int rc, const char *what);
 int ipckit__channel_error(ipckit_channel *ch, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
 

@@ -21,8 +21,8 @@
 #endif
 
 /* This thread's id, read once per thread and again after fork(). */
-static _Thread_local uint32_t shmem_tid;
-static _Thread_local unsigned shmem_tid_gen;
+static _Thread_local uint32_t shmem_tid IPCKIT__TLS_IE;
+static _Thread_local unsigned shmem_tid_gen IPCKIT__TLS_IE;
 
 static inline uint32_t
 shmem_self(void)
