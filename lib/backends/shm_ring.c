@@ -73,6 +73,8 @@
 #define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
 #define RING_SPIN_DEFAULT 2000L
 #define RING_SPIN_LIMIT 10000000L
+/* A side records its CPU (for the other side's spin) every 64 messages. */
+#define RING_CPU_EVERY 63u
 #define RING_YIELDS 2
 #define RING_SPIN_YIELD_EVERY 256L
 #define RING_SPIN_SLACK_NS 3000L
@@ -154,6 +156,11 @@ struct ring {
      * handler), taken by the wait it ends */
     _Atomic unsigned intr_posted;
     unsigned intr_taken;
+    /* ?claim=1: this handle holds its sides' locks from open to close, so a
+     * message takes no lock; claim_gen tells the process that took them
+     * (a forked child's copy of the handle does not hold them) */
+    bool claimed_send, claimed_recv;
+    unsigned claim_gen;
     uint64_t borrow_head;
     uint32_t borrow_len;
 };
@@ -167,7 +174,7 @@ struct ring_sizes {
     uint64_t got_cap, got_max_msg;
 };
 
-static const char *const ring_params[] = { "spin", NULL };
+static const char *const ring_params[] = { "spin", "claim", NULL };
 
 static inline uint64_t
 ring_rec_size(uint64_t len)
@@ -266,8 +273,8 @@ ring_interrupt(void *state)
  */
 static int
 ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
-           _Atomic uint32_t *sleepers, _Atomic int32_t *peer_cpu,
-           const struct timespec *deadline)
+          _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
+          const struct timespec *deadline)
 {
     struct timespec t0 = { 0, 0 }, t1;
     uint32_t w;
@@ -289,6 +296,9 @@ ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32
          * not from the affinity mask: two processes pinned to different
          * CPUs have one-CPU masks and still gain from the spin. */
         int me = sched_getcpu();
+        /* where this side waits, for the other side's own decision */
+        if (me >= 0 && atomic_load_explicit(own_cpu, memory_order_relaxed) != me + 1)
+            atomic_store_explicit(own_cpu, me + 1, memory_order_relaxed);
         if (s->spin_max == 0 ||
             (me >= 0 && atomic_load_explicit(peer_cpu, memory_order_relaxed) == me + 1)) {
             budget = 0;
@@ -456,6 +466,17 @@ ring_check(void *base, size_t size, void *arg)
     return 0;
 }
 
+/* Is a side's lock held by this handle's claim (in this process)? */
+static inline bool
+ring_claimed(const struct ring *s, bool held)
+{
+    return held &&
+           s->claim_gen == atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
+}
+
+static int ring_claim(struct ring *s, unsigned flags, const struct timespec *deadline);
+static int ring_close(void *state);
+
 static long
 ring_default_spin(void)
 {
@@ -469,13 +490,16 @@ ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     struct ring *s = state;
     struct ring_sizes want = { 0, 0, 0, 0, 0, 0 };
     struct ipckit__shmobj_map m;
-    long spin;
+    long spin, claim;
     int rc;
 
     rc = ipckit_name_check_params(name, ring_params);
     if (rc < 0)
         return rc;
     rc = ipckit_name_param_long(name, "spin", 0, RING_SPIN_LIMIT, -1, &spin);
+    if (rc < 0)
+        return rc;
+    rc = ipckit_name_param_long(name, "claim", 0, 1, 0, &claim);
     if (rc < 0)
         return rc;
     s->spin_max = spin < 0 ? ring_default_spin() : spin;
@@ -531,6 +555,47 @@ ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     }
     s->pid_gen = atomic_load(&ipckit__shmobj_fork_gen);
     s->pid = (int32_t) getpid();
+    if (claim)
+        return ring_claim(s, flags, deadline);
+    return 0;
+}
+
+static inline int ring_lock(struct ring *s, ipckit__lock *l, const char *what,
+                     const struct timespec *deadline);
+
+/* ?claim=1: take the locks of the sides this handle opened, for as long as it
+ * is open; another handle of a claimed side waits for it (its timeout). */
+static int
+ring_claim(struct ring *s, unsigned flags, const struct timespec *deadline)
+{
+    static const struct {
+        unsigned dir;
+        size_t lock;
+        const char *side;
+    } sides[] = { { IPCKIT_SEND, offsetof(struct ring_hdr, send_lock), "send" },
+                  { IPCKIT_RECV, offsetof(struct ring_hdr, recv_lock), "receive" } };
+    s->claim_gen = atomic_load(&ipckit__shmobj_fork_gen);
+    for (size_t i = 0; i < 2; i++) {
+        ipckit__lock *l = (ipckit__lock *) (void *) ((unsigned char *) s->hdr + sides[i].lock);
+        int rc;
+        if (!(flags & sides[i].dir))
+            continue;
+        rc = ring_lock(s, l, sides[i].side, deadline);
+        if (rc < 0) {
+            uint32_t holder = atomic_load(l) & 0x3fffffffu;
+            (void) ring_close(s);
+            if (rc == -EAGAIN || rc == -ETIMEDOUT)
+                return ipckit_backend_fail(rc,
+                                           "shm: the %s side of \"%s\" is claimed by another"
+                                           " handle (thread %u) or in use",
+                                           sides[i].side, s->pname, holder);
+            return rc;
+        }
+        if (sides[i].dir == IPCKIT_SEND)
+            s->claimed_send = true;
+        else
+            s->claimed_recv = true;
+    }
     return 0;
 }
 
@@ -538,6 +603,11 @@ static int
 ring_close(void *state)
 {
     struct ring *s = state;
+    if (s->hdr != NULL && ring_claimed(s, s->claimed_send))
+        (void) ipckit__lock_give(&s->hdr->send_lock);
+    if (s->hdr != NULL && ring_claimed(s, s->claimed_recv))
+        (void) ipckit__lock_give(&s->hdr->recv_lock);
+    s->claimed_send = s->claimed_recv = false;
     if (s->hdr != NULL && munmap(s->hdr, s->map_size) < 0)
         return -errno;
     s->hdr = NULL;
@@ -631,12 +701,20 @@ ring_corrupt(struct ring *s, const char *what, uint64_t head, uint64_t tail)
                                 (unsigned long long) tail, (unsigned long long) s->cap);
 }
 
-static int
+static int ring_lock_failed(struct ring *s, ipckit__lock *l, const char *what, int rc);
+
+static inline __attribute__((always_inline)) int
 ring_lock(struct ring *s, ipckit__lock *l, const char *what, const struct timespec *deadline)
 {
     int rc = ipckit__lock_take(l, deadline);
     if (rc == 0 || rc == -EOWNERDEAD)
         return 0; /* a dead holder published nothing half-done */
+    return ring_lock_failed(s, l, what, rc);
+}
+
+static int
+ring_lock_failed(struct ring *s, ipckit__lock *l, const char *what, int rc)
+{
     if (rc == -EAGAIN || rc == -ETIMEDOUT)
         return rc;
     if (rc == -EBADMSG)
@@ -648,10 +726,25 @@ ring_lock(struct ring *s, ipckit__lock *l, const char *what, const struct timesp
                                 ipckit_strerror(rc));
 }
 
+static inline int
+ring_side_take(struct ring *s, bool claimed, ipckit__lock *l, const char *what,
+               const struct timespec *deadline)
+{
+    return ring_claimed(s, claimed) ? 0 : ring_lock(s, l, what, deadline);
+}
+
+static inline void
+ring_side_give(struct ring *s, bool claimed, ipckit__lock *l)
+{
+    if (!ring_claimed(s, claimed))
+        (void) ipckit__lock_give(l);
+}
+
 /* ---- sending ------------------------------------------------------------- */
 
 /* With the send lock held: wait for room for a record of @p len bytes. */
-static int
+/* inlined: one call per message, not five */
+static inline __attribute__((always_inline)) int
 ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
               struct ring_slot *slot)
 {
@@ -672,7 +765,8 @@ ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
             return ring_corrupt(s, "bad indexes", head, tail);
         if (s->cap - (tail - head) >= pad + rec)
             break;
-        rc = ring_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->recv_cpu,
+        rc = ring_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->send_cpu,
+                       &h->recv_cpu,
                         deadline);
         if (rc < 0)
             return rc;
@@ -685,7 +779,7 @@ ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
 
 /* With the send lock held: the payload is at the slot; write the headers
  * and publish the record with one store of tail. */
-static void
+static inline __attribute__((always_inline)) void
 ring_publish(struct ring *s, const struct ring_slot *slot, long type, size_t len)
 {
     struct ring_hdr *h = s->hdr;
@@ -700,11 +794,14 @@ ring_publish(struct ring *s, const struct ring_slot *slot, long type, size_t len
     r.type = type;
     r.check = ring_check_word(r.len, type);
     memcpy(s->ring + slot->off, &r, sizeof r);
-    atomic_store_explicit(&h->msgs_in, atomic_load_explicit(&h->msgs_in, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    uint64_t in = atomic_load_explicit(&h->msgs_in, memory_order_relaxed) + 1;
+    atomic_store_explicit(&h->msgs_in, in, memory_order_relaxed);
     if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != ring_pid(s))
         atomic_store_explicit(&h->last_send_pid, ring_pid(s), memory_order_relaxed);
-    ring_note_cpu(&h->send_cpu);
+    /* the CPU now and then (and before every wait, ring_wait()): a side
+     * that never waits keeps running where it runs */
+    if ((in & RING_CPU_EVERY) == 0)
+        ring_note_cpu(&h->send_cpu);
     /* Publish: seq_cst, ordered before the read of recv_sleepers in the wake. */
     atomic_store(&h->tail, slot->tail + slot->pad + ring_rec_size(len));
 }
@@ -714,8 +811,8 @@ ring_send(void *state, long type, const void *buf, size_t len, const struct time
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
-    struct ring_slot slot;
-    int rc = ring_lock(s, &h->send_lock, "send", deadline);
+    struct ring_slot slot = { 0, 0, 0 };
+    int rc = ring_side_take(s, s->claimed_send, &h->send_lock, "send", deadline);
     if (rc < 0)
         return rc;
     rc = ring_reserve(s, len, deadline, &slot);
@@ -724,7 +821,7 @@ ring_send(void *state, long type, const void *buf, size_t len, const struct time
             memcpy(s->ring + slot.off + RING_REC, buf, len);
         ring_publish(s, &slot, type, len);
     }
-    (void) ipckit__lock_give(&h->send_lock);
+    ring_side_give(s, s->claimed_send, &h->send_lock);
     if (rc == 0)
         ring_wake(&h->data_seq, &h->recv_sleepers);
     return rc;
@@ -736,12 +833,12 @@ ring_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
-    int rc = ring_lock(s, &h->send_lock, "send_loan", deadline);
+    int rc = ring_side_take(s, s->claimed_send, &h->send_lock, "send_loan", deadline);
     if (rc < 0)
         return rc;
     rc = ring_reserve(s, len, deadline, &s->loan);
     if (rc < 0) {
-        (void) ipckit__lock_give(&h->send_lock);
+        ring_side_give(s, s->claimed_send, &h->send_lock);
         return rc;
     }
     s->loan_pid = ring_pid(s);
@@ -758,7 +855,7 @@ ring_commit(void *state, long type, size_t len, bool publish)
         return -EPERM; /* the parent's loan: its lock is not ours to release */
     if (publish)
         ring_publish(s, &s->loan, type, len);
-    (void) ipckit__lock_give(&h->send_lock);
+    ring_side_give(s, s->claimed_send, &h->send_lock);
     if (publish)
         ring_wake(&h->data_seq, &h->recv_sleepers);
     return 0;
@@ -771,7 +868,7 @@ ring_commit(void *state, long type, size_t len, bool publish)
  * records, and validate it. Fills @p head with the head it starts at and
  * @p r with its header; the payload is at s->ring + (head & mask) + REC.
  */
-static int
+static inline __attribute__((always_inline)) int
 ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
            struct ring_rec *r)
 {
@@ -788,7 +885,8 @@ ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
         if (tail - head > s->cap || ((tail | head) & 15u) != 0)
             return ring_corrupt(s, "bad indexes", head, tail);
         if (head == tail) {
-            rc = ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->send_cpu,
+            rc = ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->recv_cpu,
+                           &h->send_cpu,
                             deadline);
             if (rc < 0)
                 return rc;
@@ -814,15 +912,16 @@ ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
 }
 
 /* With the receive lock held: free the record at @p head with one store. */
-static void
+static inline __attribute__((always_inline)) void
 ring_consume(struct ring *s, uint64_t head, uint32_t len)
 {
     struct ring_hdr *h = s->hdr;
-    atomic_store_explicit(&h->msgs_out, atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&h->msgs_out, memory_order_relaxed) + 1;
+    atomic_store_explicit(&h->msgs_out, out, memory_order_relaxed);
     if (atomic_load_explicit(&h->last_recv_pid, memory_order_relaxed) != ring_pid(s))
         atomic_store_explicit(&h->last_recv_pid, ring_pid(s), memory_order_relaxed);
-    ring_note_cpu(&h->recv_cpu);
+    if ((out & RING_CPU_EVERY) == 0)
+        ring_note_cpu(&h->recv_cpu);
     /* Free: seq_cst, ordered before the read of send_sleepers in the wake. */
     atomic_store(&h->head, head + ring_rec_size(len));
 }
@@ -833,12 +932,12 @@ ring_recv(void *state, long selector, long *type, void *buf, size_t cap,
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
-    struct ring_rec r;
-    uint64_t head;
+    struct ring_rec r = { 0, 0, 0 };
+    uint64_t head = 0;
     ssize_t rc;
     size_t n;
     (void) selector;
-    rc = ring_lock(s, &h->recv_lock, "recv", deadline);
+    rc = ring_side_take(s, s->claimed_recv, &h->recv_lock, "recv", deadline);
     if (rc < 0)
         return rc;
     rc = ring_next(s, deadline, &head, &r);
@@ -859,7 +958,7 @@ ring_recv(void *state, long selector, long *type, void *buf, size_t cap,
             rc = (ssize_t) n;
         }
     }
-    (void) ipckit__lock_give(&h->recv_lock);
+    ring_side_give(s, s->claimed_recv, &h->recv_lock);
     if (rc >= 0)
         ring_wake(&h->space_seq, &h->send_sleepers);
     return rc;
@@ -872,12 +971,12 @@ ring_borrow(void *state, long *type, const void **buf, const struct timespec *de
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
     struct ring_rec r;
-    int rc = ring_lock(s, &h->recv_lock, "recv_borrow", deadline);
+    int rc = ring_side_take(s, s->claimed_recv, &h->recv_lock, "recv_borrow", deadline);
     if (rc < 0)
         return rc;
     rc = ring_next(s, deadline, &s->borrow_head, &r);
     if (rc < 0) {
-        (void) ipckit__lock_give(&h->recv_lock);
+        ring_side_give(s, s->claimed_recv, &h->recv_lock);
         return rc;
     }
     s->borrow_len = r.len;
@@ -896,7 +995,7 @@ ring_release(void *state, bool consume)
         return -EPERM;
     if (consume)
         ring_consume(s, s->borrow_head, s->borrow_len);
-    (void) ipckit__lock_give(&h->recv_lock);
+    ring_side_give(s, s->claimed_recv, &h->recv_lock);
     if (consume)
         ring_wake(&h->space_seq, &h->send_sleepers);
     return 0;

@@ -21,19 +21,18 @@
 #endif
 
 /* This thread's id, read once per thread and again after fork(). */
-static _Thread_local uint32_t shmem_tid IPCKIT__TLS_IE;
-static _Thread_local unsigned shmem_tid_gen IPCKIT__TLS_IE;
+_Thread_local uint32_t ipckit__lock_tid IPCKIT__TLS_IE;
+_Thread_local unsigned ipckit__lock_tid_gen IPCKIT__TLS_IE;
 
-static inline uint32_t
-shmem_self(void)
+uint32_t
+ipckit__lock_self_slow(void)
 {
-    unsigned gen = atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
-    if (shmem_tid_gen != gen) {
-        shmem_tid = (uint32_t) syscall(SYS_gettid);
-        shmem_tid_gen = gen;
-    }
-    return shmem_tid;
+    ipckit__lock_tid = (uint32_t) syscall(SYS_gettid);
+    ipckit__lock_tid_gen = atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
+    return ipckit__lock_tid;
 }
+
+#define shmem_self ipckit__lock_self
 
 static long
 shmem_futex(ipckit__lock *l, int op, const struct timespec *ts)
@@ -161,8 +160,3 @@ ipckit__lock_give_slow(ipckit__lock *l)
     return errno == EPERM ? -EPERM : -EBADMSG;
 }
 
-uint32_t
-ipckit__lock_self(void)
-{
-    return shmem_self();
-}

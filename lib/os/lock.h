@@ -34,8 +34,20 @@ ipckit__cpu_relax(void)
 #endif
 }
 
-/* This thread's id (cached; refreshed after fork()). */
-uint32_t ipckit__lock_self(void);
+/* This thread's id, cached per thread in the initial-exec TLS model and
+ * read again after fork() (ipckit__lock_self_slow()). */
+extern _Thread_local uint32_t ipckit__lock_tid __attribute__((tls_model("initial-exec")));
+extern _Thread_local unsigned ipckit__lock_tid_gen __attribute__((tls_model("initial-exec")));
+extern _Atomic unsigned ipckit__shmobj_fork_gen;
+uint32_t ipckit__lock_self_slow(void);
+
+static inline uint32_t
+ipckit__lock_self(void)
+{
+    if (ipckit__lock_tid_gen == atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed))
+        return ipckit__lock_tid;
+    return ipckit__lock_self_slow();
+}
 
 int ipckit__lock_take_slow(ipckit__lock *l, const struct timespec *deadline);
 int ipckit__lock_give_slow(ipckit__lock *l);

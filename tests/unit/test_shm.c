@@ -306,6 +306,99 @@ END_TEST
 /* The file's mode, changed after creation, keeps out who it says: another
  * user, or its owner without write permission. (The mode of a created
  * ring: conformance.shm.) */
+/* ?claim=1: a handle that holds its side for as long as it is open; the
+ * other handles of that side wait for it, and its messages take no lock. */
+static int
+claimed_stream(void *arg)
+{
+    char n[300];
+    ipckit_channel *rx = NULL;
+    unsigned char buf[200];
+    (void) arg;
+    (void) snprintf(n, sizeof n, "shm:%s?claim=1", pname);
+    TK_CHILD_CHECK(ipckit_open(&rx, n, IPCKIT_RECV, NULL) == 0);
+    for (uint32_t i = 0; i < 100000; i++) {
+        ssize_t got = ipckit_recv(rx, buf, sizeof buf, 20000);
+        uint32_t v;
+        TK_CHILD_CHECK(got == (ssize_t) (4 + i % 100));
+        memcpy(&v, buf, 4);
+        TK_CHILD_CHECK(v == i);
+    }
+    TK_CHILD_CHECK(ipckit_close(rx) == 0);
+    return 0;
+}
+
+static int
+claim_elsewhere(void *arg)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx = NULL;
+    char plain_name[300];
+    (void) arg;
+    o.open_timeout_ms = 0;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, &o) == -EAGAIN);
+    TK_CHILD_CHECK(strstr(ipckit_error_detail(), "claimed") != NULL);
+    o.open_timeout_ms = 100;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, &o) == -ETIMEDOUT);
+    (void) snprintf(plain_name, sizeof plain_name, "shm:%s", pname);
+    TK_CHILD_CHECK(ipckit_open(&tx, plain_name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send(tx, "x", 1, 100) == -ETIMEDOUT);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+static int
+claim_and_die(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send(tx, "from the dead", 13, 0) == 0);
+    _exit(0); /* holding the claim */
+}
+
+START_TEST(claimed_sides)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *tx2 = NULL, *plain;
+    unsigned char buf[200];
+    char plain_name[300];
+    pid_t pid;
+    setup_name("?claim=1");
+    (void) snprintf(plain_name, sizeof plain_name, "shm:%s", pname);
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE, NULL);
+    /* another process's claim of the send side, or its send without a
+     * claim, waits for this one; the same thread is told at once */
+    ck_assert_int_eq(tk_wait(tk_fork(claim_elsewhere, NULL), LONG_WAIT), 0);
+    o.open_timeout_ms = 0;
+    ck_assert_int_eq(ipckit_open(&tx2, name, IPCKIT_SEND, &o), -EDEADLK);
+    ck_assert_int_eq(ipckit_open(&plain, plain_name, IPCKIT_SEND | IPCKIT_RECV, NULL), 0);
+    /* the receive side is free: the plain handle receives */
+    ck_assert_int_eq(ipckit_send(tx, "claimed", 7, 0), 0);
+    ck_assert_int_eq(ipckit_recv(plain, buf, sizeof buf, 1000), 7);
+    /* messages flow, and each arrives whole, in order, from another process */
+    pid = tk_fork(claimed_stream, NULL);
+    for (uint32_t i = 0; i < 100000; i++) {
+        memset(buf, 0x5a, sizeof buf);
+        memcpy(buf, &i, 4);
+        ck_assert_int_eq(ipckit_send(tx, buf, 4 + i % 100, 20000), 0);
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    /* closed, the side is free again */
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_send(plain, "y", 1, 1000), 0);
+    ck_assert_int_eq(ipckit_recv(plain, buf, sizeof buf, 1000), 1);
+    /* a claimer that dies holding its claim leaves it to the next */
+    ck_assert_int_eq(tk_wait(tk_fork(claim_and_die, NULL), LONG_WAIT), 0);
+    o.open_timeout_ms = 5000;
+    ck_assert_int_eq(ipckit_open(&tx2, name, IPCKIT_SEND, &o), 0);
+    ck_assert_int_eq(ipckit_recv(plain, buf, sizeof buf, 1000), 13);
+    ck_assert_int_eq(ipckit_close(tx2), 0);
+    ck_assert_int_eq(ipckit_close(plain), 0);
+    ck_assert_int_eq(ipckit_unlink(plain_name), 0);
+}
+END_TEST
+
 START_TEST(permissions)
 {
     ipckit_opts o = IPCKIT_OPTS_INIT;
@@ -921,6 +1014,7 @@ main(void)
     tcase_add_test(tc, header_corruption);
     tcase_add_test(tc, permissions);
     tcase_add_test(tc, planted_files_are_refused);
+    tcase_add_test(tc, claimed_sides);
     tcase_add_test(tc, blocked_receiver_is_idle);
     tcase_add_test(tc, concurrent_creators_agree);
     tcase_add_test(tc, scribbled_ring_is_never_trusted);

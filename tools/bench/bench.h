@@ -91,6 +91,10 @@ struct bx_backend {
     /* Optional: a second library variant measured for one-way throughput
      * (shm: with ipckit_send_loan/ipckit_recv_borrow). */
     const struct bx_variant *lib_zc;
+    /* Optional: the library variant for runs of one sender and one
+     * receiver, each holding its side (shm:, ?claim=1), measured for round
+     * trips and one-way throughput. */
+    const struct bx_variant *lib_one;
 };
 
 extern const struct bx_backend bx_backends[];
@@ -98,7 +102,7 @@ extern const size_t bx_nbackends;
 
 /* Raw and ipckit variants (xport.c). */
 extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_posixmq,
-    bx_raw_rtsig, bx_ipckit, bx_ipckit_zc;
+    bx_raw_rtsig, bx_ipckit, bx_ipckit_zc, bx_ipckit_claimed;
 
 /* The raw twin of shm: (limit.c): a spinning single-producer single-consumer
  * ring in shared memory, the limit shm: is measured against. */

@@ -111,7 +111,8 @@ bx_cell_ratio(const struct bx_cells *t, const struct bx_cell *c)
 {
     const struct bx_cell *raw;
     if (c->n == 0 || c->metric >= M_IDLE ||
-        (strcmp(c->variant, "ipckit") != 0 && strcmp(c->variant, "zerocopy") != 0))
+        (strcmp(c->variant, "ipckit") != 0 && strcmp(c->variant, "zerocopy") != 0 &&
+         strcmp(c->variant, "claimed") != 0))
         return NAN;
     raw = cell_find(t, c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
     return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;

@@ -29,7 +29,7 @@ usage(FILE *f)
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
-        "  -V, --variants=LIST   raw,ipckit,zerocopy,nng,zmq (default all); nng and zmq\n"
+        "  -V, --variants=LIST   raw,ipckit,zerocopy,claimed,nng,zmq (default all); nng and zmq\n"
         "                        need a build with -DIPCKIT_BENCH_PEERS=ON\n"
         "  -s, --sizes=LIST      one-way message sizes in bytes (default 64,4096,65536)\n"
         "  -n, --count=N         64-byte one-way messages per run (default 200000);\n"
@@ -105,7 +105,7 @@ peer_missing(const char *what, const char *tok)
 static int
 check_variants(const char *list)
 {
-    static const char *const known[] = { "raw", "ipckit", "zerocopy", "nng", "zmq" };
+    static const char *const known[] = { "raw", "ipckit", "zerocopy", "claimed", "nng", "zmq" };
     char copy[BX_VARIANTS_MAX];
     (void) snprintf(copy, sizeof copy, "%s", list);
     for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ",")) {
@@ -115,7 +115,7 @@ check_variants(const char *list)
                 break;
         if (k == sizeof known / sizeof known[0]) {
             (void) fprintf(stderr,
-                           "ipckit-bench: unknown variant \"%s\" (raw, ipckit, zerocopy, nng,"
+                           "ipckit-bench: unknown variant \"%s\" (raw, ipckit, zerocopy, claimed, nng,"
                            " zmq)\n",
                            tok);
             return -1;

@@ -59,6 +59,10 @@ bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scal
                 j.var = be->lib;
                 fn(&j, arg);
             }
+            if (be->lib_one != NULL && variant_on(o, be->lib_one)) {
+                j.var = be->lib_one;
+                fn(&j, arg);
+            }
         }
         for (int s = 0; s < o->nsizes; s++) {
             for (size_t b = 0; b < bx_nbackends; b++) {
@@ -85,6 +89,10 @@ bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scal
                 }
                 if (be->lib_zc != NULL && variant_on(o, be->lib_zc)) {
                     j.var = be->lib_zc;
+                    fn(&j, arg);
+                }
+                if (be->lib_one != NULL && variant_on(o, be->lib_one)) {
+                    j.var = be->lib_one;
                     fn(&j, arg);
                 }
             }

@@ -693,6 +693,29 @@ const struct bx_variant bx_ipckit_zc = {
     .cleanup = ipk_cleanup,
 };
 
+/* One sender and one receiver, each holding its side of the ring for as long
+ * as it is open (shm:, ?claim=1): no lock per message. */
+static int
+ipk_open_claimed(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
+{
+    struct bx_run own = *r;
+    int n = snprintf(own.names[chan], sizeof own.names[chan], "%s?claim=1", r->names[chan]);
+    if (n < 0 || (size_t) n >= sizeof own.names[chan])
+        return -ENAMETOOLONG;
+    return ipk_open(&own, chan, dir, ep);
+}
+
+const struct bx_variant bx_ipckit_claimed = {
+    .name = "claimed",
+    .prepare = ipk_prepare,
+    .parent_after_fork = ipk_parent_after_fork,
+    .open = ipk_open_claimed,
+    .send = ipk_send,
+    .recv = ipk_recv,
+    .close = ipk_close,
+    .cleanup = ipk_cleanup,
+};
+
 /* ---- names per scheme ------------------------------------------------------ */
 
 static int
@@ -808,24 +831,24 @@ name_peer_zmq(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size
 const struct bx_backend bx_backends[] = {
     /* The reference every row is also compared with ("vs pipe"): an
      * anonymous pipe, fixed-size messages. Keep it first. */
-    { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false, false, NULL },
+    { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false, false, NULL, NULL },
     { "fifo", "mkfifo(3) write/read", &bx_raw_fifo, &bx_ipckit, name_fifo, NULL, false, false,
-      false, NULL },
+      false, NULL, NULL },
     { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false,
-      false, NULL },
+      false, NULL, NULL },
     { "posixmq", "mq_send/mq_receive", &bx_raw_posixmq, &bx_ipckit, name_posixmq, max_posixmq,
-      true, false, false, NULL },
+      true, false, false, NULL, NULL },
     /* shm:'s raw twin is the limit: a ring that trusts its peer and spins
      * (limit.c); every row is also compared with the pipe. */
     { "shm", "SPSC ring in shared memory, spinning (the limit)", &bx_raw_spsc, &bx_ipckit,
-      name_shm, NULL, true, false, false, &bx_ipckit_zc },
+      name_shm, NULL, true, false, false, &bx_ipckit_zc, &bx_ipckit_claimed },
     { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, name_signal, max_sigval,
-      false, false, true, NULL },
+      false, false, true, NULL, NULL },
 #ifdef IPCKIT_BENCH_HAVE_NNG
-    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true, false, NULL },
+    { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true, false, NULL, NULL },
 #endif
 #ifdef IPCKIT_BENCH_HAVE_ZMQ
-    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true, false, NULL },
+    { "zmq", "PAIR over ipc://", NULL, &bx_zmq, name_peer_zmq, NULL, false, true, false, NULL, NULL },
 #endif
 };
 const size_t bx_nbackends = sizeof bx_backends / sizeof bx_backends[0];
