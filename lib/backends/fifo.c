@@ -101,6 +101,9 @@ struct fifo_hdr {
 struct fifo {
     int fd;
     int idle_fd;          /* reader: its own write end, held after -EPIPE, or -1 */
+    int bfd;              /* writer: a blocking write end of the same FIFO, for sends
+                             that wait as long as needed (one write(), as a raw
+                             writer's); -1 without /proc */
     int waker;            /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
     bool reader;
     bool stream;
@@ -490,6 +493,32 @@ fifo_idle_hold(struct fifo *f)
     return 0;
 }
 
+/*
+ * A writer's second, blocking write end of the FIFO it opened (a new open
+ * file description through /proc/self/fd, checked to be the same FIFO): a
+ * send that waits as long as needed then costs one write(), which sleeps
+ * in the kernel until there is room, instead of write(), poll() and write()
+ * on the non-blocking end. -1 when it cannot be had (then the non-blocking
+ * end serves).
+ */
+static int
+fifo_blocking_end(struct fifo *f)
+{
+    char proc[40];
+    struct stat sb;
+    int fd, fl;
+    (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+    fd = open(proc, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &sb) < 0 || !S_ISFIFO(sb.st_mode) || sb.st_dev != f->dev || sb.st_ino != f->ino ||
+        (fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        (void) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* Let the write end of fifo_idle_hold() go: every receive starts with the
  * FIFO's own state (the end of the stream, if no writer came meanwhile). */
 static void
@@ -516,6 +545,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
 
     f->fd = -1;
     f->idle_fd = -1;
+    f->bfd = -1;
     f->waker = -1;
     rc = ipckit_name_check_params(name, fifo_params);
     if (rc < 0)
@@ -619,6 +649,8 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
                                   path, opts->capacity, strerror(e));
         goto fail;
     }
+    if (!f->reader)
+        f->bfd = fifo_blocking_end(f);
     if (!f->reader) {
         struct sigaction sa;
         f->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
@@ -652,6 +684,9 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     (void) close(dfd);
     return 0;
 fail:
+    if (f->bfd >= 0)
+        (void) close(f->bfd);
+    f->bfd = -1;
     if (f->fd >= 0)
         (void) close(f->fd);
     f->fd = -1;
@@ -673,6 +708,9 @@ fifo_close(void *state)
     struct fifo *f = state;
     int rc = 0;
     fifo_idle_release(f);
+    if (f->bfd >= 0)
+        (void) close(f->bfd);
+    f->bfd = -1;
     if (f->fd >= 0 && close(f->fd) < 0 && errno != EINTR)
         rc = -errno;
     f->fd = -1;
@@ -780,10 +818,12 @@ static int
 fifo_writev(struct fifo *f, struct iovec *iov, int iovcnt, size_t total, size_t *done,
             const struct timespec *deadline)
 {
+    /* a send without a deadline writes on the blocking end */
+    int fd = deadline == NULL && f->waker < 0 && f->bfd >= 0 ? f->bfd : f->fd;
     *done = 0;
     while (*done < total) {
-        ssize_t w = iovcnt == 1 ? write(f->fd, iov->iov_base, iov->iov_len)
-                                : writev(f->fd, iov, iovcnt);
+        ssize_t w = iovcnt == 1 ? write(fd, iov->iov_base, iov->iov_len)
+                                : writev(fd, iov, iovcnt);
         if (w > 0) {
             size_t left = (size_t) w;
             *done += left;
