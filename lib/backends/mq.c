@@ -41,6 +41,7 @@
 
 #include "../core/internal.h"
 #include "../os/records.h"
+#include "mq_wake.h"
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000
@@ -69,11 +70,13 @@ struct sysvmq {
     int rcvflags;            /* MSG_NOERROR with IPCKIT_OPT_TRUNCATE */
     size_t max_msg;          /* largest message this channel sends */
     size_t bufcap;           /* payload bytes buf can hold: the system's msgmax */
-    int waker;               /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
+    int waker;               /* IPCKIT_OPT_INTERRUPTIBLE without a companion: else -1 */
+    struct mqw wake;         /* the companion that timed waits sleep on (mq_wake.h) */
+    bool interruptible;      /* IPCKIT_OPT_INTERRUPTIBLE: -1 waits on the companion too */
     struct sysvmq_buf *buf;  /* allocated once at open; the hot path copies through it */
 };
 
-static const char *const sysvmq_params[] = { "proj", NULL };
+static const char *const sysvmq_params[] = { "proj", "peers", NULL };
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -118,6 +121,8 @@ static int
 sysvmq_interrupt(void *state)
 {
     struct sysvmq *q = state;
+    if (q->interruptible && q->wake.m != NULL)
+        return mqw_interrupt(&q->wake);
     return q->waker < 0 ? -ENOTSUP : ipckit_waker_wake(q->waker);
 }
 
@@ -197,6 +202,8 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
     unsigned long owner = 0;
     int access = ((flags & IPCKIT_SEND) ? 0200 : 0) | ((flags & IPCKIT_RECV) ? 0400 : 0);
     bool created = false, recorded = false;
+    unsigned qmode = opts->mode; /* the queue's mode, for its companion */
+    const char *peers;
     long msgmax;
     size_t limit;
     int rc;
@@ -207,6 +214,16 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
     rc = sysvmq_key(name, &q->key);
     if (rc < 0)
         return rc;
+    /* ?peers=ipckit: every sender and receiver is ipckit, so a waiter
+     * sleeps until it is woken; any (the default): it also looks now and
+     * then, for senders that do not wake it (PHP, Python) */
+    peers = ipckit_name_param(name, "peers");
+    if (peers != NULL && strcmp(peers, "ipckit") != 0 && strcmp(peers, "any") != 0)
+        return ipckit_backend_fail(-EINVAL,
+                                   "mq: \"%s\": peers=%s: say peers=ipckit (every peer is"
+                                   " ipckit) or peers=any",
+                                   ipckit_name_text(name), peers);
+    q->wake.foreign = peers == NULL || strcmp(peers, "any") == 0;
     if (opts->capacity > INT_MAX)
         return ipckit_backend_fail(-EINVAL, "mq: capacity %zu is above %d bytes",
                                     opts->capacity, INT_MAX);
@@ -242,6 +259,7 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
                                         (unsigned) perm.mode);
         if (rc < 0)
             return rc;
+        qmode = (unsigned) perm.mode & 0777u;
     }
 
     if (created && opts->capacity > 0) {
@@ -288,18 +306,21 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
         rc = -ENOMEM;
         goto fail;
     }
-    if (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) {
-        /* waits then poll with IPC_NOWAIT and sleep on the waker, even
-         * without a deadline (docs/backends/mq.md) */
+    mqw_attach(&q->wake, q->key, created, qmode, opts);
+    if ((opts->flags & IPCKIT_OPT_INTERRUPTIBLE) && q->wake.m == NULL) {
+        /* no companion: waits poll with IPC_NOWAIT and sleep on this
+         * waker, even without a deadline (docs/backends/mq.md) */
         q->waker = ipckit_waker_open();
         if (q->waker < 0) {
             rc = ipckit_backend_fail(q->waker, "mq: eventfd: %s", strerror(-q->waker));
             q->waker = -1;
             free(q->buf);
             q->buf = NULL;
+            mqw_detach(&q->wake);
             goto fail;
         }
     }
+    q->interruptible = (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) != 0;
     return 0;
 fail:
     if (recorded)
@@ -320,6 +341,7 @@ sysvmq_close(void *state)
     if (q->waker >= 0)
         (void) close(q->waker);
     q->waker = -1;
+    mqw_detach(&q->wake);
     return 0;
 }
 
@@ -334,8 +356,11 @@ sysvmq_unlink(const ipckit_name *name)
     if (rc < 0)
         return rc;
     id = sysvmq_lookup(name, key, 0);
-    if (id < 0)
+    if (id < 0) {
+        if (id == -ENOENT)
+            mqw_remove(key); /* a program that is not ipckit removed the queue */
         return id;
+    }
     /* Find the queue's record before the queue goes: afterwards its id
      * names nothing. A queue this process may not IPC_STAT (no read
      * permission) still has its id; only the ctime is then unknown. */
@@ -350,14 +375,17 @@ sysvmq_unlink(const ipckit_name *name)
     drop_record = ipckit__creator_removable(&obj, owner);
     if (msgctl(id, IPC_RMID, NULL) < 0) {
         int e = errno;
-        if (e == EINVAL || e == EIDRM)
+        if (e == EINVAL || e == EIDRM) {
+            mqw_remove(key);
             return ipckit_backend_fail(-ENOENT, "mq: queue %#x was already removed",
                                         (unsigned) key);
+        }
         return ipckit_backend_fail(-e, "mq: remove queue %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
     if (drop_record)
         ipckit__creator_unlink(&obj);
+    mqw_remove(key);
     return 0;
 }
 
@@ -405,6 +433,35 @@ sysvmq_info(void *state, unsigned *caps, size_t *max_msg)
     *max_msg = ((struct sysvmq *) state)->max_msg;
 }
 
+/* ---- waiting ------------------------------------------------------------- */
+
+/*
+ * The wait between two IPC_NOWAIT tries of a timed or interruptible send or
+ * receive: on the queue's companion when it has one (mq_wake.h), else the
+ * backoff of 0.1.0 (a few yields, then naps of 50 us growing to 2 ms).
+ */
+struct sysvmq_wait {
+    ipckit_backoff backoff;
+    struct mqw_waiter companion;
+};
+
+#define SYSVMQ_WAIT_INIT { SYSVMQ_WAIT, MQW_WAITER_INIT }
+
+static int
+sysvmq_wait(struct sysvmq *q, bool data, const struct timespec *deadline, struct sysvmq_wait *w)
+{
+    if (q->wake.m == NULL)
+        return ipckit_backoff_wait(&w->backoff, deadline, q->waker);
+    return mqw_wait(&q->wake, data, deadline, &w->companion);
+}
+
+static void
+sysvmq_wait_end(struct sysvmq *q, bool data, struct sysvmq_wait *w)
+{
+    if (w->companion.registered)
+        mqw_wait_end(&q->wake, data, &w->companion);
+}
+
 /* ---- sending ------------------------------------------------------------- */
 
 static int
@@ -412,20 +469,27 @@ sysvmq_send(void *state, long type, const void *buf, size_t len,
             const struct timespec *deadline)
 {
     struct sysvmq *q = state;
-    ipckit_backoff wait = SYSVMQ_WAIT;
-    int rc, flg = deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT;
+    struct sysvmq_wait wait = SYSVMQ_WAIT_INIT;
+    int rc, flg = deadline == NULL && !q->interruptible ? 0 : IPC_NOWAIT;
 
     q->buf->mtype = type;
     if (len > 0)
         memcpy(q->buf->mtext, buf, len);
     for (;;) {
-        if (msgsnd(q->id, q->buf, len, flg) == 0)
+        if (msgsnd(q->id, q->buf, len, flg) == 0) {
+            sysvmq_wait_end(q, false, &wait);
+            mqw_posted(&q->wake, true);
             return 0;
+        }
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN)
+        if (errno != EAGAIN) {
+            sysvmq_wait_end(q, false, &wait);
             return sysvmq_fail(q, "send", errno);
-        rc = ipckit_backoff_wait(&wait, deadline, q->waker);
+        }
+        rc = sysvmq_wait(q, false, deadline, &wait);
+        if (rc < 0)
+            sysvmq_wait_end(q, false, &wait);
         if (rc == -EINTR)
             return ipckit_backend_fail(rc, "send: interrupted (ipckit_interrupt())");
         if (rc < 0)
@@ -515,8 +579,8 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
 {
     struct sysvmq *q = state;
     size_t want = cap < q->bufcap ? cap : q->bufcap;
-    ipckit_backoff wait = SYSVMQ_WAIT;
-    int rc, flg = q->rcvflags | (deadline == NULL && q->waker < 0 ? 0 : IPC_NOWAIT);
+    struct sysvmq_wait wait = SYSVMQ_WAIT_INIT;
+    int rc, flg = q->rcvflags | (deadline == NULL && !q->interruptible ? 0 : IPC_NOWAIT);
     ssize_t n;
 
     for (;;) {
@@ -525,11 +589,16 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
             break;
         if (errno == EINTR)
             continue;
-        if (errno == E2BIG)
-            return sysvmq_too_big(q, selector, cap);
-        if (errno != ENOMSG)
-            return sysvmq_fail(q, "recv", errno);
-        rc = ipckit_backoff_wait(&wait, deadline, q->waker);
+        if (errno != ENOMSG) {
+            int e = errno;
+            sysvmq_wait_end(q, true, &wait);
+            if (e == E2BIG)
+                return sysvmq_too_big(q, selector, cap);
+            return sysvmq_fail(q, "recv", e);
+        }
+        rc = sysvmq_wait(q, true, deadline, &wait);
+        if (rc < 0)
+            sysvmq_wait_end(q, true, &wait);
         if (rc == -EINTR)
             return ipckit_backend_fail(rc, "recv: interrupted (ipckit_interrupt())");
         if (rc < 0)
@@ -537,6 +606,8 @@ sysvmq_recv(void *state, long selector, long *type, void *buf, size_t cap,
                                        selector == 0 ? "" : " of the selected type",
                                        (unsigned) q->key);
     }
+    sysvmq_wait_end(q, true, &wait);
+    mqw_posted(&q->wake, false);
     if (n > 0)
         memcpy(buf, q->buf->mtext, (size_t) n);
     *type = q->buf->mtype;

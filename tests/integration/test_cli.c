@@ -1763,7 +1763,11 @@ remove_behind_back(void)
 {
     if (strcmp(crow->scheme, "mq") == 0) {
         key_t k = (key_t) strtoul(name + 3, NULL, 16);
+        char companion[64];
         ck_assert_int_eq(msgctl(msgget(k, 0), IPC_RMID, NULL), 0);
+        /* its wake-up companion stays too (test_sysv_mq: orphan_records_do_not_pile_up) */
+        (void) snprintf(companion, sizeof companion, "/dev/shm/ipckit-mq.%08x", (unsigned) k);
+        (void) unlink(companion);
     } else if (strcmp(crow->scheme, "posixmq") == 0) {
         ck_assert_int_eq(mq_unlink(strchr(name, ':') + 1), 0);
     } else {

@@ -420,7 +420,13 @@ count_posix(const char *d, char *what, size_t cap)
         return 0;
     (void) snprintf(prefix, sizeof prefix, "ipckit-test.%ld.", (long) getpid());
     while ((e = readdir(dp)) != NULL) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+        unsigned key;
+        char end;
+        /* this process's names, and the wake-up companions of its System V
+         * queues (ipckit-mq.KEY) */
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 ||
+            (sscanf(e->d_name, "ipckit-mq.%8x%c", &key, &end) == 1 &&
+             (key & 0xffffff00u) == ((TK_KEY_PREFIX << 24) | (((unsigned) getpid() & 0xffffu) << 8)))) {
             n++;
             (void) snprintf(what, cap, "%s/%s", d, e->d_name);
         }

@@ -549,6 +549,180 @@ START_TEST(removed_while_timed_send)
 }
 END_TEST
 
+
+/* ---- timed waits sleep on the companion ------------------------------------------ */
+
+struct waker_args {
+    tk_gate gate;
+    const char *params; /* appended to the name */
+    bool send;          /* wait in a send on a full queue, else in a receive */
+};
+
+/* Voluntary context switches of the calling thread so far. */
+static long
+switches_now(void)
+{
+    struct rusage ru;
+    (void) getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_nvcsw;
+}
+
+/*
+ * Wait (10 s at most) in a receive, or in a send to a full queue, until the
+ * parent acts. The exit code is the number of times this process went to
+ * sleep while it waited (at most 90); a failed check exits with 99.
+ */
+static int
+timed_waiter(void *arg)
+{
+    struct waker_args *a = arg;
+    ipckit_channel *ch = NULL;
+    char n2[700], buf[600] = { 0 };
+    long before;
+    (void) snprintf(n2, sizeof n2, "%s%s", name, a->params);
+    TK_CHILD_CHECK(ipckit_open(&ch, n2, a->send ? IPCKIT_SEND : IPCKIT_RECV, NULL) == 0);
+    if (a->send)
+        TK_CHILD_CHECK(ipckit_send(ch, buf, sizeof buf, 0) == 0); /* now it is full */
+    tk_gate_open(&a->gate);
+    before = switches_now();
+    if (a->send) {
+        TK_CHILD_CHECK(ipckit_send(ch, buf, sizeof buf, 10000) == 0);
+    } else {
+        TK_CHILD_CHECK(ipckit_recv(ch, buf, sizeof buf, 10000) == 3);
+        TK_CHILD_CHECK(memcmp(buf, "abc", 3) == 0);
+    }
+    before = switches_now() - before;
+    ipckit_close(ch);
+    return (int) (before > 90 ? 90 : before);
+}
+
+/*
+ * A timed wait for an ipckit peer sleeps until the peer acts: it goes to
+ * sleep a handful of times in 0.5 s, where the 0.1.0 design (naps of 50 us
+ * growing to 2 ms) went to sleep about 250 times. Returns the count.
+ */
+static long
+sleeps_while_waiting(const char *params, bool send, bool raw_peer)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    struct waker_args a = { .params = params, .send = send };
+    ipckit_channel *ch;
+    char buf[600];
+    int status;
+    pid_t pid;
+    new_name();
+    o.capacity = 1000;
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    tk_gate_init(&a.gate);
+    pid = tk_fork(timed_waiter, &a);
+    ck_assert_int_eq(tk_gate_wait(&a.gate, LONG_WAIT), 0);
+    wait_blocked(pid);
+    {
+        struct timespec ts = { 0, 500000000 };
+        (void) nanosleep(&ts, NULL);
+    }
+    if (send && raw_peer) {
+        ck_assert_int_ge(msgrcv(msgget(key, 0), buf, sizeof buf, 0, 0), 0);
+    } else if (send) {
+        ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), 600);
+    } else if (raw_peer) {
+        struct { long mtype; char mtext[3]; } m = { 1, { 'a', 'b', 'c' } };
+        ck_assert_int_eq(msgsnd(msgget(key, 0), &m, 3, 0), 0);
+    } else {
+        ck_assert_int_eq(ipckit_send(ch, "abc", 3, 0), 0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) <= 90,
+                  "the waiter failed (status %#x)", status);
+    tk_gate_close(&a.gate);
+    ipckit_close(ch);
+    remove_ok(name);
+    return WEXITSTATUS(status);
+}
+
+START_TEST(timed_recv_sleeps_until_sent)
+{
+    long n = sleeps_while_waiting("?peers=ipckit", false, false);
+    ck_assert_msg(n <= 10, "a timed receive went to sleep %ld times in 0.5 s", n);
+    /* peers=any (the default) also looks every 50 ms at most */
+    n = sleeps_while_waiting("", false, false);
+    ck_assert_msg(n <= 40, "a timed receive went to sleep %ld times in 0.5 s", n);
+}
+END_TEST
+
+START_TEST(timed_send_sleeps_until_room)
+{
+    long n = sleeps_while_waiting("?peers=ipckit", true, false);
+    ck_assert_msg(n <= 10, "a timed send went to sleep %ld times in 0.5 s", n);
+}
+END_TEST
+
+/* A sender or receiver that is not ipckit does not wake a timed waiter, which
+ * sees its message or room all the same: with peers=any within 50 ms, with
+ * peers=ipckit within a second. */
+START_TEST(timed_wait_sees_raw_peers)
+{
+    (void) sleeps_while_waiting("", false, true);
+    (void) sleeps_while_waiting("", true, true);
+    (void) sleeps_while_waiting("?peers=ipckit", false, true);
+}
+END_TEST
+
+
+/*
+ * A companion that another user made (here: planted under the name before
+ * an open of a queue that exists) is not trusted, so never written: a timed
+ * wait then polls as in 0.1.0, and the planted bytes stay as they were.
+ */
+START_TEST(untrusted_companion_is_not_written)
+{
+    ipckit_channel *ch, *rx;
+    char path[64], n2[700];
+    unsigned char page[4096] = { 0 }, after[4096];
+    uint32_t magic = 0x574d4b49u, version = 1;
+    int fd;
+    if (geteuid() != 0)
+        return; /* needs a second user */
+    ch = create_ok();
+    (void) snprintf(path, sizeof path, "/dev/shm/ipckit-mq.%08x", (unsigned) key);
+    ck_assert_int_eq(unlink(path), 0); /* the one ipckit made */
+    memcpy(page, &magic, 4);
+    memcpy(page + 4, &version, 4);
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, page, sizeof page), (ssize_t) sizeof page);
+    ck_assert_int_eq(fchown(fd, 65534, 65534), 0);
+    ck_assert_int_eq(fchmod(fd, 0666), 0);
+    (void) snprintf(n2, sizeof n2, "%s?peers=ipckit", name);
+    rx = open_ok(n2, IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_recv(rx, page, sizeof page, 200), -ETIMEDOUT);
+    ck_assert_int_eq(ipckit_send(ch, "abc", 3, 0), 0);
+    ck_assert_int_eq(ipckit_recv(rx, page, sizeof page, 5000), 3);
+    ck_assert_int_eq(pread(fd, after, sizeof after, 0), (ssize_t) sizeof after);
+    memset(page, 0, sizeof page);
+    memcpy(page, &magic, 4);
+    memcpy(page + 4, &version, 4);
+    ck_assert_msg(memcmp(page, after, sizeof page) == 0, "the planted companion was written");
+    ck_assert_int_eq(close(fd), 0);
+    ipckit_close(rx);
+    ipckit_close(ch);
+    remove_ok(name); /* removes the planted file too: it sits under the name */
+    ck_assert_int_lt(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(peers_parameter)
+{
+    ipckit_channel *ch = NULL;
+    char n2[700];
+    new_name();
+    (void) snprintf(n2, sizeof n2, "%s?peers=php", name);
+    ck_assert_int_eq(ipckit_open(&ch, n2, IPCKIT_SEND | IPCKIT_CREATE, NULL), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "peers=ipckit"));
+    ck_assert(!queue_exists(key));
+}
+END_TEST
+
 /* ---- stat ------------------------------------------------------------------------ */
 
 /* What the kernel says of a queue nothing was sent to or received from
@@ -635,6 +809,21 @@ create_and_remove(void *arg)
     return 0;
 }
 
+/* After a queue was removed behind ipckit's back: its wake-up companion
+ * (/dev/shm/ipckit-mq.KEY) is still there, and ipckit_unlink() of the
+ * name, which finds no queue, removes it. 1 when it was there. */
+static int
+companion_left(void)
+{
+    char path[64];
+    int there;
+    (void) snprintf(path, sizeof path, "/dev/shm/ipckit-mq.%08x", (unsigned) key);
+    there = access(path, F_OK) == 0;
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+    ck_assert_msg(access(path, F_OK) < 0, "%s is still there", path);
+    return there;
+}
+
 /* A queue removed by a program that is not ipckit (PHP's
  * msg_remove_queue(), ipcrm) leaves its record behind; the next creation
  * sweeps it once it is a minute old, and leaves a younger one. */
@@ -648,6 +837,7 @@ START_TEST(orphan_records_do_not_pile_up)
     ipckit_close(ch);
     ck_assert_int_eq(tk_record_path(name, old_rec, sizeof old_rec), 0);
     ck_assert_int_eq(msgctl(msgget(key, 0), IPC_RMID, NULL), 0); /* behind ipckit's back */
+    ck_assert_int_eq(companion_left(), 1);
     (void) clock_gettime(CLOCK_REALTIME, &aged[0]);
     aged[0].tv_sec -= 120;
     aged[1] = aged[0];
@@ -658,6 +848,7 @@ START_TEST(orphan_records_do_not_pile_up)
     ipckit_close(ch);
     ck_assert_int_eq(tk_record_path(name, young_rec, sizeof young_rec), 0);
     ck_assert_int_eq(msgctl(msgget(key, 0), IPC_RMID, NULL), 0);
+    ck_assert_int_eq(companion_left(), 1);
 
     new_name();
     (void) snprintf(third, sizeof third, "%s", name);
@@ -801,6 +992,11 @@ suite(void)
     tcase_add_test(tc, removed_while_timed_recv);
     tcase_add_test(tc, removed_while_blocked_in_send);
     tcase_add_test(tc, removed_while_timed_send);
+    tcase_add_test(tc, timed_recv_sleeps_until_sent);
+    tcase_add_test(tc, timed_send_sleeps_until_room);
+    tcase_add_test(tc, timed_wait_sees_raw_peers);
+    tcase_add_test(tc, peers_parameter);
+    tcase_add_test(tc, untrusted_companion_is_not_written);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("processes", 60);

@@ -1716,6 +1716,12 @@ queue_remove(const struct obj *o)
         return "a process used it meanwhile";
     if (msgctl((int) o->id, IPC_RMID, NULL) < 0)
         return strerror(errno);
+    {
+        /* and its wake-up companion (docs/backends/mq.md) */
+        char companion[64];
+        (void) snprintf(companion, sizeof companion, "/ipckit-mq.%08x", (unsigned) o->key);
+        (void) shm_unlink(companion);
+    }
     return NULL;
 }
 
