@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "../os/shm_object.h"
+#include "shm_bell.h"
 
 #define RING_MAGIC IPCKIT__SHMOBJ_RING_MAGIC
 #define RING_VERSION 2u
@@ -107,6 +108,8 @@ struct ring_hdr {
     _Atomic uint32_t recv_sleepers;
     alignas(64) _Atomic uint32_t space_seq;
     _Atomic uint32_t send_sleepers;
+    /* the receivers' pollable descriptors (shm_bell.h) */
+    alignas(64) struct ipckit__bell_shared bell;
 };
 
 _Static_assert(sizeof(struct ring_hdr) <= RING_HDR, "ring header fits its page");
@@ -119,7 +122,8 @@ _Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
                    offsetof(struct ring_hdr, recv_lock) == 128 &&
                    offsetof(struct ring_hdr, head) == 136 &&
                    offsetof(struct ring_hdr, data_seq) == 192 &&
-                   offsetof(struct ring_hdr, space_seq) == 256,
+                   offsetof(struct ring_hdr, space_seq) == 256 &&
+                   offsetof(struct ring_hdr, bell) == 320,
                "ring header layout");
 
 struct ring_rec {
@@ -163,6 +167,8 @@ struct ring {
     unsigned claim_gen;
     uint64_t borrow_head;
     uint32_t borrow_len;
+    bool receives;             /* opened with IPCKIT_RECV */
+    struct ipckit__bell bell;  /* ipckit_fd() */
 };
 
 /* Sizes asked for (0: accept the existing ring's), sizes to create with,
@@ -493,6 +499,8 @@ ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     long spin, claim;
     int rc;
 
+    ipckit__bell_init(&s->bell);
+    s->receives = (flags & IPCKIT_RECV) != 0;
     rc = ipckit_name_check_params(name, ring_params);
     if (rc < 0)
         return rc;
@@ -608,6 +616,7 @@ ring_close(void *state)
     if (s->hdr != NULL && ring_claimed(s, s->claimed_recv))
         (void) ipckit__lock_give(&s->hdr->recv_lock);
     s->claimed_send = s->claimed_recv = false;
+    ipckit__bell_close(&s->bell, s->hdr != NULL ? &s->hdr->bell : NULL);
     if (s->hdr != NULL && munmap(s->hdr, s->map_size) < 0)
         return -errno;
     s->hdr = NULL;
@@ -664,8 +673,27 @@ ring_stat(const ipckit_name *name, ipckit_stat *out)
 static void
 ring_info(void *state, unsigned *caps, size_t *max_msg)
 {
-    (void) caps;
-    *max_msg = (size_t) ((struct ring *) state)->max_msg;
+    struct ring *s = state;
+    if (!s->receives)
+        *caps &= ~(unsigned) IPCKIT_CAP_FD; /* only a receiver polls */
+    *max_msg = (size_t) s->max_msg;
+}
+
+/* ipckit_fd(): the doorbell socket (shm_bell.h), readable at once when
+ * the ring holds a message already. */
+static int
+ring_fd(void *state)
+{
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    bool fresh = s->bell.rx < 0;
+    int fd = ipckit__bell_listen(&s->bell, &h->bell);
+    if (fd < 0 || !fresh)
+        return fd;
+    ipckit__bell_arm(&s->bell, &h->bell);
+    if (atomic_load(&h->tail) != atomic_load(&h->head))
+        ipckit__bell_ring_slow(&s->bell, &h->bell);
+    return fd;
 }
 
 /* This process's pid for the stat fields, without a system call. */
@@ -822,8 +850,10 @@ ring_send(void *state, long type, const void *buf, size_t len, const struct time
         ring_publish(s, &slot, type, len);
     }
     ring_side_give(s, s->claimed_send, &h->send_lock);
-    if (rc == 0)
+    if (rc == 0) {
         ring_wake(&h->data_seq, &h->recv_sleepers);
+        ipckit__bell_ring(&s->bell, &h->bell);
+    }
     return rc;
 }
 
@@ -856,8 +886,10 @@ ring_commit(void *state, long type, size_t len, bool publish)
     if (publish)
         ring_publish(s, &s->loan, type, len);
     ring_side_give(s, s->claimed_send, &h->send_lock);
-    if (publish)
+    if (publish) {
         ring_wake(&h->data_seq, &h->recv_sleepers);
+        ipckit__bell_ring(&s->bell, &h->bell);
+    }
     return 0;
 }
 
@@ -884,6 +916,14 @@ ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
         }
         if (tail - head > s->cap || ((tail | head) & 15u) != 0)
             return ring_corrupt(s, "bad indexes", head, tail);
+        if (head == tail && s->bell.rx >= 0) {
+            /* a poller: arm its bell, then look once more (shm_bell.h) */
+            ipckit__bell_arm(&s->bell, &h->bell);
+            tail = atomic_load(&h->tail);
+            s->tail_seen = tail;
+            if (tail != head)
+                continue;
+        }
         if (head == tail) {
             rc = ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->recv_cpu,
                            &h->send_cpu,
@@ -1031,7 +1071,7 @@ const ipckit_backend ipckit__shm_backend = {
     .opt_flags = IPCKIT_OPT_TRUNCATE | IPCKIT_OPT_INTERRUPTIBLE /* it always is */,
     .state_size = sizeof(struct ring),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT |
-            IPCKIT_CAP_ZEROCOPY,
+            IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_FD,
     .open = ring_open,
     .close = ring_close,
     .unlink = ring_unlink,
@@ -1039,6 +1079,7 @@ const ipckit_backend ipckit__shm_backend = {
     .recv = ring_recv,
     .stat = ring_stat,
     .info = ring_info,
+    .fd = ring_fd,
     .loan = ring_loan,
     .commit = ring_commit,
     .borrow = ring_borrow,

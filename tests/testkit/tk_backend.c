@@ -110,7 +110,7 @@ static tk_backend backends[] = {
     {
         .scheme = "shm",
         .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
-                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY,
+                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_FD,
         .flags = TK_BE_OBJECTS | TK_BE_SIZE_DETAIL | TK_BE_INTR_ALWAYS,
         .max_type = LONG_MAX,
         /* bytes: of the ring, records and padding included */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -734,6 +735,171 @@ START_TEST(concurrent_creators_agree)
 }
 END_TEST
 
+
+/* ---- ipckit_fd(): the doorbell ----------------------------------------------------- */
+
+static int
+poll_in(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int n = poll(&p, 1, timeout_ms);
+    return n == 1 && (p.revents & POLLIN) ? 1 : n;
+}
+
+/* Open the ring, take a descriptor, say so through the gate, then wait
+ * for a message by polling; exit 0 when it came. */
+static int
+polling_receiver(void *arg)
+{
+    tk_gate *g = arg;
+    ipckit_channel *ch = NULL;
+    char buf[16];
+    int fd;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    fd = ipckit_fd(ch);
+    TK_CHILD_CHECK(fd >= 0);
+    TK_CHILD_CHECK(ipckit_recv(ch, buf, sizeof buf, 0) == -EAGAIN);
+    tk_gate_open(g);
+    TK_CHILD_CHECK(poll_in(fd, LONG_WAIT) == 1);
+    /* two pollers, one message: the other one may take it first */
+    ssize_t n = ipckit_recv(ch, buf, sizeof buf, 0);
+    TK_CHILD_CHECK(n == 4 || n == -EAGAIN);
+    ipckit_close(ch);
+    return 0;
+}
+
+/* A receiving handle has a descriptor: readable when the ring holds a
+ * message already, quiet once drained, woken by a sender in another
+ * process, for every poller at once; a send-only handle has none. */
+START_TEST(fd_pollers)
+{
+    ipckit_channel *tx, *rx;
+    tk_gate g[2];
+    pid_t pid[2];
+    char buf[16];
+    int fd;
+    setup_name("");
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    ck_assert_int_eq(ipckit_fd(tx), -ENOTSUP);
+    ck_assert_uint_eq(ipckit_caps(tx) & IPCKIT_CAP_FD, 0);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    ck_assert_uint_ne(ipckit_caps(rx) & IPCKIT_CAP_FD, 0);
+    ck_assert_int_eq(ipckit_send(tx, "one", 3, 0), 0);
+    fd = ipckit_fd(rx);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ipckit_fd(rx), fd); /* the same one every time */
+    ck_assert_int_eq(poll_in(fd, LONG_WAIT), 1); /* it was there before */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 3);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(fd, 0), 0);
+    for (int i = 0; i < 2; i++) {
+        tk_gate_init(&g[i]);
+        pid[i] = tk_fork(polling_receiver, &g[i]);
+        ck_assert_int_eq(tk_gate_wait(&g[i], LONG_WAIT), 0);
+    }
+    ck_assert_int_eq(ipckit_send(tx, "two!", 4, 0), 0);
+    ck_assert_int_eq(poll_in(fd, LONG_WAIT), 1); /* this one too */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(tk_wait(pid[i], LONG_WAIT), 0);
+        tk_gate_close(&g[i]);
+    }
+    ipckit_close(rx);
+    ipckit_close(tx);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static int
+poll_and_die(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_fd(ch) >= 0);
+    _exit(0); /* without a close: its slot stays taken */
+}
+
+static int
+close_copy(void *arg)
+{
+    ipckit_channel *ch = arg;
+    TK_CHILD_CHECK(ipckit_close(ch) == 0);
+    return 0;
+}
+
+/* Seven pollers at a time. A poller that died without a close frees its
+ * place (the next ipckit_fd() finds its socket gone), an eighth live one
+ * is refused with -EBUSY, and a forked child that closes its copy of a
+ * polling handle does not unregister the parent's descriptor. */
+START_TEST(fd_slots)
+{
+    ipckit_channel *tx, *rx[8];
+    char buf[16];
+    int fd;
+    setup_name("");
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    for (int i = 0; i < 7; i++)
+        ck_assert_int_eq(tk_wait(tk_fork(poll_and_die, NULL), LONG_WAIT), 0);
+    for (int i = 0; i < 7; i++) {
+        rx[i] = open_ok(IPCKIT_RECV, NULL);
+        ck_assert_int_ge(ipckit_fd(rx[i]), 0);
+    }
+    rx[7] = open_ok(IPCKIT_RECV, NULL);
+    ck_assert_int_eq(ipckit_fd(rx[7]), -EBUSY);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx[7]), "poll this ring already"));
+    ipckit_close(rx[7]);
+    for (int i = 1; i < 7; i++)
+        ipckit_close(rx[i]);
+    fd = ipckit_fd(rx[0]);
+    ck_assert_int_eq(ipckit_recv(rx[0], buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(tk_wait(tk_fork(close_copy, rx[0]), LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), 0);
+    ck_assert_int_eq(poll_in(fd, LONG_WAIT), 1);
+    ck_assert_int_eq(ipckit_recv(rx[0], buf, sizeof buf, 0), 1);
+    ipckit_close(rx[0]);
+    ipckit_close(tx);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/* A peer that writes the doorbell's words (the bell armed for ever,
+ * garbage numbers in every slot) costs senders time, nothing else: every
+ * message arrives, and a poller that takes a slot again is still woken. */
+START_TEST(fd_scribbled_bell)
+{
+    ipckit_channel *tx, *rx;
+    unsigned char *map;
+    char buf[16];
+    int fd, sfd;
+    setup_name("");
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    sfd = shm_open(pname, O_RDWR, 0);
+    ck_assert_int_ge(sfd, 0);
+    map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+    ck_assert_ptr_ne(map, MAP_FAILED);
+    memset(map + 320, 0xa5, 64); /* the bell: armed, and seven numbers */
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(ipckit_send(tx, &i, sizeof i, 0), 0);
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), (ssize_t) sizeof i);
+        ck_assert_int_eq(memcmp(buf, &i, sizeof i), 0);
+        map[320] = 0xa5; /* armed again */
+    }
+    memset(map + 328, 0xa5, 56); /* every slot taken by a socket that is not there */
+    fd = ipckit_fd(rx);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_send(tx, "y", 1, 0), 0);
+    ck_assert_int_eq(poll_in(fd, LONG_WAIT), 1);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 1);
+    ck_assert_int_eq(munmap(map, 4096), 0);
+    ck_assert_int_eq(close(sfd), 0);
+    ipckit_close(rx);
+    ipckit_close(tx);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 /* ---- zero copy ----------------------------------------------------------------- */
 
 START_TEST(zero_copy_roundtrip)
@@ -1022,6 +1188,9 @@ main(void)
     tcase_add_test(tc, zero_copy_misuse);
     tcase_add_test(tc, zero_copy_fork);
     tcase_add_test(tc, zero_copy_holder_killed);
+    tcase_add_test(tc, fd_pollers);
+    tcase_add_test(tc, fd_slots);
+    tcase_add_test(tc, fd_scribbled_bell);
     tcase_add_loop_test(mp, producers_and_consumers, 0, 2);
     tcase_add_test(mp, wakeups_long_run);
     suite_add_tcase(s, tc);
