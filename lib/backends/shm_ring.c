@@ -61,14 +61,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../os/shm_object.h"
+#include "shm_ring.h"
 
-#define RING_MAGIC IPCKIT__SHMOBJ_RING_MAGIC
-#define RING_VERSION 2u
-#define RING_HDR 4096u
-#define RING_REC 16u
-#define RING_CAP_MIN ((uint64_t) 4096)
-#define RING_CAP_MAX ((uint64_t) 1 << 30)
 #define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
 #define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
 #define RING_SPIN_DEFAULT 2000L
@@ -77,48 +71,6 @@
 #define RING_SPIN_YIELD_EVERY 256L
 #define RING_SPIN_SLACK_NS 3000L
 #define RING_SPIN_PROBE 64u
-
-struct ring_hdr {
-    _Atomic uint32_t magic;
-    uint32_t version;
-    uint32_t hdr_size;
-    int32_t creator_pid;
-    uint64_t capacity;
-    uint64_t max_msg;
-    uint64_t total_size;
-    uint64_t reserved0;
-    uint64_t creator_start; /* IPCKIT__SHMOBJ_CREATOR_START_OFFSET */
-    /* producers' side, written under send_lock */
-    alignas(64) ipckit__lock send_lock;
-    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
-    _Atomic uint64_t tail;
-    _Atomic uint64_t msgs_in;
-    _Atomic int32_t last_send_pid;
-    /* consumers' side, written under recv_lock */
-    alignas(64) ipckit__lock recv_lock;
-    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
-    _Atomic uint64_t head;
-    _Atomic uint64_t msgs_out;
-    _Atomic int32_t last_recv_pid;
-    /* futex words and waiter counts */
-    alignas(64) _Atomic uint32_t data_seq;
-    _Atomic uint32_t recv_sleepers;
-    alignas(64) _Atomic uint32_t space_seq;
-    _Atomic uint32_t send_sleepers;
-};
-
-_Static_assert(sizeof(struct ring_hdr) <= RING_HDR, "ring header fits its page");
-/* The layout is a format shared between processes (docs/backends/shm.md). */
-_Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
-                   offsetof(struct ring_hdr, creator_start) ==
-                       IPCKIT__SHMOBJ_CREATOR_START_OFFSET &&
-                   offsetof(struct ring_hdr, send_lock) == 64 &&
-                   offsetof(struct ring_hdr, tail) == 72 &&
-                   offsetof(struct ring_hdr, recv_lock) == 128 &&
-                   offsetof(struct ring_hdr, head) == 136 &&
-                   offsetof(struct ring_hdr, data_seq) == 192 &&
-                   offsetof(struct ring_hdr, space_seq) == 256,
-               "ring header layout");
 
 struct ring_rec {
     uint32_t len;
