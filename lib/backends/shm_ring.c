@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "shm_ring.h"
+#include "../core/objects.h"
 
 #define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
 #define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
@@ -898,4 +899,7 @@ const ipckit_backend ipckit__shm_backend = {
     .release = ring_release,
     .interrupt = ring_interrupt,
     .ctl = ring_ctl,
+    .list = ipckit__shm_list,
+    .describe = ipckit__shm_describe,
+    .remove_stale = ipckit__shm_remove_stale,
 };

@@ -1,5 +1,6 @@
 /*
- * ipckit: the layout of a region (lib/region/region.c).
+ * ipckit: the layout of a region (lib/region/region.c), shared with the
+ * code that describes regions without mapping them (region_objects.c).
  * Not installed. The layout is a format shared between processes
  * (docs/backends/shm.md).
  */
@@ -7,6 +8,7 @@
 #define IPCKIT_REGION_FORMAT_H
 
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,5 +70,22 @@ region_store_entries(size_t size)
     size_t n = size / 512;
     return (uint32_t) (n < 4 ? 4 : n > 65536 ? 65536 : n);
 }
+
+/* region_objects.c: what the region open at a descriptor holds, read with
+ * pread() (nothing is mapped; any byte may be a peer's scribble). */
+struct ipckit__region_peek {
+    long long data_size; /* bytes of the data area */
+    long long variables; /* variables of its variable store; -1: no store, or not read */
+    long long bytes;     /* bytes of their values; -1 likewise */
+    int holds;           /* 1 variables, or raw data not all zero; 0 nothing; -1 cannot tell */
+    const char *why;     /* holds -1: why; else "" */
+};
+
+/*
+ * Describe the region open at @p fd, @p size bytes long. Without @p full,
+ * only the data size (holds -1: "not read"). Returns 0, or -EBADMSG when
+ * the header does not match the size (out->why says so).
+ */
+int ipckit__region_peek(int fd, long long size, bool full, struct ipckit__region_peek *out);
 
 #endif /* IPCKIT_REGION_FORMAT_H */
