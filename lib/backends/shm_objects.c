@@ -230,3 +230,42 @@ ipckit__shm_remove_stale(const ipckit_object *o, unsigned flags)
         return ipckit_backend_fail(-errno, "%s", strerror(errno));
     return 0;
 }
+
+/* The ipckit_stat of a ring (ipckit_stat_name()), from a private copy of
+ * its header read with pread(): nothing is mapped. */
+int
+ipckit__shm_stat(const ipckit_name *name, ipckit_stat *out)
+{
+    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
+    struct ring_hdr h; /* a private copy, read with pread(): nothing is mapped */
+    struct ring_hdr_copy c;
+    struct stat sb;
+    ssize_t n;
+    int rc = ipckit__shmobj_posix_name(name, pname, sizeof pname);
+    if (rc < 0)
+        return rc;
+    n = ipckit__shmobj_peek(pname, &h, sizeof h, &sb);
+    if (n < 0)
+        return (int) n;
+    if ((size_t) n < sizeof h)
+        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
+                                    pname, (long long) sb.st_size);
+    ipckit__ring_hdr_read(&h, &c);
+    rc = ipckit__ring_hdr_valid(&c, (size_t) sb.st_size);
+    if (rc == -EINPROGRESS)
+        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not set up yet", pname);
+    if (rc < 0)
+        return rc;
+    {
+        uint64_t head = h.head, tail = h.tail, in = h.msgs_in, outm = h.msgs_out;
+        out->messages = in >= outm && in - outm <= c.capacity ? (long) (in - outm) : -1;
+        out->bytes = tail >= head && tail - head <= c.capacity ? (long) (tail - head) : -1;
+    }
+    out->max_bytes = (long) c.capacity;
+    out->max_msg_size = (long) c.max_msg;
+    out->last_send_pid = h.last_send_pid;
+    out->last_recv_pid = h.last_recv_pid;
+    out->creator_pid = h.creator_pid;
+    out->mode = sb.st_mode & 07777;
+    return 0;
+}

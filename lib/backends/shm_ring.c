@@ -330,14 +330,8 @@ ring_init(void *base, size_t size, void *arg)
     return 0;
 }
 
-/* The header fields a reader relies on, read once. */
-struct ring_hdr_copy {
-    uint32_t magic, version, hdr_size;
-    uint64_t capacity, max_msg, total_size;
-};
-
-static void
-ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
+void
+ipckit__ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
 {
     c->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
     /* what a racing peer writes from here on is not seen: only the copy
@@ -349,10 +343,8 @@ ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
     c->total_size = *(const volatile uint64_t *) &h->total_size;
 }
 
-/* Validate a private copy of a ring header for an object of @p size bytes:
- * 0, -EINPROGRESS (not published yet), or -EBADMSG / -EPROTO with a detail. */
-static int
-ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
+int
+ipckit__ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
 {
     if (size < RING_HDR)
         return ipckit_backend_fail(-EBADMSG,
@@ -389,9 +381,9 @@ ring_check(void *base, size_t size, void *arg)
     struct ring_hdr_copy c;
     int rc;
     if (size < RING_HDR)
-        return ring_hdr_valid(NULL, size);
-    ring_hdr_read(base, &c);
-    rc = ring_hdr_valid(&c, size);
+        return ipckit__ring_hdr_valid(NULL, size);
+    ipckit__ring_hdr_read(base, &c);
+    rc = ipckit__ring_hdr_valid(&c, size);
     if (rc < 0)
         return rc;
     if (want->max_msg != 0 && want->max_msg != c.max_msg)
@@ -505,43 +497,6 @@ ring_unlink(const ipckit_name *name)
     if (rc < 0)
         return rc;
     return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_ANY);
-}
-
-static int
-ring_stat(const ipckit_name *name, ipckit_stat *out)
-{
-    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
-    struct ring_hdr h; /* a private copy, read with pread(): nothing is mapped */
-    struct ring_hdr_copy c;
-    struct stat sb;
-    ssize_t n;
-    int rc = ipckit__shmobj_posix_name(name, pname, sizeof pname);
-    if (rc < 0)
-        return rc;
-    n = ipckit__shmobj_peek(pname, &h, sizeof h, &sb);
-    if (n < 0)
-        return (int) n;
-    if ((size_t) n < sizeof h)
-        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
-                                    pname, (long long) sb.st_size);
-    ring_hdr_read(&h, &c);
-    rc = ring_hdr_valid(&c, (size_t) sb.st_size);
-    if (rc == -EINPROGRESS)
-        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not set up yet", pname);
-    if (rc < 0)
-        return rc;
-    {
-        uint64_t head = h.head, tail = h.tail, in = h.msgs_in, outm = h.msgs_out;
-        out->messages = in >= outm && in - outm <= c.capacity ? (long) (in - outm) : -1;
-        out->bytes = tail >= head && tail - head <= c.capacity ? (long) (tail - head) : -1;
-    }
-    out->max_bytes = (long) c.capacity;
-    out->max_msg_size = (long) c.max_msg;
-    out->last_send_pid = h.last_send_pid;
-    out->last_recv_pid = h.last_recv_pid;
-    out->creator_pid = h.creator_pid;
-    out->mode = sb.st_mode & 07777;
-    return 0;
 }
 
 static void
@@ -891,7 +846,7 @@ const ipckit_backend ipckit__shm_backend = {
     .unlink = ring_unlink,
     .send = ring_send,
     .recv = ring_recv,
-    .stat = ring_stat,
+    .stat = ipckit__shm_stat,
     .info = ring_info,
     .loan = ring_loan,
     .commit = ring_commit,

@@ -62,4 +62,21 @@ _Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
                    offsetof(struct ring_hdr, space_seq) == 256,
                "ring header layout");
 
+/* The header fields a reader relies on, read once. */
+struct ring_hdr_copy {
+    uint32_t magic, version, hdr_size;
+    uint64_t capacity, max_msg, total_size;
+};
+
+/* Copy what a reader relies on of the header @p h (in the mapping, or a
+ * private copy), once: what a racing peer writes afterwards is not seen. */
+void ipckit__ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c);
+
+/* Validate a private copy of a ring header for an object of @p size bytes:
+ * 0, -EINPROGRESS (not published yet), or -EBADMSG / -EPROTO with a detail. */
+int ipckit__ring_hdr_valid(const struct ring_hdr_copy *c, size_t size);
+
+/* shm_objects.c: the ipckit_stat of the ring behind @p name. */
+int ipckit__shm_stat(const ipckit_name *name, ipckit_stat *out);
+
 #endif /* IPCKIT_BACKENDS_SHM_RING_H */

@@ -402,6 +402,8 @@ START_TEST(bad_arguments_and_options)
     ck_assert_int_eq(ipckit_object_stat(q0.name, &o), -ENOENT);
     ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "no queue"));
 
+    /* what a backend's remove_stale says of an object replaced meanwhile */
+    ck_assert_str_eq(ipckit_errname(-ESTALE), "ESTALE");
     ck_assert_int_eq(ipckit_object_list(NULL, NULL, NULL), -EINVAL);
     lo.version = 0;
     ck_assert_int_eq(ipckit_object_list(&lo, count_all, counts), -EINVAL);
