@@ -63,8 +63,15 @@ typedef struct ipckit_backend {
      * lists merged from the options and the name's "trust" parameter: an
      * object the backend did not create itself must pass
      * ipckit_backend_check_owner() before it is used. On failure the
-     * backend has released everything it took and the core will not call
-     * close. May block until @p deadline (from opts->open_timeout_ms).
+     * backend has released everything it took (an object it created
+     * included) and the core will not call close. May block until
+     * @p deadline (from opts->open_timeout_ms).
+     *
+     * Returns a negative errno, or 0. From abi_version 4 on, an open that
+     * created its object returns 1 instead: the core then records this
+     * process as its creator, for the schemes whose objects the kernel
+     * keeps no creator for (a creator record, docs/reliability.md), with
+     * the identity the backend's identify gives.
      */
     int (*open)(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
                 const struct timespec *deadline);
@@ -166,22 +173,43 @@ typedef struct ipckit_backend {
      * Optional: call @p emit for every object of this scheme that can be
      * found (@p opts gives the directories of path-based schemes), until
      * it returns non-zero; return that value, 0, or a negative errno. The
-     * object passed to @p emit is valid during the call only.
+     * object passed to @p emit is valid during the call only; fill it as
+     * describe does, every field it cannot tell cheaply left unknown (-1,
+     * ""). The core fills version, creator (from creator_pid and
+     * creator_start) and, for the schemes it keeps creator records for,
+     * the creator itself.
      */
     int (*list)(const ipckit_list_opts *opts,
                 int (*emit)(const ipckit_object *o, void *ctx), void *ctx);
 
-    /** Optional: describe the object behind @p name (ipckit_object_stat()). */
+    /**
+     * Optional: describe the object behind @p name (ipckit_object_stat()).
+     * The core passes @p out with every number -1, every text "", scheme
+     * and kind "" and holds -1, and fills what list leaves to it; it also
+     * counts the users of an object that is a file (where, dev and ino)
+     * when the backend leaves users at -1. -ENOENT when nothing is there.
+     */
     int (*describe)(const ipckit_name *name, ipckit_object *out);
 
     /**
      * Optional: remove @p o, which the core judged stale (its creator is
      * gone and nobody uses it): only if it is still the object described
-     * (@p o->identity) and, unless @p flags has IPCKIT_STALE_DISCARD, holds
-     * nothing. 0; -ESTALE when it is another object now; -EBUSY when it is
-     * in use or holds data now; or another negative errno.
+     * (its id, inode, @p o->identity) and, unless @p flags has
+     * IPCKIT_STALE_DISCARD, still holds nothing. 0; -ESTALE when it is
+     * another object now; -EBUSY when it is in use or holds data now;
+     * -ENOENT when it is gone; or another negative errno, with a detail
+     * (ipckit_backend_fail()) that the report passes on.
      */
     int (*remove_stale)(const ipckit_object *o, unsigned flags);
+
+    /**
+     * Optional: describe the object that channel @p state has open, as
+     * describe would (its identity at least: name, where, uid, dev, ino,
+     * key, id, identity), with @p out prepared as for describe. The core
+     * calls it after an open that returned 1 (it created the object), to
+     * write the creator record; without it, the object has none.
+     */
+    int (*identify)(void *state, ipckit_object *out);
 } ipckit_backend;
 
 /**

@@ -72,7 +72,7 @@
 #include <bsd/string.h>
 
 #include "../core/internal.h"
-#include "../os/records.h"
+#include "../core/objects.h"
 
 #define FIFO_MAGIC 0x4b49u /* "IK" in little-endian memory */
 #define FIFO_VERSION 1u
@@ -238,45 +238,6 @@ fifo_remove_at(int dfd, const char *leaf, const struct stat *was)
     if (!S_ISFIFO(now.st_mode) || !fifo_same(&now, was))
         return -EBUSY;
     return unlinkat(dfd, leaf, 0) < 0 ? -errno : 0;
-}
-
-/*
- * The creator-record identity of the FIFO @p sb. It is read by @p path (the
- * record keeps the path), so it counts only if the path still names that
- * very inode; otherwise the FIFO has no identity to find a record by.
- */
-static bool
-fifo_identity(const char *path, const struct stat *sb, struct ipckit__crec *obj,
-              unsigned long *owner)
-{
-    return ipckit__crec_fifo_identity(path, obj, owner) == 0 &&
-           obj->dev == (unsigned long long) sb->st_dev &&
-           obj->ino == (unsigned long long) sb->st_ino;
-}
-
-/*
- * Record this process as the creator of the FIFO just made at @p path
- * (inode @p made). The record holds the absolute path, so that a reader
- * in another directory can check that it still names the FIFO.
- */
-static bool
-fifo_record_created(const char *path, const struct stat *made, struct ipckit__crec *rec)
-{
-    unsigned long owner = 0;
-    size_t len = 0;
-    if (!fifo_identity(path, made, rec, &owner))
-        return false;
-    if (path[0] != '/') {
-        if (getcwd(rec->target, sizeof rec->target) == NULL)
-            return false;
-        len = strlen(rec->target);
-        if (len > 1 && strlcat(rec->target, "/", sizeof rec->target) >= sizeof rec->target)
-            return false;
-        len = strlen(rec->target);
-    }
-    if (strlcpy(rec->target + len, path, sizeof rec->target - len) >= sizeof rec->target - len)
-        return false;
-    return ipckit__creator_write(rec) == 0;
 }
 
 /* ---- one receiver -------------------------------------------------------- */
@@ -536,8 +497,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
 {
     struct fifo *f = state;
     const char *path = ipckit_name_target(name), *leaf;
-    bool created = false, checked = false, recorded = false;
-    struct ipckit__crec rec;
+    bool created = false, checked = false;
     struct stat sb, fsb;
     long stream = 0;
     ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, 50000);
@@ -597,10 +557,6 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         rc = fifo_chmod_created(dfd, leaf, path, &sb, opts->mode);
         if (rc < 0)
             goto fail;
-        /* The kernel keeps no creator: record it beside, before the wait
-         * for a reader. Without a record the FIFO is only "creator
-         * unknown", so this never fails the open. */
-        recorded = fifo_record_created(path, &sb, &rec);
     }
 
     for (;;) {
@@ -633,10 +589,9 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     if (f->reader) {
         rc = fifo_claim_reader(f, deadline);
         if (rc == -EBUSY) {
-            /* another receiver has it: the FIFO (and the record of this
-             * open, if it made it just now) is in use, not this open's to
-             * take back */
-            created = recorded = false;
+            /* another receiver has it: the FIFO, if this open made it
+             * just now, is in use, not this open's to take back */
+            created = false;
         }
         if (rc < 0)
             goto fail;
@@ -682,7 +637,8 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         }
     }
     (void) close(dfd);
-    return 0;
+    /* created: the kernel keeps no creator, the core records it */
+    return created ? 1 : 0;
 fail:
     if (f->bfd >= 0)
         (void) close(f->bfd);
@@ -692,8 +648,6 @@ fail:
     f->fd = -1;
     free(f->rbuf);
     f->rbuf = NULL;
-    if (recorded)
-        ipckit__creator_unlink(&rec);
     /* Only the FIFO this open made, where it made it; not whatever the path
      * names now. A FIFO replaced before it could be checked is not ours. */
     if (created && checked)
@@ -730,13 +684,23 @@ fifo_interrupt(void *state)
     return f->waker < 0 ? -ENOTSUP : ipckit_waker_wake(f->waker);
 }
 
+/* The FIFO this channel has open, for its creator record: described by its
+ * path, which must still lead to it. */
+static int
+fifo_identify(void *state, ipckit_object *out)
+{
+    struct fifo *f = state;
+    int rc = ipckit__fifo_object(f->path, out);
+    if (rc == 0 && (out->dev != (unsigned long long) f->dev ||
+                    out->ino != (unsigned long long) f->ino))
+        return -ESTALE;
+    return rc;
+}
+
 static int
 fifo_unlink(const ipckit_name *name)
 {
     const char *path = ipckit_name_target(name), *leaf;
-    struct ipckit__crec obj;
-    unsigned long owner = 0;
-    bool drop_record;
     struct stat sb;
     int rc, dfd = fifo_open_dir(path, &leaf);
     if (dfd < 0)
@@ -744,8 +708,6 @@ fifo_unlink(const ipckit_name *name)
     rc = fifo_check_at(dfd, leaf, path, false, &sb);
     if (rc < 0)
         goto out;
-    /* Find the FIFO's record while the path still names it. */
-    drop_record = fifo_identity(path, &sb, &obj, &owner) && ipckit__creator_removable(&obj, owner);
     rc = fifo_remove_at(dfd, leaf, &sb);
     if (rc == -EBUSY)
         rc = ipckit_backend_fail(rc,
@@ -753,8 +715,6 @@ fifo_unlink(const ipckit_name *name)
                                   path);
     else if (rc < 0)
         rc = ipckit_backend_fail(rc, "fifo: unlink \"%s\": %s", path, strerror(-rc));
-    else if (drop_record)
-        ipckit__creator_unlink(&obj);
 out:
     (void) close(dfd);
     return rc;
@@ -771,13 +731,7 @@ fifo_stat(const ipckit_name *name, ipckit_stat *out)
         return rc;
     out->mode = sb.st_mode & 07777;
     out->max_msg_size = (long) FIFO_MAX_DEFAULT;
-    {
-        /* A FIFO keeps no creator; ipckit's record may. */
-        struct ipckit__crec obj;
-        unsigned long owner = 0;
-        if (fifo_identity(path, &sb, &obj, &owner))
-            out->creator_pid = ipckit__creator_pid(&obj, owner);
-    }
+    /* A FIFO keeps no creator: the core reads ipckit's record */
     return 0;
 }
 
@@ -1398,4 +1352,8 @@ const ipckit_backend ipckit__fifo_backend = {
     .stat = fifo_stat,
     .info = fifo_info,
     .interrupt = fifo_interrupt,
+    .list = ipckit__fifo_list,
+    .describe = ipckit__fifo_describe,
+    .remove_stale = ipckit__fifo_remove_stale,
+    .identify = fifo_identify,
 };

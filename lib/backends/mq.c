@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "../core/internal.h"
-#include "../os/records.h"
+#include "../core/objects.h"
 #include "mq_wake.h"
 
 #ifndef MSG_COPY
@@ -143,22 +143,6 @@ sysvmq_fail(struct sysvmq *q, const char *op, int e)
                                 strerror(e));
 }
 
-/* The identity of queue @p id as a creator record sees it, and its owner. */
-static int
-sysvmq_identity(int id, key_t key, struct ipckit__crec *obj, unsigned long *owner)
-{
-    struct msqid_ds ds;
-    if (msgctl(id, IPC_STAT, &ds) < 0)
-        return -errno;
-    memset(obj, 0, sizeof *obj);
-    obj->kind = IPCKIT__CREC_MQ;
-    obj->key = (unsigned long) (uint32_t) key;
-    obj->id = id;
-    obj->ctime = (long long) ds.msg_ctime;
-    *owner = (unsigned long) ds.msg_perm.uid;
-    return 0;
-}
-
 /*
  * The permissions of queue @p id: IPC_STAT, or, for a queue this process may
  * not read (a sender with write permission only), MSG_STAT_ANY (Linux 4.17)
@@ -198,10 +182,8 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
 {
     struct sysvmq *q = state;
     struct msqid_ds ds;
-    struct ipckit__crec rec;
-    unsigned long owner = 0;
     int access = ((flags & IPCKIT_SEND) ? 0200 : 0) | ((flags & IPCKIT_RECV) ? 0400 : 0);
-    bool created = false, recorded = false;
+    bool created = false;
     unsigned qmode = opts->mode; /* the queue's mode, for its companion */
     const char *peers;
     long msgmax;
@@ -279,13 +261,6 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
             goto fail;
         }
     }
-    /* The kernel keeps no creator for a queue: record it beside, once the
-     * queue is set up (IPC_SET changes the ctime the record holds). Without
-     * a record the queue is only "creator unknown", so no failure here
-     * fails the open. */
-    if (created && sysvmq_identity(q->id, q->key, &rec, &owner) == 0)
-        recorded = ipckit__creator_write(&rec) == 0;
-
     /* The channel's limit: msgmax, the queue's capacity (when this process
      * may read it) and the caller's max_msg_size, whichever is smallest. */
     msgmax = sysvmq_msgmax();
@@ -321,10 +296,10 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
         }
     }
     q->interruptible = (opts->flags & IPCKIT_OPT_INTERRUPTIBLE) != 0;
-    return 0;
+    /* created: the core records the creator, once the queue is set up
+     * (IPC_SET above changes the ctime the record holds) */
+    return created ? 1 : 0;
 fail:
-    if (recorded)
-        ipckit__creator_unlink(&rec);
     if (created)
         (void) msgctl(q->id, IPC_RMID, NULL);
     q->id = -1;
@@ -345,12 +320,17 @@ sysvmq_close(void *state)
     return 0;
 }
 
+/* The queue this channel has open, for its creator record. */
+static int
+sysvmq_identify(void *state, ipckit_object *out)
+{
+    struct sysvmq *q = state;
+    return ipckit__mq_object(q->id, (long long) q->key, out);
+}
+
 static int
 sysvmq_unlink(const ipckit_name *name)
 {
-    struct ipckit__crec obj;
-    unsigned long owner = 0;
-    bool drop_record;
     key_t key;
     int id, rc = sysvmq_key(name, &key);
     if (rc < 0)
@@ -361,18 +341,6 @@ sysvmq_unlink(const ipckit_name *name)
             mqw_remove(key); /* a program that is not ipckit removed the queue */
         return id;
     }
-    /* Find the queue's record before the queue goes: afterwards its id
-     * names nothing. A queue this process may not IPC_STAT (no read
-     * permission) still has its id; only the ctime is then unknown. */
-    if (sysvmq_identity(id, key, &obj, &owner) < 0) {
-        memset(&obj, 0, sizeof obj);
-        obj.kind = IPCKIT__CREC_MQ;
-        obj.key = (unsigned long) (uint32_t) key;
-        obj.id = id;
-        obj.ctime = -1;
-        owner = (unsigned long) geteuid();
-    }
-    drop_record = ipckit__creator_removable(&obj, owner);
     if (msgctl(id, IPC_RMID, NULL) < 0) {
         int e = errno;
         if (e == EINVAL || e == EIDRM) {
@@ -383,8 +351,6 @@ sysvmq_unlink(const ipckit_name *name)
         return ipckit_backend_fail(-e, "mq: remove queue %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
-    if (drop_record)
-        ipckit__creator_unlink(&obj);
     mqw_remove(key);
     return 0;
 }
@@ -414,14 +380,7 @@ sysvmq_stat(const ipckit_name *name, ipckit_stat *out)
     out->max_msg_size = (long) ds.msg_qbytes < msgmax ? (long) ds.msg_qbytes : msgmax;
     out->last_send_pid = (long) ds.msg_lspid;
     out->last_recv_pid = (long) ds.msg_lrpid;
-    {
-        /* System V keeps no creator for queues; ipckit's record may. */
-        struct ipckit__crec obj;
-        unsigned long owner = 0;
-        out->creator_pid = sysvmq_identity(id, key, &obj, &owner) == 0
-                               ? ipckit__creator_pid(&obj, owner)
-                               : -1;
-    }
+    /* System V keeps no creator for queues: the core reads ipckit's record */
     out->mode = (unsigned) ds.msg_perm.mode & 0777u;
     return 0;
 }
@@ -629,4 +588,8 @@ const ipckit_backend ipckit__sysv_mq_backend = {
     .stat = sysvmq_stat,
     .info = sysvmq_info,
     .interrupt = sysvmq_interrupt,
+    .list = ipckit__mq_list,
+    .describe = ipckit__mq_describe,
+    .remove_stale = ipckit__mq_remove_stale,
+    .identify = sysvmq_identify,
 };

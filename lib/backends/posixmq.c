@@ -41,7 +41,7 @@
 #include <bsd/string.h>
 
 #include "../core/internal.h"
-#include "../os/records.h"
+#include "../core/objects.h"
 
 struct posixmq {
     mqd_t mq;
@@ -75,31 +75,14 @@ posixmq_name(const ipckit_name *name, char *out, size_t cap)
     return 0;
 }
 
-/* The identity of the queue open as @p fd, named @p n, for a creator record. */
-static int
-posixmq_identity(int fd, const char *n, struct ipckit__crec *obj, unsigned long *owner)
-{
-    struct stat sb;
-    if (fstat(fd, &sb) < 0)
-        return -errno;
-    memset(obj, 0, sizeof *obj);
-    obj->kind = IPCKIT__CREC_POSIXMQ;
-    obj->ino = (unsigned long long) sb.st_ino;
-    (void) strlcpy(obj->target, n, sizeof obj->target);
-    *owner = (unsigned long) sb.st_uid;
-    return 0;
-}
-
 static int
 posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
              const struct timespec *deadline)
 {
     struct posixmq *q = state;
     struct mq_attr attr, *ap = NULL;
-    struct ipckit__crec rec;
-    unsigned long owner = 0;
     int oflag = O_CLOEXEC, rc;
-    bool created = false, recorded = false;
+    bool created = false;
 
     (void) deadline; /* mq_open never waits */
     q->mq = (mqd_t) -1;
@@ -166,10 +149,6 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
                                   opts->mode, strerror(errno));
         goto fail;
     }
-    /* The kernel keeps no creator: record it beside. Without a record the
-     * queue is only "creator unknown", so this never fails the open. */
-    if (created && posixmq_identity((int) q->mq, q->name, &rec, &owner) == 0)
-        recorded = ipckit__creator_write(&rec) == 0;
     if (mq_getattr(q->mq, &attr) < 0) {
         rc = ipckit_backend_fail(-errno, "posixmq: mq_getattr \"%s\": %s", q->name,
                                   strerror(errno));
@@ -201,14 +180,13 @@ posixmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_
             goto fail;
         }
     }
-    return 0;
+    /* created: the kernel keeps no creator, the core records it */
+    return created ? 1 : 0;
 fail:
     free(q->tbuf);
     q->tbuf = NULL;
     (void) mq_close(q->mq);
     q->mq = (mqd_t) -1;
-    if (recorded)
-        ipckit__creator_unlink(&rec);
     if (created)
         (void) mq_unlink(q->name);
     return rc;
@@ -230,32 +208,25 @@ posixmq_close(void *state)
     return rc;
 }
 
+/* The queue this channel has open, for its creator record. */
+static int
+posixmq_identify(void *state, ipckit_object *out)
+{
+    struct posixmq *q = state;
+    return ipckit__posixmq_object((int) q->mq, q->name, out);
+}
+
 static int
 posixmq_unlink(const ipckit_name *name)
 {
     char n[NAME_MAX + 2];
-    struct ipckit__crec obj;
-    unsigned long owner = 0;
-    bool drop_record = false;
-    mqd_t mq;
     int rc = posixmq_name(name, n, sizeof n);
     if (rc < 0)
         return rc;
-    /* Find the queue's record while the queue still has its inode. */
-    mq = mq_open(n, O_RDONLY | O_CLOEXEC);
-    if (mq == (mqd_t) -1 && errno == EACCES)
-        mq = mq_open(n, O_WRONLY | O_CLOEXEC);
-    if (mq != (mqd_t) -1) {
-        drop_record = posixmq_identity((int) mq, n, &obj, &owner) == 0 &&
-                      ipckit__creator_removable(&obj, owner);
-        (void) mq_close(mq);
-    }
     if (mq_unlink(n) < 0) {
         int e = errno;
         return ipckit_backend_fail(-e, "posixmq: unlink \"%s\": %s", n, strerror(e));
     }
-    if (drop_record)
-        ipckit__creator_unlink(&obj);
     return 0;
 }
 
@@ -284,14 +255,7 @@ posixmq_stat(const ipckit_name *name, ipckit_stat *out)
         out->max_msg_size = attr.mq_msgsize;
         out->max_bytes = attr.mq_maxmsg * attr.mq_msgsize;
         out->mode = (unsigned) sb.st_mode & 0777u;
-        {
-            /* POSIX queues keep no creator; ipckit's record may. */
-            struct ipckit__crec obj;
-            unsigned long owner = 0;
-            out->creator_pid = posixmq_identity((int) mq, n, &obj, &owner) == 0
-                                   ? ipckit__creator_pid(&obj, owner)
-                                   : -1;
-        }
+        /* POSIX queues keep no creator: the core reads ipckit's record */
         /* On Linux, reading the descriptor gives "QSIZE:n NOTIFY:..." */
         len = read((int) mq, line, sizeof line - 1);
         if (len > 0) {
@@ -432,4 +396,8 @@ const ipckit_backend ipckit__posix_mq_backend = {
     .stat = posixmq_stat,
     .interrupt = posixmq_interrupt,
     .info = posixmq_info,
+    .list = ipckit__posixmq_list,
+    .describe = ipckit__posixmq_describe,
+    .remove_stale = ipckit__posixmq_remove_stale,
+    .identify = posixmq_identify,
 };

@@ -61,15 +61,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../os/shm_object.h"
-#include "shm_bell.h"
+#include "shm_ring.h"
+#include "../core/objects.h"
 
-#define RING_MAGIC IPCKIT__SHMOBJ_RING_MAGIC
-#define RING_VERSION 2u
-#define RING_HDR 4096u
-#define RING_REC 16u
-#define RING_CAP_MIN ((uint64_t) 4096)
-#define RING_CAP_MAX ((uint64_t) 1 << 30)
 #define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
 #define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
 #define RING_SPIN_DEFAULT 2000L
@@ -80,51 +74,6 @@
 #define RING_SPIN_YIELD_EVERY 256L
 #define RING_SPIN_SLACK_NS 3000L
 #define RING_SPIN_PROBE 64u
-
-struct ring_hdr {
-    _Atomic uint32_t magic;
-    uint32_t version;
-    uint32_t hdr_size;
-    int32_t creator_pid;
-    uint64_t capacity;
-    uint64_t max_msg;
-    uint64_t total_size;
-    uint64_t reserved0;
-    uint64_t creator_start; /* IPCKIT__SHMOBJ_CREATOR_START_OFFSET */
-    /* producers' side, written under send_lock */
-    alignas(64) ipckit__lock send_lock;
-    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
-    _Atomic uint64_t tail;
-    _Atomic uint64_t msgs_in;
-    _Atomic int32_t last_send_pid;
-    /* consumers' side, written under recv_lock */
-    alignas(64) ipckit__lock recv_lock;
-    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
-    _Atomic uint64_t head;
-    _Atomic uint64_t msgs_out;
-    _Atomic int32_t last_recv_pid;
-    /* futex words and waiter counts */
-    alignas(64) _Atomic uint32_t data_seq;
-    _Atomic uint32_t recv_sleepers;
-    alignas(64) _Atomic uint32_t space_seq;
-    _Atomic uint32_t send_sleepers;
-    /* the receivers' pollable descriptors (shm_bell.h) */
-    alignas(64) struct ipckit__bell_shared bell;
-};
-
-_Static_assert(sizeof(struct ring_hdr) <= RING_HDR, "ring header fits its page");
-/* The layout is a format shared between processes (docs/backends/shm.md). */
-_Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
-                   offsetof(struct ring_hdr, creator_start) ==
-                       IPCKIT__SHMOBJ_CREATOR_START_OFFSET &&
-                   offsetof(struct ring_hdr, send_lock) == 64 &&
-                   offsetof(struct ring_hdr, tail) == 72 &&
-                   offsetof(struct ring_hdr, recv_lock) == 128 &&
-                   offsetof(struct ring_hdr, head) == 136 &&
-                   offsetof(struct ring_hdr, data_seq) == 192 &&
-                   offsetof(struct ring_hdr, space_seq) == 256 &&
-                   offsetof(struct ring_hdr, bell) == 320,
-               "ring header layout");
 
 struct ring_rec {
     uint32_t len;
@@ -393,14 +342,8 @@ ring_init(void *base, size_t size, void *arg)
     return 0;
 }
 
-/* The header fields a reader relies on, read once. */
-struct ring_hdr_copy {
-    uint32_t magic, version, hdr_size;
-    uint64_t capacity, max_msg, total_size;
-};
-
-static void
-ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
+void
+ipckit__ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
 {
     c->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
     /* what a racing peer writes from here on is not seen: only the copy
@@ -412,10 +355,8 @@ ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
     c->total_size = *(const volatile uint64_t *) &h->total_size;
 }
 
-/* Validate a private copy of a ring header for an object of @p size bytes:
- * 0, -EINPROGRESS (not published yet), or -EBADMSG / -EPROTO with a detail. */
-static int
-ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
+int
+ipckit__ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
 {
     if (size < RING_HDR)
         return ipckit_backend_fail(-EBADMSG,
@@ -452,9 +393,9 @@ ring_check(void *base, size_t size, void *arg)
     struct ring_hdr_copy c;
     int rc;
     if (size < RING_HDR)
-        return ring_hdr_valid(NULL, size);
-    ring_hdr_read(base, &c);
-    rc = ring_hdr_valid(&c, size);
+        return ipckit__ring_hdr_valid(NULL, size);
+    ipckit__ring_hdr_read(base, &c);
+    rc = ipckit__ring_hdr_valid(&c, size);
     if (rc < 0)
         return rc;
     if (want->max_msg != 0 && want->max_msg != c.max_msg)
@@ -631,43 +572,6 @@ ring_unlink(const ipckit_name *name)
     if (rc < 0)
         return rc;
     return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_ANY);
-}
-
-static int
-ring_stat(const ipckit_name *name, ipckit_stat *out)
-{
-    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
-    struct ring_hdr h; /* a private copy, read with pread(): nothing is mapped */
-    struct ring_hdr_copy c;
-    struct stat sb;
-    ssize_t n;
-    int rc = ipckit__shmobj_posix_name(name, pname, sizeof pname);
-    if (rc < 0)
-        return rc;
-    n = ipckit__shmobj_peek(pname, &h, sizeof h, &sb);
-    if (n < 0)
-        return (int) n;
-    if ((size_t) n < sizeof h)
-        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
-                                    pname, (long long) sb.st_size);
-    ring_hdr_read(&h, &c);
-    rc = ring_hdr_valid(&c, (size_t) sb.st_size);
-    if (rc == -EINPROGRESS)
-        return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not set up yet", pname);
-    if (rc < 0)
-        return rc;
-    {
-        uint64_t head = h.head, tail = h.tail, in = h.msgs_in, outm = h.msgs_out;
-        out->messages = in >= outm && in - outm <= c.capacity ? (long) (in - outm) : -1;
-        out->bytes = tail >= head && tail - head <= c.capacity ? (long) (tail - head) : -1;
-    }
-    out->max_bytes = (long) c.capacity;
-    out->max_msg_size = (long) c.max_msg;
-    out->last_send_pid = h.last_send_pid;
-    out->last_recv_pid = h.last_recv_pid;
-    out->creator_pid = h.creator_pid;
-    out->mode = sb.st_mode & 07777;
-    return 0;
 }
 
 static void
@@ -1077,7 +981,7 @@ const ipckit_backend ipckit__shm_backend = {
     .unlink = ring_unlink,
     .send = ring_send,
     .recv = ring_recv,
-    .stat = ring_stat,
+    .stat = ipckit__shm_stat,
     .info = ring_info,
     .fd = ring_fd,
     .loan = ring_loan,
@@ -1086,4 +990,7 @@ const ipckit_backend ipckit__shm_backend = {
     .release = ring_release,
     .interrupt = ring_interrupt,
     .ctl = ring_ctl,
+    .list = ipckit__shm_list,
+    .describe = ipckit__shm_describe,
+    .remove_stale = ipckit__shm_remove_stale,
 };

@@ -11,6 +11,7 @@
 #include <bsd/string.h>
 
 #include "internal.h"
+#include "objects.h"
 
 #define IPCKIT__KNOWN_FLAGS (IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL | IPCKIT_NONBLOCK)
 
@@ -27,8 +28,8 @@ ipckit_version_string(void)
 }
 
 /* Parse @p text and find its backend; on failure the thread detail says why. */
-static int
-resolve(const char *text, ipckit_name **name, const ipckit_backend **be)
+int
+ipckit__name_resolve(const char *text, ipckit_name **name, const ipckit_backend **be)
 {
     int rc = ipckit_name_parse(text, name);
     if (rc < 0)
@@ -107,7 +108,7 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
     rc = ipckit__opts_resolve(opts, &o);
     if (rc < 0)
         return rc;
-    rc = resolve(name, &n, &be);
+    rc = ipckit__name_resolve(name, &n, &be);
     if (rc < 0)
         return rc;
     rc = ipckit__trust_merge(n, &o, &trust);
@@ -137,6 +138,10 @@ ipckit_open(ipckit_channel **out, const char *name, unsigned flags, const ipckit
         return rc;
     }
     ipckit_name_free(n);
+    /* From ABI 4 on, 1 says that this open created the object: the core
+     * records its creator where the kernel keeps none. */
+    if (rc > 0 && be->abi_version >= 4)
+        ipckit__creator_opened(be, ch->state);
     if (be->info != NULL)
         be->info(ch->state, &ch->caps, &ch->max_msg);
     if (!ipckit__backend_zerocopy(be))
@@ -171,14 +176,19 @@ ipckit_unlink(const char *name)
     int rc;
 
     ipckit__detail_clear();
-    rc = resolve(name, &n, &be);
+    rc = ipckit__name_resolve(name, &n, &be);
     if (rc < 0)
         return rc;
     if (be->unlink == NULL) {
         ipckit__detail_set("unlink \"%s\": backend %s has nothing to remove", name, be->scheme);
         rc = -ENOTSUP;
     } else {
+        /* the creator record goes with the object: found before, removed after */
+        struct ipckit__crec rec;
+        bool drop = ipckit__creator_before_unlink(be, n, &rec);
         rc = be->unlink(n);
+        if (rc == 0 && drop)
+            ipckit__creator_after_unlink(&rec);
     }
     ipckit_name_free(n);
     return rc;
@@ -194,7 +204,7 @@ ipckit_stat_name(const char *name, ipckit_stat *out)
     ipckit__detail_clear();
     if (out == NULL)
         return -EINVAL;
-    rc = resolve(name, &n, &be);
+    rc = ipckit__name_resolve(name, &n, &be);
     if (rc < 0)
         return rc;
     memset(out, 0xff, sizeof *out); /* every field -1 unless the backend knows it */
@@ -205,6 +215,9 @@ ipckit_stat_name(const char *name, ipckit_stat *out)
         rc = -ENOTSUP;
     } else {
         rc = be->stat(n, out);
+        /* the kernel keeps no creator for some objects: their record may */
+        if (rc == 0 && out->creator_pid < 0)
+            out->creator_pid = ipckit__creator_stat_pid(be, n);
     }
     ipckit_name_free(n);
     return rc;

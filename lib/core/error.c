@@ -50,6 +50,7 @@
     X(ENOTSUP, "operation not supported by this backend")                                 \
     X(ENOTCONN, "not connected")                                                          \
     X(ETIMEDOUT, "timed out")                                                             \
+    X(ESTALE, "object was replaced by another meanwhile")                                 \
     X(ECANCELED, "operation canceled")                                                    \
     X(EOWNERDEAD, "previous owner died holding the lock; state may be inconsistent")      \
     X(ENOTRECOVERABLE, "state not recoverable")

@@ -52,7 +52,7 @@ ipckit__crec_leaf(const struct ipckit__crec *r, char *buf, size_t cap)
 
 /* Start time of process @p pid (field 22 of /proc/PID/stat, clock ticks
  * after boot), 0 if unknown: what tells a creator from a later process that
- * got the same pid. The library, the tool and the tests share this copy. */
+ * got the same pid. The library and the tests share this copy. */
 unsigned long long
 ipckit__crec_proc_start(long pid)
 {

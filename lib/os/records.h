@@ -10,8 +10,11 @@
  * The code is in records.c, which uses only the C library: the library
  * compiles it, and the test kit and the fuzz targets link it as the
  * internal static library ipckit_records, so that they parse records with
- * the same code without the library exporting anything. A record is input from a world-writable directory:
- * the reader bounds what it reads and accepts only the exact format.
+ * the same code without the library exporting anything. In the library,
+ * only the core uses it (core/creators.c, core/stale.c): backends say that
+ * they created an object and what it is, and never touch a record. A
+ * record is input from a world-writable directory: the reader bounds what
+ * it reads and accepts only the exact format.
  */
 #ifndef IPCKIT_CREATOR_RECORD_H
 #define IPCKIT_CREATOR_RECORD_H

@@ -89,9 +89,9 @@ int ipckit__shmobj_unlink(const char *pname, unsigned kinds);
  * Both ipckit objects in /dev/shm (ring and region) record their creator:
  * the pid at offset 12 and, at this offset, the creator's start time
  * (field 22 of /proc/PID/stat, clock ticks after boot), so that a pid that
- * was reused is not mistaken for the creator. "ipckit ls" and
- * "ipckit rm --stale" read them. ipckit__proc_start_time() (core/internal.h)
- * reads the start time.
+ * was reused is not mistaken for the creator. The object API reads them
+ * (backends/shm_objects.c). ipckit__proc_start_time() (os/records.h) reads
+ * the start time.
  */
 #define IPCKIT__SHMOBJ_CREATOR_START_OFFSET 48
 

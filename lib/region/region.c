@@ -37,55 +37,7 @@
 
 #include <ipckit/region.h>
 
-#include "../os/shm_object.h"
-
-#define REGION_MAGIC IPCKIT__SHMOBJ_REGION_MAGIC
-#define REGION_VERSION 2u
-#define REGION_HDR 4096u
-#define REGION_SIZE_MAX ((size_t) 1 << 40)
-
-#define STORE_MAGIC 0x53564b49u /* "IKVS" */
-#define STORE_VERSION 1u
-#define CHUNK 64u
-#define CHUNK_PAYLOAD (CHUNK - 8u)
-
-struct region_hdr {
-    _Atomic uint32_t magic;
-    uint32_t version;
-    uint32_t hdr_size;
-    int32_t creator_pid;
-    uint64_t data_size;
-    uint64_t total_size;
-    uint64_t reserved0[2];
-    uint64_t creator_start; /* IPCKIT__SHMOBJ_CREATOR_START_OFFSET */
-    alignas(64) ipckit__lock lock;
-};
-
-_Static_assert(offsetof(struct region_hdr, creator_pid) == 12 &&
-                   offsetof(struct region_hdr, creator_start) ==
-                       IPCKIT__SHMOBJ_CREATOR_START_OFFSET &&
-                   offsetof(struct region_hdr, lock) == 64,
-               "region header layout");
-
-_Static_assert(sizeof(struct region_hdr) <= REGION_HDR, "region header fits its page");
-
-struct region_store {
-    _Atomic uint32_t magic;
-    uint32_t version;
-    uint32_t nentries;
-    uint32_t nchunks;
-};
-
-struct region_entry {
-    _Atomic int64_t key;
-    _Atomic uint64_t desc;
-};
-
-struct region_chunk {
-    _Atomic uint32_t next; /* index + 1 of the next chunk; 0 ends the chain */
-    _Atomic uint32_t sum;  /* head chunk: checksum of key, length and value */
-    unsigned char payload[CHUNK_PAYLOAD];
-};
+#include "region_format.h"
 
 struct region_layout {
     uint32_t nentries, nchunks;
@@ -312,12 +264,8 @@ region_layout(size_t size, struct region_layout *l)
 {
     size_t rest, n;
     memset(l, 0, sizeof *l);
-    n = size / 512;
-    if (n < 4)
-        n = 4;
-    if (n > 65536)
-        n = 65536;
-    l->nentries = (uint32_t) n;
+    l->nentries = region_store_entries(size);
+    n = l->nentries;
     l->entries_off = sizeof(struct region_store);
     rest = size > l->entries_off + n * sizeof(struct region_entry)
                ? size - l->entries_off - n * sizeof(struct region_entry)

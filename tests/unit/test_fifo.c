@@ -1216,28 +1216,27 @@ START_TEST(unlink_through_linked_directory)
 END_TEST
 
 /*
- * What statx() below does once, when armed: swap s->d for a symbolic link
- * to s->victim, as an attacker would between ipckit_unlink()'s check of the
- * FIFO and its removal (the library reads the FIFO's identity with statx()
- * in between, to find its creator record).
+ * What unlinkat() below does once, when armed, just before the real one:
+ * swap s->d for a symbolic link to s->victim, as an attacker would between
+ * ipckit_unlink()'s check of the FIFO and its removal.
  */
 static const struct swap_paths *swap_armed;
 static int swap_done;
 
 int
-statx(int dfd, const char *restrict p, int flags, unsigned mask, struct statx *restrict sx)
+unlinkat(int dfd, const char *p, int flags)
 {
-    static int (*real)(int, const char *restrict, int, unsigned, struct statx *restrict);
+    static int (*real)(int, const char *, int);
     const struct swap_paths *s = swap_armed;
     if (real == NULL) {
-        void *f = dlsym(RTLD_NEXT, "statx");
+        void *f = dlsym(RTLD_NEXT, "unlinkat");
         memcpy(&real, &f, sizeof real);
     }
     if (s != NULL) {
         swap_armed = NULL;
         swap_done = rename(s->d, s->moved) == 0 && symlink(s->victim, s->d) == 0;
     }
-    return real(dfd, p, flags, mask, sx);
+    return real(dfd, p, flags);
 }
 
 START_TEST(unlink_ignores_directory_swapped_meanwhile)
@@ -1252,8 +1251,8 @@ START_TEST(unlink_ignores_directory_swapped_meanwhile)
     swap_armed = &s;
     rc = ipckit_unlink(s.name);
     swap_armed = NULL;
-    ck_assert_msg(swap_done, "no statx() between the check and the removal: this test needs"
-                             " another place to swap the directory");
+    ck_assert_msg(swap_done, "no unlinkat() after the check: this test needs another place"
+                             " to swap the directory");
     victim_intact(&s);
     /* the FIFO that was checked is the one removed, from the directory it was in */
     ck_assert_msg(rc == 0, "unlink: %s (%s)", ipckit_errname(rc), ipckit_error_detail());
