@@ -1,0 +1,53 @@
+/*
+ * ipckit backend "fifo:": a channel's state, shared by the opening side
+ * (fifo.c) and the frames (fifo_frames.c). Not installed; nothing here is
+ * exported.
+ */
+#ifndef IPCKIT_BACKENDS_FIFO_H
+#define IPCKIT_BACKENDS_FIFO_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+
+struct fifo {
+    int fd;
+    int idle_fd;          /* reader: its own write end, held after -EPIPE, or -1 */
+    int bfd;              /* writer: a blocking write end of the same FIFO, for sends
+                             that wait as long as needed (one write(), as a raw
+                             writer's); -1 without /proc */
+    int waker;            /* IPCKIT_OPT_INTERRUPTIBLE: ipckit_waker_open(); else -1 */
+    bool reader;
+    bool stream;
+    bool broken;          /* framing lost: every recv fails with -EPROTO */
+    bool sigpipe_ignored; /* writer: SIGPIPE was SIG_IGN at open */
+    dev_t dev;            /* the FIFO's inode, as opened */
+    ino_t ino;
+    size_t max_msg;
+    /* reader: bytes read from the pipe, not yet parsed */
+    unsigned char *rbuf;
+    size_t rcap, head, tail;
+    /* reader: a large message being assembled from its frames */
+    unsigned char *abuf;
+    size_t acap, alen, atotal;
+    int64_t atype;
+    bool aactive, aready;
+    bool askip;  /* skipping the rest of a message already reported as discarded */
+    bool orphan; /* skipping frames whose message began unseen; reported */
+    char path[PATH_MAX];
+};
+
+/* fifo.c: the write end a reader holds after the end of the stream. */
+int ipckit__fifo_idle_hold(struct fifo *f);
+void ipckit__fifo_idle_release(struct fifo *f);
+
+/* fifo_frames.c: the backend's send and recv. */
+int ipckit__fifo_send(void *state, long type, const void *buf, size_t len,
+                      const struct timespec *deadline);
+ssize_t ipckit__fifo_recv(void *state, long selector, long *type, void *buf, size_t cap,
+                          const struct timespec *deadline);
+
+#endif
