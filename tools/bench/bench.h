@@ -68,6 +68,8 @@ struct bx_variant {
     ssize_t (*recv_timed)(void *ep, void *buf, size_t cap, int timeout_ms);
     void (*close)(void *ep);
     void (*cleanup)(struct bx_run *r);
+    /* What the functions above share: the ipckit variants' library. */
+    const void *impl;
 };
 
 /*

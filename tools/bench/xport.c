@@ -510,22 +510,132 @@ const struct bx_variant bx_raw_rtsig = {
 
 /* ---- ipckit: the public channel API -------------------------------------- */
 
+/*
+ * The functions the ipckit variants call, taken from one library through a
+ * table: the libipckit this program is linked with. Another build of the
+ * library would be another table for the same code.
+ */
+struct ipk_api {
+    const char *what;          /* for the notes: "this libipckit" */
+    unsigned opts_version;     /* the ipckit_opts version to pass */
+    int (*open)(ipckit_channel **, const char *, unsigned, const ipckit_opts *);
+    int (*close)(ipckit_channel *);
+    int (*unlink)(const char *);
+    int (*send)(ipckit_channel *, const void *, size_t, int);
+    ssize_t (*recv)(ipckit_channel *, void *, size_t, int);
+    unsigned (*caps)(const ipckit_channel *);
+    size_t (*max_msg_size)(const ipckit_channel *);
+    const char *(*error_detail)(void);
+    const ipckit_backend *(*backend_find)(const char *);
+    const char *(*version_string)(void);
+    /* Zero copy: NULL when the library has none of them. */
+    int (*send_loan)(ipckit_channel *, size_t, void **, int);
+    int (*send_commit)(ipckit_channel *, long, size_t);
+    ssize_t (*recv_borrow)(ipckit_channel *, long *, const void **, int);
+    int (*recv_release)(ipckit_channel *);
+};
+
+static const struct ipk_api ipk_linked = {
+    "this libipckit", IPCKIT_OPTS_VERSION, ipckit_open, ipckit_close, ipckit_unlink,
+    ipckit_send, ipckit_recv, ipckit_caps, ipckit_max_msg_size, ipckit_error_detail,
+    ipckit_backend_find, ipckit_version_string, ipckit_send_loan, ipckit_send_commit,
+    ipckit_recv_borrow, ipckit_recv_release,
+};
+
+/* What one ipckit variant does with its library. */
+struct ipk_impl {
+    const struct ipk_api *api;
+    const char *param;   /* added to every name at open ("claim=1"), or NULL */
+    bool zerocopy;       /* sends with loans, receives borrowed messages */
+};
+
+/* An open channel and the library it belongs to. */
+struct ipk_ep {
+    const struct ipk_api *api;
+    ipckit_channel *ch;
+};
+
+static const struct ipk_api *
+ipk_api_of(const struct bx_run *r)
+{
+    return ((const struct ipk_impl *) r->var->impl)->api;
+}
+
+/* @p name with the variant's parameter added ("?claim=1", or "&claim=1"
+ * after other parameters); -ENAMETOOLONG when it does not fit. */
+static int
+ipk_name(const struct ipk_impl *im, const char *name, char *buf, size_t cap)
+{
+    int n;
+    if (im->param == NULL)
+        n = snprintf(buf, cap, "%s", name);
+    else
+        n = snprintf(buf, cap, "%s%c%s", name, strchr(name, '?') != NULL ? '&' : '?',
+                     im->param);
+    return n < 0 || (size_t) n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * A variant this library cannot run is skipped, not failed: a library
+ * without the zero-copy functions or whose channels lack
+ * IPCKIT_CAP_ZEROCOPY, one that refuses the variant's name parameter (an
+ * older build that does not know ?claim=1). The probe opens the new object
+ * once with the parameter and closes it again.
+ */
+static int
+ipk_can_run(struct bx_run *r, const struct ipk_impl *im, ipckit_channel *ch, int c)
+{
+    const struct ipk_api *api = im->api;
+    if (im->zerocopy && !(api->caps(ch) & IPCKIT_CAP_ZEROCOPY)) {
+        (void) snprintf(r->err, sizeof r->err, "%.120s: %s: channels have no zero copy",
+                        api->what, r->be->scheme);
+        return 1;
+    }
+    if (im->param != NULL) {
+        char name[BX_NAME_MAX + 16];
+        ipckit_opts o = IPCKIT_OPTS_INIT;
+        ipckit_channel *probe = NULL;
+        int rc;
+        o.version = api->opts_version;
+        if (ipk_name(im, r->names[c], name, sizeof name) < 0) {
+            (void) snprintf(r->err, sizeof r->err, "name of channel %d too long", c);
+            return -1;
+        }
+        rc = api->open(&probe, name, IPCKIT_RECV, &o);
+        if (rc < 0) {
+            (void) snprintf(r->err, sizeof r->err, "%.60s: %s: %.160s", api->what,
+                            rc == -EINVAL ? "refuses the name" : "open", api->error_detail());
+            return rc == -EINVAL ? 1 : -1;
+        }
+        (void) api->close(probe);
+    }
+    return 0;
+}
+
 static int
 ipk_prepare(struct bx_run *r)
 {
+    const struct ipk_impl *im = r->var->impl;
+    const struct ipk_api *api = im->api;
     const char *scheme = r->be->scheme;
     if (r->be->make_name == NULL) {
         (void) snprintf(r->err, sizeof r->err,
                         "the %s: name format is not in the benchmark's table yet", scheme);
         return 1;
     }
-    if (ipckit_backend_find(scheme) == NULL) {
-        (void) snprintf(r->err, sizeof r->err, "this libipckit has no %s: backend", scheme);
+    if (api->backend_find(scheme) == NULL) {
+        (void) snprintf(r->err, sizeof r->err, "%.120s has no %s: backend", api->what, scheme);
+        return 1;
+    }
+    if (im->zerocopy && api->send_loan == NULL) {
+        (void) snprintf(r->err, sizeof r->err, "%.120s has no ipckit_send_loan()", api->what);
         return 1;
     }
     if (r->be->no_object)
         return 0;   /* nothing to create; the names are made at open */
     ipckit_opts o = IPCKIT_OPTS_INIT;
+    /* An older library reads the fields of the version it is given. */
+    o.version = api->opts_version;
     /* A POSIX queue's receiver needs a buffer of the queue's message size:
      * make the queue for the run's size, as the raw half does. */
     if (strcmp(r->be->scheme, "posixmq") == 0) {
@@ -549,34 +659,38 @@ ipk_prepare(struct bx_run *r)
                 rc = -ENAMETOOLONG;
                 break;
             }
-            rc = ipckit_open(&ch, r->names[c], IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+            rc = api->open(&ch, r->names[c], IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
         }
         if (rc < 0) {
             if (r->err[0] == '\0')
                 (void) snprintf(r->err, sizeof r->err, "open %.100s: %.140s", r->names[c],
-                                ipckit_error_detail());
+                                api->error_detail());
             r->names[c][0] = '\0';
             for (int k = 0; k < c; k++)
-                (void) ipckit_unlink(r->names[k]);
+                (void) api->unlink(r->names[k]);
             return -1;
         }
-        if (ipckit_max_msg_size(ch) < r->size ||
-            (r->multi && (ipckit_caps(ch) & (IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV)) !=
+        if (api->max_msg_size(ch) < r->size ||
+            (r->multi && (api->caps(ch) & (IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV)) !=
                              (IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV))) {
-            if (ipckit_max_msg_size(ch) < r->size)
+            if (api->max_msg_size(ch) < r->size)
                 (void) snprintf(r->err, sizeof r->err, "%zu-byte messages exceed the limit of %zu",
-                                r->size, ipckit_max_msg_size(ch));
+                                r->size, api->max_msg_size(ch));
             else
                 (void) snprintf(r->err, sizeof r->err,
                                 "%s: channels are not multi-producer/multi-consumer", scheme);
-            (void) ipckit_close(ch);
+            rc = 1;
+        } else {
+            rc = ipk_can_run(r, im, ch, c);
+        }
+        (void) api->close(ch);
+        if (rc != 0) {
             for (int k = 0; k <= c; k++)
-                (void) ipckit_unlink(r->names[k]);
+                (void) api->unlink(r->names[k]);
             for (int k = 0; k < r->nchan; k++)
                 r->names[k][0] = '\0';
-            return 1;
+            return rc;
         }
-        (void) ipckit_close(ch);
     }
     return 0;
 }
@@ -590,66 +704,70 @@ ipk_parent_after_fork(struct bx_run *r)
 static int
 ipk_open(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
 {
+    const struct ipk_impl *im = r->var->impl;
+    const struct ipk_api *api = im->api;
     ipckit_opts o = IPCKIT_OPTS_INIT;
-    ipckit_channel *ch;
+    struct ipk_ep *e;
+    char name[BX_NAME_MAX + 16];
     int rc;
+    o.version = api->opts_version;
     o.open_timeout_ms = 30000;
     if (r->be->no_object && r->be->make_name(r, chan, dir, r->names[chan],
                                              sizeof r->names[chan]) < 0)
         return -ENAMETOOLONG;
-    rc = ipckit_open(&ch, r->names[chan], dir == BX_SEND ? IPCKIT_SEND : IPCKIT_RECV, &o);
+    if (ipk_name(im, r->names[chan], name, sizeof name) < 0)
+        return -ENAMETOOLONG;
+    e = malloc(sizeof *e);
+    if (e == NULL)
+        return -ENOMEM;
+    e->api = api;
+    rc = api->open(&e->ch, name, dir == BX_SEND ? IPCKIT_SEND : IPCKIT_RECV, &o);
     if (rc < 0) {
-        (void) fprintf(stderr, "ipckit-bench: open %s: %s\n", r->names[chan],
-                       ipckit_error_detail());
+        (void) fprintf(stderr, "ipckit-bench: open %s: %s\n", name, api->error_detail());
+        free(e);
         return rc;
     }
-    *ep = ch;
+    *ep = e;
     return 0;
 }
 
 static int
 ipk_send(void *ep, const void *buf, size_t len)
 {
-    return ipckit_send(ep, buf, len, IPCKIT_FOREVER);
+    const struct ipk_ep *e = ep;
+    return e->api->send(e->ch, buf, len, IPCKIT_FOREVER);
 }
 
 static ssize_t
 ipk_recv(void *ep, void *buf, size_t cap)
 {
-    return ipckit_recv(ep, buf, cap, IPCKIT_FOREVER);
+    const struct ipk_ep *e = ep;
+    return e->api->recv(e->ch, buf, cap, IPCKIT_FOREVER);
 }
 
 static ssize_t
 ipk_recv_timed(void *ep, void *buf, size_t cap, int timeout_ms)
 {
-    return ipckit_recv(ep, buf, cap, timeout_ms);
+    const struct ipk_ep *e = ep;
+    return e->api->recv(e->ch, buf, cap, timeout_ms);
 }
 
 static void
 ipk_close(void *ep)
 {
-    (void) ipckit_close(ep);
+    struct ipk_ep *e = ep;
+    (void) e->api->close(e->ch);
+    free(e);
 }
 
 static void
 ipk_cleanup(struct bx_run *r)
 {
+    const struct ipk_api *api = ipk_api_of(r);
     for (int c = 0; c < r->nchan; c++)
         if (r->names[c][0] != '\0')
-            (void) ipckit_unlink(r->names[c]);
+            (void) api->unlink(r->names[c]);
 }
-
-const struct bx_variant bx_ipckit = {
-    .name = "ipckit",
-    .prepare = ipk_prepare,
-    .parent_after_fork = ipk_parent_after_fork,
-    .open = ipk_open,
-    .send = ipk_send,
-    .recv = ipk_recv,
-    .recv_timed = ipk_recv_timed,
-    .close = ipk_close,
-    .cleanup = ipk_cleanup,
-};
 
 /*
  * Zero copy (backends with IPCKIT_CAP_ZEROCOPY): the sender writes its
@@ -660,61 +778,50 @@ const struct bx_variant bx_ipckit = {
 static int
 ipk_send_zc(void *ep, const void *buf, size_t len)
 {
+    const struct ipk_ep *e = ep;
     void *room;
-    int rc = ipckit_send_loan(ep, len, &room, IPCKIT_FOREVER);
+    int rc = e->api->send_loan(e->ch, len, &room, IPCKIT_FOREVER);
     if (rc < 0)
         return rc;
     memcpy(room, buf, len);
-    return ipckit_send_commit(ep, 1, len);
+    return e->api->send_commit(e->ch, 1, len);
 }
 
 static ssize_t
 ipk_recv_view(void *ep, const void **msg)
 {
-    return ipckit_recv_borrow(ep, NULL, msg, IPCKIT_FOREVER);
+    const struct ipk_ep *e = ep;
+    return e->api->recv_borrow(e->ch, NULL, msg, IPCKIT_FOREVER);
 }
 
 static void
 ipk_release(void *ep)
 {
-    (void) ipckit_recv_release(ep);
+    const struct ipk_ep *e = ep;
+    (void) e->api->recv_release(e->ch);
 }
 
-const struct bx_variant bx_ipckit_zc = {
-    .name = "zerocopy",
-    .prepare = ipk_prepare,
-    .parent_after_fork = ipk_parent_after_fork,
-    .open = ipk_open,
-    .send = ipk_send_zc,
-    .recv = ipk_recv,
-    .recv_view = ipk_recv_view,
-    .release = ipk_release,
-    .close = ipk_close,
-    .cleanup = ipk_cleanup,
-};
+/* The three ipckit variants: the public API as it is; zero copy; and one
+ * sender and one receiver, each holding its side of the ring for as long
+ * as it is open (shm:, ?claim=1: no lock per message). */
+#define IPK_VARIANT(vname, impl_, send_, view_, release_, timed_)                             \
+    {                                                                                        \
+        .name = vname, .prepare = ipk_prepare, .parent_after_fork = ipk_parent_after_fork,   \
+        .open = ipk_open, .send = send_, .recv = ipk_recv, .recv_view = view_,               \
+        .release = release_, .recv_timed = timed_, .close = ipk_close,                       \
+        .cleanup = ipk_cleanup, .impl = impl_                                                \
+    }
 
-/* One sender and one receiver, each holding its side of the ring for as long
- * as it is open (shm:, ?claim=1): no lock per message. */
-static int
-ipk_open_claimed(struct bx_run *r, int chan, enum bx_dir dir, void **ep)
-{
-    struct bx_run own = *r;
-    int n = snprintf(own.names[chan], sizeof own.names[chan], "%s?claim=1", r->names[chan]);
-    if (n < 0 || (size_t) n >= sizeof own.names[chan])
-        return -ENAMETOOLONG;
-    return ipk_open(&own, chan, dir, ep);
-}
+static const struct ipk_impl im_ipckit = { &ipk_linked, NULL, false };
+static const struct ipk_impl im_zc = { &ipk_linked, NULL, true };
+static const struct ipk_impl im_claimed = { &ipk_linked, "claim=1", false };
 
-const struct bx_variant bx_ipckit_claimed = {
-    .name = "claimed",
-    .prepare = ipk_prepare,
-    .parent_after_fork = ipk_parent_after_fork,
-    .open = ipk_open_claimed,
-    .send = ipk_send,
-    .recv = ipk_recv,
-    .close = ipk_close,
-    .cleanup = ipk_cleanup,
-};
+const struct bx_variant bx_ipckit =
+    IPK_VARIANT("ipckit", &im_ipckit, ipk_send, NULL, NULL, ipk_recv_timed);
+const struct bx_variant bx_ipckit_zc =
+    IPK_VARIANT("zerocopy", &im_zc, ipk_send_zc, ipk_recv_view, ipk_release, NULL);
+const struct bx_variant bx_ipckit_claimed =
+    IPK_VARIANT("claimed", &im_claimed, ipk_send, NULL, NULL, NULL);
 
 /* ---- names per scheme ------------------------------------------------------ */
 
