@@ -8,6 +8,7 @@
  * queue, sigqueue/sigwaitinfo with a real-time signal. They do no framing,
  * no timeout handling and no error reporting beyond errno.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -508,15 +509,17 @@ const struct bx_variant bx_raw_rtsig = {
     .cleanup = rawsig_cleanup,
 };
 
-/* ---- ipckit: the public channel API -------------------------------------- */
+/* ---- ipckit: the public channel API, of this build or of --base ----------- */
 
 /*
- * The functions the ipckit variants call, taken from one library through a
- * table: the libipckit this program is linked with. Another build of the
- * library would be another table for the same code.
+ * The functions the ipckit variants call, taken from one library: the
+ * libipckit this program is linked with, or another build of it loaded
+ * with --base=PATH. Both kinds of variant run the code below; only the
+ * table differs, so "ipckit" and "base" move the same traffic through two
+ * builds of the library.
  */
 struct ipk_api {
-    const char *what;          /* for the notes: "this libipckit" */
+    const char *what;          /* for the notes: "this libipckit" or the path */
     unsigned opts_version;     /* the ipckit_opts version to pass */
     int (*open)(ipckit_channel **, const char *, unsigned, const ipckit_opts *);
     int (*close)(ipckit_channel *);
@@ -541,6 +544,11 @@ static const struct ipk_api ipk_linked = {
     ipckit_backend_find, ipckit_version_string, ipckit_send_loan, ipckit_send_commit,
     ipckit_recv_borrow, ipckit_recv_release,
 };
+
+/* Filled by bx_base_open(); what == NULL: no --base. */
+static struct ipk_api ipk_base;
+static void *ipk_base_handle;
+static char ipk_base_path[PATH_MAX];
 
 /* What one ipckit variant does with its library. */
 struct ipk_impl {
@@ -801,9 +809,10 @@ ipk_release(void *ep)
     (void) e->api->recv_release(e->ch);
 }
 
-/* The three ipckit variants: the public API as it is; zero copy; and one
- * sender and one receiver, each holding its side of the ring for as long
- * as it is open (shm:, ?claim=1: no lock per message). */
+/* The three ipckit variants, each once for this build and once for --base:
+ * the public API as it is; zero copy; and one sender and one receiver,
+ * each holding its side of the ring for as long as it is open (shm:,
+ * ?claim=1: no lock per message). */
 #define IPK_VARIANT(vname, impl_, send_, view_, release_, timed_)                             \
     {                                                                                        \
         .name = vname, .prepare = ipk_prepare, .parent_after_fork = ipk_parent_after_fork,   \
@@ -815,6 +824,9 @@ ipk_release(void *ep)
 static const struct ipk_impl im_ipckit = { &ipk_linked, NULL, false };
 static const struct ipk_impl im_zc = { &ipk_linked, NULL, true };
 static const struct ipk_impl im_claimed = { &ipk_linked, "claim=1", false };
+static const struct ipk_impl im_base = { &ipk_base, NULL, false };
+static const struct ipk_impl im_base_zc = { &ipk_base, NULL, true };
+static const struct ipk_impl im_base_claimed = { &ipk_base, "claim=1", false };
 
 const struct bx_variant bx_ipckit =
     IPK_VARIANT("ipckit", &im_ipckit, ipk_send, NULL, NULL, ipk_recv_timed);
@@ -822,6 +834,157 @@ const struct bx_variant bx_ipckit_zc =
     IPK_VARIANT("zerocopy", &im_zc, ipk_send_zc, ipk_recv_view, ipk_release, NULL);
 const struct bx_variant bx_ipckit_claimed =
     IPK_VARIANT("claimed", &im_claimed, ipk_send, NULL, NULL, NULL);
+const struct bx_variant bx_base =
+    IPK_VARIANT("base", &im_base, ipk_send, NULL, NULL, ipk_recv_timed);
+const struct bx_variant bx_base_zc =
+    IPK_VARIANT("base-zerocopy", &im_base_zc, ipk_send_zc, ipk_recv_view, ipk_release, NULL);
+const struct bx_variant bx_base_claimed =
+    IPK_VARIANT("base-claimed", &im_base_claimed, ipk_send, NULL, NULL, NULL);
+
+const struct bx_variant *
+bx_base_twin(const struct bx_variant *v)
+{
+    if (ipk_base.what == NULL)
+        return NULL;
+    if (v == &bx_ipckit)
+        return &bx_base;
+    if (v == &bx_ipckit_zc)
+        return &bx_base_zc;
+    if (v == &bx_ipckit_claimed)
+        return &bx_base_claimed;
+    return NULL;
+}
+
+const char *
+bx_base_twin_name(const char *variant)
+{
+    static const struct bx_variant *const pairs[][2] = {
+        { &bx_ipckit, &bx_base },
+        { &bx_ipckit_zc, &bx_base_zc },
+        { &bx_ipckit_claimed, &bx_base_claimed },
+    };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
+        if (strcmp(variant, pairs[k][0]->name) == 0)
+            return pairs[k][1]->name;
+    return NULL;
+}
+
+bool
+bx_variant_is_ipckit(const char *variant)
+{
+    static const struct bx_variant *const all[] = { &bx_ipckit, &bx_ipckit_zc,
+                                                    &bx_ipckit_claimed, &bx_base,
+                                                    &bx_base_zc, &bx_base_claimed };
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        if (strcmp(variant, all[k]->name) == 0)
+            return true;
+    return false;
+}
+
+/* ---- --base: another build of libipckit, loaded beside this one ----------- */
+
+/* dlsym() into a function pointer (ISO C has no cast between the two). */
+#define IPK_SYM(field, sym, required)                                                        \
+    do {                                                                                     \
+        void *p_ = dlsym(h, sym);                                                            \
+        _Static_assert(sizeof api.field == sizeof p_, "function and object pointers differ"); \
+        if (p_ == NULL && (required)) {                                                      \
+            (void) fprintf(stderr, "ipckit-bench: --base=%s: no %s in it: not a libipckit\n", \
+                           path, sym);                                                       \
+            (void) dlclose(h);                                                               \
+            return -1;                                                                       \
+        }                                                                                    \
+        memcpy(&api.field, &p_, sizeof p_);                                                  \
+    } while (0)
+
+/* The runtime of these sanitizers refuses dlopen(RTLD_DEEPBIND). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define IPK_DEEPBIND_REFUSED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define IPK_DEEPBIND_REFUSED 1
+#endif
+#endif
+
+int
+bx_base_open(const char *path)
+{
+    struct ipk_api api;
+    void *h;
+    int n;
+#ifdef IPK_DEEPBIND_REFUSED
+    (void) fprintf(stderr, "ipckit-bench: --base=%s: this program is built with a sanitizer,"
+                           " whose runtime refuses dlopen(RTLD_DEEPBIND); use a build"
+                           " without IPCKIT_SANITIZE\n", path);
+    return -1;
+#endif
+    /* A bare file name is a file here, not a library for the loader to look
+     * for (which could find this program's own libipckit.so.0). */
+    n = snprintf(ipk_base_path, sizeof ipk_base_path, "%s%s", strchr(path, '/') ? "" : "./",
+                 path);
+    if (n < 0 || (size_t) n >= sizeof ipk_base_path) {
+        (void) fprintf(stderr, "ipckit-bench: --base: path too long\n");
+        return -1;
+    }
+    /* Its own symbols first (RTLD_DEEPBIND): its calls into itself must
+     * not land in the libipckit this program is linked with, which has the
+     * same names and soname. RTLD_LOCAL: nothing else binds to it. */
+    h = dlopen(ipk_base_path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (h == NULL) {
+        (void) fprintf(stderr, "ipckit-bench: --base: %s\n", dlerror());
+        return -1;
+    }
+    memset(&api, 0, sizeof api);
+    IPK_SYM(open, "ipckit_open", true);
+    IPK_SYM(close, "ipckit_close", true);
+    IPK_SYM(unlink, "ipckit_unlink", true);
+    IPK_SYM(send, "ipckit_send", true);
+    IPK_SYM(recv, "ipckit_recv", true);
+    IPK_SYM(caps, "ipckit_caps", true);
+    IPK_SYM(max_msg_size, "ipckit_max_msg_size", true);
+    IPK_SYM(error_detail, "ipckit_error_detail", true);
+    IPK_SYM(backend_find, "ipckit_backend_find", true);
+    IPK_SYM(version_string, "ipckit_version_string", true);
+    IPK_SYM(send_loan, "ipckit_send_loan", false);
+    IPK_SYM(send_commit, "ipckit_send_commit", false);
+    IPK_SYM(recv_borrow, "ipckit_recv_borrow", false);
+    IPK_SYM(recv_release, "ipckit_recv_release", false);
+    if (api.send_loan == NULL || api.send_commit == NULL || api.recv_borrow == NULL ||
+        api.recv_release == NULL)
+        api.send_loan = NULL;   /* all four or no zero copy */
+    /* Every libipckit knows options version 1, which holds all the fields
+     * this program sets; later versions only append fields. */
+    api.opts_version = 1;
+    api.what = ipk_base_path;
+    if (api.open == ipckit_open)
+        (void) fprintf(stderr, "ipckit-bench: --base=%s is the libipckit this program runs"
+                               " with: base and ipckit measure the same code\n", path);
+    ipk_base = api;
+    ipk_base_handle = h;
+    return 0;
+}
+
+void
+bx_base_close(void)
+{
+    if (ipk_base_handle != NULL)
+        (void) dlclose(ipk_base_handle);
+    ipk_base_handle = NULL;
+    memset(&ipk_base, 0, sizeof ipk_base);
+}
+
+const char *
+bx_base_path(void)
+{
+    return ipk_base.what;
+}
+
+const char *
+bx_base_version(void)
+{
+    return ipk_base.what != NULL ? ipk_base.version_string() : NULL;
+}
 
 /* ---- names per scheme ------------------------------------------------------ */
 
