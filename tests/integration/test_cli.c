@@ -3,8 +3,10 @@
  * processes. The channel tests are table-driven over names; a row runs only
  * when its scheme is registered (ipckit_backend_find()).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/libc-version.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -871,6 +873,64 @@ START_TEST(bench_peers_missing)
         ck_assert_msg(r.outlen == 0, "bench -b %s -V %s printed: %s", cases[i].b, cases[i].v,
                       r.out);
     }
+}
+END_TEST
+
+/*
+ * --base=PATH runs the ipckit variants through another libipckit. What it
+ * cannot use ends the program with the usage status (2), a message that
+ * names --base, and no table: a base variant without --base, a file that
+ * is not there, a bare file name (taken as a file here: the loader's
+ * search would find the libipckit the program runs with and compare it
+ * with itself), and a library that is not a libipckit (the C library).
+ */
+START_TEST(bench_base_refused)
+{
+    char beside[700], base_libc[PATH_MAX + 16];
+    const char *bases[4];
+    const char *(*fn)(void);
+    void *addr;
+    Dl_info info;
+    struct stat sb;
+    struct result r;
+    _Static_assert(sizeof fn == sizeof addr, "function and object pointers differ");
+    (void) snprintf(beside, sizeof beside, "%s", IPCKIT_CLI_PATH);
+    *strrchr(beside, '/') = '\0';
+    (void) strncat(beside, "/ipckit-bench", sizeof beside - strlen(beside) - 1);
+    if (stat(beside, &sb) != 0) {
+        printf("test_cli: no %s; bench_base_refused skipped\n", beside);
+        return;
+    }
+    /* The file of the C library: where one of its functions lies (ISO C has
+     * no cast from a function pointer to void *). */
+    fn = gnu_get_libc_version;
+    memcpy(&addr, &fn, sizeof addr);
+    ck_assert_int_ne(dladdr(addr, &info), 0);
+    ck_assert_ptr_nonnull(info.dli_fname);
+    (void) snprintf(base_libc, sizeof base_libc, "--base=%s", info.dli_fname);
+    bases[0] = "--base=/nonexistent-ipckit-dir/libipckit.so.0";
+    bases[1] = "--base=libipckit.so.0";
+    bases[2] = base_libc;
+    bases[3] = NULL;
+
+    run(&r, NULL, "bench", "--quick", "--no-progress", "-m", "rtt", "-b", "fifo", "-V",
+        "ipckit,base", NULL);
+    ck_assert_exit(&r, 2);
+    ck_assert_msg(strstr(r.err, "variant \"base\" needs --base=PATH") != NULL, "%s", r.err);
+    ck_assert_msg(r.outlen == 0, "printed: %s", r.out);
+    for (int i = 0; bases[i] != NULL; i++) {
+        run(&r, NULL, "bench", "--quick", "--no-progress", "-m", "rtt", "-b", "fifo", bases[i],
+            NULL);
+        ck_assert_msg(r.status == 2, "bench %s: exit %d\nstdout: %s\nstderr: %s", bases[i],
+                      r.status, r.out, r.err);
+        ck_assert_msg(strstr(r.err, "ipckit-bench: --base") != NULL, "bench %s: stderr: %s",
+                      bases[i], r.err);
+        ck_assert_msg(r.outlen == 0, "bench %s printed: %s", bases[i], r.out);
+    }
+    /* Unless a sanitizer refused the loading itself, the C library was
+     * loaded and found wanting. */
+    ck_assert_msg(strstr(r.err, "not a libipckit") != NULL || strstr(r.err, "sanitizer") != NULL,
+                  "%s", r.err);
 }
 END_TEST
 
@@ -1894,6 +1954,7 @@ main(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bench_missing);
     tcase_add_test(tc, bench_peers_missing);
+    tcase_add_test(tc, bench_base_refused);
     tcase_add_test(tc, key_of_name);
     tcase_add_test(tc, pid_file_not_followed);
     if (ipckit_backend_find("signal") != NULL)

@@ -5,7 +5,8 @@
  * A "backend" row of the benchmark is one ipckit scheme together with the
  * raw kernel mechanism it wraps. A "variant" is one way of moving the same
  * traffic: "raw" (the kernel API called directly), "ipckit" (the public
- * channel API), or a peer library ("nng", "zmq"). Every variant exposes the
+ * channel API), "base" (the same calls into another build of libipckit,
+ * --base=PATH), or a peer library ("nng", "zmq"). Every variant exposes the
  * same small set of operations on one-way channels, so the drivers in
  * run.c measure all of them with the same code.
  */
@@ -68,6 +69,8 @@ struct bx_variant {
     ssize_t (*recv_timed)(void *ep, void *buf, size_t cap, int timeout_ms);
     void (*close)(void *ep);
     void (*cleanup)(struct bx_run *r);
+    /* What the functions above share: the ipckit variants' library. */
+    const void *impl;
 };
 
 /*
@@ -103,6 +106,25 @@ extern const size_t bx_nbackends;
 /* Raw and ipckit variants (xport.c). */
 extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_posixmq,
     bx_raw_rtsig, bx_ipckit, bx_ipckit_zc, bx_ipckit_claimed;
+
+/*
+ * The same three ipckit variants through another build of the library
+ * (xport.c): "base", "base-zerocopy" and "base-claimed". bx_base_open()
+ * loads it (dlopen) and says on stderr why it cannot (-1); until then, and
+ * after bx_base_close(), bx_base_twin() is NULL for every variant.
+ */
+extern const struct bx_variant bx_base, bx_base_zc, bx_base_claimed;
+int bx_base_open(const char *path);
+void bx_base_close(void);
+/* The base twin of an ipckit variant, when a base library is loaded; NULL otherwise. */
+const struct bx_variant *bx_base_twin(const struct bx_variant *v);
+/* The name of the base twin of the variant named @p variant, or NULL. */
+const char *bx_base_twin_name(const char *variant);
+/* Is @p variant one of the ipckit variants, of this build or of the base? */
+bool bx_variant_is_ipckit(const char *variant);
+/* The base library's path as loaded and its ipckit_version_string(); NULL without one. */
+const char *bx_base_path(void);
+const char *bx_base_version(void);
 
 /* The raw twin of shm: (limit.c): a spinning single-producer single-consumer
  * ring in shared memory, the limit shm: is measured against. */
@@ -154,6 +176,7 @@ struct bx_opts {
     bool selftest;
     bool quiet;
     char variants[BX_VARIANTS_MAX]; /* comma-separated filter, "" for all */
+    const char *base;     /* --base: another libipckit to compare with, or NULL */
     bool sigpipe_default; /* children keep SIGPIPE's default action */
 };
 
@@ -244,8 +267,11 @@ void bx_cells_free(struct bx_cells *t);
 const char *bx_cell_unit(const struct bx_cell *c);
 /* "ok", "failed" or "skipped". */
 const char *bx_cell_status(const struct bx_cell *c);
-/* ipckit (or zerocopy) median / raw median of the same backend, or NAN. */
+/* ipckit (or zerocopy, claimed, or a base variant) median / raw median of the
+ * same backend, or NAN. */
 double bx_cell_ratio(const struct bx_cells *t, const struct bx_cell *c);
+/* ipckit (zerocopy, claimed) median / the median of its base twin, or NAN. */
+double bx_cell_vs_base(const struct bx_cells *t, const struct bx_cell *c);
 /* median / the raw pipe's median for the same metric, or NAN. */
 double bx_cell_vs_pipe(const struct bx_cells *t, const struct bx_cell *c);
 

@@ -2,7 +2,8 @@
  * ipckit-bench: the cells of the results. A cell is one (backend, variant,
  * metric, size, pin, producers x consumers); it gathers the values of every
  * repetition of its job, and its summary: median, p99, min, max, and its
- * ratios to the raw mechanism and to the raw pipe.
+ * ratios to the raw mechanism, to the raw pipe and (with --base) to the
+ * same variant through the base library.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -105,17 +106,27 @@ bx_cell_unit(const struct bx_cell *c)
     }
 }
 
-/* ipckit median / raw median of the same backend, or NAN. */
+/* ipckit (or base) median / raw median of the same backend, or NAN. */
 double
 bx_cell_ratio(const struct bx_cells *t, const struct bx_cell *c)
 {
     const struct bx_cell *raw;
-    if (c->n == 0 || c->metric >= M_IDLE ||
-        (strcmp(c->variant, "ipckit") != 0 && strcmp(c->variant, "zerocopy") != 0 &&
-         strcmp(c->variant, "claimed") != 0))
+    if (c->n == 0 || c->metric >= M_IDLE || !bx_variant_is_ipckit(c->variant))
         return NAN;
     raw = cell_find(t, c, c->be->raw != NULL ? c->be : &bx_backends[0], "raw");
     return raw != NULL && raw->median > 0 ? c->median / raw->median : NAN;
+}
+
+/* ipckit median / the median of the same variant through the base library. */
+double
+bx_cell_vs_base(const struct bx_cells *t, const struct bx_cell *c)
+{
+    const char *twin = bx_base_twin_name(c->variant);
+    const struct bx_cell *base;
+    if (c->n == 0 || c->metric >= M_IDLE || twin == NULL)
+        return NAN;
+    base = cell_find(t, c, c->be, twin);
+    return base != NULL && base->median > 0 ? c->median / base->median : NAN;
 }
 
 /* median / the raw pipe's median (fifo raw) for the same metric, or NAN. */

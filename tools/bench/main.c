@@ -1,8 +1,9 @@
 /*
  * ipckit-bench: measures every ipckit backend against the raw kernel
  * mechanism it wraps (and, when built with IPCKIT_BENCH_PEERS, against nng
- * and ZeroMQ), in one run, interleaved: every repetition runs every variant
- * once, so slow drifts of a shared machine hit all variants alike.
+ * and ZeroMQ; with --base, against another build of libipckit), in one
+ * run, interleaved: every repetition runs every variant once, so slow
+ * drifts of a shared machine hit all variants alike.
  *
  * Also started as "ipckit bench ARGS": the ipckit tool runs this program
  * with the same arguments.
@@ -32,11 +33,14 @@ main(int argc, char **argv)
     bx_options_default(&opt);
     bx_command_save(command_line, argc, argv);
     bx_options_parse(&opt, argc, argv);
+    if (opt.base != NULL && bx_base_open(opt.base) < 0)
+        return 2;
     if (bx_plan_count(&opt) == 0) {
         /* A selection that matches no run would print an empty table and
          * "succeed": refuse it. */
         (void) fprintf(stderr, "ipckit-bench: nothing to run: no backend (-b) has a variant"
                                " (-V) measured by a metric (-m) of this selection\n");
+        bx_base_close();
         return 2;
     }
     bx_machine_read(&machine);
@@ -44,12 +48,15 @@ main(int argc, char **argv)
     bx_stop_on_signals();
     if (opt.selftest)
         bx_selftest_options(&opt);
-    if (bx_runner_open(&rn, &opt) < 0)
+    if (bx_runner_open(&rn, &opt) < 0) {
+        bx_base_close();
         return 1;
+    }
 
     if (opt.selftest) {
         int status = bx_selftest_run(&opt, &rn);
         bx_runner_close(&rn);
+        bx_base_close();
         return status;
     }
 
@@ -57,6 +64,7 @@ main(int argc, char **argv)
     bx_runner_close(&rn);
     if (bx_stop_requested()) {
         (void) fprintf(stderr, "ipckit-bench: interrupted; nothing left behind\n");
+        bx_base_close();
         return 128 + bx_stop_requested();
     }
     bx_machine_read_end(&machine);
@@ -64,5 +72,6 @@ main(int argc, char **argv)
     failed = bx_cells_summarise(&cells);
     bx_report(&opt, &machine, command_line, &cells);
     bx_cells_free(&cells);
+    bx_base_close();
     return failed ? 1 : 0;
 }

@@ -29,8 +29,12 @@ usage(FILE *f)
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
-        "  -V, --variants=LIST   raw,ipckit,zerocopy,claimed,nng,zmq (default all); nng and zmq\n"
-        "                        need a build with -DIPCKIT_BENCH_PEERS=ON\n"
+        "  -V, --variants=LIST   raw,ipckit,zerocopy,claimed,base,base-zerocopy,base-claimed,\n"
+        "                        nng,zmq (default all); nng and zmq need a build with\n"
+        "                        -DIPCKIT_BENCH_PEERS=ON, the base ones --base\n"
+        "      --base=PATH       also run the ipckit variants through another build of\n"
+        "                        libipckit (such as an older release's libipckit.so.0.1.0):\n"
+        "                        the variants base, base-zerocopy and base-claimed\n"
         "  -s, --sizes=LIST      one-way message sizes in bytes (default 64,4096,65536)\n"
         "  -n, --count=N         64-byte one-way messages per run (default 200000);\n"
         "                        larger sizes send N*512/size messages\n"
@@ -105,7 +109,9 @@ peer_missing(const char *what, const char *tok)
 static int
 check_variants(const char *list)
 {
-    static const char *const known[] = { "raw", "ipckit", "zerocopy", "claimed", "nng", "zmq" };
+    static const char *const known[] = { "raw",  "ipckit",        "zerocopy",     "claimed",
+                                         "base", "base-zerocopy", "base-claimed", "nng",
+                                         "zmq" };
     char copy[BX_VARIANTS_MAX];
     (void) snprintf(copy, sizeof copy, "%s", list);
     for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ",")) {
@@ -115,8 +121,8 @@ check_variants(const char *list)
                 break;
         if (k == sizeof known / sizeof known[0]) {
             (void) fprintf(stderr,
-                           "ipckit-bench: unknown variant \"%s\" (raw, ipckit, zerocopy, claimed, nng,"
-                           " zmq)\n",
+                           "ipckit-bench: unknown variant \"%s\" (raw, ipckit, zerocopy, claimed,"
+                           " base, base-zerocopy, base-claimed, nng, zmq)\n",
                            tok);
             return -1;
         }
@@ -124,6 +130,22 @@ check_variants(const char *list)
             return -1;
     }
     return 0;
+}
+
+/* The base variants need --base: false, with the first one of a --variants
+ * list in @p name, when the list names one. */
+static bool
+base_variant_named(const char *list, char *name, size_t cap)
+{
+    char copy[BX_VARIANTS_MAX];
+    (void) snprintf(copy, sizeof copy, "%s", list);
+    for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ","))
+        if (strcmp(tok, bx_base.name) == 0 || strcmp(tok, bx_base_zc.name) == 0 ||
+            strcmp(tok, bx_base_claimed.name) == 0) {
+            (void) snprintf(name, cap, "%s", tok);
+            return true;
+        }
+    return false;
 }
 
 /* Check a --backends list for peers that are not built (parse_list() does the rest). */
@@ -198,7 +220,7 @@ void
 bx_options_parse(struct bx_opts *o, int argc, char **argv)
 {
     enum { O_RTT = 256, O_SCALEN, O_SCALE, O_CPUS, O_IDLE, O_TIMEOUT, O_QUICK, O_LONG, O_JSON,
-           O_TSV, O_MD, O_NOPROG, O_SELF, O_SIGPIPE };
+           O_TSV, O_MD, O_NOPROG, O_SELF, O_SIGPIPE, O_BASE };
     static const struct option opts[] = {
         { "backends", required_argument, NULL, 'b' },
         { "metrics", required_argument, NULL, 'm' },
@@ -221,11 +243,13 @@ bx_options_parse(struct bx_opts *o, int argc, char **argv)
         { "no-progress", no_argument, NULL, O_NOPROG },
         { "selftest", no_argument, NULL, O_SELF },
         { "sigpipe", required_argument, NULL, O_SIGPIPE },
+        { "base", required_argument, NULL, O_BASE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static const char *const metric_opts[] = { "rtt", "tput", "scale", "idle" };
     const char *backend_names[32];
+    char name[32];
     int c;
 
     for (size_t k = 0; k < bx_nbackends; k++)
@@ -355,6 +379,13 @@ bx_options_parse(struct bx_opts *o, int argc, char **argv)
             }
             o->sigpipe_default = strcmp(optarg, "default") == 0;
             break;
+        case O_BASE:
+            if (optarg[0] == '\0') {
+                (void) fprintf(stderr, "ipckit-bench: --base=PATH of a libipckit\n");
+                exit(2);
+            }
+            o->base = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -365,6 +396,12 @@ bx_options_parse(struct bx_opts *o, int argc, char **argv)
     }
     if (optind < argc) {
         (void) fprintf(stderr, "ipckit-bench: unexpected argument \"%s\"\n", argv[optind]);
+        exit(2);
+    }
+    if (o->base == NULL && base_variant_named(o->variants, name, sizeof name)) {
+        (void) fprintf(stderr, "ipckit-bench: variant \"%s\" needs --base=PATH, the other"
+                               " libipckit to run it with\n",
+                       name);
         exit(2);
     }
 }

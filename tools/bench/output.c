@@ -1,7 +1,7 @@
 /*
- * ipckit-bench: the output. The machine and the command line the results
- * come from, and the cells written as a text table, Markdown, JSON or
- * tab-separated lines.
+ * ipckit-bench: the output. The machine, the command line and the base
+ * library (--base) the results come from, and the cells written as a text
+ * table, Markdown, JSON or tab-separated lines.
  */
 #include <errno.h>
 #include <math.h>
@@ -129,7 +129,17 @@ write_json(FILE *f, const struct bx_opts *o, const struct bx_machine *m, const c
     json_str(f, m->load1);
     (void) fprintf(f, ", \"date\": ");
     json_str(f, m->date);
-    (void) fprintf(f, "},\n  \"config\": {\"reps\": %d, \"rtt_count\": %lu, \"count\": %lu,"
+    (void) fprintf(f, "},\n  \"base\": ");
+    if (bx_base_path() != NULL) {
+        (void) fprintf(f, "{\"path\": ");
+        json_str(f, bx_base_path());
+        (void) fprintf(f, ", \"ipckit\": ");
+        json_str(f, bx_base_version());
+        (void) fprintf(f, "}");
+    } else {
+        (void) fprintf(f, "null");
+    }
+    (void) fprintf(f, ",\n  \"config\": {\"reps\": %d, \"rtt_count\": %lu, \"count\": %lu,"
                       " \"scale_count\": %lu, \"idle_ms\": %d, \"cpus\": [%d, %d],"
                       " \"sigpipe\": \"%s\"},\n",
                    o->reps, o->rtt_count, o->count, o->scale_count, o->idle_ms, o->cpu_a,
@@ -150,6 +160,7 @@ write_json(FILE *f, const struct bx_opts *o, const struct bx_machine *m, const c
         json_num(f, "max", c->n ? c->max : NAN, true);
         json_num(f, "ratio", bx_cell_ratio(t, c), true);
         json_num(f, "vs_pipe", bx_cell_vs_pipe(t, c), true);
+        json_num(f, "vs_base", bx_cell_vs_base(t, c), true);
         (void) fprintf(f, "\"note\": ");
         json_str(f, c->note);
         (void) fprintf(f, "}%s\n", k + 1 < t->n ? "," : "");
@@ -194,22 +205,30 @@ fmt_value(char *buf, size_t cap, const struct bx_cell *c, double v)
         (void) snprintf(buf, cap, "%.1f", v);
 }
 
+/* The text table and the Markdown one; with @p base, the column "vs.base"
+ * (Markdown: "ipckit/base"). */
 static void
-write_table(FILE *f, const struct bx_cells *t, bool markdown)
+write_table(FILE *f, const struct bx_cells *t, bool markdown, bool base)
 {
+    int vw = 7;   /* the variant column: as wide as its longest name */
+    for (size_t k = 0; k < t->n; k++)
+        if ((int) strlen(t->v[k].variant) > vw)
+            vw = (int) strlen(t->v[k].variant);
     if (markdown)
         (void) fprintf(f, "| metric | shape | pin | backend | variant | unit | median | p99 |"
-                          " min | max | ipckit/raw | vs raw pipe | runs | note |\n"
-                          "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+                          " min | max | ipckit/raw | vs raw pipe |%s runs | note |\n"
+                          "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|%s--:|---|\n",
+                       base ? " ipckit/base |" : "", base ? "--:|" : "");
     else
-        (void) fprintf(f, "%-14s %-12s %-5s %-7s %-7s %-6s %9s %9s %9s %9s %7s %7s  %s\n",
-                       "metric", "shape", "pin", "backend", "variant", "unit", "median", "p99",
-                       "min", "max", "ratio", "vs.pipe", "note");
+        (void) fprintf(f, "%-14s %-12s %-5s %-7s %-*s %-6s %9s %9s %9s %9s %7s %7s%s  %s\n",
+                       "metric", "shape", "pin", "backend", vw, "variant", "unit", "median",
+                       "p99", "min", "max", "ratio", "vs.pipe", base ? " vs.base" : "", "note");
     for (size_t k = 0; k < t->n; k++) {
         const struct bx_cell *c = &t->v[k];
         char shape[48], med[24] = "-", p99[24] = "-", mn[24] = "-", mx[24] = "-",
-                         ratio[16] = "-", vp[16] = "-";
-        double rt = bx_cell_ratio(t, c), vsp = bx_cell_vs_pipe(t, c);
+                         ratio[16] = "-", vp[16] = "-", vb[16] = "-";
+        double rt = bx_cell_ratio(t, c), vsp = bx_cell_vs_pipe(t, c),
+               vsb = bx_cell_vs_base(t, c);
         bx_shape_label(shape, sizeof shape, c);
         if (c->n > 0) {
             fmt_value(med, sizeof med, c, c->median);
@@ -222,10 +241,15 @@ write_table(FILE *f, const struct bx_cells *t, bool markdown)
             (void) snprintf(ratio, sizeof ratio, "%.2f", rt);
         if (!isnan(vsp))
             (void) snprintf(vp, sizeof vp, "%.2f", vsp);
+        if (!isnan(vsb))
+            (void) snprintf(vb, sizeof vb, "%.2f", vsb);
         if (markdown) {
-            (void) fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s",
+            (void) fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
                            bx_metric_names[c->metric], shape, bx_pin_names[c->pin], c->be->scheme,
-                           c->variant, bx_cell_unit(c), med, p99, mn, mx, ratio, vp, c->runs,
+                           c->variant, bx_cell_unit(c), med, p99, mn, mx, ratio, vp);
+            if (base)
+                (void) fprintf(f, " %s |", vb);
+            (void) fprintf(f, " %d | %s", c->runs,
                            c->n > 0 && c->fails == 0 ? "" : bx_cell_status(c));
             if (c->note[0] != '\0')
                 (void) fprintf(f, "%s", c->n > 0 && c->fails == 0 ? "" : ": ");
@@ -237,9 +261,12 @@ write_table(FILE *f, const struct bx_cells *t, bool markdown)
             }
             (void) fprintf(f, " |\n");
         } else {
-            (void) fprintf(f, "%-14s %-12s %-5s %-7s %-7s %-6s %9s %9s %9s %9s %7s %7s  %s%s%s\n",
+            char vbcol[24] = "";
+            if (base)
+                (void) snprintf(vbcol, sizeof vbcol, " %7s", vb);
+            (void) fprintf(f, "%-14s %-12s %-5s %-7s %-*s %-6s %9s %9s %9s %9s %7s %7s%s  %s%s%s\n",
                            bx_metric_names[c->metric], shape, bx_pin_names[c->pin], c->be->scheme,
-                           c->variant, bx_cell_unit(c), med, p99, mn, mx, ratio, vp,
+                           vw, c->variant, bx_cell_unit(c), med, p99, mn, mx, ratio, vp, vbcol,
                            c->n > 0 && c->fails == 0 ? "" : bx_cell_status(c),
                            c->note[0] && !(c->n > 0 && c->fails == 0) ? ": " : "", c->note);
         }
@@ -251,15 +278,16 @@ static void
 write_tsv(FILE *f, const struct bx_cells *t)
 {
     (void) fprintf(f, "#metric\tsize\tpin\tproducers\tconsumers\tbackend\tvariant\tunit\tmedian"
-                      "\tp99\tmin\tmax\tratio\tvs_pipe\tstatus\n");
+                      "\tp99\tmin\tmax\tratio\tvs_pipe\tstatus\tvs_base\n");
     for (size_t k = 0; k < t->n; k++) {
         const struct bx_cell *c = &t->v[k];
-        (void) fprintf(f, "%s\t%zu\t%s\t%d\t%d\t%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%.4g\t%s\n",
+        (void) fprintf(f, "%s\t%zu\t%s\t%d\t%d\t%s\t%s\t%s\t%.6g\t%.6g\t%.6g\t%.6g\t%.4g\t%.4g\t%s"
+                          "\t%.4g\n",
                        bx_metric_names[c->metric], c->size, bx_pin_names[c->pin], c->producers,
                        c->consumers, c->be->scheme, c->variant, bx_cell_unit(c),
                        c->n ? c->median : NAN, c->n ? c->p99 : NAN, c->n ? c->min : NAN,
                        c->n ? c->max : NAN, bx_cell_ratio(t, c), bx_cell_vs_pipe(t, c),
-                       bx_cell_status(c));
+                       bx_cell_status(c), bx_cell_vs_base(t, c));
     }
 }
 
@@ -301,7 +329,7 @@ bx_report(const struct bx_opts *o, const struct bx_machine *m, const char *comma
     }
     if (o->markdown != NULL) {
         FILE *f = open_out(o->markdown);
-        write_table(f, t, true);
+        write_table(f, t, true, o->base != NULL);
         close_out(f);
     }
     if (o->json == NULL || strcmp(o->json, "-") != 0) {
@@ -309,12 +337,17 @@ bx_report(const struct bx_opts *o, const struct bx_machine *m, const char *comma
                       m->nproc, m->cpu, m->kernel, m->load0, m->load1);
         (void) printf("rtt: round trip of one message, microseconds; tput/scale: one way;"
                       " ratio = ipckit/raw (rtt: lower is better, others: higher)\n");
+        if (o->base != NULL)
+            (void) printf("base: ipckit %s, %s; vs.base = ipckit/base, zerocopy/base-zerocopy,"
+                          " claimed/base-claimed (rtt: below 1 is faster than base, others:"
+                          " above 1)\n",
+                          bx_base_version(), bx_base_path());
         (void) printf("command: %s\n", command);
         (void) printf("raw halves:");
         for (size_t k = 0; k < bx_nbackends; k++)
             if (o->backend_on[k])
                 (void) printf(" %s = %s;", bx_backends[k].scheme, bx_backends[k].raw_what);
         (void) printf("\n");
-        write_table(stdout, t, false);
+        write_table(stdout, t, false, o->base != NULL);
     }
 }

@@ -1,8 +1,9 @@
 /*
  * ipckit-bench: the plan: which jobs run, in which order. Every repetition
  * runs every selected (pin, metric, size, backend, variant) once, in the
- * same order, so that slow drifts of a shared machine hit all variants
- * alike; the blocked-receiver measurement runs once, after them.
+ * same order (an ipckit variant and its base twin one after the other), so
+ * that slow drifts of a shared machine hit all variants alike; the
+ * blocked-receiver measurement runs once, after them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,23 @@ variant_on(const struct bx_opts *o, const struct bx_variant *v)
     return strstr(list, item) != NULL;
 }
 
+/* Job @p j with library variant @p v, then with its base twin (the same
+ * traffic through the --base library), each when selected. */
+static void
+run_lib(const struct bx_opts *o, bx_job_fn fn, void *arg, struct bx_job *j,
+        const struct bx_variant *v)
+{
+    const struct bx_variant *twin = v != NULL ? bx_base_twin(v) : NULL;
+    if (v != NULL && variant_on(o, v)) {
+        j->var = v;
+        fn(j, arg);
+    }
+    if (twin != NULL && variant_on(o, twin)) {
+        j->var = twin;
+        fn(j, arg);
+    }
+}
+
 void
 bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scale)
 {
@@ -55,14 +73,8 @@ bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scal
                 j.var = be->raw;
                 fn(&j, arg);
             }
-            if (be->lib != NULL && variant_on(o, be->lib)) {
-                j.var = be->lib;
-                fn(&j, arg);
-            }
-            if (be->lib_one != NULL && variant_on(o, be->lib_one)) {
-                j.var = be->lib_one;
-                fn(&j, arg);
-            }
+            run_lib(o, fn, arg, &j, be->lib);
+            run_lib(o, fn, arg, &j, be->lib_one);
         }
         for (int s = 0; s < o->nsizes; s++) {
             for (size_t b = 0; b < bx_nbackends; b++) {
@@ -83,18 +95,9 @@ bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scal
                     j.var = be->raw;
                     fn(&j, arg);
                 }
-                if (be->lib != NULL && variant_on(o, be->lib)) {
-                    j.var = be->lib;
-                    fn(&j, arg);
-                }
-                if (be->lib_zc != NULL && variant_on(o, be->lib_zc)) {
-                    j.var = be->lib_zc;
-                    fn(&j, arg);
-                }
-                if (be->lib_one != NULL && variant_on(o, be->lib_one)) {
-                    j.var = be->lib_one;
-                    fn(&j, arg);
-                }
+                run_lib(o, fn, arg, &j, be->lib);
+                run_lib(o, fn, arg, &j, be->lib_zc);
+                run_lib(o, fn, arg, &j, be->lib_one);
             }
         }
         for (int s = 0; s < o->nscale; s++) {
@@ -110,10 +113,7 @@ bx_plan_rep(const struct bx_opts *o, bx_job_fn fn, void *arg, unsigned long scal
                     j.var = be->raw;
                     fn(&j, arg);
                 }
-                if (be->lib != NULL && variant_on(o, be->lib)) {
-                    j.var = be->lib;
-                    fn(&j, arg);
-                }
+                run_lib(o, fn, arg, &j, be->lib);
             }
         }
     }
@@ -131,13 +131,19 @@ bx_plan_idle(const struct bx_opts *o, bx_job_fn fn, void *arg)
             j.var = be->raw;
             fn(&j, arg);
         }
-        if (be->lib == NULL || !variant_on(o, be->lib))
+        if (be->lib == NULL)
             continue;
-        j.var = be->lib;
-        fn(&j, arg);
-        if (be->lib->recv_timed != NULL && !be->peer) {
-            j.metric = M_IDLE_TIMED;
+        for (int k = 0; k < 2; k++) {
+            const struct bx_variant *v = k == 0 ? be->lib : bx_base_twin(be->lib);
+            if (v == NULL || !variant_on(o, v))
+                continue;
+            j.var = v;
+            j.metric = M_IDLE;
             fn(&j, arg);
+            if (v->recv_timed != NULL && !be->peer) {
+                j.metric = M_IDLE_TIMED;
+                fn(&j, arg);
+            }
         }
     }
 }

@@ -121,7 +121,7 @@ child_main(struct bx_runner *rn, struct bx_run *r, const struct bx_job *j, enum 
     memset(sbuf, 0, j->size);
     /* Receivers open first, before "ready"; so do senders, unless their
      * name holds the receiver's pid (signal:), known only with "go". */
-    late = r->be->no_object && r->var == r->be->lib;
+    late = r->be->no_object && r->var != r->be->raw;
     switch (role) {
     case R_PING:
         rc = late ? 0 : r->var->open(r, 0, BX_SEND, &ep[0]);

@@ -30,7 +30,7 @@ selftest_job(const struct bx_job *jin, void *arg)
     j.corrupt = false;
     clean = bx_run_job(t->rn, &j, vals, &nv, note, sizeof note);
     if (clean == ST_SKIP) {
-        (void) printf("skip    %-8s %-6s %-7s %s\n", bx_metric_names[j.metric], j.be->scheme,
+        (void) printf("skip    %-8s %-7s %-13s %s\n", bx_metric_names[j.metric], j.be->scheme,
                       j.var->name, note);
         free(vals);
         return;
@@ -40,7 +40,7 @@ selftest_job(const struct bx_job *jin, void *arg)
         t->clean_ok++;
     } else {
         t->problems++;
-        (void) printf("FAIL    %-8s %-6s %-7s clean run failed: %s\n", bx_metric_names[j.metric],
+        (void) printf("FAIL    %-8s %-7s %-13s clean run failed: %s\n", bx_metric_names[j.metric],
                       j.be->scheme, j.var->name, note);
     }
     if (j.metric == M_IDLE || j.metric == M_IDLE_TIMED) {
@@ -51,11 +51,11 @@ selftest_job(const struct bx_job *jin, void *arg)
     bad = bx_run_job(t->rn, &j, vals, &nv, note, sizeof note);
     if (bad == ST_FAIL && strstr(note, "verification failed") != NULL) {
         t->caught++;
-        (void) printf("ok      %-8s %-6s %-7s damaged message caught: %s\n",
+        (void) printf("ok      %-8s %-7s %-13s damaged message caught: %s\n",
                       bx_metric_names[j.metric], j.be->scheme, j.var->name, note);
     } else {
         t->problems++;
-        (void) printf("FAIL    %-8s %-6s %-7s damaged message NOT caught (%s)\n",
+        (void) printf("FAIL    %-8s %-7s %-13s damaged message NOT caught (%s)\n",
                       bx_metric_names[j.metric], j.be->scheme, j.var->name,
                       bad == ST_OK ? "run passed" : note);
     }
