@@ -16,6 +16,10 @@
 
 /* ---- the lock ------------------------------------------------------------ */
 
+#ifndef IPCKIT__LOCK_YIELDS
+#define IPCKIT__LOCK_YIELDS 16
+#endif
+
 #ifndef FUTEX_LOCK_PI2
 #define FUTEX_LOCK_PI2 13
 #endif
@@ -110,6 +114,16 @@ ipckit__lock_take_slow(ipckit__lock *l, const struct timespec *deadline)
         /* A holder on another CPU is usually done in a moment. */
         if (spins < 64) {
             ipckit__cpu_relax();
+            continue;
+        }
+        /* One that was preempted, or shares our CPU, needs that CPU: give
+         * it a few times before sleeping. A sleeper is handed the lock by
+         * the kernel at the next unlock (FUTEX_UNLOCK_PI), and the lock is
+         * then its even before it runs, so that every taker behind it waits
+         * for a context switch: sleeping only when yielding did not help
+         * keeps contended senders from forming that convoy. */
+        if (spins < 64 + IPCKIT__LOCK_YIELDS && !try_once) {
+            (void) sched_yield();
             continue;
         }
         r = try_once ? shmem_futex(l, FUTEX_TRYLOCK_PI, NULL) : shmem_lock_pi(l, deadline);
