@@ -1,0 +1,514 @@
+/*
+ * The nats: backend against one real nats-server (natsfix.c): names,
+ * opening, typed messages and selectors, timeouts, limits, stat and
+ * unlink, credentials, and the message format other NATS clients see.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include <ipckit/ipckit.h>
+
+#include "natsfix.h"
+#include "testkit.h"
+
+static struct nf_server srv;
+
+static void
+start(const char *extra)
+{
+    ck_assert_msg(nf_start(&srv, "n1", extra) == 0, "nats-server did not start");
+}
+
+static void
+stop(void)
+{
+    nf_stop(&srv);
+}
+
+/* nats://127.0.0.1:PORT/QUEUE?PARAMS with a queue name unique to the test */
+static void
+qname(char *buf, size_t cap, const char *params)
+{
+    static unsigned n;
+    char queue[64];
+    (void) snprintf(queue, sizeof queue, "t%ld_%u", (long) getpid(), ++n);
+    nf_url(buf, cap, &srv, 1, queue, params);
+}
+
+static ipckit_channel *
+open_ok(const char *name, unsigned flags)
+{
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    int rc;
+    o.open_timeout_ms = 10000;
+    rc = ipckit_open(&ch, name, flags, &o);
+    ck_assert_msg(rc == 0, "open %s: %s (%s)", name, ipckit_strerror(rc), ipckit_error_detail());
+    return ch;
+}
+
+/* A file only its owner may read, holding @p text. */
+static void
+secret_file(char *path, size_t cap, const char *leaf, const char *text, mode_t mode)
+{
+    int fd;
+    tk_path(path, cap, leaf);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+    ck_assert_int_eq(fchmod(fd, mode), 0);
+    ck_assert_int_eq(close(fd), 0);
+}
+
+/* ---- names (no server) ---------------------------------------------- */
+
+START_TEST(test_bad_names)
+{
+    static const struct {
+        const char *name;
+        int rc;
+        const char *detail;
+    } cases[] = {
+        { "nats:127.0.0.1:4222/q", -EINVAL, "expected nats://" },
+        { "nats://127.0.0.1:4222", -EINVAL, "no /QUEUE" },
+        { "nats://127.0.0.1:4222/", -EINVAL, "[A-Za-z0-9_-]" },
+        { "nats://127.0.0.1:4222/a.b", -EINVAL, "[A-Za-z0-9_-]" },
+        { "nats://127.0.0.1:99999/q", -EINVAL, "bad port" },
+        { "nats://127.0.0.1:x/q", -EINVAL, "bad port" },
+        { "nats:///q", -EINVAL, "names no server" },
+        { "nats://a,,b/q", -EINVAL, "empty server" },
+        { "nats://u:secret@127.0.0.1/q", -EINVAL, "credentials in the name are refused" },
+        { "nats://127.0.0.1/q?password=secret", -EINVAL, "password_file=" },
+        { "nats://127.0.0.1/q?token=secret", -EINVAL, "token_file=" },
+        { "nats://127.0.0.1/q?colour=red", -EINVAL, "unknown parameter" },
+        { "nats://127.0.0.1/q?subject=a.*", -EINVAL, "no wildcards" },
+        { "nats://127.0.0.1/q?storage=tape", -EINVAL, "file or memory" },
+        { "nats://127.0.0.1/q?replicas=9", -EINVAL, "replicas" },
+        { "nats://127.0.0.1/q?user=u", -EINVAL, "password_file=" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ipckit_channel *ch = NULL;
+        int rc = ipckit_open(&ch, cases[i].name, IPCKIT_SEND, NULL);
+        ck_assert_msg(rc == cases[i].rc, "%s: %s", cases[i].name, ipckit_strerror(rc));
+        ck_assert_msg(strstr(ipckit_error_detail(), cases[i].detail) != NULL, "%s: detail \"%s\"",
+                      cases[i].name, ipckit_error_detail());
+        ck_assert_ptr_null(ch);
+    }
+}
+END_TEST
+
+/* A password never goes unencrypted to another machine unless asked; the
+ * refusal comes before any connection (the address is not contacted). */
+START_TEST(test_plaintext_refused)
+{
+    char pw[PATH_MAX], name[PATH_MAX + 128];
+    ipckit_channel *ch = NULL;
+    long long t0;
+    int rc;
+    secret_file(pw, sizeof pw, "pw", "secret\n", 0600);
+    (void) snprintf(name, sizeof name,
+                    "nats://192.0.2.1:4222,127.0.0.1:4222/q?user=u&password_file=%s", pw);
+    t0 = tk_now_ms();
+    rc = ipckit_open(&ch, name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(rc, -EPERM);
+    ck_assert_msg(strstr(ipckit_error_detail(), "plain text to nats://192.0.2.1:4222") != NULL,
+                  "%s", ipckit_error_detail());
+    ck_assert_msg(strstr(ipckit_error_detail(), "secret") == NULL, "the detail shows the password");
+    ck_assert_int_lt(tk_now_ms() - t0, 2000);
+    /* a password file others may read is refused too */
+    ck_assert_int_eq(chmod(pw, 0644), 0);
+    (void) snprintf(name, sizeof name, "nats://127.0.0.1:1/q?user=u&password_file=%s", pw);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, NULL), -EPERM);
+    ck_assert_msg(strstr(ipckit_error_detail(), "mode 0644") != NULL, "%s",
+                  ipckit_error_detail());
+    ck_assert_int_eq(unlink(pw), 0);
+}
+END_TEST
+
+/* ---- one server ------------------------------------------------------ */
+
+START_TEST(test_send_recv)
+{
+    char name[256], buf[64];
+    ipckit_channel *tx, *rx;
+    ipckit_stat st;
+    long type = 0;
+    ssize_t n;
+
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    tx = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE);
+    rx = open_ok(name, IPCKIT_RECV);
+    ck_assert_str_eq(ipckit_scheme(tx), "nats");
+    ck_assert_uint_eq(ipckit_caps(rx) & (IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT),
+                      IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT);
+    /* order kept, types carried, empty message */
+    ck_assert_int_eq(ipckit_send_typed(tx, 3, "three", 5, 5000), 0);
+    ck_assert_int_eq(ipckit_send_typed(tx, 1, "one", 3, 5000), 0);
+    ck_assert_int_eq(ipckit_send_typed(tx, 2, "", 0, 5000), 0);
+    ck_assert_int_eq(ipckit_send_typed(tx, 1, "uno", 3, 5000), 0);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, 4);
+    ck_assert_int_eq(st.bytes > 0, 1);
+    /* selector > 0: the first of that type */
+    n = ipckit_recv_typed(rx, 1, &type, buf, sizeof buf, 5000);
+    ck_assert_int_eq(n, 3);
+    ck_assert_mem_eq(buf, "one", 3);
+    ck_assert_int_eq(type, 1);
+    /* selector < 0: the lowest type <= 2, first of it */
+    n = ipckit_recv_typed(rx, -2, &type, buf, sizeof buf, 5000);
+    ck_assert_int_eq(n, 3);
+    ck_assert_mem_eq(buf, "uno", 3);
+    ck_assert_int_eq(type, 1);
+    /* selector 0: the oldest */
+    n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, 5000);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(type, 3);
+    n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, 5000);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(type, 2);
+    /* empty: try once, then a timeout */
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    {
+        long long t0 = tk_now_ms();
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 300), -ETIMEDOUT);
+        ck_assert_int_ge(tk_now_ms() - t0, 290);
+        ck_assert_int_lt(tk_now_ms() - t0, 10000);
+        ck_assert_msg(strstr(ipckit_last_error(rx), "no message") != NULL, "%s",
+                      ipckit_last_error(rx));
+    }
+    ck_assert_int_eq(ipckit_recv_typed(rx, 7, &type, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), 0);
+    ck_assert_int_eq(st.messages, 0);
+    /* no pollable descriptor: said so */
+    ck_assert_int_eq(ipckit_fd(rx), -ENOTSUP);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+    ck_assert_int_eq(ipckit_stat_name(name, &st), -ENOENT);
+    stop();
+}
+END_TEST
+
+/* A receiver that waits is woken by a send from another process. */
+static const char *wait_name;
+
+static int
+late_sender(void *arg)
+{
+    ipckit_channel *ch = NULL;
+    (void) arg;
+    usleep(300000);
+    TK_CHILD_CHECK(ipckit_open(&ch, wait_name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_send_typed(ch, 9, "late", 4, 5000) == 0);
+    ipckit_close(ch);
+    return 0;
+}
+
+START_TEST(test_wait_wakeup)
+{
+    char name[256], buf[16];
+    ipckit_channel *rx;
+    long type = 0;
+    pid_t pid;
+    long long t0;
+
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL);
+    wait_name = name;
+    pid = tk_fork(late_sender, NULL);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_recv_typed(rx, 9, &type, buf, sizeof buf, 20000), 4);
+    ck_assert_int_ge(tk_now_ms() - t0, 200);
+    ck_assert_int_eq(type, 9);
+    ck_assert_int_eq(tk_wait(pid, 10000), 0);
+    ipckit_close(rx);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    stop();
+}
+END_TEST
+
+START_TEST(test_open_flags)
+{
+    char name[256];
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    o.open_timeout_ms = 5000;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND, &o), -ENOENT);
+    ck_assert_msg(strstr(ipckit_error_detail(), "no stream") != NULL, "%s",
+                  ipckit_error_detail());
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o),
+                     -EEXIST);
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE);
+    ipckit_close(ch);
+    /* options the backend does not have */
+    o.flags = IPCKIT_OPT_TRUNCATE;
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_RECV, &o), -ENOTSUP);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    stop();
+}
+END_TEST
+
+/* ---- limits ----------------------------------------------------------- */
+
+START_TEST(test_oversize)
+{
+    char name[256], buf[8192], *big;
+    ipckit_channel *ch, *c2 = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    size_t max;
+    long type;
+
+    start("max_payload: 4096");
+    qname(name, sizeof name, NULL);
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
+    max = ipckit_max_msg_size(ch);
+    ck_assert_uint_lt(max, 4096);
+    ck_assert_uint_gt(max, 3900);
+    big = calloc(1, max + 1);
+    ck_assert_ptr_nonnull(big);
+    tk_fill((unsigned char *) big, max, 1, 2);
+    ck_assert_int_eq(ipckit_send(ch, big, max + 1, 5000), -EMSGSIZE);
+    {
+        char want[32];
+        (void) snprintf(want, sizeof want, "%zu bytes", max);
+        ck_assert_msg(strstr(ipckit_last_error(ch), want) != NULL, "%s", ipckit_last_error(ch));
+    }
+    /* the largest message goes, and a small buffer leaves it queued */
+    ck_assert_int_eq(ipckit_send(ch, big, max, 5000), 0);
+    ck_assert_int_eq(ipckit_recv(ch, buf, 100, 5000), -EMSGSIZE);
+    ck_assert_msg(strstr(ipckit_last_error(ch), "does not fit a buffer of 100") != NULL, "%s",
+                  ipckit_last_error(ch));
+    ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 5000), (ssize_t) max);
+    ck_assert_mem_eq(buf, big, max);
+    /* asking for more than the server allows */
+    o.max_msg_size = 8192;
+    o.open_timeout_ms = 5000;
+    ck_assert_int_eq(ipckit_open(&c2, name, IPCKIT_SEND, &o), -EMSGSIZE);
+    ck_assert_msg(strstr(ipckit_error_detail(), "max_payload 4096") != NULL, "%s",
+                  ipckit_error_detail());
+    free(big);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    stop();
+}
+END_TEST
+
+/* A full queue (?max_msgs=) makes a send wait, then time out; a receive
+ * makes room. */
+START_TEST(test_full)
+{
+    char name[256], buf[16];
+    ipckit_channel *ch;
+    long long t0;
+
+    start(NULL);
+    qname(name, sizeof name, "max_msgs=2");
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
+    ck_assert_int_eq(ipckit_send(ch, "a", 1, 5000), 0);
+    ck_assert_int_eq(ipckit_send(ch, "b", 1, 5000), 0);
+    ck_assert_int_eq(ipckit_send(ch, "c", 1, 0), -EAGAIN);
+    t0 = tk_now_ms();
+    ck_assert_int_eq(ipckit_send(ch, "c", 1, 300), -ETIMEDOUT);
+    ck_assert_int_ge(tk_now_ms() - t0, 290);
+    ck_assert_msg(strstr(ipckit_last_error(ch), "is full") != NULL, "%s", ipckit_last_error(ch));
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 5000), 1);
+    ck_assert_int_eq(ipckit_send(ch, "c", 1, 5000), 0);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    stop();
+}
+END_TEST
+
+/* ---- credentials ------------------------------------------------------ */
+
+START_TEST(test_credentials)
+{
+    char pw[PATH_MAX], bad[PATH_MAX], tok[PATH_MAX], name[PATH_MAX + 256], params[PATH_MAX + 64];
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+
+    secret_file(pw, sizeof pw, "pw", "s3cret-pw\n", 0600);
+    secret_file(bad, sizeof bad, "bad", "wrong\n", 0600);
+    secret_file(tok, sizeof tok, "tok", "t0ken", 0600);
+    start("authorization {\n  user: alice\n  password: s3cret-pw\n}");
+    o.open_timeout_ms = 5000;
+    (void) snprintf(params, sizeof params, "user=alice&password_file=%s", pw);
+    qname(name, sizeof name, params);
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE);
+    ck_assert_int_eq(ipckit_send(ch, "x", 1, 5000), 0);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    /* the wrong password: refused at once, with what the server said */
+    (void) snprintf(params, sizeof params, "user=alice&password_file=%s", bad);
+    qname(name, sizeof name, params);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE, &o), -EACCES);
+    ck_assert_msg(strstr(ipckit_error_detail(), "refused the credentials") != NULL, "%s",
+                  ipckit_error_detail());
+    /* none at all */
+    qname(name, sizeof name, NULL);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE, &o), -EACCES);
+    stop();
+
+    start("authorization {\n  token: t0ken\n}");
+    (void) snprintf(params, sizeof params, "token_file=%s", tok);
+    qname(name, sizeof name, params);
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
+    ck_assert_int_eq(ipckit_send(ch, "x", 1, 5000), 0);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    (void) snprintf(params, sizeof params, "token_file=%s", bad);
+    qname(name, sizeof name, params);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE, &o), -EACCES);
+    stop();
+    ck_assert_int_eq(unlink(pw), 0);
+    ck_assert_int_eq(unlink(bad), 0);
+    ck_assert_int_eq(unlink(tok), 0);
+}
+END_TEST
+
+/* ---- other NATS clients ---------------------------------------------- */
+
+START_TEST(test_interop)
+{
+    char name[256], url[64], buf[64];
+    ipckit_channel *ch;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsPubAck *pa = NULL;
+    jsDirectGetMsgOptions dg;
+    natsMsg *m = NULL;
+    jsErrCode je = 0;
+    long type = 0;
+    const char *q;
+
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    q = strrchr(name, '/') + 1;
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
+    (void) snprintf(url, sizeof url, "nats://127.0.0.1:%d", srv.port);
+    ck_assert_int_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    {
+        /* a plain JetStream publish to ipckit.QUEUE.TYPE is a message of TYPE */
+        char subj[128];
+        (void) snprintf(subj, sizeof subj, "ipckit.%s.7", q);
+        ck_assert_int_eq(js_Publish(&pa, js, subj, "from nats", 9, NULL, &je), NATS_OK);
+        jsPubAck_Destroy(pa);
+        ck_assert_int_eq(ipckit_recv_typed(ch, 0, &type, buf, sizeof buf, 5000), 9);
+        ck_assert_int_eq(type, 7);
+        ck_assert_mem_eq(buf, "from nats", 9);
+    }
+    {
+        /* what ipckit sends: the bytes as they are, the type in the subject */
+        char stream[128], subj[128];
+        ck_assert_int_eq(ipckit_send_typed(ch, 42, "to nats", 7, 5000), 0);
+        (void) snprintf(stream, sizeof stream, "ipckit_%s", q);
+        (void) snprintf(subj, sizeof subj, "ipckit.%s.42", q);
+        jsDirectGetMsgOptions_Init(&dg);
+        dg.NextBySubject = subj;
+        ck_assert_int_eq(js_DirectGetMsg(&m, js, stream, NULL, &dg), NATS_OK);
+        ck_assert_str_eq(natsMsg_GetSubject(m), subj);
+        ck_assert_int_eq(natsMsg_GetDataLength(m), 7);
+        ck_assert_mem_eq(natsMsg_GetData(m), "to nats", 7);
+        natsMsg_Destroy(m);
+        /* a non-ipckit receiver takes it by deleting it, as ipckit does */
+        ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), 7);
+    }
+    {
+        /* a subject whose last token is no type: -EBADMSG, and it is removed */
+        char subj[128];
+        (void) snprintf(subj, sizeof subj, "ipckit.%s.oops", q);
+        ck_assert_int_eq(js_Publish(&pa, js, subj, "x", 1, NULL, &je), NATS_OK);
+        jsPubAck_Destroy(pa);
+        ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 5000), -EBADMSG);
+        ck_assert_msg(strstr(ipckit_last_error(ch), "oops") != NULL, "%s",
+                      ipckit_last_error(ch));
+        ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EAGAIN);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    stop();
+}
+END_TEST
+
+/* ---- the example ------------------------------------------------------ */
+
+START_TEST(test_example)
+{
+    char name[256];
+    pid_t pid;
+    int status;
+    if (EXAMPLE_MSG_QUEUE[0] == '\0')
+        return;
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            (void) dup2(devnull, STDOUT_FILENO);
+        execl(EXAMPLE_MSG_QUEUE, "example_msg_queue", "--fast", "--name", name, (char *) NULL);
+        _exit(127);
+    }
+    status = tk_wait(pid, 120000);
+    ck_assert_int_eq(status, 0);
+    /* it removed its queue */
+    {
+        ipckit_stat st;
+        ck_assert_int_eq(ipckit_stat_name(name, &st), -ENOENT);
+    }
+    stop();
+}
+END_TEST
+
+static void
+teardown_server(void)
+{
+    nf_stop(&srv);
+}
+
+int
+main(void)
+{
+    Suite *s = suite_create("nats");
+    TCase *tc;
+
+    nf_require_server();
+    tc = tk_tcase("names", 30);
+    tcase_add_test(tc, test_bad_names);
+    tcase_add_test(tc, test_plaintext_refused);
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("server", 60);
+    tcase_add_checked_fixture(tc, NULL, teardown_server);
+    tcase_add_test(tc, test_send_recv);
+    tcase_add_test(tc, test_wait_wakeup);
+    tcase_add_test(tc, test_open_flags);
+    tcase_add_test(tc, test_oversize);
+    tcase_add_test(tc, test_full);
+    tcase_add_test(tc, test_credentials);
+    tcase_add_test(tc, test_interop);
+    tcase_add_test(tc, test_example);
+    suite_add_tcase(s, tc);
+    return tk_run(s);
+}
