@@ -229,34 +229,36 @@ nf_stop(struct nf_server *s)
 int
 nf_cluster_start(struct nf_server nodes[NF_CLUSTER_MAX])
 {
-    char cluster[512], name[16];
-    int i;
+    char cluster[512];
+    int ports[NF_CLUSTER_MAX], i;
+    /* JetStream in a cluster needs its routes at start: free loopback ports
+     * for them, taken now (the client ports are the servers' choice) */
+    for (i = 0; i < NF_CLUSTER_MAX; i++) {
+        ports[i] = nf_free_port();
+        for (int j = 0; j < i; j++)
+            if (ports[j] == ports[i])
+                ports[i] = -1;
+        if (ports[i] <= 0)
+            return -1;
+    }
     for (i = 0; i < NF_CLUSTER_MAX; i++) {
         struct nf_server *s = &nodes[i];
+        size_t off = 0;
         memset(s, 0, sizeof *s);
         (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX", (long) getpid());
         if (mkdtemp(s->dir) == NULL)
             goto fail;
-        (void) snprintf(name, sizeof name, "n%d", i + 1);
-        (void) snprintf(s->name, sizeof s->name, "%s", name);
-        if (i > 0)
-            (void) snprintf(s->routes, sizeof s->routes, "nats://127.0.0.1:%d",
-                            nodes[0].cluster_port);
-        (void) snprintf(cluster, sizeof cluster,
-                        "cluster {\n  name: ipckit\n  listen: 127.0.0.1:-1\n  routes: [%s]\n}",
-                        s->routes);
-        if (nf_write_config(s, "127.0.0.1:-1", cluster) < 0 || nf_spawn(s) < 0)
-            goto fail;
-    }
-    /* node 1 learns the others' route ports now: give it routes for a restart */
-    for (i = 0; i < NF_CLUSTER_MAX; i++) {
-        size_t off = 0;
-        nodes[i].routes[0] = '\0';
+        (void) snprintf(s->name, sizeof s->name, "n%d", i + 1);
         for (int j = 0; j < NF_CLUSTER_MAX; j++)
             if (j != i)
-                off += (size_t) snprintf(nodes[i].routes + off, sizeof nodes[i].routes - off,
-                                         "%snats://127.0.0.1:%d", off ? ", " : "",
-                                         nodes[j].cluster_port);
+                off += (size_t) snprintf(s->routes + off, sizeof s->routes - off,
+                                         "%snats://127.0.0.1:%d", off ? ", " : "", ports[j]);
+        s->cluster_port = ports[i];
+        (void) snprintf(cluster, sizeof cluster,
+                        "cluster {\n  name: ipckit\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}",
+                        ports[i], s->routes);
+        if (nf_write_config(s, "127.0.0.1:-1", cluster) < 0 || nf_spawn(s) < 0)
+            goto fail;
     }
     return 0;
 fail:

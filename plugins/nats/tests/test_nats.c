@@ -481,6 +481,67 @@ START_TEST(test_example)
 }
 END_TEST
 
+/* The ipckit tool speaks nats: names: the plug-in loads beside the library. */
+static int
+run_cli(const char *const argv[], char *out, size_t cap)
+{
+    int pipefd[2], status;
+    size_t len = 0;
+    pid_t pid;
+    ck_assert_int_eq(pipe(pipefd), 0);
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        (void) dup2(pipefd[1], STDOUT_FILENO);
+        (void) close(pipefd[0]);
+        (void) close(pipefd[1]);
+        execv(IPCKIT_CLI, (char *const *) argv);
+        _exit(127);
+    }
+    (void) close(pipefd[1]);
+    for (;;) {
+        ssize_t n = read(pipefd[0], out + len, cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t) n;
+    }
+    out[len] = '\0';
+    (void) close(pipefd[0]);
+    status = tk_wait(pid, 30000);
+    return status;
+}
+
+START_TEST(test_cli)
+{
+    char name[256], out[256];
+    if (IPCKIT_CLI[0] == '\0')
+        return;
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    {
+        const char *const argv[] = { "ipckit", "send", "-c", "-w", "10000", "-t", "4", name,
+                                     "over nats", NULL };
+        ck_assert_int_eq(run_cli(argv, out, sizeof out), 0);
+    }
+    {
+        const char *const argv[] = { "ipckit", "recv", "-w", "10000", name, NULL };
+        ck_assert_int_eq(run_cli(argv, out, sizeof out), 0);
+        ck_assert_str_eq(out, "over nats\n");
+    }
+    {
+        const char *const argv[] = { "ipckit", "--version", NULL };
+        ck_assert_int_eq(run_cli(argv, out, sizeof out), 0);
+        ck_assert_msg(strstr(out, " nats") != NULL, "%s", out);
+    }
+    {
+        const char *const argv[] = { "ipckit", "rm", name, NULL };
+        ck_assert_int_eq(run_cli(argv, out, sizeof out), 0);
+    }
+    stop();
+}
+END_TEST
+
 static void
 teardown_server(void)
 {
@@ -509,6 +570,7 @@ main(void)
     tcase_add_test(tc, test_credentials);
     tcase_add_test(tc, test_interop);
     tcase_add_test(tc, test_example);
+    tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }
