@@ -81,6 +81,9 @@ struct nq {
     size_t max_msg;
     char idpfx[17];          /* this process's message ids: idpfx, then a counter */
     unsigned long long idseq;
+    /* In a forked child, the parent's client objects, left alone (their
+     * threads are not in the child) but still pointed at. */
+    void *parents[4];
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -350,6 +353,10 @@ nq_ensure(struct nq *q, const struct timespec *deadline)
     int rc;
     if (q->pid == getpid() && q->nc != NULL)
         return 0;
+    q->parents[0] = q->o;
+    q->parents[1] = q->nc;
+    q->parents[2] = q->js;
+    q->parents[3] = q->wake;
     q->o = NULL;
     q->nc = NULL;
     q->js = NULL;
