@@ -15,8 +15,9 @@ IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-i
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 IPCKIT_BENCH_PACKAGES="libnng-dev libzmq3-dev gnuplot-nox" # scripts/bench only
 # The nats: plug-in: the C client to build it, the server for its tests, the
-# demo and the benchmark (Debian's nats-server listens on 127.0.0.1 only).
-IPCKIT_NATS_PACKAGES="nats-server libnats-dev"
+# demo and the benchmark (Debian's nats-server listens on 127.0.0.1 only),
+# openssl for the certificates of the TLS test.
+IPCKIT_NATS_PACKAGES="nats-server libnats-dev openssl"
 
 ipckit_install() {
     missing=""

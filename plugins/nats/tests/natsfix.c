@@ -88,10 +88,11 @@ nf_read_ports(struct nf_server *s)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    p = strstr(buf, "\"nats\":[\"nats://127.0.0.1:");
-    if (p == NULL)
+    /* "nats://" or, with TLS, "tls://" */
+    p = strstr(buf, "\"nats\":[\"");
+    if (p == NULL || (p = strstr(p, "://127.0.0.1:")) == NULL)
         return -1;
-    s->port = atoi(p + strlen("\"nats\":[\"nats://127.0.0.1:"));
+    s->port = atoi(p + strlen("://127.0.0.1:"));
     p = strstr(buf, "\"cluster\":[\"nats://127.0.0.1:");
     if (p != NULL)
         s->cluster_port = atoi(p + strlen("\"cluster\":[\"nats://127.0.0.1:"));

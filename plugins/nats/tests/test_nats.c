@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -382,6 +384,84 @@ START_TEST(test_credentials)
 }
 END_TEST
 
+/* ---- TLS ------------------------------------------------------------ */
+
+/* snprintf into an array that must hold the whole text */
+#define FMT(buf, ...) ck_assert_uint_lt((size_t) snprintf(buf, sizeof buf, __VA_ARGS__), sizeof buf)
+
+/* A CA and a server certificate for 127.0.0.1, made with openssl(1) in the
+ * test's directory; false (and the test passes on) without openssl. */
+static bool
+make_certs(const char *dir)
+{
+    char cmd[4096];
+    if (access("/usr/bin/openssl", X_OK) != 0) {
+        printf("SKIP tls: /usr/bin/openssl is not installed\n");
+        return false;
+    }
+    (void) snprintf(cmd, sizeof cmd,
+                    "cd '%s' && umask 077 && "
+                    "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem"
+                    " -days 1 -subj /CN=ipckit-test-ca >/dev/null 2>&1 && "
+                    "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr"
+                    " -subj /CN=127.0.0.1 >/dev/null 2>&1 && "
+                    "printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf && "
+                    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+                    " -out server.pem -days 1 -extfile ext.cnf >/dev/null 2>&1",
+                    dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make the test certificates");
+    return true;
+}
+
+START_TEST(test_tls)
+{
+    char dir[PATH_MAX], conf[PATH_MAX * 2 + 64], name[PATH_MAX + 256], params[PATH_MAX + 64];
+    char pw[PATH_MAX], other[PATH_MAX];
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+
+    tk_path(dir, sizeof dir, "tls");
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    if (make_certs(dir)) {
+        secret_file(pw, sizeof pw, "pw", "s3cret-pw", 0600);
+        FMT(conf,
+                        "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n}\n"
+                        "authorization {\n  user: alice\n  password: s3cret-pw\n}",
+                        dir, dir);
+        start(conf);
+        o.open_timeout_ms = 5000;
+        /* the server's certificate checked against the CA, then the password */
+        FMT(params, "tls=1&ca=%s/ca.pem&user=alice&password_file=%s",
+                        dir, pw);
+        qname(name, sizeof name, params);
+        ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
+        ck_assert_int_eq(ipckit_send(ch, "sealed", 6, 5000), 0);
+        {
+            char buf[8];
+            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 5000), 6);
+        }
+        ipckit_close(ch);
+        ck_assert_int_eq(ipckit_unlink(name), 0);
+        /* a CA that did not sign it: refused */
+        FMT(other, "%s/other", dir);
+        ck_assert_int_eq(mkdir(other, 0700), 0);
+        ck_assert(make_certs(other));
+        FMT(params,
+                        "tls=1&ca=%s/ca.pem&user=alice&password_file=%s", other, pw);
+        qname(name, sizeof name, params);
+        ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE, &o), -EPROTO);
+        ck_assert_msg(strstr(ipckit_error_detail(), "TLS") != NULL, "%s", ipckit_error_detail());
+        stop();
+        ck_assert_int_eq(unlink(pw), 0);
+    }
+    {
+        char cmd[PATH_MAX + 16];
+        FMT(cmd, "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+}
+END_TEST
+
 /* ---- other NATS clients ---------------------------------------------- */
 
 START_TEST(test_interop)
@@ -568,6 +648,7 @@ main(void)
     tcase_add_test(tc, test_oversize);
     tcase_add_test(tc, test_full);
     tcase_add_test(tc, test_credentials);
+    tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_interop);
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_cli);
