@@ -276,10 +276,12 @@ nq_connect(const struct nq_conf *c, const struct timespec *deadline, natsOptions
         int ms = deadline == NULL || ipckit_deadline_try_once(deadline)
                      ? (int) c->reply_ms
                      : ipckit_deadline_ms(deadline);
-        if (ms < 1)
-            ms = 1;
+        /* the client tries each server with this timeout in turn */
         if (ms > c->reply_ms)
             ms = (int) c->reply_ms;
+        ms /= c->nservers;
+        if (ms < 1)
+            ms = 1;
         (void) natsOptions_SetTimeout(*o, ms);
         s = natsConnection_Connect(nc, *o);
         if (s == NATS_OK)
