@@ -23,9 +23,12 @@ usage(FILE *f)
     (void) fprintf(f,
         "usage: ipckit-bench [options]      (also: ipckit bench [options])\n"
         "Measures each ipckit backend against its raw kernel mechanism, interleaved.\n"
-        "  -b, --backends=LIST   backends (default all but nats):");
+        "  -b, --backends=LIST   backends (default all):");
     for (size_t k = 0; k < bx_nbackends; k++)
         (void) fprintf(f, " %s", bx_backends[k].scheme);
+    for (size_t k = 0; k < bx_nbackends; k++)
+        if (strcmp(bx_backends[k].scheme, "nats") == 0)
+            (void) fprintf(f, "\n                        (but nats, at network speed, only when named)");
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
