@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,9 +35,29 @@ nf_program(void)
     return NULL;
 }
 
+static pid_t session;
+
+static int nf_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw);
+
+void
+nf_cleanup(void)
+{
+    char pattern[64];
+    glob_t g;
+    if (session == 0 || session != getpid())
+        return;
+    (void) snprintf(pattern, sizeof pattern, "/tmp/ipckit-nats.%ld.??????", (long) session);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            (void) nftw(g.gl_pathv[i], nf_rm, 16, FTW_DEPTH | FTW_PHYS);
+        globfree(&g);
+    }
+}
+
 void
 nf_require_server(void)
 {
+    session = getpid();
     if (nf_program() == NULL) {
         printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server;"
                " or set IPCKIT_NATS_SERVER to its path)\n");
@@ -99,6 +120,37 @@ nf_read_ports(struct nf_server *s)
     return s->port > 0 ? 0 : -1;
 }
 
+/* Servers of this process, stopped at exit too: a failed check ends a test
+ * without its teardown. */
+#define NF_TRACK 8
+static struct nf_server *tracked[NF_TRACK];
+
+static void
+nf_stop_all(void)
+{
+    for (int i = 0; i < NF_TRACK; i++)
+        if (tracked[i] != NULL && tracked[i]->owner == getpid())
+            nf_stop(tracked[i]);
+}
+
+static void
+nf_track(struct nf_server *s)
+{
+    static bool registered;
+    if (!registered) {
+        (void) atexit(nf_stop_all);
+        registered = true;
+    }
+    for (int i = 0; i < NF_TRACK; i++)
+        if (tracked[i] == s)
+            return;
+    for (int i = 0; i < NF_TRACK; i++)
+        if (tracked[i] == NULL) {
+            tracked[i] = s;
+            return;
+        }
+}
+
 static int
 nf_spawn(struct nf_server *s)
 {
@@ -107,6 +159,8 @@ nf_spawn(struct nf_server *s)
     pid_t parent = getpid();
     if (prog == NULL)
         return -1;
+    s->owner = parent;
+    nf_track(s);
     (void) snprintf(conf, sizeof conf, "%s/server.conf", s->dir);
     (void) snprintf(log, sizeof log, "%s/server.log", s->dir);
     fflush(NULL);
@@ -143,11 +197,15 @@ int
 nf_start(struct nf_server *s, const char *name, const char *extra)
 {
     memset(s, 0, sizeof *s);
-    (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX", (long) getpid());
+    (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX",
+                    (long) (session ? session : getpid()));
     if (mkdtemp(s->dir) == NULL) {
         perror("mkdtemp");
+        s->dir[0] = '\0';
         return -1;
     }
+    s->owner = getpid();
+    nf_track(s);
     (void) snprintf(s->name, sizeof s->name, "%s", name);
     if (extra != NULL)
         (void) snprintf(s->extra, sizeof s->extra, "%s", extra);
@@ -246,9 +304,14 @@ nf_cluster_start(struct nf_server nodes[NF_CLUSTER_MAX])
         struct nf_server *s = &nodes[i];
         size_t off = 0;
         memset(s, 0, sizeof *s);
-        (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX", (long) getpid());
-        if (mkdtemp(s->dir) == NULL)
+        (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX",
+                    (long) (session ? session : getpid()));
+        if (mkdtemp(s->dir) == NULL) {
+            s->dir[0] = '\0';
             goto fail;
+        }
+        s->owner = getpid();
+        nf_track(s);
         (void) snprintf(s->name, sizeof s->name, "n%d", i + 1);
         for (int j = 0; j < NF_CLUSTER_MAX; j++)
             if (j != i)

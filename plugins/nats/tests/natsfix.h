@@ -15,6 +15,7 @@
 
 struct nf_server {
     pid_t pid;            /* 0 when not running */
+    pid_t owner;          /* the process that started it */
     int port;             /* client port on 127.0.0.1 */
     int cluster_port;     /* route port, 0 without a cluster */
     char dir[128];        /* its temporary directory: config, store, log */
@@ -26,8 +27,13 @@ struct nf_server {
 /* The nats-server program, or NULL (and a printed reason) when there is none. */
 const char *nf_program(void);
 
-/* Exit 77 (skipped) with a reason unless nats-server can be run. */
+/* Exit 77 (skipped) with a reason unless nats-server can be run. Call it
+ * first in main(): the servers' directories carry this process's pid. */
 void nf_require_server(void);
+
+/* In main(), after the suite: remove what tests that failed (and so ended
+ * without their teardown) left in /tmp; their servers died with them. */
+void nf_cleanup(void);
 
 /*
  * Start a server with JetStream, @p extra appended to its configuration

@@ -653,5 +653,9 @@ main(void)
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
-    return tk_run(s);
+    {
+        int rc = tk_run(s);
+        nf_cleanup();
+        return rc;
+    }
 }

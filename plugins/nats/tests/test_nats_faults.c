@@ -489,5 +489,9 @@ main(void)
     tcase_add_checked_fixture(tc, NULL, teardown_servers);
     tcase_add_test(tc, test_cluster_failover);
     suite_add_tcase(s, tc);
-    return tk_run(s);
+    {
+        int rc = tk_run(s);
+        nf_cleanup();
+        return rc;
+    }
 }
