@@ -37,9 +37,12 @@ static void
 qname(char *buf, size_t cap, const struct nf_server *s, int n, const char *params)
 {
     static unsigned k;
-    char queue[64];
+    char queue[64], all[256];
     (void) snprintf(queue, sizeof queue, "f%ld_%u", (long) getpid(), ++k);
-    nf_url(buf, cap, s, n, queue, params);
+    /* stat and unlink get 30 s, for a slow machine (valgrind) */
+    (void) snprintf(all, sizeof all, "%s%stimeout_ms=30000", params ? params : "",
+                    params ? "&" : "");
+    nf_url(buf, cap, s, n, queue, all);
 }
 
 static ipckit_channel *
