@@ -103,6 +103,13 @@ nq_transient(natsStatus s)
            s == NATS_NOT_YET_CONNECTED || s == NATS_IO_ERROR || s == NATS_NO_SERVER;
 }
 
+/* nq_transient(), or the server says that its cluster is electing a leader. */
+static bool
+nq_retryable(natsStatus s, jsErrCode je)
+{
+    return nq_transient(s) || je == JSClusterNotAvailErr || je == JSClusterNotLeaderErr;
+}
+
 /* The error for a deadline that passed while the server did not answer. */
 static int
 nq_gave_up(const struct nq *q, const struct timespec *deadline, const char *op, natsStatus s)
@@ -670,7 +677,7 @@ nq_send(void *state, long type, const void *buf, size_t len, const struct timesp
             }
             continue;
         }
-        if (!nq_transient(s) && je != JSClusterNotAvailErr) {
+        if (!nq_retryable(s, je)) {
             rc = ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO, "send: %s",
                                      nq_text(s));
             break;
@@ -749,7 +756,7 @@ nq_lowest(struct nq *q, long max, const struct timespec *deadline)
         }
         if (je == JSStreamNotFoundErr || s == NATS_NOT_FOUND)
             return ipckit_backend_fail(-EIDRM, "recv: stream %s was deleted", q->conf.stream);
-        if (!nq_transient(s))
+        if (!nq_retryable(s, je))
             return ipckit_backend_fail(-EIO, "recv: stream %s: %s", q->conf.stream, nq_text(s));
         rc = nq_retry_wait(q, &b, deadline, "recv", s);
         if (rc < 0)
@@ -783,7 +790,7 @@ nq_take(struct nq *q, uint64_t seq, const struct timespec *deadline)
             return unsure ? 1 : 0;
         if (je == JSStreamNotFoundErr)
             return ipckit_backend_fail(-EIDRM, "recv: stream %s was deleted", q->conf.stream);
-        if (!nq_transient(s))
+        if (!nq_retryable(s, je))
             return ipckit_backend_fail(-EIO, "recv: delete message %llu of stream %s: %s",
                                        (unsigned long long) seq, q->conf.stream, nq_text(s));
         if (s != NATS_NO_RESPONDERS)
@@ -837,7 +844,7 @@ nq_try_recv(struct nq *q, long selector, long *type, void *buf, size_t cap,
         if (s == NATS_NOT_FOUND)
             return -ENOMSG;
         if (s != NATS_OK) {
-            if (!nq_transient(s))
+            if (!nq_retryable(s, 0))
                 return ipckit_backend_fail(-EIO, "recv: get from stream %s: %s", q->conf.stream,
                                            nq_text(s));
             if (s == NATS_NO_RESPONDERS) {
@@ -1003,7 +1010,7 @@ nq_stat(const ipckit_name *name, ipckit_stat *out)
                                      q.conf.stream, q.conf.queue);
             break;
         }
-        if (!nq_transient(s)) {
+        if (!nq_retryable(s, je)) {
             rc = ipckit_backend_fail(-EIO, "stat: stream %s: %s", q.conf.stream, nq_text(s));
             break;
         }
@@ -1040,7 +1047,7 @@ nq_unlink(const ipckit_name *name)
                                      q.conf.stream, q.conf.queue);
             break;
         }
-        if (!nq_transient(s)) {
+        if (!nq_retryable(s, je)) {
             rc = ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO,
                                      "unlink: stream %s: %s", q.conf.stream, nq_text(s));
             break;
