@@ -37,8 +37,8 @@ resolve(const char *text, ipckit_name **name, const ipckit_backend **be)
     if (*be == NULL) {
         /* a plug-in beside the library may have it (plugin.c) */
         char known[256], why[IPCKIT__DETAIL_MAX];
-        if (ipckit__plugin_load(ipckit_name_scheme(*name), why, sizeof why) == 0)
-            *be = ipckit__backend_lookup(ipckit_name_scheme(*name));
+        (void) ipckit__plugin_load(ipckit_name_scheme(*name), why, sizeof why);
+        *be = ipckit__backend_lookup(ipckit_name_scheme(*name));
         if (*be != NULL)
             return 0;
         ipckit__backend_list(known, sizeof known);

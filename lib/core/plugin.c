@@ -74,30 +74,16 @@ plugin_dir(char *dir, size_t cap)
         *slash = '\0';
     return 0;
 }
-#endif
 
-int
-ipckit__plugin_load(const char *scheme, char *why, size_t whycap)
+/* Load the plug-in of @p scheme, with plugin_lock held. */
+static int
+plugin_load_locked(const char *scheme, char *why, size_t whycap)
 {
-#ifdef IPCKIT__PLUGINS
     char dir[PATH_MAX], path[PATH_MAX], sym[PLUGIN_SCHEME_MAX + 32];
     struct stat st;
     void *handle;
     int (*reg)(void);
     int rc;
-
-    why[0] = '\0';
-    if (!plugin_scheme_ok(scheme))
-        return -ENOENT;
-    (void) pthread_mutex_lock(&plugin_lock);
-    for (size_t i = 0; i < ntried; i++)
-        if (strcmp(tried[i], scheme) == 0) {
-            (void) pthread_mutex_unlock(&plugin_lock);
-            return -ENOENT;
-        }
-    if (ntried < PLUGIN_TRIED_MAX)
-        (void) strlcpy(tried[ntried++], scheme, sizeof tried[0]);
-    (void) pthread_mutex_unlock(&plugin_lock);
 
     rc = plugin_dir(dir, sizeof dir);
     if (rc < 0)
@@ -144,6 +130,31 @@ ipckit__plugin_load(const char *scheme, char *why, size_t whycap)
         return rc; /* stays loaded: a table may be registered */
     }
     return 0;
+}
+#endif
+
+int
+ipckit__plugin_load(const char *scheme, char *why, size_t whycap)
+{
+#ifdef IPCKIT__PLUGINS
+    int rc;
+
+    why[0] = '\0';
+    if (!plugin_scheme_ok(scheme))
+        return -ENOENT;
+    /* Held until the plug-in has registered, so that another thread that
+     * asks for the same scheme meanwhile finds it registered afterwards. */
+    (void) pthread_mutex_lock(&plugin_lock);
+    for (size_t i = 0; i < ntried; i++)
+        if (strcmp(tried[i], scheme) == 0) {
+            (void) pthread_mutex_unlock(&plugin_lock);
+            return -ENOENT;
+        }
+    if (ntried < PLUGIN_TRIED_MAX)
+        (void) strlcpy(tried[ntried++], scheme, sizeof tried[0]);
+    rc = plugin_load_locked(scheme, why, whycap);
+    (void) pthread_mutex_unlock(&plugin_lock);
+    return rc;
 #else
     (void) scheme;
     (void) plugin_scheme_ok;

@@ -61,8 +61,10 @@ ipckit_backend_find(const char *scheme)
         return NULL;
     be = ipckit__backend_lookup(scheme);
     /* a plug-in beside the library may have it (plugin.c) */
-    if (be == NULL && ipckit__plugin_load(scheme, why, sizeof why) == 0)
-        be = ipckit__backend_lookup(scheme);
+    if (be == NULL) {
+        (void) ipckit__plugin_load(scheme, why, sizeof why);
+        be = ipckit__backend_lookup(scheme); /* also when another thread loaded it */
+    }
     return be;
 }
 
