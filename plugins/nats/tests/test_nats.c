@@ -627,6 +627,76 @@ START_TEST(test_cli)
 }
 END_TEST
 
+/* The plug-in is loaded only from libipckit's directory, and only when
+ * nobody but its owner (root or the user) may write it. */
+static void
+copy_file(const char *from, const char *to, mode_t mode)
+{
+    char cmd[3 * PATH_MAX];
+    ck_assert_uint_lt((size_t) snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod %o '%s'", from, to,
+                                        (unsigned) mode, to),
+                      sizeof cmd);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_plugin_trust)
+{
+    char dir[PATH_MAX], lib[PATH_MAX + 32], plug[PATH_MAX + 32], out[512];
+    char *env;
+    if (IPCKIT_CLI[0] == '\0')
+        return;
+    tk_path(dir, sizeof dir, "lib");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    (void) snprintf(lib, sizeof lib, "%s/libipckit.so.0", dir);
+    (void) snprintf(plug, sizeof plug, "%s/libipckit-nats.so.0", dir);
+    copy_file(IPCKIT_LIB, lib, 0755);
+    copy_file(IPCKIT_NATS_LIB, plug, 0666);
+    ck_assert_int_ne(asprintf(&env, "LD_LIBRARY_PATH=%s", dir), -1);
+    ck_assert_int_eq(putenv(env), 0);
+    {
+        /* writable by others: not loaded, and said so */
+        const char *const argv[] = { "ipckit", "stat", "nats://127.0.0.1:1/q?timeout_ms=100",
+                                     NULL };
+        int pipefd[2], status;
+        size_t len;
+        ssize_t n;
+        pid_t pid;
+        ck_assert_int_eq(pipe(pipefd), 0);
+        fflush(NULL);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            (void) dup2(pipefd[1], STDERR_FILENO);
+            (void) close(pipefd[0]);
+            (void) close(pipefd[1]);
+            execv(IPCKIT_CLI, (char *const *) argv);
+            _exit(127);
+        }
+        (void) close(pipefd[1]);
+        len = 0;
+        while ((n = read(pipefd[0], out + len, sizeof out - 1 - len)) > 0)
+            len += (size_t) n;
+        (void) close(pipefd[0]);
+        out[len] = '\0';
+        status = tk_wait(pid, 30000);
+        ck_assert_int_eq(status, 2);
+        ck_assert_msg(strstr(out, "unknown scheme") != NULL, "%s", out);
+    }
+    {
+        /* its owner's only: loaded (the stat then finds no server) */
+        char buf[512];
+        const char *const argv[] = { "ipckit", "stat", "nats://127.0.0.1:1/q?timeout_ms=100",
+                                     NULL };
+        ck_assert_int_eq(chmod(plug, 0644), 0);
+        ck_assert_int_ne(run_cli(argv, buf, sizeof buf), 2);
+    }
+    ck_assert_int_eq(unsetenv("LD_LIBRARY_PATH"), 0);
+    ck_assert_int_eq(unlink(lib), 0);
+    ck_assert_int_eq(unlink(plug), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static void
 teardown_server(void)
 {
@@ -643,6 +713,7 @@ main(void)
     tc = tk_tcase("names", 30);
     tcase_add_test(tc, test_bad_names);
     tcase_add_test(tc, test_plaintext_refused);
+    tcase_add_test(tc, test_plugin_trust);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("server", 60);
