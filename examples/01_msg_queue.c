@@ -15,12 +15,18 @@
  *     to the parent, which checks that the counts add up to 15 and that the
  *     queue is empty, then removes the queue.
  *
- * Usage: example_msg_queue [--fast]   (--fast: no sleeps)
+ * Usage: example_msg_queue [--fast] [--name NAME]
+ *   --fast  no sleeps
+ *   --name  the queue's name instead of the System V queue of the program
+ *           itself, e.g. nats://127.0.0.1:4222/tutorial: the same program
+ *           then runs over a NATS server (the nats: plug-in), whose
+ *           producers and consumers could be on other hosts
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,9 +117,26 @@ reap(pid_t pid)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Take "--name NAME" out of argv; the rest is example_fast()'s. */
+static const char *
+take_name(int *argc, char **argv)
+{
+    const char *name = NULL;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < *argc)
+            name = argv[++i];
+        else
+            argv[out++] = argv[i];
+    }
+    *argc = out;
+    return name;
+}
+
 int
 main(int argc, char **argv)
 {
+    const char *given = take_name(&argc, argv);
     bool fast = example_fast(argc, argv);
     char exe[PATH_MAX], name[PATH_MAX + 16];
     pid_t producers[PRODUCERS], consumers[CONSUMERS];
@@ -124,14 +147,18 @@ main(int argc, char **argv)
     int consumed = 0, rc;
 
     printf("parent progress pid:%ld\n", parent_pid);
-    /* The tutorial's key: ftok(__FILE__, 'm'), here on the program itself. */
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len < 0) {
-        perror("readlink /proc/self/exe");
-        return 1;
+    if (given != NULL) {
+        snprintf(name, sizeof name, "%s", given);
+    } else {
+        /* The tutorial's key: ftok(__FILE__, 'm'), here on the program itself. */
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (len < 0) {
+            perror("readlink /proc/self/exe");
+            return 1;
+        }
+        exe[len] = '\0';
+        snprintf(name, sizeof name, "mq:%s?proj=m", exe);
     }
-    exe[len] = '\0';
-    snprintf(name, sizeof name, "mq:%s?proj=m", exe);
     rc = ipckit_open(&q, name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
     if (rc < 0) {
         fprintf(stderr, "create queue error! %s%s\n", ipckit_error_detail(),

@@ -8,11 +8,16 @@ IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Packages: build (cmake, compiler, pkg-config, libbsd), tests (check,
 # procps for ps, util-linux for ipcs), the extra checks (valgrind, man,
 # doxygen, g++ for the headers as C++, abigail-tools for the ABI check), the
-# mq: interop peers (php-cli, python3-sysv-ipc) and fuzzing.
+# mq: interop peers (php-cli, python3-sysv-ipc), fuzzing, and the nats:
+# plug-in (libnats-dev, and nats-server for its tests).
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
 IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc g++ abigail-tools"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 IPCKIT_BENCH_PACKAGES="libnng-dev libzmq3-dev gnuplot-nox" # scripts/bench only
+# The nats: plug-in: the C client to build it, the server for its tests, the
+# demo and the benchmark (Debian's nats-server listens on 127.0.0.1 only),
+# openssl for the certificates of the TLS test.
+IPCKIT_NATS_PACKAGES="nats-server libnats-dev openssl"
 
 ipckit_install() {
     missing=""

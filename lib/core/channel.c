@@ -36,10 +36,15 @@ ipckit__name_resolve(const char *text, ipckit_name **name, const ipckit_backend 
         return rc;
     *be = ipckit__backend_lookup(ipckit_name_scheme(*name));
     if (*be == NULL) {
-        char known[256];
+        /* a plug-in beside the library may have it (plugin.c) */
+        char known[256], why[IPCKIT__DETAIL_MAX];
+        (void) ipckit__plugin_load(ipckit_name_scheme(*name), why, sizeof why);
+        *be = ipckit__backend_lookup(ipckit_name_scheme(*name));
+        if (*be != NULL)
+            return 0;
         ipckit__backend_list(known, sizeof known);
-        ipckit__detail_set("name \"%s\": unknown scheme \"%s\" (registered: %s)", text,
-                           ipckit_name_scheme(*name), known);
+        ipckit__detail_set("name \"%s\": unknown scheme \"%s\" (registered: %s)%s%s", text,
+                           ipckit_name_scheme(*name), known, why[0] ? "; " : "", why);
         ipckit_name_free(*name);
         *name = NULL;
         return -EPROTONOSUPPORT;

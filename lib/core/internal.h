@@ -94,6 +94,13 @@ bool ipckit__backend_zerocopy(const ipckit_backend *be);
 const ipckit_backend *ipckit__backend_lookup(const char *scheme);
 void ipckit__backend_list(char *buf, size_t cap);
 
+/* plugin.c: load libipckit-SCHEME.so.MAJOR from libipckit's directory and
+ * call its ipckit_SCHEME_register(): 0 when it registered, -ENOENT when
+ * there is none (or it was tried before: look the scheme up again, another
+ * thread may have loaded it), another negative errno with the reason in
+ * @p why (else "") when it is there but could not be used. */
+int ipckit__plugin_load(const char *scheme, char *why, size_t whycap);
+
 /* Built-in backends. */
 extern const ipckit_backend ipckit__fifo_backend;
 extern const ipckit_backend ipckit__sysv_mq_backend;

@@ -55,9 +55,17 @@ ipckit__backend_lookup(const char *scheme)
 const ipckit_backend *
 ipckit_backend_find(const char *scheme)
 {
+    const ipckit_backend *be;
+    char why[IPCKIT__DETAIL_MAX];
     if (scheme == NULL)
         return NULL;
-    return ipckit__backend_lookup(scheme);
+    be = ipckit__backend_lookup(scheme);
+    /* a plug-in beside the library may have it (plugin.c) */
+    if (be == NULL) {
+        (void) ipckit__plugin_load(scheme, why, sizeof why);
+        be = ipckit__backend_lookup(scheme); /* also when another thread loaded it */
+    }
+    return be;
 }
 
 void

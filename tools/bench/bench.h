@@ -130,6 +130,14 @@ const char *bx_base_version(void);
  * ring in shared memory, the limit shm: is measured against. */
 extern const struct bx_variant bx_raw_spsc;
 
+/* The nats: row (nats.c), when libnats is there: the raw C client and the
+ * plug-in, on a nats-server the benchmark starts. */
+#ifdef IPCKIT_BENCH_HAVE_NATS
+extern const struct bx_variant bx_raw_nats, bx_ipckit_nats;
+int bx_nats_name(const struct bx_run *r, int chan, enum bx_dir dir, char *buf, size_t cap);
+size_t bx_nats_max(void);
+#endif
+
 /* Peer variants (peers.c); NULL-free only when built with IPCKIT_BENCH_PEERS. */
 #ifdef IPCKIT_BENCH_HAVE_NNG
 extern const struct bx_variant bx_nng;

@@ -26,6 +26,9 @@ usage(FILE *f)
         "  -b, --backends=LIST   backends (default all):");
     for (size_t k = 0; k < bx_nbackends; k++)
         (void) fprintf(f, " %s", bx_backends[k].scheme);
+    for (size_t k = 0; k < bx_nbackends; k++)
+        if (strcmp(bx_backends[k].scheme, "nats") == 0)
+            (void) fprintf(f, "\n                        (but nats, at network speed, only when named)");
     (void) fprintf(f,
         "\n"
         "  -m, --metrics=LIST    rtt,tput,scale,idle (default all)\n"
@@ -182,8 +185,9 @@ bx_options_default(struct bx_opts *o)
     cpu_set_t set;
     int found = 0;
     memset(o, 0, sizeof *o);
+    /* nats: moves a message in network round trips: only when asked for */
     for (size_t k = 0; k < bx_nbackends; k++)
-        o->backend_on[k] = true;
+        o->backend_on[k] = strcmp(bx_backends[k].scheme, "nats") != 0;
     for (int k = 0; k < M_COUNT; k++)
         o->metric_on[k] = true;
     o->sizes[0] = 64;

@@ -1114,6 +1114,11 @@ const struct bx_backend bx_backends[] = {
       name_shm, NULL, true, false, false, &bx_ipckit_zc, &bx_ipckit_claimed },
     { "signal", "sigqueue/sigwaitinfo", &bx_raw_rtsig, &bx_ipckit, name_signal, max_sigval,
       false, false, true, NULL, NULL },
+#ifdef IPCKIT_BENCH_HAVE_NATS
+    /* nats.c: libnats by hand against the plug-in, on a server of the bench's own */
+    { "nats", "JetStream publish, direct get + delete (libnats)", &bx_raw_nats, &bx_ipckit_nats,
+      bx_nats_name, bx_nats_max, true, false, false, NULL, NULL },
+#endif
 #ifdef IPCKIT_BENCH_HAVE_NNG
     { "nng", "pair1 over ipc://", NULL, &bx_nng, name_peer_nng, NULL, false, true, false, NULL, NULL },
 #endif

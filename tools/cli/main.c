@@ -243,6 +243,7 @@ main(int argc, char **argv)
         int first = 1;
         (void) printf("ipckit %s (library %s)\nschemes: ", IPCKIT_VERSION_STRING,
                       ipckit_version_string());
+        (void) ipckit_backend_find("nats"); /* the plug-in, when it is installed */
         (void) ipckit_backend_foreach(print_scheme, &first);
         (void) putchar('\n');
         return CLI_OK;

@@ -1,0 +1,1091 @@
+/*
+ * ipckit backend "nats:": a work queue on NATS JetStream, so that senders and
+ * receivers on several hosts share one queue through a server (or a
+ * cluster) with persistence and replication. The plug-in library
+ * libipckit-nats.so.0; libipckit itself does not depend on libnats.
+ *
+ * Name: nats://HOST[:PORT][,HOST[:PORT]...]/QUEUE[?key=value...]
+ * (nats_name.c, ipckit-nats(7)). QUEUE is kept in the JetStream stream
+ * "ipckit_QUEUE" (?stream=) on the subjects "ipckit.QUEUE.TYPE"
+ * (?subject=): the type of a message is the last token of its subject, its
+ * payload the message's bytes, unchanged. Any NATS client can send to the
+ * queue by publishing to such a subject, and read it.
+ *
+ * The stream has work-queue retention, discards nothing when full (a send
+ * waits), allows direct gets, and republishes the headers of every stored
+ * message to "PREFIX.wake.TYPE", the wake-up of waiting receivers.
+ *
+ * Send: a JetStream publish that returns when the server (the stream's
+ * leader, after replication) has stored the message. Each message carries a
+ * Nats-Msg-Id unique to the sending process, so that a publish repeated
+ * after a lost answer is stored once (the server's duplicate window).
+ *
+ * Receive: the first message that the selector picks is read with a direct
+ * get (next message by subject), then taken with a message delete, which
+ * the server grants to exactly one receiver; a receiver that loses that
+ * race goes on with the next message. A receiver killed between the two
+ * leaves the message queued. No consumer state is kept on the server, so
+ * any selector works: 0 (every type), > 0 (that type: a subject filter),
+ * < 0 (the lowest type <= -selector, from the stream's subject counts).
+ * Waiting: on the wake-up subject, and every NQ_RECHECK_MS in case a
+ * wake-up was missed (a reconnect, a replica that answered the get before
+ * it had the message).
+ *
+ * Timeouts: every server request waits at most until the call's deadline
+ * (and at most ?reply_ms= for one answer); on a lost connection the client
+ * reconnects in the background and the call retries until its deadline. A
+ * try-once call (timeout 0) makes one request and waits ?reply_ms= for its
+ * answer. docs/backends/nats.md has the semantics table.
+ *
+ * fork(): libnats' threads do not survive it. A child that uses a channel
+ * its parent opened makes a connection of its own at its first call, and
+ * leaves the parent's alone.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include <ipckit/nats.h>
+
+#include "nats_internal.h"
+
+/* How long a waiting receiver trusts the wake-ups before it looks again. */
+#define NQ_RECHECK_MS 250
+/* Between tries after a failure the server may get over (no answer, no
+ * leader, a full queue): 2 ms growing to 100 ms. */
+#define NQ_RETRY IPCKIT_BACKOFF_INIT(0, 2000, 100000)
+/* The wake-ups a receiver keeps while it does not receive. */
+#define NQ_WAKE_PENDING 256
+/* "NATS/1.0\r\n" "Nats-Msg-Id: " ID "\r\n" "\r\n": what a message adds to
+ * its payload against the server's max_payload. */
+#define NQ_ID_LEN 32
+#define NQ_HDR_LEN (10 + 13 + NQ_ID_LEN + 2 + 2)
+
+struct nq {
+    struct nq_conf conf;
+    unsigned flags;          /* IPCKIT_SEND | IPCKIT_RECV ... */
+    pid_t pid;               /* the process whose connection this is */
+    natsOptions *o;
+    natsConnection *nc;
+    jsCtx *js;
+    natsSubscription *wake;  /* receivers, when the stream republishes */
+    bool wakeups;            /* the stream republishes to conf.wake */
+    size_t max_msg;
+    char idpfx[17];          /* this process's message ids: idpfx, then a counter */
+    unsigned long long idseq;
+    /* In a forked child, the parent's client objects, left alone (their
+     * threads are not in the child) but still pointed at. */
+    void *parents[4];
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static const char *
+nq_text(natsStatus s)
+{
+    const char *t = nats_GetLastError(NULL);
+    return t != NULL && t[0] != '\0' ? t : natsStatus_GetText(s);
+}
+
+/* A failure the server or the network may get over: try again. */
+static bool
+nq_transient(natsStatus s)
+{
+    return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
+           s == NATS_NOT_YET_CONNECTED || s == NATS_IO_ERROR || s == NATS_NO_SERVER;
+}
+
+/* nq_transient(), or the server says that its cluster is electing a leader. */
+static bool
+nq_retryable(natsStatus s, jsErrCode je)
+{
+    return nq_transient(s) || je == JSClusterNotAvailErr || je == JSClusterNotLeaderErr;
+}
+
+/* The error for a deadline that passed while the server did not answer. */
+static int
+nq_gave_up(const struct nq *q, const struct timespec *deadline, const char *op, natsStatus s)
+{
+    return ipckit_backend_fail(ipckit_deadline_error(deadline),
+                               "%s: no answer from the NATS server for stream %s in time (%s)",
+                               op, q->conf.stream, nq_text(s));
+}
+
+/* ---- time ------------------------------------------------------------ */
+
+/* How long to wait for one answer: what is left, at most reply_ms. */
+static int64_t
+nq_try_ms(const struct nq *q, const struct timespec *deadline)
+{
+    int ms;
+    if (deadline == NULL || ipckit_deadline_try_once(deadline))
+        return q->conf.reply_ms;
+    ms = ipckit_deadline_ms(deadline);
+    if (ms < 1)
+        ms = 1;
+    return ms < q->conf.reply_ms ? ms : q->conf.reply_ms;
+}
+
+/* After a transient failure: wait a step and return 0 to try again, or the
+ * error to return (the deadline passed, or a try-once call). */
+static int
+nq_retry_wait(const struct nq *q, ipckit_backoff *b, const struct timespec *deadline,
+              const char *op, natsStatus s)
+{
+    if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(b, deadline, -1) < 0)
+        return nq_gave_up(q, deadline, op, s);
+    return 0;
+}
+
+static void
+nq_deadline_in(struct timespec *ts, long ms)
+{
+    (void) clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* ---- the connection -------------------------------------------------- */
+
+static void
+nq_hex(char *out, size_t bytes)
+{
+    unsigned char r[16];
+    static const char digits[] = "0123456789abcdef";
+    if (bytes > sizeof r)
+        bytes = sizeof r;
+    if (getrandom(r, bytes, 0) != (ssize_t) bytes) {
+        /* no entropy source: time and pid still differ between processes */
+        struct timespec ts;
+        unsigned long long x;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        x = (unsigned long long) ts.tv_nsec ^ ((unsigned long long) ts.tv_sec << 20) ^
+            ((unsigned long long) getpid() << 40);
+        for (size_t i = 0; i < bytes; i++)
+            r[i] = (unsigned char) (x >> (8 * (i % 8)));
+    }
+    for (size_t i = 0; i < bytes; i++) {
+        out[2 * i] = digits[r[i] >> 4];
+        out[2 * i + 1] = digits[r[i] & 15];
+    }
+    out[2 * bytes] = '\0';
+}
+
+static void
+nq_disconnect(natsOptions **o, natsConnection **nc, jsCtx **js, natsSubscription **sub)
+{
+    if (sub != NULL && *sub != NULL)
+        natsSubscription_Destroy(*sub);
+    if (*js != NULL)
+        jsCtx_Destroy(*js);
+    if (*nc != NULL)
+        natsConnection_Destroy(*nc);
+    if (*o != NULL)
+        natsOptions_Destroy(*o);
+    if (sub != NULL)
+        *sub = NULL;
+    *js = NULL;
+    *nc = NULL;
+    *o = NULL;
+}
+
+static int
+nq_options(const struct nq_conf *c, natsOptions **out)
+{
+    natsOptions *o = NULL;
+    natsStatus s;
+    char inbox[40];
+    const char *what = "options";
+
+    memcpy(inbox, "_INBOX.", 7);
+    nq_hex(inbox + 7, 8); /* per connection: a forked child's differ from its parent's */
+    s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(o, (const char **) c->servers, c->nservers);
+    if (s == NATS_OK)
+        s = natsOptions_SetNoRandomize(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, "ipckit");
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, 100);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectJitter(o, 50, 200);
+    if (s == NATS_OK)
+        s = natsOptions_SetPingInterval(o, 2000);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxPingsOut(o, 3);
+    if (s == NATS_OK)
+        s = natsOptions_SetFailRequestsOnDisconnect(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomInboxPrefix(o, inbox);
+    if (s == NATS_OK && c->password != NULL) {
+        what = "user and password";
+        s = natsOptions_SetUserInfo(o, c->user, c->password);
+    }
+    if (s == NATS_OK && c->token != NULL) {
+        what = "token";
+        s = natsOptions_SetToken(o, c->token);
+    }
+    if (s == NATS_OK && c->creds != NULL) {
+        what = "credentials file";
+        s = natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL);
+    }
+    if (s == NATS_OK && c->tls) {
+        what = "TLS";
+        s = natsOptions_SetSecure(o, true);
+        if (s == NATS_OK && c->ca != NULL) {
+            what = "TLS CA file";
+            s = natsOptions_LoadCATrustedCertificates(o, c->ca);
+        }
+        if (s == NATS_OK && c->cert != NULL) {
+            what = "TLS certificate and key";
+            s = natsOptions_LoadCertificatesChain(o, c->cert, c->key);
+        }
+    }
+    if (s != NATS_OK) {
+        int rc = ipckit_backend_fail(s == NATS_NO_MEMORY ? -ENOMEM : -EINVAL,
+                                     "nats: %s: %s", what, nq_text(s));
+        natsOptions_Destroy(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+/* Connect to one of the servers, trying again until @p deadline. */
+static int
+nq_connect(const struct nq_conf *c, const struct timespec *deadline, natsOptions **o,
+           natsConnection **nc, jsCtx **js)
+{
+    ipckit_backoff b = IPCKIT_BACKOFF_INIT(0, 20000, 500000);
+    jsOptions jo;
+    natsStatus s;
+    int rc = nq_options(c, o);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        int ms = deadline == NULL || ipckit_deadline_try_once(deadline)
+                     ? (int) c->reply_ms
+                     : ipckit_deadline_ms(deadline);
+        /* the client tries each server with this timeout in turn */
+        if (ms > c->reply_ms)
+            ms = (int) c->reply_ms;
+        ms /= c->nservers;
+        if (ms < 1)
+            ms = 1;
+        (void) natsOptions_SetTimeout(*o, ms);
+        s = natsConnection_Connect(nc, *o);
+        if (s == NATS_OK)
+            break;
+        *nc = NULL;
+        if (s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED ||
+            strstr(nq_text(s), "uthorization") != NULL) {
+            rc = ipckit_backend_fail(-EACCES, "nats: %s refused the credentials: %s",
+                                     c->servers[0], nq_text(s));
+            break;
+        }
+        if (s == NATS_SSL_ERROR) {
+            rc = ipckit_backend_fail(-EPROTO, "nats: TLS with %s failed: %s", c->servers[0],
+                                     nq_text(s));
+            break;
+        }
+        if (!nq_transient(s) && s != NATS_ERR) {
+            rc = ipckit_backend_fail(-ECONNREFUSED, "nats: connect to %s%s: %s", c->servers[0],
+                                     c->nservers > 1 ? " and the others" : "", nq_text(s));
+            break;
+        }
+        if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(&b, deadline, -1) < 0) {
+            rc = ipckit_backend_fail(ipckit_deadline_error(deadline),
+                                     "nats: no server answers at %s%s in time (%s)",
+                                     c->servers[0], c->nservers > 1 ? " or the others" : "",
+                                     nq_text(s));
+            break;
+        }
+    }
+    if (*nc == NULL) {
+        natsOptions_Destroy(*o);
+        *o = NULL;
+        return rc;
+    }
+    jsOptions_Init(&jo);
+    jo.Wait = c->reply_ms;
+    s = natsConnection_JetStream(js, *nc, &jo);
+    if (s != NATS_OK) {
+        rc = ipckit_backend_fail(-ENOMEM, "nats: JetStream context: %s", nq_text(s));
+        natsConnection_Destroy(*nc);
+        natsOptions_Destroy(*o);
+        *nc = NULL;
+        *o = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+static int
+nq_subscribe(struct nq *q)
+{
+    natsStatus s;
+    if (!(q->flags & IPCKIT_RECV) || !q->wakeups)
+        return 0;
+    s = natsConnection_SubscribeSync(&q->wake, q->nc, q->conf.wake);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(q->wake, NQ_WAKE_PENDING, NQ_WAKE_PENDING * 1024);
+    if (s != NATS_OK)
+        return ipckit_backend_fail(-EIO, "nats: subscribe to %s: %s", q->conf.wake, nq_text(s));
+    return 0;
+}
+
+/*
+ * The channel's connection, in this process: a child of the process that
+ * opened the channel makes its own (the parent's threads are not in the
+ * child; its objects are left as they are).
+ */
+static int
+nq_ensure(struct nq *q, const struct timespec *deadline)
+{
+    int rc;
+    if (q->pid == getpid() && q->nc != NULL)
+        return 0;
+    q->parents[0] = q->o;
+    q->parents[1] = q->nc;
+    q->parents[2] = q->js;
+    q->parents[3] = q->wake;
+    q->o = NULL;
+    q->nc = NULL;
+    q->js = NULL;
+    q->wake = NULL;
+    nq_hex(q->idpfx, 8);
+    q->idseq = 0;
+    rc = nq_connect(&q->conf, deadline, &q->o, &q->nc, &q->js);
+    if (rc < 0)
+        return rc;
+    q->pid = getpid();
+    rc = nq_subscribe(q);
+    if (rc < 0)
+        nq_disconnect(&q->o, &q->nc, &q->js, &q->wake);
+    return rc;
+}
+
+/* Wait until the client is connected (it reconnects by itself), so that a
+ * request is not left in the client's buffer when the call gives up. */
+static int
+nq_connected(struct nq *q, const struct timespec *deadline, const char *op)
+{
+    ipckit_backoff b = IPCKIT_BACKOFF_INIT(0, 2000, 50000);
+    for (;;) {
+        natsConnStatus st = natsConnection_Status(q->nc);
+        if (st == NATS_CONN_STATUS_CONNECTED)
+            return 0;
+        if (st == NATS_CONN_STATUS_CLOSED)
+            return ipckit_backend_fail(-ENOTCONN, "%s: the connection to the NATS server is"
+                                                  " closed", op);
+        if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(&b, deadline, -1) < 0)
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
+                                       "%s: not connected to a NATS server (%s...): it did"
+                                       " not come back in time",
+                                       op, q->conf.servers[0]);
+    }
+}
+
+/* ---- the stream ------------------------------------------------------ */
+
+static int
+nq_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus *st,
+                 jsErrCode *je)
+{
+    jsStreamConfig sc;
+    jsRePublish rp;
+    jsStreamInfo *si = NULL;
+    jsOptions jo;
+    const char *subjects[1] = { q->conf.all };
+
+    jsStreamConfig_Init(&sc);
+    sc.Name = q->conf.stream;
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Retention = js_WorkQueuePolicy;
+    sc.Discard = js_DiscardNew;
+    sc.Storage = q->conf.memory ? js_MemoryStorage : js_FileStorage;
+    sc.Replicas = q->conf.replicas;
+    sc.MaxMsgs = q->conf.max_msgs;
+    sc.MaxBytes = opts->capacity > 0 ? (int64_t) opts->capacity : q->conf.max_bytes;
+    if (opts->max_msg_size > 0 && opts->max_msg_size <= (size_t) INT32_MAX - NQ_HDR_LEN)
+        sc.MaxMsgSize = (int32_t) (opts->max_msg_size + NQ_HDR_LEN);
+    sc.AllowDirect = true;
+    memset(&rp, 0, sizeof rp);
+    rp.Source = q->conf.all;
+    rp.Destination = q->conf.wake_dest;
+    rp.HeadersOnly = true;
+    sc.RePublish = &rp;
+    jsOptions_Init(&jo);
+    jo.Wait = wait;
+    *st = js_AddStream(&si, q->js, &sc, &jo, je);
+    if (si != NULL)
+        jsStreamInfo_Destroy(si);
+    return *st == NATS_OK ? 0 : -1;
+}
+
+static bool
+nq_has_subject(const jsStreamConfig *cfg, const char *all, const char *prefix)
+{
+    char wide[NQ_PREFIX_MAX + 4];
+    (void) snprintf(wide, sizeof wide, "%s.>", prefix);
+    for (int i = 0; i < cfg->SubjectsLen; i++)
+        if (strcmp(cfg->Subjects[i], all) == 0 || strcmp(cfg->Subjects[i], wide) == 0 ||
+            strcmp(cfg->Subjects[i], ">") == 0)
+            return true;
+    return false;
+}
+
+/* Check an existing stream and read its limits. */
+static int
+nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created)
+{
+    const jsStreamConfig *cfg = si->Config;
+    int64_t payload = natsConnection_GetMaxPayload(q->nc);
+    size_t limit;
+    (void) created;
+    if (cfg == NULL)
+        return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
+                                   q->conf.stream);
+    if (!nq_has_subject(cfg, q->conf.all, q->conf.prefix))
+        return ipckit_backend_fail(-EINVAL,
+                                   "nats: stream %s does not hold the subjects %s of queue %s",
+                                   q->conf.stream, q->conf.all, q->conf.queue);
+    if (!cfg->AllowDirect)
+        return ipckit_backend_fail(-EINVAL,
+                                   "nats: stream %s does not allow direct gets (allow_direct),"
+                                   " which receivers use",
+                                   q->conf.stream);
+    if (cfg->DenyDelete)
+        return ipckit_backend_fail(-EINVAL,
+                                   "nats: stream %s denies deleting messages, which is how a"
+                                   " receiver takes one",
+                                   q->conf.stream);
+    q->wakeups = cfg->RePublish != NULL && cfg->RePublish->Destination != NULL &&
+                 strcmp(cfg->RePublish->Destination, q->conf.wake_dest) == 0;
+    if (payload <= NQ_HDR_LEN)
+        return ipckit_backend_fail(-EPROTO, "nats: the server's max_payload %lld is too small",
+                                   (long long) payload);
+    limit = (size_t) (payload - NQ_HDR_LEN);
+    if (cfg->MaxMsgSize > 0) {
+        size_t slimit = cfg->MaxMsgSize > NQ_HDR_LEN ? (size_t) cfg->MaxMsgSize - NQ_HDR_LEN : 0;
+        if (slimit < limit)
+            limit = slimit;
+    }
+    if (opts->max_msg_size > limit)
+        return ipckit_backend_fail(-EMSGSIZE,
+                                   "nats: max_msg_size %zu is above the limit of %zu bytes"
+                                   " (the server's max_payload %lld less %d bytes of header%s)",
+                                   opts->max_msg_size, limit, (long long) payload, NQ_HDR_LEN,
+                                   cfg->MaxMsgSize > 0 ? ", or the stream's max_msg_size" : "");
+    q->max_msg = opts->max_msg_size > 0 ? opts->max_msg_size : limit;
+    return 0;
+}
+
+/* Find, create or refuse the stream, as @p flags say. */
+static int
+nq_stream_setup(struct nq *q, unsigned flags, const ipckit_opts *opts,
+                const struct timespec *deadline)
+{
+    ipckit_backoff b = NQ_RETRY;
+    bool created = false;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        jsErrCode je = 0;
+        jsOptions jo;
+        natsStatus s;
+        int rc;
+
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(q, deadline);
+        s = js_GetStreamInfo(&si, q->js, q->conf.stream, &jo, &je);
+        if (s == NATS_OK) {
+            if ((flags & IPCKIT_EXCL) && !created) {
+                jsStreamInfo_Destroy(si);
+                return ipckit_backend_fail(-EEXIST, "nats: stream %s (queue %s) exists",
+                                           q->conf.stream, q->conf.queue);
+            }
+            rc = nq_stream_check(q, si, opts, created);
+            jsStreamInfo_Destroy(si);
+            return rc;
+        }
+        if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr) {
+            if (!(flags & IPCKIT_CREATE))
+                return ipckit_backend_fail(-ENOENT,
+                                           "nats: no stream %s for queue %s on %s (open with"
+                                           " IPCKIT_CREATE to make it)",
+                                           q->conf.stream, q->conf.queue, q->conf.servers[0]);
+            je = 0;
+            if (nq_stream_create(q, opts, jo.Wait, &s, &je) == 0) {
+                created = true;
+                continue; /* read back what the server made */
+            }
+            if (je == JSStreamNameExistErr) {
+                if (flags & IPCKIT_EXCL)
+                    return ipckit_backend_fail(-EEXIST, "nats: stream %s (queue %s) exists",
+                                               q->conf.stream, q->conf.queue);
+                continue;
+            }
+            if (je == JSStreamSubjectOverlapErr)
+                return ipckit_backend_fail(-EEXIST,
+                                           "nats: another stream holds the subjects %s: %s",
+                                           q->conf.all, nq_text(s));
+            if (je == JSStreamReplicasNotSupportedErr || je == JSInsufficientResourcesErr ||
+                je == JSStreamInvalidConfig)
+                return ipckit_backend_fail(-EINVAL, "nats: create stream %s: %s",
+                                           q->conf.stream, nq_text(s));
+        }
+        if (je == JSNotEnabledErr || je == JSNotEnabledForAccountErr)
+            return ipckit_backend_fail(-EPROTONOSUPPORT,
+                                       "nats: JetStream is not enabled on %s: %s",
+                                       q->conf.servers[0], nq_text(s));
+        if (!nq_transient(s) && je != JSClusterNotAvailErr && je != JSStreamCreateErr &&
+            je != JSClusterNotLeaderErr)
+            return ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO,
+                                       "nats: stream %s: %s", q->conf.stream, nq_text(s));
+        rc = nq_retry_wait(q, &b, deadline, "open", s);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* ---- opening --------------------------------------------------------- */
+
+static int
+nq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+        const struct timespec *deadline)
+{
+    struct nq *q = state;
+    int rc = nq_conf_parse(name, &q->conf);
+    if (rc < 0)
+        return rc;
+    q->flags = flags;
+    nq_hex(q->idpfx, 8);
+    rc = nq_connect(&q->conf, deadline, &q->o, &q->nc, &q->js);
+    if (rc < 0)
+        goto fail;
+    q->pid = getpid();
+    rc = nq_stream_setup(q, flags, opts, deadline);
+    if (rc == 0)
+        rc = nq_subscribe(q);
+    if (rc < 0)
+        goto fail;
+    return 0;
+fail:
+    nq_disconnect(&q->o, &q->nc, &q->js, &q->wake);
+    nq_conf_free(&q->conf);
+    return rc;
+}
+
+static int
+nq_close(void *state)
+{
+    struct nq *q = state;
+    /* A child leaves its parent's connection alone (nq_ensure()). */
+    if (q->pid == getpid())
+        nq_disconnect(&q->o, &q->nc, &q->js, &q->wake);
+    nq_conf_free(&q->conf);
+    return 0;
+}
+
+static void
+nq_info(void *state, unsigned *caps, size_t *max_msg)
+{
+    (void) caps;
+    *max_msg = ((struct nq *) state)->max_msg;
+}
+
+/* ---- sending --------------------------------------------------------- */
+
+static int
+nq_send(void *state, long type, const void *buf, size_t len, const struct timespec *deadline)
+{
+    struct nq *q = state;
+    ipckit_backoff b = NQ_RETRY;
+    char subject[NQ_PREFIX_MAX + 24], id[NQ_ID_LEN + 1];
+    natsMsg *m = NULL;
+    natsStatus s;
+    int rc;
+
+    rc = nq_ensure(q, deadline);
+    if (rc < 0)
+        return rc;
+    (void) snprintf(subject, sizeof subject, "%s.%ld", q->conf.prefix, type);
+    (void) snprintf(id, sizeof id, "%s%016llx", q->idpfx, ++q->idseq);
+    s = natsMsg_Create(&m, subject, NULL, (const char *) buf, (int) len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return ipckit_backend_fail(-ENOMEM, "send: %s", nq_text(s));
+    }
+    for (;;) {
+        jsPubOptions po;
+        jsPubAck *pa = NULL;
+        jsErrCode je = 0;
+
+        rc = nq_connected(q, deadline, "send");
+        if (rc < 0)
+            break;
+        jsPubOptions_Init(&po);
+        po.MaxWait = nq_try_ms(q, deadline);
+        s = js_PublishMsg(&pa, q->js, m, &po, &je);
+        jsPubAck_Destroy(pa);
+        if (s == NATS_OK) {
+            rc = 0; /* stored (or stored before, and this was a repeat) */
+            break;
+        }
+        if (s == NATS_MAX_PAYLOAD || je == JSStreamMessageExceedsMaximumErr) {
+            rc = ipckit_backend_fail(-EMSGSIZE,
+                                     "send: message of %zu bytes is above the limit of the"
+                                     " NATS server or stream %s (max_payload %lld bytes, less"
+                                     " %d of header): %s",
+                                     len, q->conf.stream,
+                                     (long long) natsConnection_GetMaxPayload(q->nc),
+                                     NQ_HDR_LEN, nq_text(s));
+            break;
+        }
+        if (je == JSStreamNotFoundErr) {
+            rc = ipckit_backend_fail(-EIDRM, "send: stream %s was deleted", q->conf.stream);
+            break;
+        }
+        if (je == JSStreamStoreFailedErr || je == JSStreamLimitsErr ||
+            strstr(nq_text(s), "maximum") != NULL) {
+            /* full: wait for room, as a local queue does */
+            if (ipckit_backoff_wait(&b, deadline, -1) < 0) {
+                rc = ipckit_backend_fail(ipckit_deadline_error(deadline),
+                                         "send: queue %s (stream %s) is full: %s",
+                                         q->conf.queue, q->conf.stream, nq_text(s));
+                break;
+            }
+            continue;
+        }
+        if (!nq_retryable(s, je)) {
+            rc = ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO, "send: %s",
+                                     nq_text(s));
+            break;
+        }
+        /* No answer: the same message again, with the same id; the
+         * server stores it once. */
+        rc = nq_retry_wait(q, &b, deadline, "send", s);
+        if (rc < 0) {
+            if (s == NATS_NO_RESPONDERS)
+                rc = ipckit_backend_fail(rc,
+                                         "send: nothing stores messages of queue %s (stream %s"
+                                         " deleted, or a cluster without a leader) in time",
+                                         q->conf.queue, q->conf.stream);
+            else
+                rc = ipckit_backend_fail(rc,
+                                         "send: the NATS server did not confirm storing the"
+                                         " message in time (%s); it may have been stored",
+                                         nq_text(s));
+            break;
+        }
+    }
+    natsMsg_Destroy(m);
+    return rc;
+}
+
+/* ---- receiving ------------------------------------------------------- */
+
+/* The type of a message from its subject, PREFIX.TYPE; 0 if it is not one. */
+static long
+nq_type_of(const struct nq *q, const char *subject)
+{
+    size_t n = strlen(q->conf.prefix);
+    const char *t;
+    char *end;
+    long v;
+    if (subject == NULL || strncmp(subject, q->conf.prefix, n) != 0 || subject[n] != '.')
+        return 0;
+    t = subject + n + 1;
+    if (*t < '1' || *t > '9')
+        return 0;
+    errno = 0;
+    v = strtol(t, &end, 10);
+    return errno == 0 && *end == '\0' && v > 0 ? v : 0;
+}
+
+/*
+ * The lowest type <= @p max with a message queued, from the stream's
+ * subject counts: 0 when there is none, or a negative errno.
+ */
+static long
+nq_lowest(struct nq *q, long max, const struct timespec *deadline)
+{
+    ipckit_backoff b = NQ_RETRY;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        jsErrCode je = 0;
+        jsOptions jo;
+        natsStatus s;
+        long best = 0;
+        int rc;
+
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(q, deadline);
+        jo.Stream.Info.SubjectsFilter = q->conf.all;
+        s = js_GetStreamInfo(&si, q->js, q->conf.stream, &jo, &je);
+        if (s == NATS_OK) {
+            if (si->State.Subjects != NULL)
+                for (int i = 0; i < si->State.Subjects->Count; i++) {
+                    long t = nq_type_of(q, si->State.Subjects->List[i].Subject);
+                    if (t > 0 && t <= max && si->State.Subjects->List[i].Msgs > 0 &&
+                        (best == 0 || t < best))
+                        best = t;
+                }
+            jsStreamInfo_Destroy(si);
+            return best;
+        }
+        if (je == JSStreamNotFoundErr || s == NATS_NOT_FOUND)
+            return ipckit_backend_fail(-EIDRM, "recv: stream %s was deleted", q->conf.stream);
+        if (!nq_retryable(s, je))
+            return ipckit_backend_fail(-EIO, "recv: stream %s: %s", q->conf.stream, nq_text(s));
+        rc = nq_retry_wait(q, &b, deadline, "recv", s);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* Deleting takes the message: 1 when this receiver took it, 0 when another
+ * one did, or a negative errno. */
+static int
+nq_take(struct nq *q, uint64_t seq, const struct timespec *deadline)
+{
+    ipckit_backoff b = NQ_RETRY;
+    bool unsure = false;
+    for (;;) {
+        jsErrCode je = 0;
+        jsOptions jo;
+        natsStatus s;
+        if (nq_connected(q, deadline, "recv") < 0)
+            return unsure ? 1 : -ETIMEDOUT;
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(q, deadline);
+        s = js_DeleteMsg(q->js, q->conf.stream, seq, &jo, &je);
+        if (s == NATS_OK)
+            return 1;
+        if (je == JSStreamMsgDeleteFailed || je == JSNoMessageFoundErr ||
+            je == JSSequenceNotFoundErr)
+            /* Gone. After a delete whose answer was lost, it may have been
+             * this receiver's: the message is returned rather than lost
+             * (it may then have gone to another receiver too). */
+            return unsure ? 1 : 0;
+        if (je == JSStreamNotFoundErr)
+            return ipckit_backend_fail(-EIDRM, "recv: stream %s was deleted", q->conf.stream);
+        if (!nq_retryable(s, je))
+            return ipckit_backend_fail(-EIO, "recv: delete message %llu of stream %s: %s",
+                                       (unsigned long long) seq, q->conf.stream, nq_text(s));
+        if (s != NATS_NO_RESPONDERS)
+            unsure = true;
+        if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(&b, deadline, -1) < 0)
+            return unsure ? 1 : -ETIMEDOUT;
+    }
+}
+
+/*
+ * One look at the queue: take the first message @p selector picks.
+ * Returns its length, -ENOMSG when there is none, or a negative errno.
+ */
+static ssize_t
+nq_try_recv(struct nq *q, long selector, long *type, void *buf, size_t cap,
+            const struct timespec *deadline)
+{
+    ipckit_backoff b = NQ_RETRY;
+    char filter[NQ_PREFIX_MAX + 24];
+    uint64_t from = 0;
+
+    for (;;) {
+        jsDirectGetMsgOptions dg;
+        jsOptions jo;
+        natsMsg *m = NULL;
+        natsStatus s;
+        uint64_t seq;
+        long t;
+        int len, rc;
+
+        if (selector < 0) {
+            long lowest = nq_lowest(q, selector == LONG_MIN ? LONG_MAX : -selector, deadline);
+            if (lowest <= 0)
+                return lowest == 0 ? -ENOMSG : lowest;
+            (void) snprintf(filter, sizeof filter, "%s.%ld", q->conf.prefix, lowest);
+            from = 0;
+        } else if (selector > 0) {
+            (void) snprintf(filter, sizeof filter, "%s.%ld", q->conf.prefix, selector);
+        } else {
+            (void) snprintf(filter, sizeof filter, "%s", q->conf.all);
+        }
+        rc = nq_connected(q, deadline, "recv");
+        if (rc < 0)
+            return rc;
+        jsDirectGetMsgOptions_Init(&dg);
+        dg.Sequence = from;
+        dg.NextBySubject = filter;
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(q, deadline);
+        s = js_DirectGetMsg(&m, q->js, q->conf.stream, &jo, &dg);
+        if (s == NATS_NOT_FOUND)
+            return -ENOMSG;
+        if (s != NATS_OK) {
+            if (!nq_retryable(s, 0))
+                return ipckit_backend_fail(-EIO, "recv: get from stream %s: %s", q->conf.stream,
+                                           nq_text(s));
+            if (s == NATS_NO_RESPONDERS) {
+                /* nobody answers direct gets: deleted, or no leader yet */
+                jsStreamInfo *si = NULL;
+                jsErrCode je = 0;
+                natsStatus s2 = js_GetStreamInfo(&si, q->js, q->conf.stream, &jo, &je);
+                jsStreamInfo_Destroy(si);
+                if (s2 == NATS_NOT_FOUND || je == JSStreamNotFoundErr)
+                    return ipckit_backend_fail(-EIDRM, "recv: stream %s was deleted",
+                                               q->conf.stream);
+            }
+            rc = nq_retry_wait(q, &b, deadline, "recv", s);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        seq = natsMsg_GetSequence(m);
+        t = nq_type_of(q, natsMsg_GetSubject(m));
+        len = natsMsg_GetDataLength(m);
+        if (t == 0) {
+            char subj[NQ_PREFIX_MAX + 64];
+            (void) snprintf(subj, sizeof subj, "%s", natsMsg_GetSubject(m));
+            natsMsg_Destroy(m);
+            rc = nq_take(q, seq, deadline);
+            if (rc == 0) {
+                from = seq + 1;
+                continue;
+            }
+            return ipckit_backend_fail(rc < 0 ? rc : -EBADMSG,
+                                       "recv: message %llu of stream %s has the subject \"%s\","
+                                       " whose last token is no type (a positive decimal"
+                                       " number); it was removed",
+                                       (unsigned long long) seq, q->conf.stream, subj);
+        }
+        if ((size_t) len > cap) {
+            natsMsg_Destroy(m);
+            return ipckit_backend_fail(-EMSGSIZE,
+                                       "recv: message of %d bytes does not fit a buffer of %zu"
+                                       " bytes; it stays queued",
+                                       len, cap);
+        }
+        rc = nq_take(q, seq, deadline);
+        if (rc == 1) {
+            if (len > 0)
+                memcpy(buf, natsMsg_GetData(m), (size_t) len);
+            natsMsg_Destroy(m);
+            *type = t;
+            return len;
+        }
+        natsMsg_Destroy(m);
+        if (rc < 0)
+            return rc == -ETIMEDOUT ? nq_gave_up(q, deadline, "recv", NATS_TIMEOUT) : rc;
+        from = seq + 1; /* another receiver took it: the next one */
+    }
+}
+
+/* Drop the wake-ups already there: the look that follows covers them. */
+static void
+nq_drain(struct nq *q)
+{
+    natsMsg *m = NULL;
+    if (q->wake == NULL)
+        return;
+    while (natsSubscription_NextMsg(&m, q->wake, 0) == NATS_OK) {
+        natsMsg_Destroy(m);
+        m = NULL;
+    }
+}
+
+static ssize_t
+nq_recv(void *state, long selector, long *type, void *buf, size_t cap,
+        const struct timespec *deadline)
+{
+    struct nq *q = state;
+    ssize_t n;
+    int rc = nq_ensure(q, deadline);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        int ms;
+        nq_drain(q);
+        n = nq_try_recv(q, selector, type, buf, cap, deadline);
+        if (n != -ENOMSG)
+            return n;
+        if (ipckit_deadline_passed(deadline))
+            return ipckit_backend_fail(ipckit_deadline_error(deadline),
+                                       "recv: no message%s in queue %s (stream %s)",
+                                       selector == 0 ? "" : " of the selected type",
+                                       q->conf.queue, q->conf.stream);
+        ms = ipckit_deadline_ms(deadline);
+        if (ms < 0 || ms > NQ_RECHECK_MS)
+            ms = NQ_RECHECK_MS;
+        if (q->wake != NULL) {
+            natsMsg *m = NULL;
+            if (natsSubscription_NextMsg(&m, q->wake, ms) == NATS_OK)
+                natsMsg_Destroy(m);
+        } else {
+            (void) ipckit_deadline_sleep(deadline, ms);
+        }
+    }
+}
+
+/* ---- stat and unlink ------------------------------------------------- */
+
+/* A connection of its own for stat and unlink, which have no channel. */
+static int
+nq_admin(const ipckit_name *name, struct nq *q, struct timespec *ts)
+{
+    int rc;
+    memset(q, 0, sizeof *q);
+    rc = nq_conf_parse(name, &q->conf);
+    if (rc < 0)
+        return rc;
+    nq_deadline_in(ts, q->conf.admin_ms);
+    rc = nq_connect(&q->conf, ts, &q->o, &q->nc, &q->js);
+    if (rc < 0)
+        nq_conf_free(&q->conf);
+    return rc;
+}
+
+static void
+nq_admin_done(struct nq *q)
+{
+    nq_disconnect(&q->o, &q->nc, &q->js, NULL);
+    nq_conf_free(&q->conf);
+}
+
+static int
+nq_stat(const ipckit_name *name, ipckit_stat *out)
+{
+    struct nq q;
+    struct timespec ts;
+    ipckit_backoff b = NQ_RETRY;
+    int rc = nq_admin(name, &q, &ts);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        jsErrCode je = 0;
+        jsOptions jo;
+        natsStatus s;
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(&q, &ts);
+        s = js_GetStreamInfo(&si, q.js, q.conf.stream, &jo, &je);
+        if (s == NATS_OK) {
+            int64_t payload = natsConnection_GetMaxPayload(q.nc);
+            out->messages = (long) si->State.Msgs;
+            out->bytes = (long) si->State.Bytes;
+            out->max_bytes = si->Config && si->Config->MaxBytes > 0 ? (long) si->Config->MaxBytes
+                                                                    : -1;
+            out->max_msg_size = payload > NQ_HDR_LEN ? (long) (payload - NQ_HDR_LEN) : -1;
+            if (si->Config && si->Config->MaxMsgSize > NQ_HDR_LEN &&
+                si->Config->MaxMsgSize - NQ_HDR_LEN < out->max_msg_size)
+                out->max_msg_size = (long) si->Config->MaxMsgSize - NQ_HDR_LEN;
+            out->mode = 0;
+            jsStreamInfo_Destroy(si);
+            rc = 0;
+            break;
+        }
+        if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr) {
+            rc = ipckit_backend_fail(-ENOENT, "stat: no stream %s for queue %s",
+                                     q.conf.stream, q.conf.queue);
+            break;
+        }
+        if (!nq_retryable(s, je)) {
+            rc = ipckit_backend_fail(-EIO, "stat: stream %s: %s", q.conf.stream, nq_text(s));
+            break;
+        }
+        rc = nq_retry_wait(&q, &b, &ts, "stat", s);
+        if (rc < 0)
+            break;
+    }
+    nq_admin_done(&q);
+    return rc;
+}
+
+static int
+nq_unlink(const ipckit_name *name)
+{
+    struct nq q;
+    struct timespec ts;
+    ipckit_backoff b = NQ_RETRY;
+    int rc = nq_admin(name, &q, &ts);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        jsErrCode je = 0;
+        jsOptions jo;
+        natsStatus s;
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(&q, &ts);
+        s = js_DeleteStream(q.js, q.conf.stream, &jo, &je);
+        if (s == NATS_OK) {
+            rc = 0;
+            break;
+        }
+        if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr) {
+            rc = ipckit_backend_fail(-ENOENT, "unlink: no stream %s for queue %s",
+                                     q.conf.stream, q.conf.queue);
+            break;
+        }
+        if (!nq_retryable(s, je)) {
+            rc = ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO,
+                                     "unlink: stream %s: %s", q.conf.stream, nq_text(s));
+            break;
+        }
+        rc = nq_retry_wait(&q, &b, &ts, "unlink", s);
+        if (rc < 0)
+            break;
+    }
+    nq_admin_done(&q);
+    return rc;
+}
+
+/* ---- the table ------------------------------------------------------- */
+
+static const ipckit_backend nq_backend = {
+    .abi_version = IPCKIT_BACKEND_ABI,
+    .scheme = "nats",
+    .state_size = sizeof(struct nq),
+    .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND |
+            IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+    .opt_flags = 0,
+    .open = nq_open,
+    .close = nq_close,
+    .unlink = nq_unlink,
+    .send = nq_send,
+    .recv = nq_recv,
+    .stat = nq_stat,
+    .info = nq_info,
+};
+
+const ipckit_backend *
+ipckit_nats_backend(void)
+{
+    return &nq_backend;
+}
+
+int
+ipckit_nats_register(void)
+{
+    return ipckit_backend_register(&nq_backend);
+}
