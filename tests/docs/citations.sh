@@ -3,7 +3,8 @@
 # Every test that the documentation cites as proof exists: a citation is
 # `test_SUITE: name` (or `conformance: name`), optionally followed by more
 # names as `, \`name\``; each name must be a START_TEST() of that suite's
-# source (tests/*/test_SUITE.c) or one of its test cases (tk_tcase("name")).
+# source (tests/*/test_SUITE.c, plugins/*/tests/; a test_ prefix is allowed)
+# or one of its test cases (tk_tcase("name")).
 set -eu
 src=$1
 cd "$src"
@@ -32,7 +33,7 @@ while IFS='	' read -r f cite; do
         if [ -z "$cfile" ]; then
             echo "$f: cites $suite: $name, but there is no $suite.c"
             bad=$((bad + 1))
-        elif ! grep -qE "START_TEST\\($name\\)|tk_tcase\\(\"$name\"|^$name\\(" "$cfile"; then
+        elif ! grep -qE "START_TEST\\((test_)?$name\\)|tk_tcase\\(\"$name\"|^$name\\(" "$cfile"; then
             echo "$f: cites $suite: $name, which $cfile does not have"
             bad=$((bad + 1))
         fi
