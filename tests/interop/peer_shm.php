@@ -15,6 +15,8 @@
 //   php peer_shm.php try SHMKEY SEMKEY                     prints 1 (got it) or 0
 //   php peer_shm.php reserialize                           stdin: HEX lines
 //   php peer_shm.php remove SHMKEY SEMKEY
+//   php peer_shm.php remove_ftok PATH                      the tutorial's objects, if there
+//   php peer_shm.php keys_ftok PATH                        prints the two keys, 0x%08x
 // Keys are decimal or 0x hex.
 function fail($what) {
     fwrite(STDERR, "peer_shm.php: $what\n");
@@ -122,6 +124,16 @@ if ($cmd === 'create') {
     [$shm, $sem] = attach($argv);
     shm_remove($shm);
     sem_remove($sem);
+} elseif ($cmd === 'remove_ftok') {
+    // as the tutorial's parent ends; objects that are not there are fine
+    $shm = @shm_attach(ftok($argv[2], 'm'), 10000);
+    if ($shm !== false)
+        shm_remove($shm);
+    $sem = @sem_get(ftok($argv[2], 's'));
+    if ($sem !== false)
+        sem_remove($sem);
+} elseif ($cmd === 'keys_ftok') {
+    printf("0x%08x 0x%08x\n", ftok($argv[2], 'm'), ftok($argv[2], 's'));
 } else {
     fail("unknown command $cmd");
 }
