@@ -197,8 +197,9 @@ main(int argc, char **argv)
     ipckit_region_close(shared);
     if (php) {
         /* PHP's workers may still use it */
-        printf("left %s in place for PHP; remove it with shm_remove() and sem_remove()\n",
-               name);
+        printf("left %s in place for PHP; remove it with shm_remove() and sem_remove(),"
+               " or \"ipckit region unlink %s\"\n",
+               name, name);
     } else if (ipckit_region_unlink(name) < 0) {
         /* remove the shared memory and its lock */
         fprintf(stderr, "remove shared memory: %s\n", ipckit_error_detail());

@@ -39,6 +39,11 @@ int cli_stat(int argc, char **argv);
 int cli_rm(int argc, char **argv);
 int cli_key(int argc, char **argv);
 
+/* region.c: the variables of a region (shm:, sysvshm:). */
+int cli_region(int argc, char **argv);
+#define CLI_REGION_USAGE "region ls|get|put|rm|unlink [OPTIONS] NAME [KEY [VALUE]]"
+extern const char cli_region_help[];
+
 /* ls.c: listing kernel objects, and removing stale ones. */
 int cli_ls(int argc, char **argv);
 int cli_rm_stale(int argc, char **argv);

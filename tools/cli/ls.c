@@ -1118,6 +1118,38 @@ print_json(const struct objlist *l)
 
 /* ---- ls ---------------------------------------------------------------------------- */
 
+/*
+ * PHP's shared state: a segment beside a set of 3 semaphores, under the
+ * same key (shm_attach($k) and sem_get($k)) or under the keys of one file
+ * with the tutorial's projs (ftok($f, 'm') and ftok($f, 's')). Both get the
+ * sysvshm: name that opens them. Seen from /proc only: nothing is attached.
+ */
+static void
+php_pairs(struct objlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct obj *shm = &l->v[i];
+        if (strcmp(shm->kind, "shm") != 0 || shm->key <= 0 || shm->name != NULL)
+            continue;
+        for (size_t j = 0; j < l->n; j++) {
+            struct obj *sem = &l->v[j];
+            long long pair = ((unsigned long long) shm->key >> 24) == 'm'
+                                 ? (long long) (((unsigned long long) shm->key & 0xffffffu) |
+                                                ((unsigned long long) 's' << 24))
+                                 : -1;
+            if (strcmp(sem->kind, "sem") != 0 || sem->count != 3 || sem->name != NULL ||
+                (sem->key != shm->key && sem->key != pair))
+                continue;
+            shm->name = sem->key == shm->key ? dup_printf("sysvshm:0x%llx", shm->key)
+                                             : dup_printf("sysvshm:0x%llx?sem=0x%llx",
+                                                          shm->key, sem->key);
+            sem->name = shm->name != NULL ? strdup(shm->name) : NULL;
+            shm->hint = sem->hint = "php";
+            break;
+        }
+    }
+}
+
 static int
 collect_sysv(struct objlist *l)
 {
@@ -1168,6 +1200,8 @@ cli_ls(int argc, char **argv)
         }
     }
     rc = collect_sysv(&l);
+    if (rc == 0)
+        php_pairs(&l);
     if (rc == 0)
         rc = posix_read(&l, "/dev/shm", NULL);
     if (rc == 0)
