@@ -578,8 +578,9 @@ random_value(unsigned *seed, int depth)
     case 1:
         return ipckit_php_new_bool(rand_r(seed) & 1);
     case 2:
-        return ipckit_php_new_int(((int64_t) rand_r(seed) << 33) ^ rand_r(seed) ^
-                                  ((int64_t) (rand_r(seed) & 1) << 63));
+        return ipckit_php_new_int((int64_t) (((uint64_t) rand_r(seed) << 33) ^
+                                             (uint64_t) rand_r(seed) ^
+                                             ((uint64_t) (rand_r(seed) & 1) << 63)));
     case 3: {
         uint64_t bits = 0;
         double d;

@@ -287,7 +287,11 @@ START_TEST(arrays)
     ck_assert_int_eq(ipckit_php_array_set(a, NULL, ipckit_php_new_null()), -EINVAL);
     ck_assert_int_eq(ipckit_php_array_set(a, a, ipckit_php_new_null()), -EINVAL);
     ck_assert_int_eq(ipckit_php_array_push(a, a), -EINVAL);
-    ck_assert_int_eq(ipckit_php_array_push(ipckit_php_new_null(), NULL), -EINVAL);
+    {
+        ipckit_php_value *null = ipckit_php_new_null();
+        ck_assert_int_eq(ipckit_php_array_push(null, NULL), -EINVAL);
+        ipckit_php_free(null);
+    }
     ck_assert_uint_eq(ipckit_php_array_count(a), 0);
     encode_is(a, "a:0:{}");
 
