@@ -242,17 +242,20 @@ header_zero(const struct ipckit__sysvshm *s)
     return true;
 }
 
-/* Set up an empty store, as shm_attach() does for a new segment. */
+/* Set up an empty store, as shm_attach() does for a new segment, but with
+ * the magic written last: a PHP process that attaches meanwhile sees no
+ * magic (and sets the store up the same way) or a complete header. */
 static void
 store_init(struct ipckit__sysvshm *s)
 {
     static const char magic[8] = "PHP_SM";
-    for (int i = 0; i < 8; i++)
-        s->base[i] = (unsigned char) magic[i];
     wr64(s, OFF_START, PHP_HEAD);
     wr64(s, OFF_END, PHP_HEAD);
     wr64(s, OFF_TOTAL, (int64_t) s->size);
     wr64(s, OFF_FREE, (int64_t) s->size - PHP_HEAD);
+    step();
+    for (int i = 0; i < 8; i++)
+        s->base[i] = (unsigned char) magic[i];
 }
 
 /*
