@@ -8,8 +8,9 @@ IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Packages: build (cmake, compiler, pkg-config, libbsd), tests (check,
 # procps for ps, util-linux for ipcs), the extra checks (valgrind, man,
 # doxygen, g++ for the headers as C++, abigail-tools for the ABI check), the
-# mq: interop peers (php-cli, python3-sysv-ipc), fuzzing, and the nats:
-# plug-in (libnats-dev, and nats-server for its tests).
+# interop peers (php-cli for mq: and sysvshm:, with its sysvshm, sysvsem
+# and posix extensions; python3-sysv-ipc), fuzzing, and the nats: plug-in
+# (libnats-dev, and nats-server for its tests).
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
 IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc g++ abigail-tools"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"

@@ -17,5 +17,6 @@
 #include <ipckit/signal.h>
 #include <ipckit/region.h>
 #include <ipckit/object.h>
+#include <ipckit/phpvalue.h>
 
 #endif /* IPCKIT_IPCKIT_H */

@@ -12,6 +12,16 @@
  * "shm:/NAME" (one name, no further '/'). A region and a shm: channel must
  * not share a name; each refuses the other's object (-EBADMSG).
  *
+ * The "sysvshm" scheme keeps a region on PHP's own objects instead, so that
+ * C programs share variables with PHP's shm_attach()/shm_put_var() under
+ * PHP's sem_get() lock: a System V segment in the layout of PHP's sysvshm
+ * extension and the 3-semaphore set of its sysvsem extension, named
+ * "sysvshm:/path?proj=m&semproj=s" (ftok keys, these are the defaults) or
+ * "sysvshm:0x1234?sem=0x5678" (numeric keys; sem defaults to the same key).
+ * Values there are PHP-serialized text (<ipckit/phpvalue.h>). The variable
+ * calls work the same; the differences are told below and in
+ * ipckit-sysvshm(7).
+ *
  * Thread safety: a region handle may be used by one thread at a time, and
  * the thread that locked must be the one that unlocks. Distinct handles
  * (in one process or many) exclude each other through the lock.
@@ -36,21 +46,26 @@ typedef struct ipckit_region ipckit_region;
  * Open or create a region.
  *
  * @param out   receives the handle; NULL on failure.
- * @param name  "shm:NAME".
+ * @param name  "shm:NAME", or "sysvshm:KEY" / "sysvshm:PATH" (PHP's objects).
  * @param flags 0 to open an existing region, IPCKIT_CREATE to create it if
- *              missing, IPCKIT_CREATE | IPCKIT_EXCL to insist on creating it.
- * @param size  bytes of the data area when the region is created (> 0).
- *              When it exists, 0 accepts its size and any other value must
- *              equal it.
+ *              missing, IPCKIT_CREATE | IPCKIT_EXCL to insist on creating it
+ *              (sysvshm: the segment; the semaphore set is created when
+ *              missing, as sem_get() does).
+ * @param size  bytes of the data area when the region is created (> 0;
+ *              sysvshm: of the whole segment, PHP's shm_attach() size, at
+ *              least 40). When it exists, 0 accepts its size and any other
+ *              value must equal it.
  * @param opts  NULL, or options: mode (permissions of a created region,
  *              default 0600) and open_timeout_ms (how long to wait for a
  *              creator that is still setting the region up; default a few
  *              seconds).
  * @return 0, or a negative errno: -EINVAL (bad name, flags or size, or a
  *         size that differs from the existing region's), -ENOENT, -EEXIST,
- *         -EACCES, -EBADMSG (the object is not an ipckit region or its
- *         header is corrupt), -EPROTO (a region of another layout version),
- *         -ENOMEM. ipckit_error_detail() tells more.
+ *         -EACCES, -EPERM (an existing object of a user not trusted),
+ *         -EBADMSG (the object is not an ipckit region, not PHP's, or its
+ *         header or store is corrupt), -EPROTO (a region of another layout
+ *         version), -ETIMEDOUT (sysvshm: sem_get()'s set-up guard stayed
+ *         taken), -ENOMEM. ipckit_error_detail() tells more.
  */
 IPCKIT_API IPCKIT_NODISCARD int ipckit_region_open(ipckit_region **out, const char *name,
                                                    unsigned flags, size_t size,
@@ -65,7 +80,13 @@ IPCKIT_API IPCKIT_NODISCARD int ipckit_region_open(ipckit_region **out, const ch
  *         checked and repaired, and the data area may be inconsistent
  *         (unlock as usual); -EAGAIN (timeout 0) or -ETIMEDOUT when another
  *         holder kept it; -EDEADLK when this handle already holds it;
- *         -ENOTRECOVERABLE.
+ *         -ENOTRECOVERABLE. sysvshm: the kernel gives a dead holder's lock
+ *         back as if released and says nothing, so -EOWNERDEAD comes only
+ *         when an ipckit holder was killed in the middle of a put or remove
+ *         (the store is whole again; that variable, and for a remove the
+ *         ones stored after it, may be gone); -EIDRM when the semaphore set
+ *         was removed; another handle of the same process waits like
+ *         another process.
  */
 IPCKIT_API int ipckit_region_lock(ipckit_region *r, int timeout_ms);
 
@@ -77,10 +98,11 @@ IPCKIT_API int ipckit_region_lock(ipckit_region *r, int timeout_ms);
  */
 IPCKIT_API int ipckit_region_unlock(ipckit_region *r);
 
-/** The data area (64-byte aligned), or NULL for a NULL handle. */
+/** The data area (64-byte aligned), or NULL for a NULL handle and for a
+ * sysvshm: region, which is all PHP's variable store. */
 IPCKIT_API void *ipckit_region_data(const ipckit_region *r);
 
-/** Size of the data area in bytes; 0 for NULL. */
+/** Size of the data area in bytes (sysvshm: of the segment); 0 for NULL. */
 IPCKIT_API size_t ipckit_region_size(const ipckit_region *r);
 
 /**
@@ -94,9 +116,14 @@ IPCKIT_API int ipckit_region_close(ipckit_region *r);
 
 /**
  * Remove the region named @p name. Processes that have it open keep using
- * it until they close it.
+ * it until they close it (sysvshm: the segment stays until the last detaches,
+ * as shm_remove() leaves it; the semaphore set goes at once, as
+ * sem_remove() removes it, and waits on it fail with -EIDRM).
  *
- * @return 0, -ENOENT, -EINVAL for a bad name, or another negative errno.
+ * @return 0, -ENOENT (nothing by that name), -EINVAL for a bad name,
+ *         -EBADMSG (sysvshm: a segment that is not PHP's, or a semaphore
+ *         set that has not 3 semaphores: left alone), or another negative
+ *         errno.
  */
 IPCKIT_API int ipckit_region_unlink(const char *name);
 
@@ -111,9 +138,15 @@ IPCKIT_API const char *ipckit_region_last_error(const ipckit_region *r);
  * used either through them or through ipckit_region_data(), not both. Each
  * call takes the lock for itself unless this handle already holds it (take
  * it around several calls to make them one atomic step, as the counter
- * example does); it then waits as long as needed. Values are committed with
- * one atomic store: a reader sees the old value or the new one, never a
- * mixture, even when a writer is killed half-way.
+ * example does); it then waits as long as needed. In a shm: region, values
+ * are committed with one atomic store: a reader sees the old value or the
+ * new one, never a mixture, even when a writer is killed half-way.
+ *
+ * sysvshm: the store is PHP's, with PHP's rules: a put of an existing key
+ * moves the variables after it down and appends the new value, as
+ * shm_put_var() does. Every call walks and checks the whole store first and
+ * refuses a corrupt one (-EBADMSG) before reading or writing anything. PHP
+ * reads only values in its serialize() format; see <ipckit/phpvalue.h>.
  */
 
 /**
@@ -138,6 +171,16 @@ IPCKIT_API int ipckit_region_has(ipckit_region *r, long key);
 
 /** Remove @p key. @return 0, -ENOENT, or a negative errno. */
 IPCKIT_API int ipckit_region_remove(ipckit_region *r, long key);
+
+/**
+ * The keys that have a value, in the store's order: the first @p cap of
+ * them into @p keys (which may be NULL when @p cap is 0).
+ *
+ * @return how many keys have a value (when more than @p cap, call again
+ *         with room for them all), or a negative errno: -EBADMSG when the
+ *         store is corrupt, -EINVAL, or a lock error.
+ */
+IPCKIT_API ssize_t ipckit_region_keys(ipckit_region *r, long *keys, size_t cap);
 
 IPCKIT_END_DECLS
 

@@ -85,6 +85,10 @@ struct ipckit__trust {
  * @p t as the storage the merged lists point at; -EINVAL with a detail. */
 int ipckit__trust_merge(const ipckit_name *n, ipckit_opts *o, struct ipckit__trust *t);
 
+/* names.c: ipckit_name_sysv_key() with the ftok proj taken from parameter
+ * @p proj_key, @p def_proj when the name has none. */
+int ipckit__name_sysv_key(const ipckit_name *n, const char *proj_key, long def_proj, key_t *out);
+
 /* options.c: validate @p in (may be NULL) and fill @p out with defaults applied. */
 int ipckit__opts_resolve(const ipckit_opts *in, ipckit_opts *out);
 

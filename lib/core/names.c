@@ -341,10 +341,10 @@ ipckit_name_param_long(const ipckit_name *n, const char *key, long min, long max
 }
 
 int
-ipckit_name_sysv_key(const ipckit_name *n, key_t *out)
+ipckit__name_sysv_key(const ipckit_name *n, const char *proj_key, long def_proj, key_t *out)
 {
     const char *t, *proj_s;
-    long proj = 'i';
+    long proj = def_proj;
     char *end;
     struct stat sb;
     key_t k;
@@ -371,14 +371,14 @@ ipckit_name_sysv_key(const ipckit_name *n, key_t *out)
                            n->text, t, t);
         return -EINVAL;
     }
-    proj_s = ipckit_name_param(n, "proj");
+    proj_s = ipckit_name_param(n, proj_key);
     if (proj_s != NULL) {
         if (proj_s[0] != '\0' && proj_s[1] == '\0') {
             proj = (unsigned char) proj_s[0];
         } else if (parse_long(proj_s, &proj) < 0 || proj < 1 || proj > 255) {
-            ipckit__detail_set("name \"%s\": proj=\"%s\" must be one character or a number in"
+            ipckit__detail_set("name \"%s\": %s=\"%s\" must be one character or a number in"
                                " [1, 255]",
-                               n->text, proj_s);
+                               n->text, proj_key, proj_s);
             return -EINVAL;
         }
     }
@@ -396,4 +396,10 @@ ipckit_name_sysv_key(const ipckit_name *n, key_t *out)
     }
     *out = k;
     return 0;
+}
+
+int
+ipckit_name_sysv_key(const ipckit_name *n, key_t *out)
+{
+    return ipckit__name_sysv_key(n, "proj", 'i', out);
 }

@@ -38,6 +38,7 @@
 #include <ipckit/region.h>
 
 #include "region_format.h"
+#include "sysvshm.h"
 
 struct region_layout {
     uint32_t nentries, nchunks;
@@ -45,6 +46,7 @@ struct region_layout {
 };
 
 struct ipckit_region {
+    struct ipckit__sysvshm *php; /* a sysvshm: region (sysvshm.c); NULL for shm: */
     struct region_hdr *hdr;
     unsigned char *data;
     size_t data_size;
@@ -169,10 +171,29 @@ ipckit_region_open(ipckit_region **out, const char *name, unsigned flags, size_t
     rc = ipckit_name_parse(name, &n);
     if (rc < 0)
         return rc;
+    if (strcmp(ipckit_name_scheme(n), "sysvshm") == 0) {
+        struct ipckit__sysvshm *php = NULL;
+        rc = ipckit_name_check_params(n, ipckit__sysvshm_params);
+        if (rc == 0)
+            rc = ipckit__trust_merge(n, &o, &trust);
+        if (rc == 0)
+            rc = ipckit__sysvshm_open(&php, n, flags, size, &o);
+        ipckit_name_free(n);
+        if (rc < 0)
+            return rc;
+        r = calloc(1, sizeof *r);
+        if (r == NULL) {
+            (void) ipckit__sysvshm_close(php);
+            return -ENOMEM;
+        }
+        r->php = php;
+        *out = r;
+        return 0;
+    }
     if (strcmp(ipckit_name_scheme(n), "shm") != 0) {
         rc = ipckit__fail(-EINVAL,
-                                  "region: \"%s\": a region is named shm:NAME, with no"
-                                  " parameter but trust",
+                                  "region: \"%s\": a region is named shm:NAME (with no"
+                                  " parameter but trust) or sysvshm:KEY",
                                   name);
         ipckit_name_free(n);
         return rc;
@@ -211,6 +232,11 @@ ipckit_region_close(ipckit_region *r)
     int rc = 0;
     if (r == NULL)
         return 0;
+    if (r->php != NULL) {
+        rc = ipckit__sysvshm_close(r->php);
+        free(r);
+        return rc;
+    }
     if (region_held(r))
         (void) ipckit__lock_give(&r->hdr->lock);
     if (munmap(r->hdr, r->map_size) < 0)
@@ -229,8 +255,13 @@ ipckit_region_unlink(const char *name)
     rc = ipckit_name_parse(name, &n);
     if (rc < 0)
         return rc;
+    if (strcmp(ipckit_name_scheme(n), "sysvshm") == 0) {
+        rc = ipckit__sysvshm_unlink(n);
+        ipckit_name_free(n);
+        return rc;
+    }
     if (strcmp(ipckit_name_scheme(n), "shm") != 0)
-        rc = ipckit__fail(-EINVAL, "region: \"%s\" is not a shm: name", name);
+        rc = ipckit__fail(-EINVAL, "region: \"%s\" is not a shm: or sysvshm: name", name);
     else
         rc = ipckit__shmobj_posix_name(n, pname, sizeof pname);
     ipckit_name_free(n);
@@ -242,18 +273,23 @@ ipckit_region_unlink(const char *name)
 void *
 ipckit_region_data(const ipckit_region *r)
 {
-    return r == NULL ? NULL : r->data;
+    /* A sysvshm: region is all PHP's store: no raw data area. */
+    return r == NULL || r->php != NULL ? NULL : r->data;
 }
 
 size_t
 ipckit_region_size(const ipckit_region *r)
 {
+    if (r != NULL && r->php != NULL)
+        return ipckit__sysvshm_size(r->php);
     return r == NULL ? 0 : r->data_size;
 }
 
 const char *
 ipckit_region_last_error(const ipckit_region *r)
 {
+    if (r != NULL && r->php != NULL)
+        return ipckit__sysvshm_last_error(r->php);
     return r == NULL ? "" : r->err;
 }
 
@@ -489,6 +525,8 @@ ipckit_region_lock(ipckit_region *r, int timeout_ms)
     int rc;
     if (r == NULL)
         return -EINVAL;
+    if (r->php != NULL)
+        return ipckit__sysvshm_lock(r->php, timeout_ms);
     if (timeout_ms < -1)
         return region_error(r, -EINVAL, "region lock: timeout_ms %d is below -1", timeout_ms);
     if (region_held(r))
@@ -524,6 +562,8 @@ ipckit_region_unlock(ipckit_region *r)
     int rc;
     if (r == NULL)
         return -EINVAL;
+    if (r->php != NULL)
+        return ipckit__sysvshm_unlock(r->php);
     if (!region_held(r))
         return region_error(r, -EPERM, "region unlock: this handle does not hold the lock");
     rc = ipckit__lock_give(&r->hdr->lock);
@@ -646,6 +686,8 @@ ipckit_region_put(ipckit_region *r, long key, const void *val, size_t len)
 {
     bool took;
     int rc;
+    if (r != NULL && r->php != NULL)
+        return ipckit__sysvshm_put(r->php, key, val, len);
     if (val == NULL && len > 0)
         return region_error(r, -EINVAL, "region put: NULL value with length %zu", len);
     rc = var_begin(r, &took);
@@ -664,7 +706,10 @@ ipckit_region_get(ipckit_region *r, long key, void *buf, size_t cap)
     uint32_t head;
     size_t len;
     bool took;
-    ssize_t rc = var_begin(r, &took);
+    ssize_t rc;
+    if (r != NULL && r->php != NULL)
+        return ipckit__sysvshm_get(r->php, key, buf, cap);
+    rc = var_begin(r, &took);
     if (rc < 0)
         return rc;
     rc = store_ready(r, &l);
@@ -695,7 +740,10 @@ ipckit_region_has(ipckit_region *r, long key)
     struct region_layout l;
     uint64_t d;
     bool took;
-    int rc = var_begin(r, &took);
+    int rc;
+    if (r != NULL && r->php != NULL)
+        return ipckit__sysvshm_has(r->php, key);
+    rc = var_begin(r, &took);
     if (rc < 0)
         return rc;
     rc = store_ready(r, &l);
@@ -712,7 +760,10 @@ ipckit_region_remove(ipckit_region *r, long key)
     struct region_entry *e;
     uint64_t d = 0;
     bool took;
-    int rc = var_begin(r, &took);
+    int rc;
+    if (r != NULL && r->php != NULL)
+        return ipckit__sysvshm_remove(r->php, key);
+    rc = var_begin(r, &took);
     if (rc < 0)
         return rc;
     rc = store_ready(r, &l);
@@ -724,6 +775,37 @@ ipckit_region_remove(ipckit_region *r, long key)
             atomic_store_explicit(&e->desc, 0, memory_order_release);
             chain_mark(r, &l, d, false);
         }
+    }
+    var_end(r, took);
+    return rc;
+}
+
+ssize_t
+ipckit_region_keys(ipckit_region *r, long *keys, size_t cap)
+{
+    struct region_layout l;
+    struct region_entry *e;
+    bool took;
+    ssize_t rc;
+    if (r == NULL || (keys == NULL && cap > 0))
+        return -EINVAL;
+    if (r->php != NULL)
+        return ipckit__sysvshm_keys(r->php, keys, cap);
+    rc = var_begin(r, &took);
+    if (rc < 0)
+        return rc;
+    rc = store_ready(r, &l);
+    if (rc == 0) {
+        size_t n = 0;
+        e = store_entries(r, &l);
+        for (uint32_t i = 0; i < l.nentries; i++) {
+            if (atomic_load_explicit(&e[i].desc, memory_order_acquire) == 0)
+                continue;
+            if (n < cap)
+                keys[n] = (long) atomic_load_explicit(&e[i].key, memory_order_relaxed);
+            n++;
+        }
+        rc = (ssize_t) n;
     }
     var_end(r, took);
     return rc;

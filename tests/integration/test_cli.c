@@ -1926,6 +1926,159 @@ START_TEST(untrusted_records_ignored)
 }
 END_TEST
 
+
+/* ---- ipckit region ----------------------------------------------------------------- */
+
+/* The variables of an ipckit region (shm:), from the shell. */
+START_TEST(region_vars_shm)
+{
+    char pname[96], n[128];
+    struct result r;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(n, sizeof n, "shm:%s", pname);
+    run(&r, NULL, "region", "get", n, "1", NULL);
+    ck_assert_exit(&r, 1); /* no region */
+    run(&r, NULL, "region", "put", "--create", "4096", n, "1", "hello", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "put", n, "2", "--int", "5", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "get", n, "1", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "hello\n");
+    run(&r, NULL, "region", "get", "-r", n, "1", NULL);
+    ck_assert_str_eq(r.out, "hello");
+    run(&r, NULL, "region", "get", "-x", n, "2", NULL); /* a C long */
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "0500000000000000\n");
+    run(&r, NULL, "region", "ls", n, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "1\t5\thello\n2\t8\t\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00\n");
+    /* a long value: ls shows its start, get all of it */
+    {
+        static char big[1000];
+        memset(big, 'y', sizeof big - 1);
+        run(&r, NULL, "region", "put", n, "3", big, NULL);
+        ck_assert_exit(&r, 0);
+        run(&r, NULL, "region", "ls", n, NULL);
+        ck_assert_msg(strstr(r.out, "3\t999\tyyy") != NULL && strstr(r.out, "y...\n") != NULL,
+                      "%s", r.out);
+        run(&r, NULL, "region", "get", n, "3", NULL);
+        ck_assert_uint_eq(r.outlen, 1000);
+        run(&r, NULL, "region", "rm", n, "3", NULL);
+    }
+    run(&r, NULL, "region", "rm", n, "1", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "get", n, "1", NULL);
+    ck_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "no variable 1") != NULL, "%s", r.err);
+    run(&r, NULL, "region", "rm", n, "1", NULL);
+    ck_assert_exit(&r, 1);
+    run(&r, NULL, "region", "rm", "-f", n, "1", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "unlink", n, NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "unlink", n, NULL);
+    ck_assert_exit(&r, 1);
+    run(&r, NULL, "region", "unlink", "-f", n, NULL);
+    ck_assert_exit(&r, 0);
+}
+END_TEST
+
+/* The variables of PHP's segment (sysvshm:): PHP's text checked on the way
+ * in, --php to read what it holds; PHP's mode 0666 needs --trust. */
+START_TEST(region_vars_sysvshm)
+{
+    char n[64];
+    struct result r;
+    key_t k = tk_sysv_key();
+    (void) snprintf(n, sizeof n, "sysvshm:%#x", (unsigned) k);
+    run(&r, NULL, "region", "put", "-c", "10000", "-m", "0666", n, "1", "i:41;", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "ls", n, NULL);
+    ck_assert_exit(&r, 1); /* writable by everyone, and not said so */
+    ck_assert_msg(strstr(r.err, "everyone") != NULL, "%s", r.err);
+    run(&r, NULL, "region", "-T", "*", "put", n, "2", "-s", "a b\"c", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "put", "-T", "*", n, "3", "not php", NULL);
+    ck_assert_exit(&r, 2);
+    ck_assert_msg(strstr(r.err, "not PHP-serialized") != NULL, "%s", r.err);
+    run(&r, NULL, "region", "put", "-T", "*", "--", n, "-3", "a:1:{i:0;d:1.5;}", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "ls", "-T", "*", n, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "1\t5\ti:41;\n2\t12\ts:5:\"a b\"c\";\n-3\t16\ta:1:{i:0;d:1.5;}\n");
+    run(&r, NULL, "region", "ls", "-p", "-T", "*", n, NULL);
+    ck_assert_str_eq(r.out, "1\t5\t41\n2\t12\ta b\"c\n-3\t16\ta:1:{i:0;d:1.5;}\n");
+    run(&r, NULL, "region", "get", "--php", "-T", "*", n, "1", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "41\n");
+    run(&r, NULL, "region", "put", "-T", "*", "-i", n, "1", "42", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "get", "-T", "*", n, "1", NULL);
+    ck_assert_str_eq(r.out, "i:42;\n");
+    run(&r, NULL, "region", "rm", "-T", "*", "--", n, "-3", "2", NULL);
+    ck_assert_exit(&r, 0);
+    run(&r, NULL, "region", "ls", "-T", "*", n, NULL);
+    ck_assert_str_eq(r.out, "1\t5\ti:42;\n");
+    run(&r, NULL, "region", "unlink", n, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_int_lt(shmget(k, 0, 0), 0);
+}
+END_TEST
+
+/* "ipckit ls" shows PHP's segment and semaphore set as a pair, with the
+ * sysvshm: name that opens them; nothing is attached to see it. */
+START_TEST(ls_shows_php_pairs)
+{
+    ipckit_region *reg = NULL;
+    char n[64], want[96], line[1024];
+    key_t k = tk_sysv_key();
+    (void) snprintf(n, sizeof n, "sysvshm:%#x", (unsigned) k);
+    ck_assert_int_eq(ipckit_region_open(&reg, n, IPCKIT_CREATE | IPCKIT_EXCL, 4096, NULL), 0);
+    ck_assert_int_eq(ipckit_region_close(reg), 0);
+    (void) snprintf(want, sizeof want, "0x%08x", (unsigned) k);
+    ls_line(want, line, sizeof line);
+    ck_assert_msg(strncmp(line, "shm ", 4) == 0 && strstr(line, " php ") != NULL &&
+                      strstr(line, n) != NULL,
+                  "%s", line);
+    {
+        /* and the semaphore set's line */
+        struct result r;
+        bool seen = false;
+        run(&r, NULL, "ls", tk_dir(), NULL);
+        ck_assert_exit(&r, 0);
+        for (char *l = strtok(r.out, "\n"); l != NULL; l = strtok(NULL, "\n"))
+            if (strncmp(l, "sem ", 4) == 0 && strstr(l, want) != NULL)
+                seen = strstr(l, " php ") != NULL && strstr(l, n) != NULL;
+        ck_assert_msg(seen, "the semaphore set is not listed as PHP's");
+    }
+    ck_assert_int_eq(ipckit_region_unlink(n), 0);
+}
+END_TEST
+
+START_TEST(region_usage)
+{
+    struct result r;
+    run(&r, NULL, "region", NULL);
+    ck_assert_exit(&r, 2);
+    run(&r, NULL, "region", "frob", "shm:x", NULL);
+    ck_assert_exit(&r, 2);
+    run(&r, NULL, "region", "get", "shm:x", NULL);
+    ck_assert_exit(&r, 2);
+    run(&r, NULL, "region", "get", "shm:x", "one", NULL);
+    ck_assert_exit(&r, 2);
+    run(&r, NULL, "region", "get", "--raw", "--hex", "shm:x", "1", NULL);
+    ck_assert_exit(&r, 2);
+    run(&r, NULL, "region", "put", "-i", "shm:x", "1", "x", NULL);
+    ck_assert_exit(&r, 2);
+    run(&r, NULL, "region", "ls", "mq:0x1234", NULL);
+    ck_assert_exit(&r, 2); /* no region scheme */
+    run(&r, NULL, "region", "--help", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "sysvshm:") != NULL, "%s", r.out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1989,6 +2142,14 @@ main(void)
         if (strcmp(crows[i]->scheme, "fifo") != 0)
             tcase_add_loop_test(tc, stale_queue_with_message, i, i + 1);
     }
+    suite_add_tcase(s, tc);
+
+    tc = tk_tcase("region", 120);
+    if (ipckit_backend_find("shm") != NULL)
+        tcase_add_test(tc, region_vars_shm);
+    tcase_add_test(tc, region_vars_sysvshm);
+    tcase_add_test(tc, ls_shows_php_pairs);
+    tcase_add_test(tc, region_usage);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

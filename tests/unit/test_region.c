@@ -145,6 +145,29 @@ raw_map(size_t *size)
     return p;
 }
 
+/* ipckit_region_keys(): the keys that have a value, and how many. */
+START_TEST(keys_listed)
+{
+    ipckit_region *r;
+    long keys[4] = { 0, 0, 0, 0 };
+    setup_name();
+    r = open_ok(IPCKIT_CREATE | IPCKIT_EXCL, 8192);
+    ck_assert_int_eq(ipckit_region_keys(r, NULL, 0), 0);
+    ck_assert_int_eq(ipckit_region_put(r, 7, "a", 1), 0);
+    ck_assert_int_eq(ipckit_region_put(r, -2, "b", 1), 0);
+    ck_assert_int_eq(ipckit_region_put(r, 9, "c", 1), 0);
+    ck_assert_int_eq(ipckit_region_remove(r, 7), 0);
+    ck_assert_int_eq(ipckit_region_keys(r, keys, 1), 2); /* room for one: told two */
+    ck_assert_int_eq(ipckit_region_keys(r, keys, 4), 2);
+    ck_assert((keys[0] == -2 && keys[1] == 9) || (keys[0] == 9 && keys[1] == -2));
+    ck_assert_int_eq(keys[2], 0);
+    ck_assert_int_eq(ipckit_region_keys(r, NULL, 1), -EINVAL);
+    ck_assert_int_eq(ipckit_region_keys(NULL, keys, 4), -EINVAL);
+    ck_assert_int_eq(ipckit_region_close(r), 0);
+    ck_assert_int_eq(ipckit_region_unlink(name), 0);
+}
+END_TEST
+
 START_TEST(header_is_validated)
 {
     ipckit_region *r = NULL;
@@ -450,6 +473,7 @@ main(void)
     TCase *tc = tk_tcase("region", 60);
     tcase_add_test(tc, lock_unlock_and_errors);
     tcase_add_test(tc, variables);
+    tcase_add_test(tc, keys_listed);
     tcase_add_test(tc, header_is_validated);
     tcase_add_test(tc, permissions);
     tcase_add_test(tc, fork_inherits_handle);

@@ -22,9 +22,10 @@
 #define NOBODY 65534
 #define LONG_WAIT 20000
 
-enum kind { K_RING, K_REGION, K_MQ, K_POSIXMQ, K_FIFO, K_COUNT };
+enum kind { K_RING, K_REGION, K_MQ, K_POSIXMQ, K_FIFO, K_SYSVSHM, K_COUNT };
 
-static const char *const kind_names[K_COUNT] = { "ring", "region", "mq", "posixmq", "fifo" };
+static const char *const kind_names[K_COUNT] = { "ring",    "region", "mq",
+                                                 "posixmq", "fifo",   "sysvshm" };
 
 static char name[600];
 static char detail[512];
@@ -42,6 +43,9 @@ new_name(enum kind k)
         break;
     case K_MQ:
         (void) snprintf(name, sizeof name, "mq:%#x", (unsigned) tk_sysv_key());
+        break;
+    case K_SYSVSHM: /* a segment and a semaphore set, both checked */
+        (void) snprintf(name, sizeof name, "sysvshm:%#x", (unsigned) tk_sysv_key());
         break;
     case K_POSIXMQ:
         tk_posix_name(p, sizeof p);
@@ -65,7 +69,7 @@ try_open(enum kind k, const char *n, unsigned create, const ipckit_opts *o)
 {
     int rc;
     detail[0] = '\0';
-    if (k == K_REGION) {
+    if (k == K_REGION || k == K_SYSVSHM) {
         ipckit_region *r = NULL;
         rc = ipckit_region_open(&r, n, create, create ? 4096 : 0, o);
         (void) snprintf(detail, sizeof detail, "%s", ipckit_error_detail());
@@ -86,7 +90,7 @@ try_open(enum kind k, const char *n, unsigned create, const ipckit_opts *o)
 static void
 remove_ok(enum kind k)
 {
-    int rc = k == K_REGION ? ipckit_region_unlink(name) : ipckit_unlink(name);
+    int rc = k == K_REGION || k == K_SYSVSHM ? ipckit_region_unlink(name) : ipckit_unlink(name);
     ck_assert_msg(rc == 0, "unlink %s: %s (%s)", name, ipckit_errname(rc), ipckit_error_detail());
 }
 

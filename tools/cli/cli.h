@@ -42,6 +42,10 @@ bool cli_parse_long(const char *s, long min, long max, long *out);
 int cli_bad_option(int opt, char **argv);
 /* A bad value @p value of option @p opt, which wants @p want: CLI_USAGE. */
 int cli_bad_value(const char *opt, const char *value, const char *want);
+/* region.c: the variables of a region (shm:, sysvshm:). */
+int cli_region(int argc, char **argv);
+#define CLI_REGION_USAGE "region ls|get|put|rm|unlink [OPTIONS] NAME [KEY [VALUE]]"
+extern const char cli_region_help[];
 
 /* A detail of the library for "ipckit: CMD: NAME: DETAIL", without the
  * words that line already has before it (the command, the scheme, the name). */

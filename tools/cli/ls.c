@@ -245,6 +245,43 @@ print_json(const struct rows *l)
     (void) fputs(l->n ? "\n]\n" : "]\n", stdout);
 }
 
+/*
+ * PHP's shared state: a segment beside a set of 3 semaphores, under the
+ * same key (shm_attach($k) and sem_get($k)) or under the keys of one file
+ * with the tutorial's projs (ftok($f, 'm') and ftok($f, 's')). Both get the
+ * sysvshm: name that opens them. Seen from the listing only: nothing is
+ * attached.
+ */
+static void
+php_pairs(struct rows *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct row *shm = &l->v[i];
+        if (strcmp(shm->kind, "shm") != 0 || shm->key <= 0 || shm->name != NULL)
+            continue;
+        for (size_t j = 0; j < l->n; j++) {
+            struct row *sem = &l->v[j];
+            char name[64];
+            long long pair = ((unsigned long long) shm->key >> 24) == 'm'
+                                 ? (long long) (((unsigned long long) shm->key & 0xffffffu) |
+                                                ((unsigned long long) 's' << 24))
+                                 : -1;
+            if (strcmp(sem->kind, "sem") != 0 || sem->count != 3 || sem->name != NULL ||
+                (sem->key != shm->key && sem->key != pair))
+                continue;
+            if (sem->key == shm->key)
+                (void) snprintf(name, sizeof name, "sysvshm:0x%llx", shm->key);
+            else
+                (void) snprintf(name, sizeof name, "sysvshm:0x%llx?sem=0x%llx", shm->key,
+                                sem->key);
+            shm->name = strdup(name);
+            sem->name = strdup(name);
+            shm->hint = sem->hint = "php";
+            break;
+        }
+    }
+}
+
 static void
 rows_free(struct rows *l)
 {
@@ -295,6 +332,8 @@ cli_ls(int argc, char **argv)
     if (optind < argc)
         lo.dirs = (const char *const *) &argv[optind]; /* argv[argc] is NULL */
     rc = ipckit_object_list(&lo, ls_add, &l);
+    if (rc == 0)
+        php_pairs(&l);
     if (rc < 0) {
         cli_err("%s", *ipckit_error_detail() ? ipckit_error_detail() : strerror(-rc));
         rows_free(&l);

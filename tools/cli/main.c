@@ -90,6 +90,7 @@ static const struct command commands[] = {
       "  -v, --verbose        with --stale: also show what was skipped and why\n"
       "      --discard        with --stale: also remove stale objects that still\n"
       "                       hold messages or state (what they hold is lost)\n" },
+    { "region", cli_region, CLI_REGION_USAGE, cli_region_help },
     { "key", cli_key, "key NAME...",
       "Show the System V IPC key that each NAME maps to (its numeric target, or\n"
       "ftok(path, proj)), to match names against the keys shown by \"ipckit ls\".\n" },
