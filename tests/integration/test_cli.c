@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -2052,7 +2053,18 @@ START_TEST(ls_shows_php_pairs)
                 seen = strstr(l, " php ") != NULL && strstr(l, n) != NULL;
         ck_assert_msg(seen, "the semaphore set is not listed as PHP's");
     }
-    ck_assert_int_eq(ipckit_region_unlink(n), 0);
+    {
+        /* "ipckit rm" takes the name ls shows: both objects go */
+        struct result r;
+        run(&r, NULL, "rm", n, NULL);
+        ck_assert_exit(&r, 0);
+        ck_assert_int_lt(shmget(k, 0, 0), 0);
+        ck_assert_int_lt(semget(k, 0, 0), 0);
+        run(&r, NULL, "rm", n, NULL);
+        ck_assert_exit(&r, 1);
+        run(&r, NULL, "rm", "-f", n, NULL);
+        ck_assert_exit(&r, 0);
+    }
 }
 END_TEST
 

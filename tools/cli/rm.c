@@ -34,7 +34,18 @@ cli_rm(int argc, char **argv)
         return CLI_USAGE;
     }
     for (int i = optind; i < argc; i++) {
-        int rc = cli_check_name(argv[i]);
+        int rc;
+        if (strncmp(argv[i], "sysvshm:", 8) == 0) {
+            /* PHP's shared state is a region, not a channel */
+            int r = ipckit_region_unlink(argv[i]);
+            rc = r < 0 && !(force && r == -ENOENT)
+                     ? cli_report(argv[i], NULL, r, ipckit_error_detail())
+                     : CLI_OK;
+            if (rc > worst)
+                worst = rc;
+            continue;
+        }
+        rc = cli_check_name(argv[i]);
         if (rc == CLI_OK) {
             int r = ipckit_unlink(argv[i]);
             if (r < 0 && !(force && r == -ENOENT))
