@@ -46,3 +46,9 @@ ipckit_build() {
     echo "== build $dir"
     cmake --build "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
 }
+
+# The Debian packages (scripts/deb): the packaging tools, lintian, mmdebstrap
+# for the new root the installed packages are tested in, autopkgtest for
+# debian/tests, and what debian/control needs to build beyond
+# IPCKIT_PACKAGES (man-db for the tests, libnats-dev for the nats: plug-in).
+IPCKIT_DEB_PACKAGES="build-essential debhelper devscripts dpkg-dev fakeroot lintian mmdebstrap autopkgtest man-db libnats-dev"
