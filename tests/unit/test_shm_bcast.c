@@ -5,7 +5,7 @@
  * dropped, a full table), zero copy, names and modes, and rings written by
  * a hostile peer. The channel contract is conformance.shm.bcast's and
  * conformance.shm.bcastdrop's; processes killed at random points and many
- * publishers and subscribers are in tests/integration/test_shm_bcast.c.
+ * publishers and subscribers are in tests/integration/test_shm_bcast_procs.c.
  */
 #include <errno.h>
 #include <fcntl.h>
