@@ -475,6 +475,11 @@ recv_framed(ipckit_channel *ch, const char *name, const struct recv_args *r, int
     while (r->count == 0 || got < r->count) {
         long type = 0;
         ssize_t n = ipckit_recv_typed(ch, r->selector, &type, buf, cap, timeout);
+        if (n == -ENOBUFS && (ipckit_caps(ch) & IPCKIT_CAP_BROADCAST)) {
+            /* a subscriber that fell behind: say how much it missed, go on */
+            cli_err("%s: %s", name, ipckit_last_error(ch));
+            continue;
+        }
         if (n < 0) {
             rc = recv_end(name, ch, n, got, r->count, timeout);
             break;
@@ -633,6 +638,7 @@ cli_recv(int argc, char **argv)
     struct recv_args r = { 1, 0, OUT_TEXT, '\n', false };
     ipckit_channel *ch = NULL;
     const char *name, *pid_file = NULL;
+    bool count_given = false;
     long v;
     int opt, rc;
 
@@ -643,6 +649,7 @@ cli_recv(int argc, char **argv)
         case 'n':
             if (!cli_parse_long(optarg, 0, LONG_MAX, &r.count))
                 return bad_value("--count", optarg, "a number >= 0");
+            count_given = true;
             break;
         case 'w':
             if (!cli_parse_long(optarg, -1, INT_MAX, &v))
@@ -687,6 +694,9 @@ cli_recv(int argc, char **argv)
         (void) ipckit_close(ch);
         return CLI_FAIL;
     }
+    /* a broadcast channel (shm:NAME?bcast=1) is followed, like tail -f */
+    if (!count_given && (ipckit_caps(ch) & IPCKIT_CAP_BROADCAST))
+        r.count = 0;
     if (ipckit_caps(ch) & IPCKIT_CAP_STREAM)
         rc = recv_stream(ch, name, &r, a.timeout);
     else
