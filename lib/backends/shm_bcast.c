@@ -295,9 +295,10 @@ bc_commit(struct ipckit__bcast *b, uint64_t n, uint64_t idx, long type, size_t l
     atomic_store_explicit(&h->next, n + 1, memory_order_relaxed);
     if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != pid)
         atomic_store_explicit(&h->last_send_pid, pid, memory_order_relaxed);
-    if ((n & 63u) == 0) {
+    {
+        /* sched_getcpu() reads the rseq area: no system call */
         int cpu = sched_getcpu();
-        if (cpu >= 0)
+        if (cpu >= 0 && atomic_load_explicit(&h->pub_cpu, memory_order_relaxed) != cpu + 1)
             atomic_store_explicit(&h->pub_cpu, cpu + 1, memory_order_relaxed);
     }
     b->pub_n = n + 1;

@@ -53,7 +53,7 @@ struct bc_hdr {
     uint32_t nsubs;
     /* publishers, under pub_lock */
     alignas(64) ipckit__lock pub_lock;
-    _Atomic int32_t pub_cpu;      /* CPU of the last publisher, plus one */
+    uint32_t reserved0;
     _Atomic uint64_t next;        /* the number of the next message */
     _Atomic uint64_t room;        /* wait mode: messages below it need no look at subscribers */
     _Atomic int32_t last_send_pid;
@@ -64,6 +64,10 @@ struct bc_hdr {
     /* publishers sleeping (wait mode) */
     alignas(64) _Atomic uint32_t space_seq;
     _Atomic uint32_t send_sleepers;
+    /* CPU of the last publisher, plus one: on a line of its own, written
+     * only when it changes, so that a subscriber reading it before each
+     * wait does not take the publishers' line from them */
+    alignas(64) _Atomic int32_t pub_cpu;
 };
 
 _Static_assert(sizeof(struct bc_hdr) <= BC_HDR, "broadcast header fits its page");
@@ -73,7 +77,8 @@ _Static_assert(offsetof(struct bc_hdr, creator_pid) == 12 &&
                    offsetof(struct bc_hdr, mode) == 56 && offsetof(struct bc_hdr, pub_lock) == 64 &&
                    offsetof(struct bc_hdr, next) == 72 && offsetof(struct bc_hdr, room) == 80 &&
                    offsetof(struct bc_hdr, data_seq) == 128 &&
-                   offsetof(struct bc_hdr, space_seq) == 192,
+                   offsetof(struct bc_hdr, space_seq) == 192 &&
+                   offsetof(struct bc_hdr, pub_cpu) == 256,
                "broadcast header layout");
 
 /* A subscriber's entry: 0 pid when free. */
