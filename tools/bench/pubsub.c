@@ -13,18 +13,26 @@
  *    BLOCK_PRODUCER, queues of 256 both), messages per second that each
  *    subscriber receives; every subscriber checks every sequence number.
  *
- * Every process is a fork of the benchmark; nothing is pinned. Each
+ * Every process is a fork of the benchmark. The two of a round trip are
+ * pinned to two different CPUs (the first two the benchmark may use), as
+ * a round trip "across two CPUs" is meant: left to the scheduler on a busy
+ * machine, both often share one CPU, and a round trip is then two context
+ * switches whatever the transport. Throughput runs are not pinned. Each
  * repetition runs every (measure, transport) once, in the same order.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -247,29 +255,48 @@ ps_fail(const char *fmt, const char *what)
         (void) snprintf(sh->why, sizeof sh->why, fmt, what);
 }
 
-/* Wait until *v reaches @p n (bounded); 0, or -1 after PS_WAIT_S. */
+/* Count one more in *v and wake its waiters. */
+static void
+ps_bump(_Atomic int *v)
+{
+    atomic_fetch_add(v, 1);
+    (void) syscall(SYS_futex, (int *) v, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Wait until *v reaches @p n (bounded); 0, or -1 after PS_WAIT_S. It
+ * sleeps on the word: a waiter that polled would take the CPU from the
+ * processes being measured now and then. */
 static int
 ps_await(_Atomic int *v, int n)
 {
     double end = ps_now() + PS_WAIT_S;
-    while (atomic_load(v) < n) {
+    int seen;
+    while ((seen = atomic_load(v)) < n) {
+        struct timespec tick = { 0, 100000000L };
         if (ps_now() > end || atomic_load(&sh->failed))
             return -1;
-        (void) usleep(200);
+        (void) syscall(SYS_futex, (int *) v, FUTEX_WAIT, seen, &tick, NULL, 0);
     }
     return 0;
 }
 
+/* Reap the processes of a run (SIGCHLD blocked: the parent sleeps until
+ * one ends rather than polling). */
 static int
 ps_reap(pid_t *pids, int n)
 {
     int bad = 0;
     double end = ps_now() + 300;
+    sigset_t chld;
+    (void) sigemptyset(&chld);
+    (void) sigaddset(&chld, SIGCHLD);
     for (int i = 0; i < n; i++) {
         int st = 0;
         pid_t r;
-        while ((r = waitpid(pids[i], &st, WNOHANG)) == 0 && ps_now() < end)
-            (void) usleep(1000);
+        while ((r = waitpid(pids[i], &st, WNOHANG)) == 0 && ps_now() < end) {
+            struct timespec tick = { 1, 0 };
+            (void) sigtimedwait(&chld, NULL, &tick);
+        }
         if (r == 0) {
             (void) kill(pids[i], SIGKILL);
             (void) waitpid(pids[i], &st, 0);
@@ -310,7 +337,7 @@ tput_pub(const struct ps_job *j)
         ps_fail("%s: the publisher could not open", j->x->name);
         return 1;
     }
-    atomic_fetch_add(&sh->pubs_up, 1);
+    ps_bump(&sh->pubs_up);
     if (ps_await(&sh->subs_up, j->subs) == 0) {
         double end = ps_now() + PS_WAIT_S;
         while (!j->x->has_subs(pub, j->subs) && ps_now() < end)
@@ -350,17 +377,34 @@ tput_sub(const struct ps_job *j, int id)
         while (!j->x->joined(sub) && ps_now() < end)
             (void) usleep(200);
     }
-    atomic_fetch_add(&sh->subs_up, 1);
+    ps_bump(&sh->subs_up);
     for (uint64_t s = 0; s < j->count; s++)
         if (j->x->receive(sub, &seq, j->size) < 0 || seq != s) {
             ps_fail("%s: a message was lost, repeated or torn", j->x->name);
             break;
         }
     sh->t_end[id] = ps_now();
-    atomic_fetch_add(&sh->done, 1);
+    ps_bump(&sh->done);
     j->x->close_sub(sub);
     j->x->child_fini();
     return 0;
+}
+
+/* Run on the @p k-th CPU this process may use (nothing when there is no
+ * such CPU). */
+static void
+ps_pin(int k)
+{
+    cpu_set_t all, one;
+    if (sched_getaffinity(0, sizeof all, &all) < 0)
+        return;
+    for (size_t c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all) && k-- == 0) {
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            (void) sched_setaffinity(0, sizeof one, &one);
+            return;
+        }
 }
 
 /* The pinging (@p first) or the ponging side of a round trip. */
@@ -371,6 +415,7 @@ rtt_side(const struct ps_job *j, int first)
     void *pub, *sub;
     uint64_t seq;
     (void) snprintf(proc, sizeof proc, "ipb-%s-%ld", first ? "ping" : "pong", (long) getpid());
+    ps_pin(first ? 0 : 1);
     j->x->child_init(proc);
     ps_topic(out_t, sizeof out_t, j, first ? "ping" : "pong");
     ps_topic(in_t, sizeof in_t, j, first ? "pong" : "ping");
@@ -380,7 +425,7 @@ rtt_side(const struct ps_job *j, int first)
         j->x->child_fini();
         return 1;
     }
-    atomic_fetch_add(&sh->pubs_up, 1);
+    ps_bump(&sh->pubs_up);
     if (ps_await(&sh->pubs_up, 2) < 0 || (sub = j->x->open_sub(in_t, j->size)) == NULL) {
         ps_fail("%s: a subscriber could not open", j->x->name);
         j->x->close_pub(pub);
@@ -392,7 +437,7 @@ rtt_side(const struct ps_job *j, int first)
         while ((!j->x->joined(sub) || !j->x->has_subs(pub, 1)) && ps_now() < end)
             (void) usleep(200);
     }
-    atomic_fetch_add(&sh->subs_up, 1);
+    ps_bump(&sh->subs_up);
     if (ps_await(&sh->subs_up, 2) == 0) {
         for (uint64_t s = 0; s < j->count; s++) {
             double t0 = ps_now();
@@ -407,7 +452,7 @@ rtt_side(const struct ps_job *j, int first)
                 samples[s] = ps_now() - t0;
         }
     }
-    atomic_fetch_add(&sh->done, 1);
+    ps_bump(&sh->done);
     (void) ps_await(&sh->done, 2);
     j->x->close_sub(sub);
     j->x->close_pub(pub);
@@ -429,28 +474,39 @@ ps_run(const struct ps_job *j, char *why, size_t cap)
 {
     pid_t pids[PS_MAXSUBS + 1];
     int n = 0, bad;
+    sigset_t chld, old;
     memset(sh, 0, sizeof *sh);
+    (void) sigemptyset(&chld);
+    (void) sigaddset(&chld, SIGCHLD);
+    (void) sigprocmask(SIG_BLOCK, &chld, &old);
     (void) fflush(NULL);
     if (j->rtt) {
         for (int side = 0; side < 2; side++) {
             pids[n] = fork();
-            if (pids[n] == 0)
+            if (pids[n] == 0) {
+                (void) sigprocmask(SIG_SETMASK, &old, NULL);
                 exit(rtt_side(j, side == 0));
+            }
             n++;
         }
     } else {
         pids[n] = fork();
-        if (pids[n] == 0)
+        if (pids[n] == 0) {
+            (void) sigprocmask(SIG_SETMASK, &old, NULL);
             exit(tput_pub(j));
+        }
         n++;
         for (int i = 0; i < j->subs; i++) {
             pids[n] = fork();
-            if (pids[n] == 0)
+            if (pids[n] == 0) {
+                (void) sigprocmask(SIG_SETMASK, &old, NULL);
                 exit(tput_sub(j, i));
+            }
             n++;
         }
     }
     bad = ps_reap(pids, n);
+    (void) sigprocmask(SIG_SETMASK, &old, NULL);
     if (bad || atomic_load(&sh->failed)) {
         (void) snprintf(why, cap, "%s", sh->why[0] ? sh->why : "a process failed");
         return NAN;
@@ -483,7 +539,7 @@ struct ps_row {
 };
 
 static const struct ps_row rows[PS_ROWS] = {
-    { "round trip, 64 B (µs, median)", 1, 64, 1 },
+    { "round trip, 64 B, two CPUs (µs, median)", 1, 64, 1 },
     { "64 B, 1 subscriber (msg/s each)", 0, 64, 1 },
     { "64 B, 4 subscribers (msg/s each)", 0, 64, 4 },
     { "64 KiB, 1 subscriber (msg/s each)", 0, 65536, 1 },
