@@ -380,7 +380,8 @@ bc_lapped(struct ipckit__bcast *b, const char *what)
     b->missed += lost;
     b->n = to;
     b->idx = to % b->slots;
-    if (b->me != NULL && b->mode == BC_WAIT)
+    if (b->me != NULL && b->mode == BC_WAIT &&
+        atomic_load_explicit(&b->me->pid, memory_order_relaxed) == b->me_pid)
         atomic_store(&b->me->pos, to);
     return ipckit_backend_fail(-ENOBUFS,
                                "%s: this subscriber fell behind: %llu messages were overwritten"
@@ -436,7 +437,7 @@ bc_advance(struct ipckit__bcast *b)
     if (++b->idx == b->slots)
         b->idx = 0;
     if (b->me != NULL && b->mode == BC_WAIT &&
-        atomic_load_explicit(&b->me->pid, memory_order_relaxed) == b->pid) {
+        atomic_load_explicit(&b->me->pid, memory_order_relaxed) == b->me_pid) {
         atomic_store(&b->me->pos, b->n); /* seq_cst: before the read of send_sleepers */
         bc_wake(&b->hdr->space_seq, &b->hdr->send_sleepers);
     }

@@ -118,6 +118,11 @@ struct ipckit__bcast {
     /* subscriber */
     uint64_t n, idx;
     struct bc_sub *me; /* its entry, NULL when not registered */
+    /* the process that registered it: the entry is this handle's while it
+     * still names that process (a forked child using the handle keeps the
+     * parent's entry moving; an entry dropped and given to another
+     * subscriber is left alone) */
+    int32_t me_pid;
     uint64_t missed;
     uint64_t borrow_seq;
     int32_t borrow_pid;

@@ -213,6 +213,7 @@ bc_join(struct ipckit__bcast *b, long history, const struct timespec *deadline)
             return rc;
     }
     b->me = bc_claim(b);
+    b->me_pid = bc_pid(b);
     if (b->me == NULL && b->mode == BC_WAIT) {
         (void) ipckit__lock_give(&h->pub_lock);
         return ipckit_backend_fail(-EUSERS,

@@ -469,6 +469,58 @@ START_TEST(stat_and_fork)
 }
 END_TEST
 
+static int
+child_borrows(void *arg)
+{
+    ipckit_channel *sub = arg;
+    for (uint32_t i = 0; i < 20; i++) {
+        const void *p;
+        long type;
+        uint32_t v;
+        TK_CHILD_CHECK(ipckit_recv_borrow(sub, &type, &p, WAIT_MS) == 4);
+        memcpy(&v, p, 4);
+        TK_CHILD_CHECK(v == i);
+        TK_CHILD_CHECK(ipckit_recv_release(sub) == 0);
+    }
+    return 0;
+}
+
+static int
+child_closes(void *arg)
+{
+    return ipckit_close(arg) == 0 ? 0 : 1;
+}
+
+/* Wait mode and fork: a subscriber inherited by a child that reads through
+ * it (here by borrowing) keeps moving the registration of the process that
+ * opened it, so publishers are not held back by it; a child that closes
+ * its copy does not end the parent's registration. */
+START_TEST(fork_keeps_the_registration)
+{
+    ipckit_channel *pub, *sub;
+    uint32_t v = 99;
+    pid_t pid;
+    setup("wait");
+    pub = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 4, 64);
+    sub = open_ok(name, IPCKIT_RECV, 0, 0);
+    pid = tk_fork(child_borrows, sub);
+    for (uint32_t i = 0; i < 20; i++) {
+        int rc = ipckit_send(pub, &i, 4, 3000);
+        ck_assert_msg(rc == 0, "send %u: %s (%s)", i, ipckit_errname(rc), ipckit_last_error(pub));
+    }
+    ck_assert_int_eq(tk_wait(pid, WAIT_MS), 0);
+    /* the child's close leaves the parent's subscription registered */
+    ck_assert_int_eq(tk_wait(tk_fork(child_closes, sub), WAIT_MS), 0);
+    for (uint32_t i = 0; i < 4; i++)
+        send_u32(pub, i);
+    ck_assert_int_eq(ipckit_send(pub, &v, 4, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_close(sub), 0);
+    send_u32(pub, v); /* its own close ends it */
+    ck_assert_int_eq(ipckit_close(pub), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -485,6 +537,7 @@ main(void)
     tcase_add_test(tc, corrupt_header_is_refused);
     tcase_add_test(tc, scribbled_ring_is_never_trusted);
     tcase_add_test(tc, stat_and_fork);
+    tcase_add_test(tc, fork_keeps_the_registration);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }
