@@ -14,7 +14,10 @@ IPCKIT_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IPCKIT_PACKAGES="cmake make gcc libc6-dev pkgconf libbsd-dev check util-linux procps file"
 IPCKIT_CHECK_PACKAGES="valgrind man-db groff-base doxygen php-cli python3-sysv-ipc g++ abigail-tools"
 IPCKIT_FUZZ_PACKAGES="clang libclang-rt-14-dev"
-IPCKIT_BENCH_PACKAGES="libnng-dev libzmq3-dev gnuplot-nox" # scripts/bench only
+# scripts/bench only (not needed to build the library): the nng and ZeroMQ
+# peers, the plots, and Eclipse iceoryx for "scripts/bench --pubsub" (its C
+# binding, and iox-roudi from the iceoryx package).
+IPCKIT_BENCH_PACKAGES="libnng-dev libzmq3-dev gnuplot-nox libiceoryx-binding-c-dev iceoryx"
 # The nats: plug-in: the C client to build it, the server for its tests, the
 # demo and the benchmark (Debian's nats-server listens on 127.0.0.1 only),
 # openssl for the certificates of the TLS test.

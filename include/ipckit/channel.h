@@ -50,8 +50,12 @@ enum ipckit_caps {
     IPCKIT_CAP_MULTI_RECV = 1u << 4, /**< several receivers may share the channel */
     IPCKIT_CAP_STAT = 1u << 5,     /**< ipckit_stat() is supported */
     IPCKIT_CAP_STREAM = 1u << 6,   /**< byte stream: no message boundaries */
-    IPCKIT_CAP_ZEROCOPY = 1u << 7  /**< ipckit_send_loan() and ipckit_recv_borrow() work
+    IPCKIT_CAP_ZEROCOPY = 1u << 7, /**< ipckit_send_loan() and ipckit_recv_borrow() work
                                         in place, without a copy (shm:) */
+    IPCKIT_CAP_BROADCAST = 1u << 8 /**< publish/subscribe: every receiver sees every
+                                        message sent after it opened, at its own pace
+                                        (shm:NAME?bcast=1); a receiver that fell behind
+                                        gets -ENOBUFS once with the count */
 };
 
 /** Flags for ipckit_opts.flags. */
@@ -307,7 +311,12 @@ enum ipckit_ctl_op {
     IPCKIT_CTL_GET_SPIN = 1,
     /** shm: set that, 0 to 10000000 (the name parameter ?spin= at open);
      *  @p arg is a const long *. */
-    IPCKIT_CTL_SET_SPIN = 2
+    IPCKIT_CTL_SET_SPIN = 2,
+    /** Broadcast channels (IPCKIT_CAP_BROADCAST), a subscriber: how many
+     *  messages it missed since it opened, because publishers overwrote
+     *  them before it read them (each gap is also reported once by a
+     *  receive that returns -ENOBUFS); @p arg is an unsigned long long *. */
+    IPCKIT_CTL_MISSED = 3
 };
 
 /**

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "shm_ring.h"
+#include "shm_bcast.h"
 #include "../core/objects.h"
 #include "../region/region_format.h"
 
@@ -89,7 +90,8 @@ shm_file(int dfd, const char *leaf, const struct stat *sb, bool full, ipckit_obj
     memset(&h, 0, sizeof h);
     n = pread(fd, h.b, sizeof h.b, 0);
     memcpy(&magic, h.b, sizeof magic);
-    if (n < 64 || (magic != RING_MAGIC && magic != REGION_MAGIC)) {
+    if (n < 64 ||
+        (magic != RING_MAGIC && magic != REGION_MAGIC && magic != IPCKIT__SHMOBJ_BCAST_MAGIC)) {
         (void) close(fd);
         return 0; /* another program's */
     }
@@ -101,7 +103,14 @@ shm_file(int dfd, const char *leaf, const struct stat *sb, bool full, ipckit_obj
         o->creator_pid = pid;
         o->creator_start = start;
     }
-    if (magic == RING_MAGIC) {
+    if (magic == IPCKIT__SHMOBJ_BCAST_MAGIC) {
+        /* what is left to read is each subscriber's own: not judged */
+        o->kind = "broadcast ring";
+        (void) snprintf(o->name, sizeof o->name, "shm:/%s?bcast=1", leaf);
+        o->holds = -1;
+        (void) snprintf(o->note, sizeof o->note,
+                        "a broadcast ring: what is left to read is each subscriber's own");
+    } else if (magic == RING_MAGIC) {
         o->kind = "ring";
         if (n == (ssize_t) sizeof h.b)
             shm_ring_fields(&h.ring, o);
@@ -247,6 +256,8 @@ ipckit__shm_stat(const ipckit_name *name, ipckit_stat *out)
     n = ipckit__shmobj_peek(pname, &h, sizeof h, &sb);
     if (n < 0)
         return (int) n;
+    if ((size_t) n >= sizeof(uint32_t) && h.magic == IPCKIT__SHMOBJ_BCAST_MAGIC)
+        return ipckit__bcast_stat(pname, out); /* a broadcast ring */
     if ((size_t) n < sizeof h)
         return ipckit_backend_fail(-EBADMSG, "shm: \"%s\" is not a ring (%lld bytes)",
                                     pname, (long long) sb.st_size);

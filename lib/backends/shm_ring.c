@@ -42,6 +42,10 @@
  * private copy, which is validated and is all that is used afterwards
  * (capacity, mask, max_msg); head, tail and every record header are
  * checked against that copy before each use (-EBADMSG).
+ *
+ * shm:NAME?bcast=1 names a broadcast ring instead (publish/subscribe), a
+ * different object: ring_open() hands such a channel to shm_bcast.c, and
+ * every operation below passes it on (s->bc).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +67,7 @@
 
 #include "shm_ring.h"
 #include "../core/objects.h"
+#include "shm_bcast.h"
 
 #define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
 #define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
@@ -83,6 +88,7 @@ struct ring_rec {
 
 struct ring {
     struct ring_hdr *hdr;
+    struct ipckit__bcast *bc; /* a broadcast ring (?bcast=): shm_bcast.c does it all */
     unsigned char *ring;
     uint64_t cap, mask, max_msg;
     size_t map_size;
@@ -129,7 +135,7 @@ struct ring_sizes {
     uint64_t got_cap, got_max_msg;
 };
 
-static const char *const ring_params[] = { "spin", "claim", NULL };
+static const char *const ring_params[] = { "spin", "claim", "bcast", NULL };
 
 static inline uint64_t
 ring_rec_size(uint64_t len)
@@ -213,6 +219,8 @@ ring_interrupt(void *state)
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
+    if (s->bc != NULL)
+        return ipckit__bcast_interrupt(s->bc);
     atomic_fetch_add(&s->intr_posted, 1);
     atomic_fetch_add(&h->data_seq, 1);
     ring_futex_wake(&h->data_seq);
@@ -363,6 +371,10 @@ ipckit__ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
                                     "shm: object of %zu bytes is too small to be a ring", size);
     if (c->magic == 0)
         return -EINPROGRESS;
+    if (c->magic == IPCKIT__SHMOBJ_BCAST_MAGIC)
+        return ipckit_backend_fail(-EINVAL,
+                                    "shm: the object is a broadcast ring, not a message queue:"
+                                    " open it with ?bcast=1");
     if (c->magic != RING_MAGIC)
         return ipckit_backend_fail(-EBADMSG,
                                     "shm: not an ipckit message ring (magic %#x, want %#x)",
@@ -442,6 +454,12 @@ ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
 
     ipckit__bell_init(&s->bell);
     s->receives = (flags & IPCKIT_RECV) != 0;
+    if (ipckit_name_param(name, "bcast") != NULL) {
+        rc = ipckit__shmobj_posix_name(name, s->pname, sizeof s->pname);
+        if (rc < 0)
+            return rc;
+        return ipckit__bcast_open(&s->bc, name, s->pname, flags, opts, deadline);
+    }
     rc = ipckit_name_check_params(name, ring_params);
     if (rc < 0)
         return rc;
@@ -552,6 +570,11 @@ static int
 ring_close(void *state)
 {
     struct ring *s = state;
+    if (s->bc != NULL) {
+        int rc = ipckit__bcast_close(s->bc);
+        s->bc = NULL;
+        return rc;
+    }
     if (s->hdr != NULL && ring_claimed(s, s->claimed_send))
         (void) ipckit__lock_give(&s->hdr->send_lock);
     if (s->hdr != NULL && ring_claimed(s, s->claimed_recv))
@@ -578,6 +601,11 @@ static void
 ring_info(void *state, unsigned *caps, size_t *max_msg)
 {
     struct ring *s = state;
+    if (s->bc != NULL) {
+        *caps &= ~(unsigned) IPCKIT_CAP_FD; /* no doorbell on a broadcast ring yet */
+        ipckit__bcast_info(s->bc, caps, max_msg);
+        return;
+    }
     if (!s->receives)
         *caps &= ~(unsigned) IPCKIT_CAP_FD; /* only a receiver polls */
     *max_msg = (size_t) s->max_msg;
@@ -744,7 +772,10 @@ ring_send(void *state, long type, const void *buf, size_t len, const struct time
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
     struct ring_slot slot = { 0, 0, 0 };
-    int rc = ring_side_take(s, s->claimed_send, &h->send_lock, "send", deadline);
+    int rc;
+    if (s->bc != NULL)
+        return ipckit__bcast_send(s->bc, type, buf, len, deadline);
+    rc = ring_side_take(s, s->claimed_send, &h->send_lock, "send", deadline);
     if (rc < 0)
         return rc;
     rc = ring_reserve(s, len, deadline, &slot);
@@ -767,7 +798,10 @@ ring_loan(void *state, size_t len, void **buf, const struct timespec *deadline)
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
-    int rc = ring_side_take(s, s->claimed_send, &h->send_lock, "send_loan", deadline);
+    int rc;
+    if (s->bc != NULL)
+        return ipckit__bcast_loan(s->bc, len, buf, deadline);
+    rc = ring_side_take(s, s->claimed_send, &h->send_lock, "send_loan", deadline);
     if (rc < 0)
         return rc;
     rc = ring_reserve(s, len, deadline, &s->loan);
@@ -785,6 +819,8 @@ ring_commit(void *state, long type, size_t len, bool publish)
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
+    if (s->bc != NULL)
+        return ipckit__bcast_commit(s->bc, type, len, publish);
     if (s->loan_pid != ring_pid(s))
         return -EPERM; /* the parent's loan: its lock is not ours to release */
     if (publish)
@@ -881,6 +917,8 @@ ring_recv(void *state, long selector, long *type, void *buf, size_t cap,
     ssize_t rc;
     size_t n;
     (void) selector;
+    if (s->bc != NULL)
+        return ipckit__bcast_recv(s->bc, type, buf, cap, deadline);
     rc = ring_side_take(s, s->claimed_recv, &h->recv_lock, "recv", deadline);
     if (rc < 0)
         return rc;
@@ -915,7 +953,10 @@ ring_borrow(void *state, long *type, const void **buf, const struct timespec *de
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
     struct ring_rec r;
-    int rc = ring_side_take(s, s->claimed_recv, &h->recv_lock, "recv_borrow", deadline);
+    int rc;
+    if (s->bc != NULL)
+        return ipckit__bcast_borrow(s->bc, type, buf, deadline);
+    rc = ring_side_take(s, s->claimed_recv, &h->recv_lock, "recv_borrow", deadline);
     if (rc < 0)
         return rc;
     rc = ring_next(s, deadline, &s->borrow_head, &r);
@@ -935,6 +976,8 @@ ring_release(void *state, bool consume)
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
+    if (s->bc != NULL)
+        return ipckit__bcast_release(s->bc, consume);
     if (s->borrow_pid != ring_pid(s))
         return -EPERM;
     if (consume)
@@ -950,6 +993,8 @@ ring_ctl(void *state, int op, void *arg)
 {
     struct ring *s = state;
     long v;
+    if (s->bc != NULL)
+        return ipckit__bcast_ctl(s->bc, op, arg);
     switch (op) {
     case IPCKIT_CTL_GET_SPIN:
         if (arg == NULL)

@@ -469,6 +469,8 @@ ipckit_recv_release(ipckit_channel *ch)
                                     "recv_release: the message was borrowed by another process"
                                     " (the parent of this one)");
     ch->borrowed = false;
+    if (rc < 0)
+        ipckit__channel_failed(ch, rc, "recv_release");
     return rc;
 }
 

@@ -45,12 +45,14 @@
     X(EPROTO, "protocol or version mismatch")                                             \
     X(EBADMSG, "corrupt message or header")                                               \
     X(EOVERFLOW, "value too large")                                                       \
+    X(EUSERS, "too many users: the object's table of them is full")                      \
     X(EMSGSIZE, "message too large for the channel or the buffer")                        \
     X(EPROTONOSUPPORT, "unknown scheme: no backend registered for it")                    \
     X(ENOTSUP, "operation not supported by this backend")                                 \
+    X(ENOBUFS, "fell behind: messages were overwritten before they were read")          \
     X(ENOTCONN, "not connected")                                                          \
     X(ETIMEDOUT, "timed out")                                                             \
-    X(ESTALE, "object was replaced by another meanwhile")                                 \
+    X(ESTALE, "changed meanwhile: the object was replaced, or a borrowed message overwritten") \
     X(ECANCELED, "operation canceled")                                                    \
     X(EOWNERDEAD, "previous owner died holding the lock; state may be inconsistent")      \
     X(ENOTRECOVERABLE, "state not recoverable")

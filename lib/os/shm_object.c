@@ -227,7 +227,9 @@ ipckit__shmobj_unlink(const char *pname, unsigned kinds)
         return (int) n;
     /* An empty object holds nothing to lose: a creator that died before it
      * set the size leaves one. */
-    ok = sb.st_size == 0 || ((kinds & IPCKIT__SHMOBJ_RING) && magic == IPCKIT__SHMOBJ_RING_MAGIC) ||
+    ok = sb.st_size == 0 ||
+         ((kinds & IPCKIT__SHMOBJ_RING) &&
+          (magic == IPCKIT__SHMOBJ_RING_MAGIC || magic == IPCKIT__SHMOBJ_BCAST_MAGIC)) ||
          ((kinds & IPCKIT__SHMOBJ_REGION) && magic == IPCKIT__SHMOBJ_REGION_MAGIC);
     if (!ok)
         return ipckit__fail(-EINVAL,

@@ -64,10 +64,11 @@ int ipckit__shmobj_map(const char *pname, unsigned flags, const ipckit_opts *opt
 extern _Atomic unsigned ipckit__shmobj_fork_gen;
 void ipckit__shmobj_fork_watch(void);
 
-/* The magic numbers at offset 0 of the two kinds of object. */
+/* The magic numbers at offset 0 of the kinds of object. */
 #define IPCKIT__SHMOBJ_RING_MAGIC 0x52534b49u   /* "IKSR" */
 #define IPCKIT__SHMOBJ_REGION_MAGIC 0x47524b49u /* "IKRG" */
-#define IPCKIT__SHMOBJ_RING 1u
+#define IPCKIT__SHMOBJ_BCAST_MAGIC 0x42534b49u  /* "IKSB": shm:NAME?bcast=1 */
+#define IPCKIT__SHMOBJ_RING 1u   /* a message queue or a broadcast ring */
 #define IPCKIT__SHMOBJ_REGION 2u
 #define IPCKIT__SHMOBJ_ANY (IPCKIT__SHMOBJ_RING | IPCKIT__SHMOBJ_REGION)
 

@@ -35,6 +35,8 @@
 #include "tk_mem.h"
 
 #define LONG_WAIT 20000
+/* Why a case does not fill a TK_BE_UNFILLABLE channel. */
+#define UNFILLABLE_WHY "none (senders never wait) or filling it fills a limit the user shares"
 /* The most messages a test sends to fill a channel before it gives up. */
 #define FILL_LIMIT 100000
 
@@ -54,7 +56,7 @@ vnote(const char *fn, const char *what, const char *fmt, va_list ap)
     size_t len = strlen(fn);
     if (len > 3 && strcmp(fn + len - 3, "_fn") == 0) /* START_TEST's suffix */
         len -= 3;
-    fprintf(stderr, "conformance.%s: %.*s: %s", be->scheme, (int) len, fn,
+    fprintf(stderr, "conformance.%s: %.*s: %s", tk_be_id(be), (int) len, fn,
             what ? "not checked: " : "skipped: ");
     if (what)
         fprintf(stderr, "%s: ", what);
@@ -506,7 +508,7 @@ START_TEST(timeouts)
                   be->scheme, dt);
     ck_assert_str_ne(ipckit_last_error(rx), "");
     if (has(TK_BE_UNFILLABLE)) {
-        part_note(__func__, "a full channel", "filling it fills a limit the user shares");
+        part_note(__func__, "a full channel", UNFILLABLE_WHY);
         close_pair();
         return;
     }
@@ -534,7 +536,7 @@ START_TEST(nonblock_flag)
     ck_assert_int_eq(ipckit_send(tx, "x", 1, LONG_WAIT), 0);
     ck_assert_int_eq(recv_out(rx, NULL, LONG_WAIT), 1);
     if (has(TK_BE_UNFILLABLE)) {
-        part_note(__func__, "a full channel", "filling it fills a limit the user shares");
+        part_note(__func__, "a full channel", UNFILLABLE_WHY);
         close_pair();
         return;
     }
@@ -711,7 +713,7 @@ START_TEST(signals_do_not_cut_waits)
         drain(rx, n);
         ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
     } else {
-        part_note(__func__, "a send that waits for room", "filling it fills a limit the user shares");
+        part_note(__func__, "a send that waits for room", UNFILLABLE_WHY);
     }
     for (int i = 0; i < 3; i++)
         tk_gate_close(&p.go[i]);
@@ -1342,7 +1344,7 @@ START_TEST(interrupt_wakes_waiting_send)
 {
     pthread_t t;
     int n;
-    SKIP_IF(has(TK_BE_UNFILLABLE), "a full channel: filling it fills a limit the user shares");
+    SKIP_IF(has(TK_BE_UNFILLABLE), "a full channel: " UNFILLABLE_WHY);
     if (!open_interruptible(__func__))
         return;
     n = fill(tx);
@@ -1385,9 +1387,9 @@ conformance_suite(const tk_backend *b)
     Suite *s;
     TCase *tc;
     be = b;
-    (void) snprintf(sname, sizeof names[0], "conformance.%s", b->scheme);
+    (void) snprintf(sname, sizeof names[0], "conformance.%s", tk_be_id(b));
     s = suite_create(sname);
-    tc = tk_tcase(b->scheme, 60);
+    tc = tk_tcase(tk_be_id(b), 60);
     tcase_add_checked_fixture(tc, NULL, mem_leak_check);
     tcase_add_test(tc, channel_identity);
     tcase_add_test(tc, sizes_at_the_boundaries);
@@ -1444,23 +1446,24 @@ check_registry(void)
 {
     (void) ipckit_backend_foreach(check_registered, NULL);
     for (size_t i = 0; tk_backend_at(i) != NULL; i++) {
-        const char *scheme = tk_backend_at(i)->scheme;
+        const char *scheme = tk_backend_at(i)->scheme, *id = tk_be_id(tk_backend_at(i));
         char want[40];
         if (ipckit_backend_find(scheme) == NULL) {
             fprintf(stderr, "conformance: fixture \"%s\" names no registered backend\n", scheme);
             registry_ok = 0;
         }
 #ifdef TK_CONFORMANCE_TESTS
-        (void) snprintf(want, sizeof want, ",%s,", scheme);
+        (void) snprintf(want, sizeof want, ",%s,", id);
         if (strstr("," TK_CONFORMANCE_TESTS ",", want) == NULL) {
             fprintf(stderr,
                     "conformance: no ctest conformance.%s: add it to"
                     " tests/conformance/CMakeLists.txt\n",
-                    scheme);
+                    id);
             registry_ok = 0;
         }
 #else
         (void) want;
+        (void) id;
 #endif
     }
     return registry_ok;

@@ -528,6 +528,60 @@ START_TEST(signal_pid_file)
 END_TEST
 
 /*
+ * recv on a broadcast ring follows it like tail -f: without --count it goes
+ * on receiving what is published after it joined, until it is stopped.
+ */
+START_TEST(recv_follows_broadcast)
+{
+    char pidf[600], pname[128], bname[300], text[32] = "";
+    const char *rargv[] = { "ipckit", "recv", "--pid-file", pidf, bname, NULL };
+    ipckit_channel *pub = NULL;
+    struct proc rp;
+    struct result r;
+    long long end = tk_now_ms() + RUN_WAIT;
+    FILE *f;
+
+    tk_path(pidf, sizeof pidf, "follow.pid");
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(bname, sizeof bname, "shm:%s?bcast=1", pname);
+    ck_assert_int_eq(ipckit_open(&pub, bname, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL), 0);
+    ck_assert_int_eq(ipckit_send(pub, "before", 6, 0), 0); /* not seen: published before */
+    rp = spawn(rargv, NULL);
+    while ((f = fopen(pidf, "r")) == NULL && tk_now_ms() < end)
+        (void) usleep(5000);
+    ck_assert_msg(f != NULL, "no pid file");
+    ck_assert(fgets(text, sizeof text, f) != NULL);
+    (void) fclose(f);
+    (void) unlink(pidf);
+    ck_assert_int_eq(ipckit_send(pub, "one", 3, 0), 0);
+    ck_assert_int_eq(ipckit_send(pub, "two", 3, 0), 0);
+    ck_assert_int_eq(ipckit_send(pub, "three", 5, 0), 0);
+    /* it does not stop after one message: wait for all three lines */
+    {
+        char got[64];
+        size_t len = 0;
+        while (len < 14 && tk_now_ms() < end) {
+            struct pollfd pfd = { rp.out, POLLIN, 0 };
+            if (poll(&pfd, 1, 100) > 0) {
+                ssize_t n = read(rp.out, got + len, sizeof got - 1 - len);
+                if (n <= 0)
+                    break;
+                len += (size_t) n;
+            }
+        }
+        got[len] = '\0';
+        ck_assert_str_eq(got, "one\ntwo\nthree\n");
+    }
+    ck_assert_int_eq(kill(rp.pid, 0), 0); /* still following */
+    ck_assert_int_eq(kill(rp.pid, SIGTERM), 0);
+    finish(&rp, NULL, 0, &r);
+    ck_assert_int_eq(r.status, 128 + SIGTERM);
+    ck_assert_int_eq(ipckit_close(pub), 0);
+    ck_assert_int_eq(ipckit_unlink(bname), 0);
+}
+END_TEST
+
+/*
  * recv --pid-file writes FILE.<pid>.tmp and renames it to FILE. A symbolic
  * link planted under that name (here by the child that becomes the program,
  * which knows its pid) is not followed: the file it points to, which only
@@ -2126,6 +2180,7 @@ main(void)
         tcase_add_test(tc, signal_pid_file);
     else
         printf("test_cli: signal_pid_file skipped: no \"signal:\" backend in this build\n");
+    tcase_add_test(tc, recv_follows_broadcast);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("stale", 120);

@@ -17,6 +17,13 @@
  *
  * signal: is left out (one receiver per process and 6-byte messages; see
  * test_signal and test_signal_storm).
+ *
+ * The row "shm.bcast" is a broadcast ring in wait mode (shm:NAME?bcast=wait):
+ * every consumer is a subscriber that gets every message (each message is
+ * then seen once per consumer, and the consumers join before the first
+ * message), a killed consumer costs nobody a message, and the process that
+ * creates the ring only publishes (a subscriber that never reads would hold
+ * the publishers).
  */
 #include <errno.h>
 #include <signal.h>
@@ -42,25 +49,37 @@
 
 struct row {
     const char *scheme;
+    const char *params; /* added to the name */
+    int bcast;          /* every consumer sees every message */
 };
 
-static const struct row rows[] = { { "fifo" }, { "mq" }, { "posixmq" }, { "shm" } };
+static const struct row rows[] = { { "fifo", "", 0 },
+                                   { "mq", "", 0 },
+                                   { "posixmq", "", 0 },
+                                   { "shm", "", 0 },
+                                   { "shm", "?bcast=wait", 1 } };
 #define NROWS (sizeof rows / sizeof rows[0])
 
 static char name[600];
 
 static void
-make_name(const char *scheme)
+make_name(const struct row *r)
 {
-    if (strcmp(scheme, "fifo") == 0) {
+    if (strcmp(r->scheme, "fifo") == 0) {
         tk_name(name, sizeof name, "fifo", "stress.pipe");
-    } else if (strcmp(scheme, "mq") == 0) {
+    } else if (strcmp(r->scheme, "mq") == 0) {
         snprintf(name, sizeof name, "mq:%#x", (unsigned) tk_sysv_key());
     } else {
         char p[128];
         tk_posix_name(p, sizeof p);
-        snprintf(name, sizeof name, "%s:%s", scheme, p);
+        snprintf(name, sizeof name, "%s:%s%s", r->scheme, p, r->params);
     }
+}
+
+static const char *
+row_name(const struct row *r)
+{
+    return r->bcast ? "shm.bcast" : r->scheme;
 }
 
 struct shared {
@@ -129,10 +148,12 @@ consumer(void *arg)
     static unsigned char buf[1 << 16];
     int32_t last[MAXP];
     ipckit_channel *ch = NULL;
-    (void) arg;
+    tk_gate *joined = arg;
     for (int i = 0; i < MAXP; i++)
         last[i] = -1;
     TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    if (joined != NULL)
+        tk_gate_open(joined);
     for (;;) {
         long type = 0;
         uint32_t w, s;
@@ -159,7 +180,8 @@ START_TEST(stress)
     const ipckit_backend *be = ipckit_backend_find(r->scheme);
     ipckit_channel *ctl = NULL;
     pid_t prod[MAXP], cons[MAXC];
-    unsigned np = MAXP, nc, lost = 0, dup = 0;
+    tk_gate joined[MAXC];
+    unsigned np = MAXP, nc, lost = 0, dup = 0, each;
 
     if (be == NULL) {
         printf("stress %s: backend not registered, skipped\n", r->scheme);
@@ -168,8 +190,20 @@ START_TEST(stress)
     nc = (be->caps & IPCKIT_CAP_MULTI_RECV) ? MAXC : 1;
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(sh, MAP_FAILED);
-    make_name(r->scheme);
-    if (strcmp(r->scheme, "fifo") == 0) {
+    make_name(r);
+    each = r->bcast ? nc : 1; /* how often each message is received */
+    if (r->bcast) {
+        /* subscribers join before the first message; this process publishes */
+        ck_assert_int_eq(ipckit_open(&ctl, name, IPCKIT_SEND | IPCKIT_CREATE, NULL), 0);
+        for (unsigned c = 0; c < nc; c++) {
+            tk_gate_init(&joined[c]);
+            cons[c] = tk_fork(consumer, &joined[c]);
+        }
+        for (unsigned c = 0; c < nc; c++) {
+            ck_assert_int_eq(tk_gate_wait(&joined[c], LONG_WAIT), 0);
+            tk_gate_close(&joined[c]);
+        }
+    } else if (strcmp(r->scheme, "fifo") == 0) {
         /* create it; the consumer child holds the read end */
         ck_assert_int_eq(ipckit_open(&ctl, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
         ck_assert_int_eq(ipckit_close(ctl), 0);
@@ -192,12 +226,12 @@ START_TEST(stress)
     for (unsigned p = 0; p < np; p++)
         for (unsigned s = 0; s < COUNT; s++) {
             unsigned v = atomic_load(&sh->seen[p][s]);
-            lost += v == 0;
-            dup += v > 1 ? v - 1 : 0;
+            lost += v < each ? each - v : 0;
+            dup += v > each ? v - each : 0;
         }
     printf("stress %s: %u producers x %u consumers x %u messages: %u received, %u lost, %u"
            " duplicated, %u corrupted, %u out of order\n",
-           r->scheme, np, nc, COUNT, atomic_load(&sh->received), lost, dup,
+           row_name(r), np, nc, COUNT, atomic_load(&sh->received), lost, dup,
            atomic_load(&sh->corrupt), atomic_load(&sh->misordered));
     ck_assert_uint_eq(lost, 0);
     ck_assert_uint_eq(dup, 0);
@@ -246,7 +280,7 @@ START_TEST(producer_killed)
         printf("faults %s: backend not registered, skipped\n", r->scheme);
         return;
     }
-    make_name(r->scheme);
+    make_name(r);
     ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
     /* our own sender end keeps a fifo: stream open between producers */
     ck_assert_int_eq(ipckit_open(&keep, name, IPCKIT_SEND, NULL), 0);
@@ -288,7 +322,7 @@ START_TEST(producer_killed)
     }
     printf("faults %s: %d producers killed at random points, %u messages delivered intact,"
            " %u losses reported, 0 torn\n",
-           r->scheme, n_iter, delivered, reported);
+           row_name(r), n_iter, delivered, reported);
     ck_assert_int_eq(ipckit_close(keep), 0);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
@@ -296,6 +330,8 @@ START_TEST(producer_killed)
 END_TEST
 
 /* A consumer that records every message it takes, until it is killed. */
+static int bcast_row; /* the row under test is a broadcast ring */
+
 static int
 recording_consumer(void *arg)
 {
@@ -308,7 +344,9 @@ recording_consumer(void *arg)
         uint32_t w, s;
         ssize_t n = ipckit_recv(ch, buf, sizeof buf, LONG_WAIT);
         TK_CHILD_CHECK(n >= 0 && check_msg(buf, (size_t) n, &w, &s) && w < MAXP && s < COUNT);
-        atomic_fetch_add(&sh->seen[w][s], 1);
+        /* a subscriber of a broadcast ring takes nothing from the others */
+        if (!bcast_row)
+            atomic_fetch_add(&sh->seen[w][s], 1);
         /* a slow consumer, so that kills land while messages are waiting */
         struct timespec ts = { 0, 100000L };
         nanosleep(&ts, NULL);
@@ -340,7 +378,8 @@ START_TEST(consumer_killed)
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(sh, MAP_FAILED);
-    make_name(r->scheme);
+    make_name(r);
+    bcast_row = r->bcast;
     ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
     for (int it = 0; it < n_iter && sent + 8 <= COUNT; it++) {
         struct timespec ts = { 0, (long) (rand_r(&seed) % 1500) * 1000L };
@@ -383,8 +422,10 @@ START_TEST(consumer_killed)
         dup += v > 1 ? v - 1 : 0;
     }
     printf("consumer kills %s: %u consumers killed, %u messages, %u lost, %u delivered twice\n",
-           r->scheme, kills, sent, lost, dup);
+           row_name(r), kills, sent, lost, dup);
     ck_assert_uint_le(lost + dup, kills);
+    if (r->bcast) /* the survivor has its own position: it gets them all */
+        ck_assert_uint_eq(lost + dup, 0);
     ck_assert_int_eq(ipckit_close(ch), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
     munmap(sh, sizeof *sh);
@@ -412,7 +453,7 @@ START_TEST(peer_exits_without_close)
 
     if (ipckit_backend_find(r->scheme) == NULL)
         return;
-    make_name(r->scheme);
+    make_name(r);
     ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
     ck_assert_int_eq(tk_wait(tk_fork(open_and_vanish, (void *) (uintptr_t) IPCKIT_SEND), LONG_WAIT), 0);
     ssize_t n = ipckit_recv(rx, buf, sizeof buf, LONG_WAIT);

@@ -50,6 +50,24 @@ shm_name(char *buf, size_t cap)
     posix_name(buf, cap, "shm");
 }
 
+/* A broadcast ring: the subscriber (the "receiver") opens it first, so it
+ * sees every message sent after. */
+static void
+shm_bcast_name(char *buf, size_t cap)
+{
+    char p[64];
+    tk_posix_name(p, sizeof p);
+    (void) snprintf(buf, cap, "shm:%s?bcast=wait", p);
+}
+
+static void
+shm_drop_name(char *buf, size_t cap)
+{
+    char p[64];
+    tk_posix_name(p, sizeof p);
+    (void) snprintf(buf, cap, "shm:%s?bcast=drop", p);
+}
+
 static void
 signal_name(char *buf, size_t cap)
 {
@@ -122,6 +140,39 @@ static tk_backend backends[] = {
         .new_name = shm_name,
     },
     {
+        /* publish/subscribe, wait mode: a full ring (a subscriber that has
+         * not read) makes publishers wait, as a full queue does */
+        .scheme = "shm",
+        .id = "shm.bcast",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
+                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_BROADCAST,
+        .flags = TK_BE_OBJECTS | TK_BE_SIZE_DETAIL | TK_BE_INTR_ALWAYS,
+        .max_type = LONG_MAX,
+        /* messages: those a late subscriber could still read; max bytes:
+         * slots times the limit */
+        .stat_exact = TK_ST_MAX_MSG | TK_ST_SEND_PID | TK_ST_CREATOR | TK_ST_MODE,
+        .stat_other = TK_ST_MESSAGES | TK_ST_MAX_BYTES,
+        .record_kind = NULL,
+        .opts = OPTS(.capacity = 16, .max_msg_size = 1000),
+        .new_name = shm_bcast_name,
+    },
+    {
+        /* publish/subscribe, drop mode: publishers never wait, so nothing
+         * fills; room for every message of a case (120 at most), so that
+         * none is overwritten before it is read */
+        .scheme = "shm",
+        .id = "shm.bcastdrop",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
+                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_BROADCAST,
+        .flags = TK_BE_OBJECTS | TK_BE_SIZE_DETAIL | TK_BE_INTR_ALWAYS | TK_BE_UNFILLABLE,
+        .max_type = LONG_MAX,
+        .stat_exact = TK_ST_MAX_MSG | TK_ST_SEND_PID | TK_ST_CREATOR | TK_ST_MODE,
+        .stat_other = TK_ST_MESSAGES | TK_ST_MAX_BYTES,
+        .record_kind = NULL,
+        .opts = OPTS(.capacity = 256, .max_msg_size = 1000),
+        .new_name = shm_drop_name,
+    },
+    {
         .scheme = "signal",
         .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_FD | IPCKIT_CAP_MULTI_SEND,
         .flags = TK_BE_SELF | TK_BE_UNFILLABLE | TK_BE_SIZE_DETAIL,
@@ -160,11 +211,17 @@ tk_backend_at(size_t i)
     return i < NBACKENDS ? &backends[i] : NULL;
 }
 
+const char *
+tk_be_id(const tk_backend *be)
+{
+    return be->id != NULL ? be->id : be->scheme;
+}
+
 const tk_backend *
-tk_backend_get(const char *scheme)
+tk_backend_get(const char *id)
 {
     for (size_t i = 0; i < NBACKENDS; i++)
-        if (strcmp(backends[i].scheme, scheme) == 0)
+        if (strcmp(tk_be_id(&backends[i]), id) == 0)
             return &backends[i];
     return NULL;
 }

@@ -31,7 +31,8 @@ enum tk_be_flags {
      * process names it by pid (sender_name). */
     TK_BE_SELF = 1u << 3,
     /* Filling the channel would fill a limit shared with the user's other
-     * processes (signal: RLIMIT_SIGPENDING): no case fills it. */
+     * processes (signal: RLIMIT_SIGPENDING), or it never fills (a broadcast
+     * ring in drop mode overwrites its oldest message): no case fills it. */
     TK_BE_UNFILLABLE = 1u << 4,
     /* The detail of a receive into a too-small buffer gives the message's
      * size ("... 10 bytes ..."). */
@@ -59,6 +60,9 @@ enum tk_stat_field {
 
 typedef struct tk_backend {
     const char *scheme;
+    /* The fixture's own name when a scheme has several ("shm.bcast": the
+     * same scheme, other objects), else NULL: the scheme names it. */
+    const char *id;
     /* The capability bits of a receiving channel (opened with opts). */
     unsigned caps;
     unsigned flags; /* TK_BE_* */
@@ -83,8 +87,11 @@ typedef struct tk_backend {
  * stderr. */
 int tk_backends_register(void);
 
-/* The fixture of @p scheme, or NULL; and all of them, in a fixed order. */
-const tk_backend *tk_backend_get(const char *scheme);
+/* The fixture named @p id (its id, else its scheme), or NULL; and all of
+ * them, in a fixed order. */
+const tk_backend *tk_backend_get(const char *id);
+/* The name of fixture @p be: its id, else its scheme. */
+const char *tk_be_id(const tk_backend *be);
 const tk_backend *tk_backend_at(size_t i); /* NULL past the end */
 
 /* The name a sender in another process opens to reach the receiver of

@@ -27,6 +27,13 @@ START_TEST(strerror_and_names)
     ck_assert_str_eq(ipckit_errname(-EMSGSIZE), "EMSGSIZE");
     ck_assert_str_eq(ipckit_errname(-EOWNERDEAD), "EOWNERDEAD");
     ck_assert_str_eq(ipckit_errname(-EAGAIN), "EAGAIN");
+    /* the broadcast rings' errors (a gap, a borrow overwritten, a full
+     * subscriber table) have names and texts of their own */
+    ck_assert_str_eq(ipckit_errname(-ENOBUFS), "ENOBUFS");
+    ck_assert_str_eq(ipckit_errname(-ESTALE), "ESTALE");
+    ck_assert_str_eq(ipckit_errname(-EUSERS), "EUSERS");
+    ck_assert_ptr_nonnull(strstr(ipckit_strerror(-ENOBUFS), "fell behind"));
+    ck_assert_ptr_nonnull(strstr(ipckit_strerror(-ESTALE), "borrowed"));
     ck_assert_str_eq(ipckit_errname(-99999), "EUNKNOWN");
     ck_assert_str_eq(ipckit_strerror(-99999), "unknown error");
     ck_assert_ptr_nonnull(strstr(ipckit_strerror(-EMSGSIZE), "too large"));

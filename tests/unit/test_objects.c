@@ -901,6 +901,31 @@ first_object(const ipckit_object *o, void *arg)
 
 /* A backend registered at run time lists and describes its objects through
  * the same calls; the core adds the creator's state. */
+
+/* A broadcast ring (shm:NAME?bcast=1) is described as what it is, with
+ * the name that opens it, and never judged empty: what is left to read is
+ * each subscriber's own. */
+START_TEST(broadcast_ring_described)
+{
+    char pname[200], name[240];
+    ipckit_channel *ch = NULL;
+    ipckit_object o;
+    tk_posix_name(pname, sizeof pname);
+    (void) snprintf(name, sizeof name, "shm:%s?bcast=1", pname);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL), 0);
+    o.version = IPCKIT_OBJECT_VERSION;
+    (void) snprintf(name, sizeof name, "shm:%s", pname);
+    ck_assert_int_eq(ipckit_object_stat(name, &o), 0);
+    ck_assert_str_eq(o.kind, "broadcast ring");
+    ck_assert(o.by_ipckit);
+    ck_assert_ptr_nonnull(strstr(o.name, "?bcast=1"));
+    ck_assert_int_eq(o.holds, -1);
+    ck_assert_int_eq(o.creator_pid, getpid());
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 START_TEST(registered_backend_objects)
 {
     const char *const only[] = { "objtest", NULL };
@@ -934,6 +959,7 @@ main(void)
     tcase_add_test(tc, named_objects_judged_then_removed);
     tcase_add_test(tc, daemon_sweeps_at_start_up);
     tcase_add_test(tc, registered_backend_objects);
+    tcase_add_test(tc, broadcast_ring_described);
     suite_add_tcase(s, tc);
     return tk_run(s);
 }

@@ -14,11 +14,15 @@
  * gathers the results and output.c writes them; selftest.c checks that the
  * verification catches a damaged message. The variants that move the
  * messages are in xport.c and peers.c; bench.h declares what they share.
+ * --pubsub (pubsub.c, pubsub_iox.c) measures publish/subscribe against
+ * iceoryx instead.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bench.h"
+#include "pubsub.h"
 
 int
 main(int argc, char **argv)
@@ -30,6 +34,10 @@ main(int argc, char **argv)
     char command_line[BX_COMMAND_MAX];
     int failed;
 
+    /* publish/subscribe against iceoryx: a mode of its own (pubsub.c) */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--pubsub") == 0)
+            return bx_pubsub_main(argc, argv);
     bx_options_default(&opt);
     bx_command_save(command_line, argc, argv);
     bx_options_parse(&opt, argc, argv);

@@ -86,6 +86,11 @@ recv_framed(ipckit_channel *ch, const char *name, const struct recv_args *r, int
     while (r->count == 0 || got < r->count) {
         long type = 0;
         ssize_t n = ipckit_recv_typed(ch, r->selector, &type, buf, cap, timeout);
+        if (n == -ENOBUFS && (ipckit_caps(ch) & IPCKIT_CAP_BROADCAST)) {
+            /* a subscriber that fell behind: say how much it missed, go on */
+            cli_err("%s: %s", name, ipckit_last_error(ch));
+            continue;
+        }
         if (n < 0) {
             rc = recv_end(name, ch, n, got, r->count, timeout);
             break;
@@ -242,6 +247,7 @@ cli_recv(int argc, char **argv)
     };
     struct cli_chan_args a = { false, 0, IPCKIT_FOREVER, 0, NULL };
     struct recv_args r = { 1, 0, OUT_TEXT, '\n', false };
+    bool count_given = false;
     ipckit_channel *ch = NULL;
     const char *name, *pid_file = NULL;
     long v;
@@ -254,6 +260,7 @@ cli_recv(int argc, char **argv)
         case 'n':
             if (!cli_parse_long(optarg, 0, LONG_MAX, &r.count))
                 return cli_bad_value("--count", optarg, "a number >= 0");
+            count_given = true;
             break;
         case 'w':
             if (!cli_parse_long(optarg, -1, INT_MAX, &v))
@@ -298,6 +305,9 @@ cli_recv(int argc, char **argv)
         (void) ipckit_close(ch);
         return CLI_FAIL;
     }
+    /* a broadcast channel (shm:NAME?bcast=1) is followed, like tail -f */
+    if (!count_given && (ipckit_caps(ch) & IPCKIT_CAP_BROADCAST))
+        r.count = 0;
     if (ipckit_caps(ch) & IPCKIT_CAP_STREAM)
         rc = recv_stream(ch, name, &r, a.timeout);
     else
