@@ -80,7 +80,7 @@ ipckit__bcast_interrupt(struct ipckit__bcast *b)
 /*
  * Wait until *word differs from @p seen: spin (unless the publisher last
  * ran on this CPU), then sleep on @p fseq with the sleepers flag (the
- * protocol of the queue, shm_ring.c). 0 when it may have changed, -EINTR,
+ * protocol of the queue, shm_ring_wait.c). 0 when it may have changed, -EINTR,
  * or the deadline's error.
  */
 static int

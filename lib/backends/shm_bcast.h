@@ -1,6 +1,6 @@
 /*
  * ipckit: the broadcast ring of the shm: backend (shm:NAME?bcast=...),
- * shm_bcast.c. shm_ring.c hands a channel over to it when the name asks
+ * shm_bcast.c. shm_ring_open.c hands a channel over to it when the name asks
  * for a broadcast object. Not installed.
  */
 #ifndef IPCKIT_BACKENDS_SHM_BCAST_H
