@@ -300,7 +300,6 @@ ipckit__ring_info(void *state, unsigned *caps, size_t *max_msg)
 {
     struct ring *s = state;
     if (s->bc != NULL) {
-        *caps &= ~(unsigned) IPCKIT_CAP_FD; /* no doorbell on a broadcast ring yet */
         ipckit__bcast_info(s->bc, caps, max_msg);
         return;
     }
@@ -316,8 +315,12 @@ ipckit__ring_fd(void *state)
 {
     struct ring *s = state;
     struct ring_hdr *h = s->hdr;
-    bool fresh = s->bell.rx < 0;
-    int fd = ipckit__bell_listen(&s->bell, &h->bell);
+    bool fresh;
+    int fd;
+    if (s->bc != NULL)
+        return ipckit__bcast_fd(s->bc);
+    fresh = s->bell.rx < 0;
+    fd = ipckit__bell_listen(&s->bell, &h->bell);
     if (fd < 0 || !fresh)
         return fd;
     ipckit__bell_arm(&s->bell, &h->bell);
