@@ -3,9 +3,10 @@
  * subscriber sees every message, gaps reported (-ENOBUFS and
  * IPCKIT_CTL_MISSED), history, wait mode (timeouts, dead subscribers
  * dropped, a full table), zero copy, names and modes, subscribers in event
- * loops (ipckit_fd()), and rings written by a hostile peer. The channel contract is conformance.shm.bcast's and
- * conformance.shm.bcastdrop's; processes killed at random points and many
- * publishers and subscribers are in tests/integration/test_shm_bcast_procs.c.
+ * loops (ipckit_fd()), and rings written by a hostile peer. The channel
+ * contract is conformance.shm.bcast's and conformance.shm.bcastdrop's;
+ * processes killed at random points and many publishers and subscribers
+ * are in tests/integration/test_shm_bcast_procs.c.
  */
 #include <errno.h>
 #include <fcntl.h>
