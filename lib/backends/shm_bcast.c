@@ -32,6 +32,11 @@
  * registered subscriber has not read waits for it (its timeout), and drops
  * entries whose process is gone (pid and start time, /proc).
  *
+ * Subscribers in event loops (ipckit_fd()) use the queue's doorbell
+ * (shm_bell.h), kept in this header: a subscriber that finds its next
+ * slot not committed arms it and looks once more; a publisher loads the
+ * armed word after its commit and rings.
+ *
  * Nothing in the mapping is trusted: the header is read once into a
  * private copy that is validated; slot and entry indexes come from private
  * counters, every length is checked against the private limit, and a
@@ -80,7 +85,7 @@ ipckit__bcast_interrupt(struct ipckit__bcast *b)
 /*
  * Wait until *word differs from @p seen: spin (unless the publisher last
  * ran on this CPU), then sleep on @p fseq with the sleepers flag (the
- * protocol of the queue, shm_ring.c). 0 when it may have changed, -EINTR,
+ * protocol of the queue, shm_ring_wait.c). 0 when it may have changed, -EINTR,
  * or the deadline's error.
  */
 static int
@@ -321,8 +326,10 @@ ipckit__bcast_send(struct ipckit__bcast *b, long type, const void *buf, size_t l
         bc_commit(b, n, idx, type, len);
     }
     (void) ipckit__lock_give(&h->pub_lock);
-    if (rc == 0)
+    if (rc == 0) {
         bc_wake(&h->data_seq, &h->recv_sleepers);
+        ipckit__bell_ring(&b->bell, &h->bell);
+    }
     return rc;
 }
 
@@ -356,8 +363,10 @@ ipckit__bcast_commit(struct ipckit__bcast *b, long type, size_t len, bool publis
     if (publish)
         bc_commit(b, b->loan_n, b->loan_idx, type, len);
     (void) ipckit__lock_give(&h->pub_lock);
-    if (publish)
+    if (publish) {
         bc_wake(&h->data_seq, &h->recv_sleepers);
+        ipckit__bell_ring(&b->bell, &h->bell);
+    }
     return 0;
 }
 
@@ -423,6 +432,13 @@ bc_next(struct ipckit__bcast *b, const char *what, const struct timespec *deadli
         }
         if (s > want)
             return bc_lapped(b, what);
+        if (b->bell.rx >= 0) {
+            /* a poller found nothing new: arm its bell, then look once more
+             * (the publisher commits, then loads armed; shm_bell.h) */
+            ipckit__bell_arm(&b->bell, &h->bell);
+            if (atomic_load(&sl->seq) != s)
+                continue;
+        }
         int rc = bc_wait(b, &sl->seq, s, &h->data_seq, &h->recv_sleepers, deadline);
         if (rc < 0)
             return rc;
@@ -488,6 +504,21 @@ ipckit__bcast_borrow(struct ipckit__bcast *b, long *type, const void **buf,
     *type = (long) t;
     *buf = (unsigned char *) bc_slot(b, b->idx) + BC_SLOT_HDR;
     return (ssize_t) len;
+}
+
+/* ipckit_fd(): only subscribers have IPCKIT_CAP_FD (ipckit__bcast_info()). */
+int
+ipckit__bcast_fd(struct ipckit__bcast *b)
+{
+    struct bc_hdr *h = b->hdr;
+    bool fresh = b->bell.rx < 0;
+    int fd = ipckit__bell_listen(&b->bell, &h->bell);
+    if (fd < 0 || !fresh)
+        return fd;
+    ipckit__bell_arm(&b->bell, &h->bell);
+    if (atomic_load(&bc_slot(b, b->idx)->seq) >= 2 * b->n + 2)
+        ipckit__bell_ring_slow(&b->bell, &h->bell); /* a message, or a gap to report */
+    return fd;
 }
 
 int

@@ -1,6 +1,6 @@
 /*
  * ipckit: the broadcast ring of the shm: backend (shm:NAME?bcast=...),
- * shm_bcast.c. shm_ring.c hands a channel over to it when the name asks
+ * shm_bcast.c. shm_ring_open.c hands a channel over to it when the name asks
  * for a broadcast object. Not installed.
  */
 #ifndef IPCKIT_BACKENDS_SHM_BCAST_H
@@ -32,7 +32,11 @@ ssize_t ipckit__bcast_borrow(struct ipckit__bcast *b, long *type, const void **b
 int ipckit__bcast_release(struct ipckit__bcast *b, bool consume);
 int ipckit__bcast_interrupt(struct ipckit__bcast *b);
 int ipckit__bcast_ctl(struct ipckit__bcast *b, int op, void *arg);
+/* The capabilities of the handle (IPCKIT_CAP_FD: a subscriber's only). */
 void ipckit__bcast_info(struct ipckit__bcast *b, unsigned *caps, size_t *max_msg);
+/* ipckit_fd() of a subscriber: its doorbell socket (shm_bell.h), readable
+ * at once when a message (or a gap) is there already. */
+int ipckit__bcast_fd(struct ipckit__bcast *b);
 /* ipckit_stat_name() of the broadcast ring @p pname, read with pread(). */
 int ipckit__bcast_stat(const char *pname, ipckit_stat *out);
 

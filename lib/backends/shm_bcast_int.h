@@ -19,6 +19,7 @@
 
 #include "../os/shm_object.h"
 #include "shm_bcast.h"
+#include "shm_bell.h"
 
 #define BC_VERSION 1u
 #define BC_HDR 4096u
@@ -68,6 +69,10 @@ struct bc_hdr {
      * only when it changes, so that a subscriber reading it before each
      * wait does not take the publishers' line from them */
     alignas(64) _Atomic int32_t pub_cpu;
+    /* the subscribers' pollable descriptors (shm_bell.h): publishers load
+     * `armed` after each commit; on a line of its own, written only by a
+     * subscriber that found nothing new and by the publisher that rings */
+    alignas(64) struct ipckit__bell_shared bell;
 };
 
 _Static_assert(sizeof(struct bc_hdr) <= BC_HDR, "broadcast header fits its page");
@@ -78,7 +83,8 @@ _Static_assert(offsetof(struct bc_hdr, creator_pid) == 12 &&
                    offsetof(struct bc_hdr, next) == 72 && offsetof(struct bc_hdr, room) == 80 &&
                    offsetof(struct bc_hdr, data_seq) == 128 &&
                    offsetof(struct bc_hdr, space_seq) == 192 &&
-                   offsetof(struct bc_hdr, pub_cpu) == 256,
+                   offsetof(struct bc_hdr, pub_cpu) == 256 &&
+                   offsetof(struct bc_hdr, bell) == 320,
                "broadcast header layout");
 
 /* A subscriber's entry: 0 pid when free. */
@@ -130,6 +136,8 @@ struct ipckit__bcast {
     unsigned pid_gen;
     _Atomic unsigned intr_posted;
     unsigned intr_taken;
+    /* ipckit_fd() of a subscriber (rx), a publisher's socket that rings (tx) */
+    struct ipckit__bell bell;
     char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
 };
 

@@ -302,6 +302,7 @@ ipckit__bcast_open(struct ipckit__bcast **out, const ipckit_name *name, const ch
     b = calloc(1, sizeof *b);
     if (b == NULL)
         return -ENOMEM;
+    ipckit__bell_init(&b->bell);
     (void) snprintf(b->pname, sizeof b->pname, "%s", pname);
     rc = ipckit__shmobj_map(pname, flags, opts,
                             (size_t) (bc_slots_off(w.make_nsubs) +
@@ -357,6 +358,7 @@ ipckit__bcast_close(struct ipckit__bcast *b)
         if (atomic_compare_exchange_strong(&b->me->pid, &me, 0))
             bc_wake(&b->hdr->space_seq, &b->hdr->send_sleepers);
     }
+    ipckit__bell_close(&b->bell, &b->hdr->bell);
     if (munmap(b->hdr, b->map_size) < 0)
         rc = -errno;
     free(b);
@@ -367,6 +369,8 @@ void
 ipckit__bcast_info(struct ipckit__bcast *b, unsigned *caps, size_t *max_msg)
 {
     *caps |= IPCKIT_CAP_BROADCAST;
+    if (!(b->flags & IPCKIT_RECV))
+        *caps &= ~(unsigned) IPCKIT_CAP_FD; /* only a subscriber polls */
     *max_msg = (size_t) b->max_msg;
 }
 

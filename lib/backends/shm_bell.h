@@ -1,6 +1,6 @@
 /*
- * ipckit: the doorbell that gives a shm: ring's receiver a pollable
- * descriptor (ipckit_fd()). Not installed.
+ * ipckit: the doorbell that gives a shm: ring's receiver, and a broadcast
+ * ring's subscriber, a pollable descriptor (ipckit_fd()). Not installed.
  *
  * A futex is no file, and an eventfd cannot be handed to a process that did
  * not inherit it. A receiving handle that asks for a descriptor binds a
@@ -17,7 +17,9 @@
  * The ordering that makes it sound: the receiver stores armed, then loads
  * tail; the sender stores tail, then loads armed (both sequentially
  * consistent): one of them sees the other's store, so either the receiver
- * sees the message or the sender rings.
+ * sees the message or the sender rings. In a broadcast ring the sequence
+ * word of the subscriber's next slot takes the place of tail: the
+ * publisher's commit stores it.
  *
  * Everything in the header is untrusted: a number in a slot names only a
  * socket of this form (a peer that writes one makes senders send a byte

@@ -44,41 +44,25 @@
  * checked against that copy before each use (-EBADMSG).
  *
  * shm:NAME?bcast=1 names a broadcast ring instead (publish/subscribe), a
- * different object: ring_open() hands such a channel to shm_bcast.c, and
+ * different object: the open hands such a channel to shm_bcast.c, and
  * every operation below passes it on (s->bc).
+ *
+ * This file sends and receives and holds the operations table;
+ * shm_ring_open.c opens, validates, claims and closes a ring;
+ * shm_ring_wait.c waits (the spin, the futex words, the interrupt).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <linux/futex.h>
 #include <sched.h>
-#include <stdalign.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "shm_ring.h"
+#include "shm_ring_int.h"
 #include "../core/objects.h"
-#include "shm_bcast.h"
 
-#define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
-#define RING_MSG_DEFAULT ((uint64_t) 64 << 10)
-#define RING_SPIN_DEFAULT 2000L
-#define RING_SPIN_LIMIT 10000000L
 /* A side records its CPU (for the other side's spin) every 64 messages. */
 #define RING_CPU_EVERY 63u
-#define RING_YIELDS 2
-#define RING_SPIN_YIELD_EVERY 256L
-#define RING_SPIN_SLACK_NS 3000L
-#define RING_SPIN_PROBE 64u
 
 struct ring_rec {
     uint32_t len;
@@ -86,234 +70,10 @@ struct ring_rec {
     int64_t type; /* > 0; 0 marks a pad record */
 };
 
-struct ring {
-    struct ring_hdr *hdr;
-    struct ipckit__bcast *bc; /* a broadcast ring (?bcast=): shm_bcast.c does it all */
-    unsigned char *ring;
-    uint64_t cap, mask, max_msg;
-    size_t map_size;
-    long spin;          /* current spin budget, adapted between 0 and spin_max */
-    long spin_max;
-    unsigned spin_fails; /* spins since the last full one */
-    bool auto_spin; /* no ?spin=: skip the spin when the peer shares our CPU */
-    bool truncate;
-    uint64_t head_seen; /* producer: a head value read before (head only grows) */
-    uint64_t tail_seen; /* consumer: a tail value read before (tail only grows) */
-    int32_t pid;        /* getpid(), refreshed when pid_gen shows a fork */
-    unsigned pid_gen;
-    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
-    /* zero copy: the slot loaned and the message borrowed, with the pid of
-     * the process that holds the lock for them */
-    struct ring_slot {
-        uint64_t tail; /* the tail when the room was found */
-        uint64_t off;  /* ring offset of the record (after the pad, if any) */
-        uint64_t pad;  /* bytes of pad record before it, 0 if none */
-    } loan;
-    int32_t loan_pid;
-    int32_t borrow_pid;
-    /* ipckit_interrupt(): posted by the interrupter (any thread or a signal
-     * handler), taken by the wait it ends */
-    _Atomic unsigned intr_posted;
-    unsigned intr_taken;
-    /* ?claim=1: this handle holds its sides' locks from open to close, so a
-     * message takes no lock; claim_gen tells the process that took them
-     * (a forked child's copy of the handle does not hold them) */
-    bool claimed_send, claimed_recv;
-    unsigned claim_gen;
-    uint64_t borrow_head;
-    uint32_t borrow_len;
-    bool receives;             /* opened with IPCKIT_RECV */
-    struct ipckit__bell bell;  /* ipckit_fd() */
-};
-
-/* Sizes asked for (0: accept the existing ring's), sizes to create with,
- * and the sizes of the ring attached, from the validated private copy of
- * its header. */
-struct ring_sizes {
-    uint64_t cap, max_msg;
-    uint64_t make_cap, make_max_msg;
-    uint64_t got_cap, got_max_msg;
-};
-
-static const char *const ring_params[] = { "spin", "claim", "bcast", NULL };
-
-static inline uint64_t
-ring_rec_size(uint64_t len)
-{
-    return RING_REC + ((len + 15u) & ~(uint64_t) 15u);
-}
-
 static inline uint32_t
 ring_check_word(uint32_t len, int64_t type)
 {
     return ~len ^ (uint32_t) type ^ 0x5a17c0deu;
-}
-
-static uint64_t
-ring_pow2(uint64_t v)
-{
-    uint64_t p = RING_CAP_MIN;
-    while (p < v && p < ((uint64_t) 1 << 62))
-        p <<= 1;
-    return p;
-}
-
-/* ---- futex ------------------------------------------------------------- */
-
-static int
-ring_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *deadline)
-{
-    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time; the shared
-     * (not _PRIVATE) form works across processes on a MAP_SHARED word. */
-    long r = syscall(SYS_futex, (uint32_t *) word, FUTEX_WAIT_BITSET, val, deadline, NULL,
-                     FUTEX_BITSET_MATCH_ANY);
-    return r < 0 ? -errno : 0;
-}
-
-static void
-ring_futex_wake(_Atomic uint32_t *word)
-{
-    (void) syscall(SYS_futex, (uint32_t *) word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Nanoseconds of one pause, times 16; measured once per process. */
-static long ring_pause_ns16 = 16;
-
-static void
-ring_pause_calibrate(void)
-{
-    long best = LONG_MAX;
-    for (int round = 0; round < 3; round++) {
-        struct timespec a, b;
-        long ns;
-        (void) clock_gettime(CLOCK_MONOTONIC, &a);
-        for (int i = 0; i < 1024; i++)
-            ipckit__cpu_relax();
-        (void) clock_gettime(CLOCK_MONOTONIC, &b);
-        ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
-        if (ns < best)
-            best = ns;
-    }
-    ring_pause_ns16 = best / 64 > 0 ? best / 64 : 1;
-}
-
-/* Was the channel interrupted since the last wait that noticed it? */
-static inline bool
-ring_interrupted(struct ring *s)
-{
-    unsigned posted = atomic_load(&s->intr_posted);
-    if (posted == s->intr_taken)
-        return false;
-    s->intr_taken = posted;
-    return true;
-}
-
-/*
- * ipckit_interrupt(): post, then change both futex words and wake their
- * sleepers, so that a waiter that read a word before the post does not
- * sleep on it (others on the ring wake, find nothing new, and sleep
- * again). Async-signal-safe.
- */
-static int
-ring_interrupt(void *state)
-{
-    struct ring *s = state;
-    struct ring_hdr *h = s->hdr;
-    if (s->bc != NULL)
-        return ipckit__bcast_interrupt(s->bc);
-    atomic_fetch_add(&s->intr_posted, 1);
-    atomic_fetch_add(&h->data_seq, 1);
-    ring_futex_wake(&h->data_seq);
-    atomic_fetch_add(&h->space_seq, 1);
-    ring_futex_wake(&h->space_seq);
-    return 0;
-}
-
-/*
- * Wait until *index differs from @p seen: spin, then sleep on @p word.
- * Returns 0 when it may have changed (the caller re-checks), or the
- * deadline's error when it did not change in time.
- */
-static int
-ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
-          _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
-          const struct timespec *deadline)
-{
-    struct timespec t0 = { 0, 0 }, t1;
-    uint32_t w;
-    long budget;
-    int rc, yields = 0;
-    if (ring_interrupted(s))
-        return -EINTR;
-    if (deadline != NULL && ipckit_deadline_passed(deadline))
-        return ipckit_deadline_error(deadline);
-    budget = s->spin;
-    if (s->spin_max > 0 && ++s->spin_fails >= RING_SPIN_PROBE) {
-        budget = s->spin_max; /* now and then try the full spin again */
-        s->spin_fails = 0;
-    }
-    if (s->auto_spin) {
-        /* The peer last ran on this CPU: while we spin it cannot run, so let
-         * it have the CPU a few times, then sleep. A peer on another CPU, or
-         * not seen yet, may be running now: spin. This is decided per wait,
-         * not from the affinity mask: two processes pinned to different
-         * CPUs have one-CPU masks and still gain from the spin. */
-        int me = sched_getcpu();
-        /* where this side waits, for the other side's own decision */
-        if (me >= 0 && atomic_load_explicit(own_cpu, memory_order_relaxed) != me + 1)
-            atomic_store_explicit(own_cpu, me + 1, memory_order_relaxed);
-        if (s->spin_max == 0 ||
-            (me >= 0 && atomic_load_explicit(peer_cpu, memory_order_relaxed) == me + 1)) {
-            budget = 0;
-            yields = RING_YIELDS;
-        }
-    }
-    if (budget > 0)
-        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long i = 0; i < budget; i++) {
-        if (atomic_load_explicit(index, memory_order_acquire) != seen) {
-            /* A spin that ran without interruption means the peer runs on
-             * another CPU: keep spinning. One that took much longer in wall
-             * time than its iterations account for was preempted: the
-             * machine is busy, the spin kept the peer from our CPU and a
-             * sleep would have cost less. Spin less. */
-            (void) clock_gettime(CLOCK_MONOTONIC, &t1);
-            if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <=
-                2 * (i * ring_pause_ns16 / 16) + RING_SPIN_SLACK_NS) {
-                s->spin = s->spin_max;
-                s->spin_fails = 0;
-            } else {
-                s->spin /= 2;
-            }
-            return 0;
-        }
-        ipckit__cpu_relax();
-        /* Now and then let a peer that was woken on this CPU run: on a busy
-         * machine it may be queued behind our spin. */
-        if ((i & (RING_SPIN_YIELD_EVERY - 1)) == RING_SPIN_YIELD_EVERY - 1)
-            (void) sched_yield();
-    }
-    /* it did not: the peer is asleep or has no CPU; spin less next time */
-    if (budget > 0)
-        s->spin /= 2;
-    for (int i = 0; i < yields; i++) {
-        (void) sched_yield();
-        if (atomic_load_explicit(index, memory_order_acquire) != seen)
-            return 0;
-    }
-    if (ipckit_deadline_passed(deadline))
-        return atomic_load(index) != seen ? 0 : ipckit_deadline_error(deadline);
-    w = atomic_load(word);
-    atomic_store(sleepers, 1);
-    if (atomic_load(index) != seen)
-        return 0; /* the flag stays set: at worst one wake too many */
-    /* after w was read: an interrupt from now on changes the word */
-    if (ring_interrupted(s))
-        return -EINTR;
-    rc = ring_futex_wait(word, w, deadline);
-    if (rc == -ETIMEDOUT && atomic_load(index) == seen)
-        return ipckit_deadline_error(deadline);
-    return 0;
 }
 
 /*
@@ -326,306 +86,8 @@ ring_wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 {
     if (atomic_load(sleepers) != 0 && atomic_exchange(sleepers, 0) != 0) {
         atomic_fetch_add(word, 1);
-        ring_futex_wake(word);
+        ipckit__ring_futex_wake(word);
     }
-}
-
-/* ---- opening ------------------------------------------------------------- */
-
-static int
-ring_init(void *base, size_t size, void *arg)
-{
-    struct ring_hdr *h = base;
-    struct ring_sizes *z = arg;
-    h->version = RING_VERSION;
-    h->hdr_size = RING_HDR;
-    h->creator_pid = (int32_t) getpid();
-    h->creator_start = ipckit__proc_start_time((long) getpid());
-    h->capacity = z->make_cap;
-    h->max_msg = z->make_max_msg;
-    h->total_size = size;
-    z->got_cap = z->make_cap;
-    z->got_max_msg = z->make_max_msg;
-    atomic_store_explicit(&h->magic, RING_MAGIC, memory_order_release);
-    return 0;
-}
-
-void
-ipckit__ring_hdr_read(const struct ring_hdr *h, struct ring_hdr_copy *c)
-{
-    c->magic = atomic_load_explicit(&h->magic, memory_order_acquire);
-    /* what a racing peer writes from here on is not seen: only the copy
-     * is validated and used */
-    c->version = *(const volatile uint32_t *) &h->version;
-    c->hdr_size = *(const volatile uint32_t *) &h->hdr_size;
-    c->capacity = *(const volatile uint64_t *) &h->capacity;
-    c->max_msg = *(const volatile uint64_t *) &h->max_msg;
-    c->total_size = *(const volatile uint64_t *) &h->total_size;
-}
-
-int
-ipckit__ring_hdr_valid(const struct ring_hdr_copy *c, size_t size)
-{
-    if (size < RING_HDR)
-        return ipckit_backend_fail(-EBADMSG,
-                                    "shm: object of %zu bytes is too small to be a ring", size);
-    if (c->magic == 0)
-        return -EINPROGRESS;
-    if (c->magic == IPCKIT__SHMOBJ_BCAST_MAGIC)
-        return ipckit_backend_fail(-EINVAL,
-                                    "shm: the object is a broadcast ring, not a message queue:"
-                                    " open it with ?bcast=1");
-    if (c->magic != RING_MAGIC)
-        return ipckit_backend_fail(-EBADMSG,
-                                    "shm: not an ipckit message ring (magic %#x, want %#x)",
-                                    c->magic, RING_MAGIC);
-    if (c->version != RING_VERSION)
-        return ipckit_backend_fail(-EPROTO,
-                                    "shm: ring layout version %u, this library speaks %u",
-                                    c->version, RING_VERSION);
-    /* max_msg is bounded before the record size is computed from it, so
-     * that nothing below can overflow. */
-    if (c->hdr_size != RING_HDR || c->capacity < RING_CAP_MIN || c->capacity > RING_CAP_MAX ||
-        (c->capacity & (c->capacity - 1)) != 0 || c->total_size != size ||
-        size != RING_HDR + c->capacity || c->max_msg > c->capacity / 2 ||
-        2 * ring_rec_size(c->max_msg) > c->capacity)
-        return ipckit_backend_fail(-EBADMSG,
-                                    "shm: corrupt ring header (header %u, capacity %llu, max"
-                                    " message %llu, total %llu; object %zu bytes)",
-                                    c->hdr_size, (unsigned long long) c->capacity,
-                                    (unsigned long long) c->max_msg,
-                                    (unsigned long long) c->total_size, size);
-    return 0;
-}
-
-static int
-ring_check(void *base, size_t size, void *arg)
-{
-    struct ring_sizes *want = arg;
-    struct ring_hdr_copy c;
-    int rc;
-    if (size < RING_HDR)
-        return ipckit__ring_hdr_valid(NULL, size);
-    ipckit__ring_hdr_read(base, &c);
-    rc = ipckit__ring_hdr_valid(&c, size);
-    if (rc < 0)
-        return rc;
-    if (want->max_msg != 0 && want->max_msg != c.max_msg)
-        return ipckit_backend_fail(-EINVAL,
-                                    "shm: the ring exists with max_msg_size %llu, not %llu",
-                                    (unsigned long long) c.max_msg,
-                                    (unsigned long long) want->max_msg);
-    if (want->cap != 0 && want->cap != c.capacity)
-        return ipckit_backend_fail(-EINVAL,
-                                    "shm: the ring exists with capacity %llu, not %llu",
-                                    (unsigned long long) c.capacity,
-                                    (unsigned long long) want->cap);
-    want->got_cap = c.capacity;
-    want->got_max_msg = c.max_msg;
-    return 0;
-}
-
-/* Is a side's lock held by this handle's claim (in this process)? */
-static inline bool
-ring_claimed(const struct ring *s, bool held)
-{
-    return held &&
-           s->claim_gen == atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
-}
-
-static int ring_claim(struct ring *s, unsigned flags, const struct timespec *deadline);
-static int ring_close(void *state);
-
-static long
-ring_default_spin(void)
-{
-    return sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 0 : RING_SPIN_DEFAULT;
-}
-
-static int
-ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
-           const struct timespec *deadline)
-{
-    struct ring *s = state;
-    struct ring_sizes want = { 0, 0, 0, 0, 0, 0 };
-    struct ipckit__shmobj_map m;
-    long spin, claim;
-    int rc;
-
-    ipckit__bell_init(&s->bell);
-    s->receives = (flags & IPCKIT_RECV) != 0;
-    if (ipckit_name_param(name, "bcast") != NULL) {
-        rc = ipckit__shmobj_posix_name(name, s->pname, sizeof s->pname);
-        if (rc < 0)
-            return rc;
-        return ipckit__bcast_open(&s->bc, name, s->pname, flags, opts, deadline);
-    }
-    rc = ipckit_name_check_params(name, ring_params);
-    if (rc < 0)
-        return rc;
-    rc = ipckit_name_param_long(name, "spin", 0, RING_SPIN_LIMIT, -1, &spin);
-    if (rc < 0)
-        return rc;
-    rc = ipckit_name_param_long(name, "claim", 0, 1, 0, &claim);
-    if (rc < 0)
-        return rc;
-    s->spin_max = spin < 0 ? ring_default_spin() : spin;
-    s->spin = s->spin_max;
-    s->auto_spin = spin < 0;
-    s->truncate = (opts->flags & IPCKIT_OPT_TRUNCATE) != 0;
-    rc = ipckit__shmobj_posix_name(name, s->pname, sizeof s->pname);
-    if (rc < 0)
-        return rc;
-    if (opts->max_msg_size > RING_CAP_MAX / 4)
-        return ipckit_backend_fail(-EINVAL, "shm: max_msg_size %zu is above %llu",
-                                    opts->max_msg_size,
-                                    (unsigned long long) (RING_CAP_MAX / 4));
-    if (opts->capacity > RING_CAP_MAX)
-        return ipckit_backend_fail(-EINVAL, "shm: capacity %zu is above %llu",
-                                    opts->capacity, (unsigned long long) RING_CAP_MAX);
-    want.max_msg = opts->max_msg_size;
-    want.cap = opts->capacity ? ring_pow2(opts->capacity) : 0;
-    want.make_max_msg = want.max_msg ? want.max_msg : RING_MSG_DEFAULT;
-    want.make_cap = want.cap;
-    if (want.make_cap == 0) {
-        want.make_cap = ring_pow2(2 * ring_rec_size(want.make_max_msg));
-        if (want.make_cap < RING_CAP_DEFAULT)
-            want.make_cap = RING_CAP_DEFAULT;
-    }
-    if (2 * ring_rec_size(want.make_max_msg) > want.make_cap)
-        return ipckit_backend_fail(-EINVAL,
-                                    "shm: capacity %llu is too small for messages of %llu bytes"
-                                    " (it must hold two of them with their headers)",
-                                    (unsigned long long) want.make_cap,
-                                    (unsigned long long) want.make_max_msg);
-    rc = ipckit__shmobj_map(s->pname, flags, opts, RING_HDR + want.make_cap, ring_init,
-                           ring_check, &want, deadline, &m);
-    if (rc < 0)
-        return rc;
-    s->hdr = m.base;
-    s->ring = (unsigned char *) m.base + RING_HDR;
-    s->map_size = m.size;
-#ifdef MADV_POPULATE_WRITE
-    /* Fault the whole ring in now (its size was validated), not one page
-     * at a time on the first laps of the fast path: for a 4 MiB ring that
-     * is 1024 faults, each clearing a page. Best effort (Linux 5.14+). */
-    (void) madvise(m.base, m.size, MADV_POPULATE_WRITE);
-#endif
-    /* the sizes validated at attach, never the header again */
-    s->cap = want.got_cap;
-    s->mask = s->cap - 1;
-    s->max_msg = want.got_max_msg;
-    ipckit__shmobj_fork_watch();
-    {
-        static pthread_once_t calibrated = PTHREAD_ONCE_INIT;
-        (void) pthread_once(&calibrated, ring_pause_calibrate);
-    }
-    s->pid_gen = atomic_load(&ipckit__shmobj_fork_gen);
-    s->pid = (int32_t) getpid();
-    if (claim)
-        return ring_claim(s, flags, deadline);
-    return 0;
-}
-
-static inline int ring_lock(struct ring *s, ipckit__lock *l, const char *what,
-                     const struct timespec *deadline);
-
-/* ?claim=1: take the locks of the sides this handle opened, for as long as it
- * is open; another handle of a claimed side waits for it (its timeout). */
-static int
-ring_claim(struct ring *s, unsigned flags, const struct timespec *deadline)
-{
-    static const struct {
-        unsigned dir;
-        size_t lock;
-        const char *side;
-    } sides[] = { { IPCKIT_SEND, offsetof(struct ring_hdr, send_lock), "send" },
-                  { IPCKIT_RECV, offsetof(struct ring_hdr, recv_lock), "receive" } };
-    s->claim_gen = atomic_load(&ipckit__shmobj_fork_gen);
-    for (size_t i = 0; i < 2; i++) {
-        ipckit__lock *l = (ipckit__lock *) (void *) ((unsigned char *) s->hdr + sides[i].lock);
-        int rc;
-        if (!(flags & sides[i].dir))
-            continue;
-        rc = ring_lock(s, l, sides[i].side, deadline);
-        if (rc < 0) {
-            uint32_t holder = atomic_load(l) & 0x3fffffffu;
-            (void) ring_close(s);
-            if (rc == -EAGAIN || rc == -ETIMEDOUT)
-                return ipckit_backend_fail(rc,
-                                           "shm: the %s side of \"%s\" is claimed by another"
-                                           " handle (thread %u) or in use",
-                                           sides[i].side, s->pname, holder);
-            return rc;
-        }
-        if (sides[i].dir == IPCKIT_SEND)
-            s->claimed_send = true;
-        else
-            s->claimed_recv = true;
-    }
-    return 0;
-}
-
-static int
-ring_close(void *state)
-{
-    struct ring *s = state;
-    if (s->bc != NULL) {
-        int rc = ipckit__bcast_close(s->bc);
-        s->bc = NULL;
-        return rc;
-    }
-    if (s->hdr != NULL && ring_claimed(s, s->claimed_send))
-        (void) ipckit__lock_give(&s->hdr->send_lock);
-    if (s->hdr != NULL && ring_claimed(s, s->claimed_recv))
-        (void) ipckit__lock_give(&s->hdr->recv_lock);
-    s->claimed_send = s->claimed_recv = false;
-    ipckit__bell_close(&s->bell, s->hdr != NULL ? &s->hdr->bell : NULL);
-    if (s->hdr != NULL && munmap(s->hdr, s->map_size) < 0)
-        return -errno;
-    s->hdr = NULL;
-    return 0;
-}
-
-static int
-ring_unlink(const ipckit_name *name)
-{
-    char pname[IPCKIT__SHMOBJ_NAME_MAX + 2];
-    int rc = ipckit__shmobj_posix_name(name, pname, sizeof pname);
-    if (rc < 0)
-        return rc;
-    return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_ANY);
-}
-
-static void
-ring_info(void *state, unsigned *caps, size_t *max_msg)
-{
-    struct ring *s = state;
-    if (s->bc != NULL) {
-        *caps &= ~(unsigned) IPCKIT_CAP_FD; /* no doorbell on a broadcast ring yet */
-        ipckit__bcast_info(s->bc, caps, max_msg);
-        return;
-    }
-    if (!s->receives)
-        *caps &= ~(unsigned) IPCKIT_CAP_FD; /* only a receiver polls */
-    *max_msg = (size_t) s->max_msg;
-}
-
-/* ipckit_fd(): the doorbell socket (shm_bell.h), readable at once when
- * the ring holds a message already. */
-static int
-ring_fd(void *state)
-{
-    struct ring *s = state;
-    struct ring_hdr *h = s->hdr;
-    bool fresh = s->bell.rx < 0;
-    int fd = ipckit__bell_listen(&s->bell, &h->bell);
-    if (fd < 0 || !fresh)
-        return fd;
-    ipckit__bell_arm(&s->bell, &h->bell);
-    if (atomic_load(&h->tail) != atomic_load(&h->head))
-        ipckit__bell_ring_slow(&s->bell, &h->bell);
-    return fd;
 }
 
 /* This process's pid for the stat fields, without a system call. */
@@ -661,19 +123,8 @@ ring_corrupt(struct ring *s, const char *what, uint64_t head, uint64_t tail)
                                 (unsigned long long) tail, (unsigned long long) s->cap);
 }
 
-static int ring_lock_failed(struct ring *s, ipckit__lock *l, const char *what, int rc);
-
-static inline __attribute__((always_inline)) int
-ring_lock(struct ring *s, ipckit__lock *l, const char *what, const struct timespec *deadline)
-{
-    int rc = ipckit__lock_take(l, deadline);
-    if (rc == 0 || rc == -EOWNERDEAD)
-        return 0; /* a dead holder published nothing half-done */
-    return ring_lock_failed(s, l, what, rc);
-}
-
-static int
-ring_lock_failed(struct ring *s, ipckit__lock *l, const char *what, int rc)
+int
+ipckit__ring_lock_failed(struct ring *s, ipckit__lock *l, const char *what, int rc)
 {
     if (rc == -EAGAIN || rc == -ETIMEDOUT)
         return rc;
@@ -725,9 +176,8 @@ ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
             return ring_corrupt(s, "bad indexes", head, tail);
         if (s->cap - (tail - head) >= pad + rec)
             break;
-        rc = ring_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->send_cpu,
-                       &h->recv_cpu,
-                        deadline);
+        rc = ipckit__ring_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->send_cpu,
+                               &h->recv_cpu, deadline);
         if (rc < 0)
             return rc;
     }
@@ -758,7 +208,7 @@ ring_publish(struct ring *s, const struct ring_slot *slot, long type, size_t len
     atomic_store_explicit(&h->msgs_in, in, memory_order_relaxed);
     if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != ring_pid(s))
         atomic_store_explicit(&h->last_send_pid, ring_pid(s), memory_order_relaxed);
-    /* the CPU now and then (and before every wait, ring_wait()): a side
+    /* the CPU now and then (and before every wait, ipckit__ring_wait()): a side
      * that never waits keeps running where it runs */
     if ((in & RING_CPU_EVERY) == 0)
         ring_note_cpu(&h->send_cpu);
@@ -865,9 +315,8 @@ ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
                 continue;
         }
         if (head == tail) {
-            rc = ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->recv_cpu,
-                           &h->send_cpu,
-                            deadline);
+            rc = ipckit__ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->recv_cpu,
+                                   &h->send_cpu, deadline);
             if (rc < 0)
                 return rc;
             continue;
@@ -1021,19 +470,19 @@ const ipckit_backend ipckit__shm_backend = {
     .state_size = sizeof(struct ring),
     .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT |
             IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_FD,
-    .open = ring_open,
-    .close = ring_close,
-    .unlink = ring_unlink,
+    .open = ipckit__ring_open,
+    .close = ipckit__ring_close,
+    .unlink = ipckit__ring_unlink,
     .send = ring_send,
     .recv = ring_recv,
     .stat = ipckit__shm_stat,
-    .info = ring_info,
-    .fd = ring_fd,
+    .info = ipckit__ring_info,
+    .fd = ipckit__ring_fd,
     .loan = ring_loan,
     .commit = ring_commit,
     .borrow = ring_borrow,
     .release = ring_release,
-    .interrupt = ring_interrupt,
+    .interrupt = ipckit__ring_interrupt,
     .ctl = ring_ctl,
     .list = ipckit__shm_list,
     .describe = ipckit__shm_describe,

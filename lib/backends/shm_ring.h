@@ -1,7 +1,8 @@
 /*
  * ipckit backend "shm:": the layout of a ring's header, shared by the ring
- * (shm_ring.c) and its description (shm_objects.c). Not installed. The
- * layout is a format shared between processes (docs/backends/shm.md).
+ * (shm_ring.c, shm_ring_open.c, shm_ring_wait.c) and its description
+ * (shm_objects.c). Not installed. The layout is a format shared between
+ * processes (docs/backends/shm.md).
  */
 #ifndef IPCKIT_BACKENDS_SHM_RING_H
 #define IPCKIT_BACKENDS_SHM_RING_H

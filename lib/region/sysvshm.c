@@ -46,12 +46,17 @@
  *
  * A holder that dies holding the lock: the kernel undoes its semaphore
  * operations, which gives the lock back, and says nothing to the next
- * holder. What this file adds: a put or remove changes the store so that
+ * holder. What ipckit adds: a put or remove changes the store so that
  * the chain [start, end) is complete at every instant, and keeps free
  * below total - end until it is done (PHP never leaves it below). The next
  * ipckit locker that finds free below total - end knows that an ipckit
  * holder was killed in the middle of an update: it sets free right and
  * returns -EOWNERDEAD.
+ *
+ * This file keeps the objects: the keys of a name, opening (the segment
+ * and the semaphore set, made and joined as PHP makes and joins them),
+ * removing, the lock. sysvshm_store.c reads and writes the store in the
+ * segment: the header, the chain of variables, put, get and remove.
  */
 #include <errno.h>
 #include <limits.h>
@@ -71,40 +76,7 @@
 #include <ipckit/region.h>
 
 #include "../os/shm_object.h"
-#include "sysvshm.h"
-
-/* ---- PHP's layout ------------------------------------------------------------ */
-
-/* PHP's sysvshm_chunk_head and sysvshm_chunk, with zend_long as int64_t. */
-struct php_head {
-    char magic[8];
-    int64_t start;
-    int64_t end;
-    int64_t free;
-    int64_t total;
-};
-
-struct php_chunk {
-    int64_t key;
-    int64_t length;
-    int64_t next;
-    char mem; /* the value starts here; sizeof rounds the struct up to 32 */
-};
-
-#define PHP_HEAD ((int64_t) sizeof(struct php_head))         /* 40 */
-#define PHP_CHUNK_HEAD ((int64_t) offsetof(struct php_chunk, mem)) /* 24 */
-#define PHP_CHUNK_SIZEOF ((int64_t) sizeof(struct php_chunk))   /* 32 */
-
-_Static_assert(sizeof(struct php_head) == 40 && offsetof(struct php_head, start) == 8 &&
-                   offsetof(struct php_head, end) == 16 &&
-                   offsetof(struct php_head, free) == 24 &&
-                   offsetof(struct php_head, total) == 32,
-               "PHP's sysvshm_chunk_head on a 64-bit build");
-_Static_assert(sizeof(struct php_chunk) == 32 && offsetof(struct php_chunk, key) == 0 &&
-                   offsetof(struct php_chunk, length) == 8 &&
-                   offsetof(struct php_chunk, next) == 16 &&
-                   offsetof(struct php_chunk, mem) == 24,
-               "PHP's sysvshm_chunk on a 64-bit build");
+#include "sysvshm_int.h"
 
 /* PHP's sysvsem semaphores */
 #define SEM_LOCK 0
@@ -115,11 +87,6 @@ _Static_assert(sizeof(struct php_chunk) == 32 && offsetof(struct php_chunk, key)
 /* How long open waits for sem_get()'s guard when the options do not say. */
 #define GUARD_WAIT_MS 5000
 
-#define OFF_START 8
-#define OFF_END 16
-#define OFF_FREE 24
-#define OFF_TOTAL 32
-
 #if UINTPTR_MAX == UINT64_MAX
 #define SYSVSHM_SUPPORTED 1
 #else
@@ -128,33 +95,10 @@ _Static_assert(sizeof(struct php_chunk) == 32 && offsetof(struct php_chunk, key)
 
 const char *const ipckit__sysvshm_params[] = { "proj", "semproj", "sem", "trust", NULL };
 
-struct ipckit__sysvshm {
-    int shmid, semid;
-    key_t shmkey, semkey;
-    volatile unsigned char *base; /* shmat()'s address */
-    size_t size;                  /* shm_segsz at open */
-    unsigned reg_gen;             /* fork generation of this process's registration; 0: none */
-    unsigned held_gen;            /* fork generation when this handle took the lock; 0: not held */
-    char err[IPCKIT__DETAIL_MAX];
-};
-
-/* A validated view of the header, read once. */
-struct store {
-    int64_t end, free, total;
-    int64_t count;   /* variables */
-    int64_t used;    /* bytes of their values */
-    int64_t found;   /* offset of the variable looked for, or -1 */
-    int64_t flen;    /* its length */
-    int64_t fnext;   /* its next */
-};
-
 /* ---- errors ------------------------------------------------------------------- */
 
-static int
-sysvshm_error(struct ipckit__sysvshm *s, int rc, const char *fmt, ...) IPCKIT_PRINTF(3, 4);
-
-static int
-sysvshm_error(struct ipckit__sysvshm *s, int rc, const char *fmt, ...)
+int
+ipckit__sysvshm_error(struct ipckit__sysvshm *s, int rc, const char *fmt, ...)
 {
     char buf[IPCKIT__DETAIL_MAX];
     va_list ap;
@@ -171,163 +115,6 @@ static unsigned
 fork_gen(void)
 {
     return atomic_load_explicit(&ipckit__shmobj_fork_gen, memory_order_relaxed);
-}
-
-/* ---- reading and writing the segment ----------------------------------------------- */
-
-/* One 64-bit field at @p off (which the caller checked: off + 8 <= size). */
-static int64_t
-rd64(const struct ipckit__sysvshm *s, int64_t off)
-{
-    unsigned char b[8];
-    int64_t v;
-    for (int i = 0; i < 8; i++)
-        b[i] = s->base[off + i];
-    memcpy(&v, b, sizeof v);
-    return v;
-}
-
-static void
-wr64(struct ipckit__sysvshm *s, int64_t off, int64_t v)
-{
-    /* The header fields are 8-byte aligned (shmat() gives a page); one
-     * store each, so that a holder killed at any point leaves either the
-     * old or the new value of a field. */
-    if (off % 8 == 0) {
-        *(volatile int64_t *) (void *) (s->base + off) = v;
-    } else {
-        unsigned char b[8];
-        memcpy(b, &v, sizeof b);
-        for (int i = 0; i < 8; i++)
-            s->base[off + i] = b[i];
-    }
-}
-
-/* The compiler keeps the order of the steps of an update. */
-static void
-step(void)
-{
-    atomic_thread_fence(memory_order_seq_cst);
-}
-
-static unsigned char *
-raw(struct ipckit__sysvshm *s, int64_t off)
-{
-    return (unsigned char *) (uintptr_t) (s->base + off);
-}
-
-/* PHP's space for a variable of @p len bytes (len <= INT64_MAX - 40). */
-static int64_t
-chunk_size(int64_t len)
-{
-    return ((len + PHP_CHUNK_SIZEOF - 1) / 8) * 8 + 8;
-}
-
-static bool
-magic_ok(const struct ipckit__sysvshm *s)
-{
-    static const char want[7] = "PHP_SM";
-    for (int i = 0; i < 7; i++)
-        if (s->base[i] != (unsigned char) want[i])
-            return false;
-    return true;
-}
-
-static bool
-header_zero(const struct ipckit__sysvshm *s)
-{
-    for (int64_t i = 0; i < PHP_HEAD; i++)
-        if (s->base[i] != 0)
-            return false;
-    return true;
-}
-
-/* Set up an empty store, as shm_attach() does for a new segment, but with
- * the magic written last: a PHP process that attaches meanwhile sees no
- * magic (and sets the store up the same way) or a complete header. */
-static void
-store_init(struct ipckit__sysvshm *s)
-{
-    static const char magic[8] = "PHP_SM";
-    wr64(s, OFF_START, PHP_HEAD);
-    wr64(s, OFF_END, PHP_HEAD);
-    wr64(s, OFF_TOTAL, (int64_t) s->size);
-    wr64(s, OFF_FREE, (int64_t) s->size - PHP_HEAD);
-    step();
-    for (int i = 0; i < 8; i++)
-        s->base[i] = (unsigned char) magic[i];
-}
-
-/*
- * Read and check the header and the whole chain, looking for @p key when
- * @p find. Returns 0 with @p st filled, or -EBADMSG with a detail. With
- * @p cut_ok, free may be below total - end (an update that was cut off);
- * otherwise it must be exactly total - end.
- */
-static int
-store_read(struct ipckit__sysvshm *s, bool find, long key, bool cut_ok, struct store *st)
-{
-    int64_t start, pos;
-    const char *what = "store";
-    if (!magic_ok(s)) {
-        char m[8];
-        for (int i = 0; i < 7; i++) {
-            unsigned char c = s->base[i];
-            m[i] = c >= 0x20 && c < 0x7f ? (char) c : '?';
-        }
-        m[7] = '\0';
-        return sysvshm_error(s, -EBADMSG,
-                             "sysvshm: segment %#x is not PHP's: its magic is \"%s\", not"
-                             " \"PHP_SM\"",
-                             (unsigned) s->shmkey, m);
-    }
-    start = rd64(s, OFF_START);
-    st->end = rd64(s, OFF_END);
-    st->free = rd64(s, OFF_FREE);
-    st->total = rd64(s, OFF_TOTAL);
-    st->count = st->used = 0;
-    st->found = -1;
-    st->flen = st->fnext = 0;
-    if (start != PHP_HEAD || st->total < PHP_HEAD || (uint64_t) st->total > s->size ||
-        st->end < start || st->end > st->total || st->free < 0 ||
-        st->free > st->total - st->end || (!cut_ok && st->free != st->total - st->end))
-        return sysvshm_error(s, -EBADMSG,
-                             "sysvshm: segment %#x: corrupt %s header (start %lld, end %lld,"
-                             " free %lld, total %lld; the segment has %zu bytes)",
-                             (unsigned) s->shmkey, what, (long long) start,
-                             (long long) st->end, (long long) st->free,
-                             (long long) st->total, s->size);
-    for (pos = start; pos < st->end;) {
-        int64_t k, len, next;
-        if (st->end - pos < PHP_CHUNK_HEAD)
-            return sysvshm_error(s, -EBADMSG,
-                                 "sysvshm: segment %#x: corrupt store: the variable at offset"
-                                 " %lld is cut off by the end at %lld",
-                                 (unsigned) s->shmkey, (long long) pos, (long long) st->end);
-        k = rd64(s, pos);
-        len = rd64(s, pos + 8);
-        next = rd64(s, pos + 16);
-        if (len < 0 || len > st->end - pos - PHP_CHUNK_HEAD || next != chunk_size(len) ||
-            next > st->end - pos)
-            return sysvshm_error(s, -EBADMSG,
-                                 "sysvshm: segment %#x: corrupt store: the variable at offset"
-                                 " %lld has length %lld and next %lld (want %lld), and %lld"
-                                 " bytes remain",
-                                 (unsigned) s->shmkey, (long long) pos, (long long) len,
-                                 (long long) next,
-                                 len >= 0 && len <= st->total ? (long long) chunk_size(len)
-                                                              : -1LL,
-                                 (long long) (st->end - pos));
-        if (find && st->found < 0 && k == (int64_t) key) {
-            st->found = pos;
-            st->flen = len;
-            st->fnext = next;
-        }
-        st->count++;
-        st->used += len;
-        pos += next;
-    }
-    return 0;
 }
 
 /* ---- the semaphore set ------------------------------------------------------------------ */
@@ -366,10 +153,11 @@ static int
 sem_gone(struct ipckit__sysvshm *s, const char *what, int rc)
 {
     if (rc == -EIDRM || rc == -EINVAL)
-        return sysvshm_error(s, -EIDRM, "sysvshm %s: the semaphore set %#x (id %d) was removed",
-                             what, (unsigned) s->semkey, s->semid);
-    return sysvshm_error(s, rc, "sysvshm %s: semaphore set %#x (id %d): %s", what,
-                         (unsigned) s->semkey, s->semid, strerror(-rc));
+        return ipckit__sysvshm_error(s, -EIDRM,
+                                     "sysvshm %s: the semaphore set %#x (id %d) was removed", what,
+                                     (unsigned) s->semkey, s->semid);
+    return ipckit__sysvshm_error(s, rc, "sysvshm %s: semaphore set %#x (id %d): %s", what,
+                                 (unsigned) s->semkey, s->semid, strerror(-rc));
 }
 
 /*
@@ -386,10 +174,11 @@ sem_register(struct ipckit__sysvshm *s, const struct timespec *deadline)
     struct sembuf leave[1] = { { SEM_GUARD, -1, SEM_UNDO } };
     int users, rc = sem_ops(s->semid, enter, 3, deadline);
     if (rc == -EAGAIN || rc == -ETIMEDOUT)
-        return sysvshm_error(s, -ETIMEDOUT,
-                             "sysvshm open: the set-up guard of semaphore set %#x (semaphore"
-                             " 2) stayed taken; a process may be stopped inside sem_get()",
-                             (unsigned) s->semkey);
+        return ipckit__sysvshm_error(
+            s, -ETIMEDOUT,
+            "sysvshm open: the set-up guard of semaphore set %#x (semaphore"
+            " 2) stayed taken; a process may be stopped inside sem_get()",
+            (unsigned) s->semkey);
     if (rc < 0)
         return sem_gone(s, "open", rc);
     users = semctl(s->semid, SEM_USERS, GETVAL);
@@ -582,11 +371,11 @@ ipckit__sysvshm_open(struct ipckit__sysvshm **out, const ipckit_name *n, unsigne
     s->base = addr;
     /* A new segment is set up as shm_attach() sets one up; a foreign one is
      * refused, not overwritten. */
-    if (shm_created || (!magic_ok(s) && header_zero(s))) {
-        store_init(s);
+    if (shm_created || (!ipckit__sysvshm_magic_ok(s) && ipckit__sysvshm_header_zero(s))) {
+        ipckit__sysvshm_store_init(s);
     } else {
         struct store st;
-        rc = store_read(s, false, 0, true, &st);
+        rc = ipckit__sysvshm_store_read(s, false, 0, true, &st);
         if (rc < 0)
             goto fail;
     }
@@ -792,9 +581,11 @@ ipckit__sysvshm_lock(struct ipckit__sysvshm *s, int timeout_ms)
     struct store st;
     int rc;
     if (timeout_ms < -1)
-        return sysvshm_error(s, -EINVAL, "sysvshm lock: timeout_ms %d is below -1", timeout_ms);
+        return ipckit__sysvshm_error(s, -EINVAL, "sysvshm lock: timeout_ms %d is below -1",
+                                     timeout_ms);
     if (held(s))
-        return sysvshm_error(s, -EDEADLK, "sysvshm lock: this handle already holds the lock");
+        return ipckit__sysvshm_error(s, -EDEADLK,
+                                     "sysvshm lock: this handle already holds the lock");
     deadline = ipckit__deadline(timeout_ms, &ts);
     if (s->reg_gen != fork_gen()) {
         /* A child that inherited the handle: its parent's registration is
@@ -806,23 +597,24 @@ ipckit__sysvshm_lock(struct ipckit__sysvshm *s, int timeout_ms)
     }
     rc = sem_ops(s->semid, take, 1, deadline);
     if (rc == -EAGAIN)
-        return sysvshm_error(s, timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT,
-                             "sysvshm lock: semaphore set %#x is held by another process%s",
-                             (unsigned) s->semkey, timeout_ms == 0 ? "" : " still");
+        return ipckit__sysvshm_error(s, timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT,
+                                     "sysvshm lock: semaphore set %#x is held by another process%s",
+                                     (unsigned) s->semkey, timeout_ms == 0 ? "" : " still");
     if (rc < 0)
         return sem_gone(s, "lock", rc);
     s->held_gen = fork_gen();
     /* An update that an ipckit holder did not finish leaves free below
      * total - end, with the chain [start, end) complete: set free right. */
-    if (store_read(s, false, 0, true, &st) == 0 && st.free != st.total - st.end) {
+    if (ipckit__sysvshm_store_read(s, false, 0, true, &st) == 0 && st.free != st.total - st.end) {
         int64_t lost = st.total - st.end - st.free;
-        wr64(s, OFF_FREE, st.total - st.end);
-        return sysvshm_error(s, -EOWNERDEAD,
-                             "sysvshm lock: an ipckit process was killed in the middle of a"
-                             " put or remove (%lld bytes unaccounted for); the store is whole"
-                             " again, but the variable it was writing or removing may be"
-                             " gone, and so may those stored after it",
-                             (long long) lost);
+        ipckit__sysvshm_wr64(s, OFF_FREE, st.total - st.end);
+        return ipckit__sysvshm_error(
+            s, -EOWNERDEAD,
+            "sysvshm lock: an ipckit process was killed in the middle of a"
+            " put or remove (%lld bytes unaccounted for); the store is whole"
+            " again, but the variable it was writing or removing may be"
+            " gone, and so may those stored after it",
+            (long long) lost);
     }
     s->err[0] = '\0';
     return 0;
@@ -834,7 +626,8 @@ ipckit__sysvshm_unlock(struct ipckit__sysvshm *s)
     struct sembuf give[1] = { { SEM_LOCK, 1, SEM_UNDO } };
     int rc;
     if (!held(s))
-        return sysvshm_error(s, -EPERM, "sysvshm unlock: this handle does not hold the lock");
+        return ipckit__sysvshm_error(s, -EPERM,
+                                     "sysvshm unlock: this handle does not hold the lock");
     s->held_gen = 0;
     rc = sem_ops(s->semid, give, 1, NULL);
     if (rc < 0)
@@ -843,8 +636,8 @@ ipckit__sysvshm_unlock(struct ipckit__sysvshm *s)
 }
 
 /* Take the lock for one variable call unless the handle holds it already. */
-static int
-var_begin(struct ipckit__sysvshm *s, bool *took)
+int
+ipckit__sysvshm_var_begin(struct ipckit__sysvshm *s, bool *took)
 {
     int rc;
     *took = false;
@@ -857,179 +650,9 @@ var_begin(struct ipckit__sysvshm *s, bool *took)
     return 0;
 }
 
-static void
-var_end(struct ipckit__sysvshm *s, bool took)
+void
+ipckit__sysvshm_var_end(struct ipckit__sysvshm *s, bool took)
 {
     if (took)
         (void) ipckit__sysvshm_unlock(s);
-}
-
-/* ---- variables ---------------------------------------------------------------------------- */
-
-/*
- * Remove the variable at @p pos (@p next bytes) from a store whose end is
- * @p end: the chain is cut before it, the variables after it are moved
- * down, then the end is set past them. free is left as it was (now below
- * total - end) for the caller to set when its update is complete.
- * Returns the new end.
- */
-static int64_t
-store_cut(struct ipckit__sysvshm *s, int64_t end, int64_t pos, int64_t next)
-{
-    int64_t tail = end - pos - next;
-    wr64(s, OFF_END, pos);
-    step();
-    if (tail > 0)
-        memmove(raw(s, pos), raw(s, pos + next), (size_t) tail);
-    step();
-    wr64(s, OFF_END, pos + tail);
-    step();
-    return pos + tail;
-}
-
-static int
-var_put_locked(struct ipckit__sysvshm *s, long key, const void *val, size_t len)
-{
-    struct store st;
-    int64_t need, room, end;
-    int rc = store_read(s, true, key, true, &st);
-    if (rc < 0)
-        return rc;
-    if (len > (size_t) st.total)
-        return sysvshm_error(s, -ENOSPC,
-                             "sysvshm put: a value of %zu bytes is larger than the store", len);
-    need = chunk_size((int64_t) len);
-    room = st.total - st.end + (st.found >= 0 ? st.fnext : 0);
-    if (need > room)
-        return sysvshm_error(s, -ENOSPC,
-                             "sysvshm put: variable %ld needs %lld bytes, %lld are free",
-                             key, (long long) need, (long long) room);
-    end = st.end;
-    if (st.found >= 0)
-        end = store_cut(s, end, st.found, st.fnext);
-    /* Write the variable past the end, then count its space out of free,
-     * then publish it with the end. */
-    wr64(s, end, (int64_t) key);
-    wr64(s, end + 8, (int64_t) len);
-    wr64(s, end + 16, need);
-    if (len > 0)
-        memcpy(raw(s, end + PHP_CHUNK_HEAD), val, len);
-    if (need - PHP_CHUNK_HEAD > (int64_t) len)
-        memset(raw(s, end + PHP_CHUNK_HEAD + (int64_t) len), 0,
-               (size_t) (need - PHP_CHUNK_HEAD - (int64_t) len));
-    step();
-    wr64(s, OFF_FREE, st.total - end - need);
-    step();
-    wr64(s, OFF_END, end + need);
-    return 0;
-}
-
-int
-ipckit__sysvshm_put(struct ipckit__sysvshm *s, long key, const void *val, size_t len)
-{
-    bool took;
-    int rc;
-    if (val == NULL && len > 0)
-        return sysvshm_error(s, -EINVAL, "sysvshm put: NULL value with length %zu", len);
-    rc = var_begin(s, &took);
-    if (rc < 0)
-        return rc;
-    rc = var_put_locked(s, key, val, len);
-    var_end(s, took);
-    return rc;
-}
-
-ssize_t
-ipckit__sysvshm_get(struct ipckit__sysvshm *s, long key, void *buf, size_t cap)
-{
-    struct store st;
-    bool took;
-    ssize_t rc = var_begin(s, &took);
-    if (rc < 0)
-        return rc;
-    rc = store_read(s, true, key, true, &st);
-    if (rc == 0) {
-        if (st.found < 0) {
-            rc = sysvshm_error(s, -ENOENT, "sysvshm get: no variable %ld", key);
-        } else if ((uint64_t) st.flen > cap) {
-            rc = sysvshm_error(s, -EMSGSIZE,
-                               "sysvshm get: variable %ld has %lld bytes, the buffer %zu", key,
-                               (long long) st.flen, cap);
-        } else if (st.flen > 0 && buf == NULL) {
-            rc = sysvshm_error(s, -EINVAL, "sysvshm get: NULL buffer");
-        } else {
-            if (st.flen > 0)
-                memcpy(buf, raw(s, st.found + PHP_CHUNK_HEAD), (size_t) st.flen);
-            rc = (ssize_t) st.flen;
-        }
-    }
-    var_end(s, took);
-    return rc;
-}
-
-int
-ipckit__sysvshm_has(struct ipckit__sysvshm *s, long key)
-{
-    struct store st;
-    bool took;
-    int rc = var_begin(s, &took);
-    if (rc < 0)
-        return rc;
-    rc = store_read(s, true, key, true, &st);
-    if (rc == 0)
-        rc = st.found >= 0;
-    var_end(s, took);
-    return rc;
-}
-
-ssize_t
-ipckit__sysvshm_keys(struct ipckit__sysvshm *s, long *keys, size_t cap)
-{
-    struct store st;
-    bool took;
-    ssize_t rc = var_begin(s, &took);
-    if (rc < 0)
-        return rc;
-    rc = store_read(s, false, 0, true, &st);
-    if (rc == 0) {
-        /* The chain was whole a moment ago; walk it again with the same
-         * checks, in case a writer that ignores the lock changed it. */
-        int64_t pos = PHP_HEAD;
-        size_t n = 0;
-        while (pos < st.end && st.end - pos >= PHP_CHUNK_HEAD) {
-            int64_t len = rd64(s, pos + 8), next = rd64(s, pos + 16);
-            if (len < 0 || len > st.end - pos - PHP_CHUNK_HEAD || next != chunk_size(len) ||
-                next > st.end - pos)
-                break;
-            if (n < cap && keys != NULL)
-                keys[n] = (long) rd64(s, pos);
-            n++;
-            pos += next;
-        }
-        rc = (ssize_t) n;
-    }
-    var_end(s, took);
-    return rc;
-}
-
-int
-ipckit__sysvshm_remove(struct ipckit__sysvshm *s, long key)
-{
-    struct store st;
-    bool took;
-    int rc = var_begin(s, &took);
-    if (rc < 0)
-        return rc;
-    rc = store_read(s, true, key, true, &st);
-    if (rc == 0) {
-        if (st.found < 0) {
-            rc = sysvshm_error(s, -ENOENT, "sysvshm remove: no variable %ld", key);
-        } else {
-            int64_t end = store_cut(s, st.end, st.found, st.fnext);
-            step();
-            wr64(s, OFF_FREE, st.total - end);
-        }
-    }
-    var_end(s, took);
-    return rc;
 }

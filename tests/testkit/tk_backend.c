@@ -145,7 +145,7 @@ static tk_backend backends[] = {
         .scheme = "shm",
         .id = "shm.bcast",
         .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
-                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_BROADCAST,
+                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_BROADCAST | IPCKIT_CAP_FD,
         .flags = TK_BE_OBJECTS | TK_BE_SIZE_DETAIL | TK_BE_INTR_ALWAYS,
         .max_type = LONG_MAX,
         /* messages: those a late subscriber could still read; max bytes:
@@ -163,7 +163,7 @@ static tk_backend backends[] = {
         .scheme = "shm",
         .id = "shm.bcastdrop",
         .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_MULTI_SEND | IPCKIT_CAP_MULTI_RECV |
-                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_BROADCAST,
+                IPCKIT_CAP_STAT | IPCKIT_CAP_ZEROCOPY | IPCKIT_CAP_BROADCAST | IPCKIT_CAP_FD,
         .flags = TK_BE_OBJECTS | TK_BE_SIZE_DETAIL | TK_BE_INTR_ALWAYS | TK_BE_UNFILLABLE,
         .max_type = LONG_MAX,
         .stat_exact = TK_ST_MAX_MSG | TK_ST_SEND_PID | TK_ST_CREATOR | TK_ST_MODE,

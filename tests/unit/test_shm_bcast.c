@@ -2,13 +2,15 @@
  * What only the broadcast rings of shm: do (shm:NAME?bcast=...): every
  * subscriber sees every message, gaps reported (-ENOBUFS and
  * IPCKIT_CTL_MISSED), history, wait mode (timeouts, dead subscribers
- * dropped, a full table), zero copy, names and modes, and rings written by
- * a hostile peer. The channel contract is conformance.shm.bcast's and
- * conformance.shm.bcastdrop's; processes killed at random points and many
- * publishers and subscribers are in tests/integration/test_shm_bcast_procs.c.
+ * dropped, a full table), zero copy, names and modes, subscribers in event
+ * loops (ipckit_fd()), and rings written by a hostile peer. The channel
+ * contract is conformance.shm.bcast's and conformance.shm.bcastdrop's;
+ * processes killed at random points and many publishers and subscribers
+ * are in tests/integration/test_shm_bcast_procs.c.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -335,6 +337,138 @@ START_TEST(names_and_modes)
 }
 END_TEST
 
+/* ---- ipckit_fd(): subscribers in event loops ------------------------------------- */
+
+#define POLLERS 3
+
+static tk_gate ready[POLLERS], go[POLLERS];
+
+/* 1 when @p fd is readable within @p timeout_ms, 0 when not, -1 on error. */
+static int
+poll_in(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int n = poll(&p, 1, timeout_ms);
+    return n == 1 && (p.revents & POLLIN) ? 1 : n;
+}
+
+/*
+ * A subscriber in a process of its own, polling: quiet while there is
+ * nothing, readable after one publish, quiet again once drained to
+ * -EAGAIN. Then the publisher laps it (16 slots, 40 messages): the loop
+ * is woken and hears of the gap (-ENOBUFS, 32 missed) before it gets the
+ * 8 messages the ring still holds.
+ */
+static int
+polling_subscriber(void *arg)
+{
+    int i = (int) (intptr_t) arg, fd;
+    ipckit_channel *ch = NULL;
+    unsigned long long m = 0;
+    uint32_t v = 12345;
+    TK_CHILD_CHECK(ipckit_open(&ch, name, IPCKIT_RECV, NULL) == 0);
+    TK_CHILD_CHECK((ipckit_caps(ch) & IPCKIT_CAP_FD) != 0);
+    fd = ipckit_fd(ch);
+    TK_CHILD_CHECK(fd >= 0 && ipckit_fd(ch) == fd);
+    TK_CHILD_CHECK(poll_in(fd, 0) == 0);
+    TK_CHILD_CHECK(ipckit_recv(ch, &v, sizeof v, 0) == -EAGAIN);
+    TK_CHILD_CHECK(poll_in(fd, 0) == 0);
+    tk_gate_open(&ready[i]);
+    /* one publish: every subscriber's descriptor */
+    TK_CHILD_CHECK(poll_in(fd, WAIT_MS) == 1);
+    TK_CHILD_CHECK(ipckit_recv(ch, &v, sizeof v, 0) == 4 && v == 0);
+    TK_CHILD_CHECK(ipckit_recv(ch, &v, sizeof v, 0) == -EAGAIN);
+    TK_CHILD_CHECK(poll_in(fd, 0) == 0);
+    tk_gate_open(&ready[i]);
+    /* lapped while it was not looking: told so through the loop */
+    TK_CHILD_CHECK(tk_gate_wait(&go[i], WAIT_MS) == 0);
+    TK_CHILD_CHECK(poll_in(fd, WAIT_MS) == 1);
+    TK_CHILD_CHECK(ipckit_recv(ch, &v, sizeof v, 0) == -ENOBUFS);
+    TK_CHILD_CHECK(ipckit_ctl(ch, IPCKIT_CTL_MISSED, &m) == 0 && m == 32);
+    for (uint32_t k = 33; k <= 40; k++)
+        TK_CHILD_CHECK(ipckit_recv(ch, &v, sizeof v, 0) == 4 && v == k);
+    TK_CHILD_CHECK(ipckit_recv(ch, &v, sizeof v, 0) == -EAGAIN);
+    TK_CHILD_CHECK(poll_in(fd, 0) == 0);
+    TK_CHILD_CHECK(ipckit_close(ch) == 0);
+    return 0;
+}
+
+/* Subscribers poll: several in other processes and one here are all woken
+ * by one publish, quiet once drained, and a lapped one gets its -ENOBUFS
+ * through the loop; borrows arm the bell and committed loans ring it; a
+ * late subscriber with history is readable at once; a publisher has no
+ * descriptor. */
+START_TEST(fd_wakes_every_subscriber)
+{
+    ipckit_channel *pub, *sub, *late;
+    pid_t pid[POLLERS];
+    char nh[400];
+    const void *in = NULL;
+    void *out = NULL;
+    long type = 0;
+    uint32_t v = 0;
+    int fd, lfd;
+    setup("drop");
+    pub = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 16, 64);
+    ck_assert_uint_eq(ipckit_caps(pub) & IPCKIT_CAP_FD, 0);
+    ck_assert_int_eq(ipckit_fd(pub), -ENOTSUP);
+    sub = open_ok(name, IPCKIT_RECV, 0, 0);
+    fd = ipckit_fd(sub);
+    ck_assert_int_ge(fd, 0);
+    for (int i = 0; i < POLLERS; i++) {
+        tk_gate_init(&ready[i]);
+        tk_gate_init(&go[i]);
+        pid[i] = tk_fork(polling_subscriber, (void *) (intptr_t) i);
+        ck_assert_int_eq(tk_gate_wait(&ready[i], WAIT_MS), 0);
+    }
+    ck_assert_int_eq(ipckit_recv(sub, &v, sizeof v, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(fd, 0), 0);
+    send_u32(pub, 0);
+    ck_assert_int_eq(poll_in(fd, WAIT_MS), 1);
+    ck_assert_uint_eq(recv_u32(sub), 0);
+    ck_assert_int_eq(ipckit_recv(sub, &v, sizeof v, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(fd, 0), 0);
+    for (int i = 0; i < POLLERS; i++)
+        ck_assert_int_eq(tk_gate_wait(&ready[i], WAIT_MS), 0); /* drained, armed */
+    for (uint32_t k = 1; k <= 40; k++)
+        send_u32(pub, k); /* drop mode: never waits */
+    for (int i = 0; i < POLLERS; i++)
+        tk_gate_open(&go[i]);
+    ck_assert_int_eq(poll_in(fd, WAIT_MS), 1);
+    ck_assert_int_eq(ipckit_recv(sub, &v, sizeof v, 0), -ENOBUFS);
+    for (uint32_t k = 33; k <= 40; k++)
+        ck_assert_uint_eq(recv_u32(sub), k);
+    for (int i = 0; i < POLLERS; i++) {
+        ck_assert_int_eq(tk_wait(pid[i], WAIT_MS), 0);
+        tk_gate_close(&ready[i]);
+        tk_gate_close(&go[i]);
+    }
+    /* zero copy: a borrow that finds nothing arms the bell too, and a
+     * committed loan rings it */
+    ck_assert_int_eq(ipckit_recv_borrow(sub, &type, &in, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(fd, 0), 0);
+    ck_assert_int_eq(ipckit_send_loan(pub, sizeof v, &out, 0), 0);
+    memcpy(out, &(uint32_t){ 41 }, sizeof v);
+    ck_assert_int_eq(ipckit_send_commit(pub, 1, sizeof v), 0);
+    ck_assert_int_eq(poll_in(fd, WAIT_MS), 1);
+    ck_assert_int_eq(ipckit_recv_borrow(sub, &type, &in, 0), 4);
+    ck_assert_mem_eq(in, &(uint32_t){ 41 }, sizeof v);
+    ck_assert_int_eq(ipckit_recv_release(sub), 0);
+    ck_assert_int_eq(ipckit_recv_borrow(sub, &type, &in, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(fd, 0), 0);
+    (void) snprintf(nh, sizeof nh, "%s&history=3", name);
+    late = open_ok(nh, IPCKIT_RECV, 0, 0);
+    lfd = ipckit_fd(late);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(poll_in(lfd, WAIT_MS), 1); /* there before it polled */
+    for (uint32_t k = 39; k <= 41; k++)
+        ck_assert_uint_eq(recv_u32(late), k);
+    ck_assert_int_eq(ipckit_recv(late, &v, sizeof v, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(lfd, 0), 0);
+    done(pub, sub, late);
+}
+END_TEST
+
 /* Map the object of the current name read-write, as a hostile peer would. */
 static unsigned char *
 map_raw(size_t *size)
@@ -392,10 +526,11 @@ END_TEST
 
 /*
  * A peer scribbling random bytes over the live part of the ring (the
- * publishers' line, the subscriber table, slot headers and payloads) while
- * this process publishes and receives: every call returns a message within
- * the buffer, or an error; nothing is read or written outside the mapping
- * (the process would die), and no call waits past its timeout.
+ * publishers' lines, the doorbell, the subscriber table, slot headers and
+ * payloads) while this process publishes and receives through a polling
+ * subscriber: every call returns a message within the buffer, or an error;
+ * nothing is read or written outside the mapping (the process would die),
+ * and no call waits past its timeout.
  */
 START_TEST(scribbled_ring_is_never_trusted)
 {
@@ -407,6 +542,7 @@ START_TEST(scribbled_ring_is_never_trusted)
         setup(round % 2 ? "wait" : "drop");
         pub = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 8, 64);
         sub = open_ok(name, IPCKIT_RECV, 0, 0);
+        ck_assert_int_ge(ipckit_fd(sub), 0);
         p = map_raw(&size);
         for (int k = 0; k < 20; k++) {
             uint32_t v = (uint32_t) k;
@@ -414,7 +550,7 @@ START_TEST(scribbled_ring_is_never_trusted)
             int what = rand_r(&seed) % 3;
             (void) ipckit_send(pub, &v, sizeof v, 0);
             /* past the validated header: the live words and the slots */
-            off = what == 0 ? 64 + (size_t) rand_r(&seed) % 192
+            off = what == 0 ? 64 + (size_t) rand_r(&seed) % 320
                   : what == 1 ? 4096 + (size_t) rand_r(&seed) % 4096
                               : 8192 + (size_t) rand_r(&seed) % (size - 8192 - 8);
             for (int b = 0; b < 8; b++)
@@ -429,6 +565,44 @@ START_TEST(scribbled_ring_is_never_trusted)
         ck_assert_int_eq(ipckit_close(pub), 0);
         ck_assert_int_eq(ipckit_unlink(name), 0);
     }
+}
+END_TEST
+
+/* A peer that writes the doorbell's words (the bell armed for ever,
+ * garbage numbers in every slot) costs publishers time, nothing else:
+ * every message arrives, and a subscriber that takes a slot again is
+ * still woken. */
+START_TEST(fd_scribbled_bell)
+{
+    ipckit_channel *pub, *sub, *other;
+    unsigned char *p;
+    size_t size;
+    uint32_t v = 0;
+    int fd;
+    setup("wait");
+    pub = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 8, 64);
+    sub = open_ok(name, IPCKIT_RECV, 0, 0);
+    other = open_ok(name, IPCKIT_RECV, 0, 0);
+    p = map_raw(&size);
+    memset(p + 320, 0xa5, 64); /* the bell: armed, and seven numbers */
+    for (uint32_t i = 0; i < 100; i++) {
+        send_u32(pub, i);
+        ck_assert_uint_eq(recv_u32(sub), i);
+        ck_assert_uint_eq(recv_u32(other), i);
+        p[320] = 0xa5; /* armed again */
+    }
+    memset(p + 328, 0xa5, 56); /* every slot taken by a socket that is not there */
+    fd = ipckit_fd(sub);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ipckit_recv(sub, &v, sizeof v, 0), -EAGAIN);
+    ck_assert_int_eq(poll_in(fd, 0), 0);
+    send_u32(pub, 100);
+    ck_assert_int_eq(poll_in(fd, WAIT_MS), 1);
+    ck_assert_uint_eq(recv_u32(sub), 100);
+    ck_assert_uint_eq(recv_u32(other), 100);
+    ck_assert_uint_eq(missed(sub) + missed(other), 0);
+    munmap(p, size);
+    done(pub, sub, other);
 }
 END_TEST
 
@@ -534,8 +708,10 @@ main(void)
     tcase_add_test(tc, subscriber_table);
     tcase_add_test(tc, zero_copy);
     tcase_add_test(tc, names_and_modes);
+    tcase_add_test(tc, fd_wakes_every_subscriber);
     tcase_add_test(tc, corrupt_header_is_refused);
     tcase_add_test(tc, scribbled_ring_is_never_trusted);
+    tcase_add_test(tc, fd_scribbled_bell);
     tcase_add_test(tc, stat_and_fork);
     tcase_add_test(tc, fork_keeps_the_registration);
     suite_add_tcase(s, tc);

@@ -1,6 +1,7 @@
 /*
  * ipckit-bench: shared declarations: the variants that move the messages
- * (xport.c, peers.c), then what the files of the benchmark program share.
+ * (xport_raw.c, xport_ipckit.c, peers.c; the table of backends that pairs
+ * them: xport.c), then what the files of the benchmark program share.
  *
  * A "backend" row of the benchmark is one ipckit scheme together with the
  * raw kernel mechanism it wraps. A "variant" is one way of moving the same
@@ -18,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ---- backends and variants (xport.c, peers.c) ---------------------------- */
+/* ---- backends and variants (xport*.c, peers.c) --------------------------- */
 
 #define BX_MAXCHAN 2      /* round trip: 0 = ping direction, 1 = pong direction */
 #define BX_NAME_MAX 256
@@ -103,13 +104,13 @@ struct bx_backend {
 extern const struct bx_backend bx_backends[];
 extern const size_t bx_nbackends;
 
-/* Raw and ipckit variants (xport.c). */
+/* Raw and ipckit variants (xport_raw.c, xport_ipckit.c). */
 extern const struct bx_variant bx_raw_pipe, bx_raw_fifo, bx_raw_sysvmq, bx_raw_posixmq,
     bx_raw_rtsig, bx_ipckit, bx_ipckit_zc, bx_ipckit_claimed;
 
 /*
  * The same three ipckit variants through another build of the library
- * (xport.c): "base", "base-zerocopy" and "base-claimed". bx_base_open()
+ * (xport_ipckit.c): "base", "base-zerocopy" and "base-claimed". bx_base_open()
  * loads it (dlopen) and says on stderr why it cannot (-1); until then, and
  * after bx_base_close(), bx_base_twin() is NULL for every variant.
  */

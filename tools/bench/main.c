@@ -13,7 +13,8 @@
  * the timing and the verification) with the messages of content.c; cells.c
  * gathers the results and output.c writes them; selftest.c checks that the
  * verification catches a damaged message. The variants that move the
- * messages are in xport.c and peers.c; bench.h declares what they share.
+ * messages are in xport_raw.c, xport_ipckit.c and peers.c, the table of
+ * backends that pairs them in xport.c; bench.h declares what they share.
  * --pubsub (pubsub.c, pubsub_iox.c) measures publish/subscribe against
  * iceoryx instead.
  */

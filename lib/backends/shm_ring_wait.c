@@ -1,0 +1,180 @@
+/*
+ * ipckit backend "shm:": waiting on the message ring (shm_ring.c describes
+ * the design): a waiter spins on the index it waits for, adapting its spin
+ * to what the spins before it found, and where the peer last ran; then it
+ * sleeps on a shared futex word. ipckit_interrupt() ends a wait.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm_ring_int.h"
+
+#define RING_YIELDS 2
+#define RING_SPIN_YIELD_EVERY 256L
+#define RING_SPIN_SLACK_NS 3000L
+#define RING_SPIN_PROBE 64u
+
+/* ---- futex ------------------------------------------------------------- */
+
+static int
+ring_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *deadline)
+{
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time; the shared
+     * (not _PRIVATE) form works across processes on a MAP_SHARED word. */
+    long r = syscall(SYS_futex, (uint32_t *) word, FUTEX_WAIT_BITSET, val, deadline, NULL,
+                     FUTEX_BITSET_MATCH_ANY);
+    return r < 0 ? -errno : 0;
+}
+
+void
+ipckit__ring_futex_wake(_Atomic uint32_t *word)
+{
+    (void) syscall(SYS_futex, (uint32_t *) word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Nanoseconds of one pause, times 16; measured once per process. */
+static long ring_pause_ns16 = 16;
+
+void
+ipckit__ring_pause_calibrate(void)
+{
+    long best = LONG_MAX;
+    for (int round = 0; round < 3; round++) {
+        struct timespec a, b;
+        long ns;
+        (void) clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < 1024; i++)
+            ipckit__cpu_relax();
+        (void) clock_gettime(CLOCK_MONOTONIC, &b);
+        ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+        if (ns < best)
+            best = ns;
+    }
+    ring_pause_ns16 = best / 64 > 0 ? best / 64 : 1;
+}
+
+/* Was the channel interrupted since the last wait that noticed it? */
+static inline bool
+ring_interrupted(struct ring *s)
+{
+    unsigned posted = atomic_load(&s->intr_posted);
+    if (posted == s->intr_taken)
+        return false;
+    s->intr_taken = posted;
+    return true;
+}
+
+/*
+ * ipckit_interrupt(): post, then change both futex words and wake their
+ * sleepers, so that a waiter that read a word before the post does not
+ * sleep on it (others on the ring wake, find nothing new, and sleep
+ * again). Async-signal-safe.
+ */
+int
+ipckit__ring_interrupt(void *state)
+{
+    struct ring *s = state;
+    struct ring_hdr *h = s->hdr;
+    if (s->bc != NULL)
+        return ipckit__bcast_interrupt(s->bc);
+    atomic_fetch_add(&s->intr_posted, 1);
+    atomic_fetch_add(&h->data_seq, 1);
+    ipckit__ring_futex_wake(&h->data_seq);
+    atomic_fetch_add(&h->space_seq, 1);
+    ipckit__ring_futex_wake(&h->space_seq);
+    return 0;
+}
+
+/*
+ * Wait until *index differs from @p seen: spin, then sleep on @p word.
+ * Returns 0 when it may have changed (the caller re-checks), or the
+ * deadline's error when it did not change in time.
+ */
+int
+ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
+                  _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
+                  const struct timespec *deadline)
+{
+    struct timespec t0 = { 0, 0 }, t1;
+    uint32_t w;
+    long budget;
+    int rc, yields = 0;
+    if (ring_interrupted(s))
+        return -EINTR;
+    if (deadline != NULL && ipckit_deadline_passed(deadline))
+        return ipckit_deadline_error(deadline);
+    budget = s->spin;
+    if (s->spin_max > 0 && ++s->spin_fails >= RING_SPIN_PROBE) {
+        budget = s->spin_max; /* now and then try the full spin again */
+        s->spin_fails = 0;
+    }
+    if (s->auto_spin) {
+        /* The peer last ran on this CPU: while we spin it cannot run, so let
+         * it have the CPU a few times, then sleep. A peer on another CPU, or
+         * not seen yet, may be running now: spin. This is decided per wait,
+         * not from the affinity mask: two processes pinned to different
+         * CPUs have one-CPU masks and still gain from the spin. */
+        int me = sched_getcpu();
+        /* where this side waits, for the other side's own decision */
+        if (me >= 0 && atomic_load_explicit(own_cpu, memory_order_relaxed) != me + 1)
+            atomic_store_explicit(own_cpu, me + 1, memory_order_relaxed);
+        if (s->spin_max == 0 ||
+            (me >= 0 && atomic_load_explicit(peer_cpu, memory_order_relaxed) == me + 1)) {
+            budget = 0;
+            yields = RING_YIELDS;
+        }
+    }
+    if (budget > 0)
+        (void) clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < budget; i++) {
+        if (atomic_load_explicit(index, memory_order_acquire) != seen) {
+            /* A spin that ran without interruption means the peer runs on
+             * another CPU: keep spinning. One that took much longer in wall
+             * time than its iterations account for was preempted: the
+             * machine is busy, the spin kept the peer from our CPU and a
+             * sleep would have cost less. Spin less. */
+            (void) clock_gettime(CLOCK_MONOTONIC, &t1);
+            if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <=
+                2 * (i * ring_pause_ns16 / 16) + RING_SPIN_SLACK_NS) {
+                s->spin = s->spin_max;
+                s->spin_fails = 0;
+            } else {
+                s->spin /= 2;
+            }
+            return 0;
+        }
+        ipckit__cpu_relax();
+        /* Now and then let a peer that was woken on this CPU run: on a busy
+         * machine it may be queued behind our spin. */
+        if ((i & (RING_SPIN_YIELD_EVERY - 1)) == RING_SPIN_YIELD_EVERY - 1)
+            (void) sched_yield();
+    }
+    /* it did not: the peer is asleep or has no CPU; spin less next time */
+    if (budget > 0)
+        s->spin /= 2;
+    for (int i = 0; i < yields; i++) {
+        (void) sched_yield();
+        if (atomic_load_explicit(index, memory_order_acquire) != seen)
+            return 0;
+    }
+    if (ipckit_deadline_passed(deadline))
+        return atomic_load(index) != seen ? 0 : ipckit_deadline_error(deadline);
+    w = atomic_load(word);
+    atomic_store(sleepers, 1);
+    if (atomic_load(index) != seen)
+        return 0; /* the flag stays set: at worst one wake too many */
+    /* after w was read: an interrupt from now on changes the word */
+    if (ring_interrupted(s))
+        return -EINTR;
+    rc = ring_futex_wait(word, w, deadline);
+    if (rc == -ETIMEDOUT && atomic_load(index) == seen)
+        return ipckit_deadline_error(deadline);
+    return 0;
+}
