@@ -369,6 +369,32 @@ tk_check_record_refusals(const char *name, const char *const *idents, unsigned w
 
 static int fds_at_setup;
 
+/*
+ * Objects that carry this process's names but were there before the test
+ * began: left by an earlier process with the same pid (pids are reused)
+ * whose test failed. They are not this test's leak. Recorded at setup by
+ * running the counters below in "record" mode.
+ */
+#define TK_BEFORE_MAX 64
+static char tk_before[TK_BEFORE_MAX][PATH_MAX];
+static int tk_nbefore;
+static bool tk_recording;
+
+/* A candidate @p what of a counter: true when it is to be counted. */
+static bool
+tk_count_it(const char *what)
+{
+    if (tk_recording) {
+        if (tk_nbefore < TK_BEFORE_MAX)
+            (void) snprintf(tk_before[tk_nbefore++], sizeof tk_before[0], "%s", what);
+        return false;
+    }
+    for (int i = 0; i < tk_nbefore; i++)
+        if (strcmp(tk_before[i], what) == 0)
+            return false;
+    return true;
+}
+
 static int
 count_fds(void)
 {
@@ -401,8 +427,12 @@ count_sysv(const char *file, char *what, size_t cap)
     while (fgets(line, sizeof line, fp) != NULL) {
         long key;
         if (sscanf(line, "%ld", &key) == 1 && ((unsigned) key & 0xffffff00u) == want) {
+            char w[PATH_MAX];
+            (void) snprintf(w, sizeof w, "%s key %#lx", file, (unsigned long) (unsigned) key);
+            if (!tk_count_it(w))
+                continue;
             n++;
-            (void) snprintf(what, cap, "%s key %#lx", file, (unsigned long) (unsigned) key);
+            (void) snprintf(what, cap, "%s", w);
         }
     }
     (void) fclose(fp);
@@ -427,8 +457,12 @@ count_posix(const char *d, char *what, size_t cap)
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 ||
             (sscanf(e->d_name, "ipckit-mq.%8x%c", &key, &end) == 1 &&
              (key & 0xffffff00u) == ((TK_KEY_PREFIX << 24) | (((unsigned) getpid() & 0xffffu) << 8)))) {
+            char w[PATH_MAX];
+            (void) snprintf(w, sizeof w, "%s/%s", d, e->d_name);
+            if (!tk_count_it(w))
+                continue;
             n++;
-            (void) snprintf(what, cap, "%s/%s", d, e->d_name);
+            (void) snprintf(what, cap, "%s", w);
         }
     }
     (void) closedir(dp);
@@ -467,6 +501,10 @@ count_records(char *what, size_t cap)
                 strncmp(r.target, mqname, strlen(mqname)) == 0) ||
                (r.kind == IPCKIT__CREC_FIFO && strncmp(r.target, fifodir, strlen(fifodir)) == 0);
         if (mine) {
+            char w[PATH_MAX];
+            (void) snprintf(w, sizeof w, "%s/%s", IPCKIT__CREC_DIR, e->d_name);
+            if (!tk_count_it(w))
+                continue;
             n++;
             (void) snprintf(what, cap, "%s/%s (%s %.200s)", IPCKIT__CREC_DIR, e->d_name,
                             ipckit__crec_kind_name(r.kind),
@@ -510,7 +548,17 @@ remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 static void
 leak_setup(void)
 {
+    char what[PATH_MAX];
     fds_at_setup = count_fds();
+    tk_nbefore = 0;
+    tk_recording = true;
+    (void) count_sysv("/proc/sysvipc/msg", what, sizeof what);
+    (void) count_sysv("/proc/sysvipc/shm", what, sizeof what);
+    (void) count_sysv("/proc/sysvipc/sem", what, sizeof what);
+    (void) count_posix("/dev/shm", what, sizeof what);
+    (void) count_posix("/dev/mqueue", what, sizeof what);
+    (void) count_records(what, sizeof what);
+    tk_recording = false;
 }
 
 static void
