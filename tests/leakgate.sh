@@ -24,7 +24,8 @@ list() {
     for d in /dev/shm /dev/mqueue; do
         [ -d $d ] && find $d -mindepth 1 -maxdepth 1 -printf "$d/%f\n" 2>/dev/null
     done
-    find /tmp -maxdepth 4 -type p -print 2>/dev/null || true
+    # valgrind's own gdbserver FIFOs (vgdb-pipe-*) are no test's objects
+    find /tmp -maxdepth 4 -type p ! -name 'vgdb-pipe-*' -print 2>/dev/null || true
 }
 in_use() {
     case "$1" in
