@@ -19,8 +19,9 @@
 
 /* What the backend's channels are like, beyond the capability bits. */
 enum tk_be_flags {
-    /* Named objects: created (IPCKIT_CREATE, IPCKIT_EXCL), with a mode,
-     * removed with ipckit_unlink(). Without it ipckit_unlink() is -ENOTSUP. */
+    /* Named objects: created (IPCKIT_CREATE, IPCKIT_EXCL), with a mode
+     * (unless TK_BE_NO_OWNER), removed with ipckit_unlink(). Without it
+     * ipckit_unlink() is -ENOTSUP. */
     TK_BE_OBJECTS = 1u << 0,
     /* A channel sends or receives, never both (fifo:). */
     TK_BE_ONE_WAY = 1u << 1,
@@ -43,6 +44,10 @@ enum tk_be_flags {
     /* A receive needs a buffer of the channel's max_msg_size, whatever the
      * message's size (posixmq:, as POSIX's mq_receive()). */
     TK_BE_RECV_FULL_BUFFER = 1u << 8,
+    /* Its objects have no owner and no mode on this machine (nats:, a
+     * stream on a server): opts.mode is not kept, and who may use an object
+     * is decided elsewhere (the server's accounts), not by the user id. */
+    TK_BE_NO_OWNER = 1u << 9,
 };
 
 /* Fields of ipckit_stat. */
@@ -76,6 +81,10 @@ typedef struct tk_backend {
     ipckit_opts opts;
     /* A fresh name. */
     void (*new_name)(char *buf, size_t cap);
+    /* NULL, or the environment variable that enables the fixture: a backend
+     * whose channels live on a server the test is given (nats: takes
+     * IPCKIT_TEST_NATS_URL), left out while it is unset or empty. */
+    const char *needs_env;
 } tk_backend;
 
 /* Register the backends that tests add at run time (mem:), outside a test
@@ -83,9 +92,14 @@ typedef struct tk_backend {
  * stderr. */
 int tk_backends_register(void);
 
-/* The fixture of @p scheme, or NULL; and all of them, in a fixed order. */
+/* The fixture of @p scheme, or NULL; and all of them, in a fixed order.
+ * Both leave out a fixture whose needs_env is unset. */
 const tk_backend *tk_backend_get(const char *scheme);
 const tk_backend *tk_backend_at(size_t i); /* NULL past the end */
+
+/* The environment variable that the fixture of @p scheme needs and lacks,
+ * or NULL (there is no such fixture, or it is enabled). */
+const char *tk_backend_missing_env(const char *scheme);
 
 /* The name a sender in another process opens to reach the receiver of
  * @p name that process @p receiver has (signal:PID, else @p name). */
