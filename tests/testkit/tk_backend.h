@@ -48,6 +48,12 @@ enum tk_be_flags {
      * stream on a server): opts.mode is not kept, and who may use an object
      * is decided elsewhere (the server's accounts), not by the user id. */
     TK_BE_NO_OWNER = 1u << 9,
+    /* Its client library does not survive fork() (nats:: libnats' threads
+     * and locks): a process forked from one that has used the backend must
+     * not use it, neither a channel it inherited nor a new one. Cases fork
+     * the processes that use the backend before they open anything, and
+     * skip what needs an inherited channel. */
+    TK_BE_FORK_UNSAFE = 1u << 10,
 };
 
 /* Fields of ipckit_stat. */
@@ -124,6 +130,12 @@ int tk_be_open_tx(const tk_backend *be, const char *name, unsigned flags, unsign
 void tk_be_open_pair(const tk_backend *be, char *name, size_t cap, unsigned rx_flags,
                      unsigned tx_flags, unsigned optflags, ipckit_channel **rx,
                      ipckit_channel **tx);
+
+/* The same on @p name, made by be->new_name() before (so that a process
+ * forked meanwhile knows it). */
+void tk_be_open_pair_named(const tk_backend *be, const char *name, unsigned rx_flags,
+                           unsigned tx_flags, unsigned optflags, ipckit_channel **rx,
+                           ipckit_channel **tx);
 
 /* Close both (the sender first) and remove the object, if it has one. */
 void tk_be_close_pair(const tk_backend *be, const char *name, ipckit_channel *rx,

@@ -39,7 +39,9 @@
  *
  * fork(): libnats' threads do not survive it. A child that uses a channel
  * its parent opened makes a connection of its own at its first call, and
- * leaves the parent's alone.
+ * leaves the parent's alone; but libnats is not fork-safe (its global locks
+ * may have been held by the parent's threads, and the child has no
+ * collector thread to free messages): docs/backends/nats.md, fork().
  */
 #include <errno.h>
 #include <limits.h>
