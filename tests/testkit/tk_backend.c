@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +79,20 @@ static void
 mem_name(char *buf, size_t cap)
 {
     (void) snprintf(buf, cap, "mem:conf.%ld.%u", (long) getpid(), ++name_counter);
+}
+
+/* A queue on the NATS server of IPCKIT_TEST_NATS_URL ("nats://HOST:PORT",
+ * several separated by commas): stat and unlink get 30 s, for a loaded
+ * machine. */
+static void
+nats_name(char *buf, size_t cap)
+{
+    const char *url = getenv("IPCKIT_TEST_NATS_URL");
+    size_t len = url != NULL ? strlen(url) : 0;
+    while (len > 0 && url[len - 1] == '/')
+        len--;
+    (void) snprintf(buf, cap, "%.*s/conf%ld_%u?timeout_ms=30000", (int) len, url ? url : "",
+                    (long) getpid(), ++name_counter);
 }
 
 #define OPTS(...) { .version = IPCKIT_OPTS_VERSION, .open_timeout_ms = -1, __VA_ARGS__ }
@@ -189,6 +204,28 @@ static tk_backend backends[] = {
         .opts = OPTS_DEFAULT,
         .new_name = mem_name,
     },
+    {
+        /* a JetStream stream on a server: plugins/nats/tests starts one
+         * and runs this as conformance.nats; libnats does not survive
+         * fork() (docs/backends/nats.md) */
+        .scheme = "nats",
+        .caps = IPCKIT_CAP_TYPED | IPCKIT_CAP_SELECT | IPCKIT_CAP_MULTI_SEND |
+                IPCKIT_CAP_MULTI_RECV | IPCKIT_CAP_STAT,
+        .flags = TK_BE_OBJECTS | TK_BE_NO_OWNER | TK_BE_SIZE_DETAIL | TK_BE_NO_INTR |
+                 TK_BE_FORK_UNSAFE,
+        .max_type = LONG_MAX,
+        /* bytes: the stream's, subjects and headers included; max_bytes:
+         * the stream's limit */
+        .stat_exact = TK_ST_MESSAGES | TK_ST_MAX_MSG,
+        .stat_other = TK_ST_BYTES | TK_ST_MAX_BYTES,
+        .record_kind = NULL, /* no creator: the server keeps none */
+        /* an open waits for the server, 30 s at most; a stream of 16
+         * messages (capacity is a number of messages) */
+        .opts = { .version = IPCKIT_OPTS_VERSION, .open_timeout_ms = 30000, .capacity = 16,
+                  .max_msg_size = 1000 },
+        .new_name = nats_name,
+        .needs_env = "IPCKIT_TEST_NATS_URL",
+    },
 };
 
 #define NBACKENDS (sizeof backends / sizeof backends[0])
@@ -205,10 +242,23 @@ tk_backends_register(void)
     return rc;
 }
 
+static int
+enabled(const tk_backend *b)
+{
+    const char *v;
+    if (b->needs_env == NULL)
+        return 1;
+    v = getenv(b->needs_env);
+    return v != NULL && v[0] != '\0';
+}
+
 const tk_backend *
 tk_backend_at(size_t i)
 {
-    return i < NBACKENDS ? &backends[i] : NULL;
+    for (size_t k = 0; k < NBACKENDS; k++)
+        if (enabled(&backends[k]) && i-- == 0)
+            return &backends[k];
+    return NULL;
 }
 
 const char *
@@ -222,7 +272,16 @@ tk_backend_get(const char *id)
 {
     for (size_t i = 0; i < NBACKENDS; i++)
         if (strcmp(tk_be_id(&backends[i]), id) == 0)
-            return &backends[i];
+            return enabled(&backends[i]) ? &backends[i] : NULL;
+    return NULL;
+}
+
+const char *
+tk_backend_missing_env(const char *id)
+{
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (strcmp(tk_be_id(&backends[i]), id) == 0)
+            return enabled(&backends[i]) ? NULL : backends[i].needs_env;
     return NULL;
 }
 
@@ -265,9 +324,16 @@ void
 tk_be_open_pair(const tk_backend *be, char *name, size_t cap, unsigned rx_flags,
                 unsigned tx_flags, unsigned optflags, ipckit_channel **rx, ipckit_channel **tx)
 {
-    int rc;
     be->new_name(name, cap);
-    rc = tk_be_open_rx(be, name, rx_flags, optflags, rx);
+    tk_be_open_pair_named(be, name, rx_flags, tx_flags, optflags, rx, tx);
+}
+
+void
+tk_be_open_pair_named(const tk_backend *be, const char *name, unsigned rx_flags,
+                      unsigned tx_flags, unsigned optflags, ipckit_channel **rx,
+                      ipckit_channel **tx)
+{
+    int rc = tk_be_open_rx(be, name, rx_flags, optflags, rx);
     ck_assert_msg(rc == 0, "open the receiver of %s: %s (%s)", name, ipckit_errname(rc),
                   ipckit_error_detail());
     rc = tk_be_open_tx(be, name, tx_flags, optflags, tx);

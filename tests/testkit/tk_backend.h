@@ -19,8 +19,9 @@
 
 /* What the backend's channels are like, beyond the capability bits. */
 enum tk_be_flags {
-    /* Named objects: created (IPCKIT_CREATE, IPCKIT_EXCL), with a mode,
-     * removed with ipckit_unlink(). Without it ipckit_unlink() is -ENOTSUP. */
+    /* Named objects: created (IPCKIT_CREATE, IPCKIT_EXCL), with a mode
+     * (unless TK_BE_NO_OWNER), removed with ipckit_unlink(). Without it
+     * ipckit_unlink() is -ENOTSUP. */
     TK_BE_OBJECTS = 1u << 0,
     /* A channel sends or receives, never both (fifo:). */
     TK_BE_ONE_WAY = 1u << 1,
@@ -44,6 +45,16 @@ enum tk_be_flags {
     /* A receive needs a buffer of the channel's max_msg_size, whatever the
      * message's size (posixmq:, as POSIX's mq_receive()). */
     TK_BE_RECV_FULL_BUFFER = 1u << 8,
+    /* Its objects have no owner and no mode on this machine (nats:, a
+     * stream on a server): opts.mode is not kept, and who may use an object
+     * is decided elsewhere (the server's accounts), not by the user id. */
+    TK_BE_NO_OWNER = 1u << 9,
+    /* Its client library does not survive fork() (nats:: libnats' threads
+     * and locks): a process forked from one that has used the backend must
+     * not use it, neither a channel it inherited nor a new one. Cases fork
+     * the processes that use the backend before they open anything, and
+     * skip what needs an inherited channel. */
+    TK_BE_FORK_UNSAFE = 1u << 10,
 };
 
 /* Fields of ipckit_stat. */
@@ -80,6 +91,10 @@ typedef struct tk_backend {
     ipckit_opts opts;
     /* A fresh name. */
     void (*new_name)(char *buf, size_t cap);
+    /* NULL, or the environment variable that enables the fixture: a backend
+     * whose channels live on a server the test is given (nats: takes
+     * IPCKIT_TEST_NATS_URL), left out while it is unset or empty. */
+    const char *needs_env;
 } tk_backend;
 
 /* Register the backends that tests add at run time (mem:), outside a test
@@ -88,11 +103,16 @@ typedef struct tk_backend {
 int tk_backends_register(void);
 
 /* The fixture named @p id (its id, else its scheme), or NULL; and all of
- * them, in a fixed order. */
+ * them, in a fixed order. Both leave out a fixture whose needs_env is
+ * unset. */
 const tk_backend *tk_backend_get(const char *id);
 /* The name of fixture @p be: its id, else its scheme. */
 const char *tk_be_id(const tk_backend *be);
 const tk_backend *tk_backend_at(size_t i); /* NULL past the end */
+
+/* The environment variable that the fixture of @p scheme needs and lacks,
+ * or NULL (there is no such fixture, or it is enabled). */
+const char *tk_backend_missing_env(const char *scheme);
 
 /* The name a sender in another process opens to reach the receiver of
  * @p name that process @p receiver has (signal:PID, else @p name). */
@@ -117,6 +137,12 @@ int tk_be_open_tx(const tk_backend *be, const char *name, unsigned flags, unsign
 void tk_be_open_pair(const tk_backend *be, char *name, size_t cap, unsigned rx_flags,
                      unsigned tx_flags, unsigned optflags, ipckit_channel **rx,
                      ipckit_channel **tx);
+
+/* The same on @p name, made by be->new_name() before (so that a process
+ * forked meanwhile knows it). */
+void tk_be_open_pair_named(const tk_backend *be, const char *name, unsigned rx_flags,
+                           unsigned tx_flags, unsigned optflags, ipckit_channel **rx,
+                           ipckit_channel **tx);
 
 /* Close both (the sender first) and remove the object, if it has one. */
 void tk_be_close_pair(const tk_backend *be, const char *name, ipckit_channel *rx,

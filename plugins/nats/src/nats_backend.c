@@ -39,7 +39,9 @@
  *
  * fork(): libnats' threads do not survive it. A child that uses a channel
  * its parent opened makes a connection of its own at its first call, and
- * leaves the parent's alone.
+ * leaves the parent's alone; but libnats is not fork-safe (its global locks
+ * may have been held by the parent's threads, and the child has no
+ * collector thread to free messages): docs/backends/nats.md, fork().
  */
 #include <errno.h>
 #include <limits.h>
@@ -423,8 +425,12 @@ nq_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus
     sc.Discard = js_DiscardNew;
     sc.Storage = q->conf.memory ? js_MemoryStorage : js_FileStorage;
     sc.Replicas = q->conf.replicas;
-    sc.MaxMsgs = q->conf.max_msgs;
-    sc.MaxBytes = opts->capacity > 0 ? (int64_t) opts->capacity : q->conf.max_bytes;
+    /* A limit in messages, never in bytes: see nq_conf_parse() on
+     * max_bytes. The server refuses a message past it (discard "new"),
+     * and a send waits for room. */
+    sc.MaxMsgs = opts->capacity > 0
+                     ? (opts->capacity < (size_t) INT64_MAX ? (int64_t) opts->capacity : INT64_MAX)
+                     : q->conf.max_msgs;
     if (opts->max_msg_size > 0 && opts->max_msg_size <= (size_t) INT32_MAX - NQ_HDR_LEN)
         sc.MaxMsgSize = (int32_t) (opts->max_msg_size + NQ_HDR_LEN);
     sc.AllowDirect = true;

@@ -31,7 +31,7 @@ struct nq_conf {
     char wake_dest[NQ_PREFIX_MAX + 32];  /* the stream's republish destination */
     int replicas;
     bool memory;
-    long max_msgs, max_bytes;            /* -1: no limit */
+    long max_msgs;                       /* -1: no limit */
     long reply_ms, admin_ms;
     bool tls, plaintext;
     char *user, *password, *token, *creds, *ca, *cert, *key;

@@ -16,7 +16,7 @@
 #include "nats_internal.h"
 
 static const char *const nq_params[] = {
-    "stream", "subject", "replicas", "storage", "max_msgs", "max_bytes", "user", "password_file",
+    "stream", "subject", "replicas", "storage", "max_msgs", "user", "password_file",
     "token_file", "creds", "tls", "ca", "cert", "key", "plaintext", "reply_ms", "timeout_ms",
     NULL
 };
@@ -269,6 +269,17 @@ nq_conf_parse(const ipckit_name *name, struct nq_conf *c)
                                    "nats: a password or token in the name is refused (a process"
                                    " listing would show it): use password_file=, token_file= or"
                                    " creds=");
+    /* A byte limit loses acknowledged messages: nats-server (2.9.10 in
+     * Debian 12, and 2.10 up to at least 2.10.4) admits a message by its
+     * payload and headers, then drops the oldest messages until what it
+     * stored (subject and overhead included) fits, discard policy "new" or
+     * not (nats-server issue 4771). */
+    if (ipckit_name_param(name, "max_bytes") != NULL)
+        return ipckit_backend_fail(-EINVAL,
+                                   "nats: max_bytes is refused: at its byte limit a stream of"
+                                   " nats-server 2.9 (and 2.10 up to at least 2.10.4) drops"
+                                   " messages it acknowledged (nats-server issue 4771); limit"
+                                   " the queue with max_msgs=");
     rc = ipckit_name_check_params(name, nq_params);
     if (rc < 0)
         return rc;
@@ -346,8 +357,6 @@ nq_conf_parse(const ipckit_name *name, struct nq_conf *c)
     }
     c->memory = v != NULL && strcmp(v, "memory") == 0;
     if ((rc = ipckit_name_param_long(name, "max_msgs", 1, LONG_MAX, -1, &c->max_msgs)) < 0)
-        goto fail;
-    if ((rc = ipckit_name_param_long(name, "max_bytes", 1, LONG_MAX, -1, &c->max_bytes)) < 0)
         goto fail;
     if ((rc = ipckit_name_param_long(name, "reply_ms", 1, 600000, NQ_REPLY_MS, &c->reply_ms)) < 0)
         goto fail;

@@ -98,6 +98,8 @@ START_TEST(test_bad_names)
         { "nats://127.0.0.1/q?storage=tape", -EINVAL, "file or memory" },
         { "nats://127.0.0.1/q?replicas=9", -EINVAL, "replicas" },
         { "nats://127.0.0.1/q?user=u", -EINVAL, "password_file=" },
+        /* a byte limit drops acknowledged messages (test_full_loses_nothing) */
+        { "nats://127.0.0.1/q?max_bytes=4096", -EINVAL, "limit the queue with max_msgs=" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ipckit_channel *ch = NULL;
@@ -335,6 +337,71 @@ START_TEST(test_full)
     ck_assert_msg(strstr(ipckit_last_error(ch), "is full") != NULL, "%s", ipckit_last_error(ch));
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 5000), 1);
     ck_assert_int_eq(ipckit_send(ch, "c", 1, 5000), 0);
+    ipckit_close(ch);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    stop();
+}
+END_TEST
+
+/* Receive message @p seq of test_full_loses_nothing(). */
+static void
+recv_numbered(ipckit_channel *ch, uint32_t seq)
+{
+    unsigned char got[128], want[128];
+    size_t len = 4 + (seq * 37) % 61;
+    ssize_t n = ipckit_recv(ch, got, sizeof got, 10000);
+    uint32_t s;
+    ck_assert_msg(n == (ssize_t) len, "message %u: %zd, want %zu bytes (%s)", seq, n, len,
+                  ipckit_last_error(ch));
+    memcpy(&s, got, 4);
+    tk_fill(want, len - 4, 7, seq);
+    ck_assert_msg(s == seq && memcmp(got + 4, want, len - 4) == 0,
+                  "message %u lost: message %u came instead", seq, s);
+}
+
+/* A queue with a limit (ipckit_opts.capacity, a number of messages)
+ * refuses a send when full and never drops a message it stored: every send
+ * that returned 0 is received, in order, whatever the messages' sizes.
+ * (Against a stream's byte limit, nats-server 2.9 admits a message by its
+ * payload and headers, then drops the oldest messages until what it stored,
+ * subject and overhead included, fits: acknowledged messages were lost
+ * when capacity was a number of bytes.) */
+START_TEST(test_full_loses_nothing)
+{
+    char name[256];
+    unsigned char m[128];
+    ipckit_channel *ch = NULL;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    uint32_t sent = 0, taken = 0;
+    int rc;
+
+    start(NULL);
+    qname(name, sizeof name, NULL);
+    o.open_timeout_ms = 10000;
+    o.capacity = 64;
+    rc = ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    ck_assert_msg(rc == 0, "open %s: %s (%s)", name, ipckit_strerror(rc), ipckit_error_detail());
+    /* fill it with messages of 4 to 64 bytes; take one, fill it again */
+    for (int round = 0; round < 4; round++) {
+        for (;;) {
+            size_t len = 4 + (sent * 37) % 61;
+            memcpy(m, &sent, 4);
+            tk_fill(m + 4, len - 4, 7, sent);
+            rc = ipckit_send(ch, m, len, 0);
+            if (rc == -EAGAIN)
+                break;
+            ck_assert_msg(rc == 0, "send %u: %s (%s)", sent, ipckit_strerror(rc),
+                          ipckit_last_error(ch));
+            ck_assert_msg(++sent < 1000, "%u messages and the queue is not full", sent);
+        }
+        ck_assert_uint_gt(sent, taken);
+        recv_numbered(ch, taken++);
+    }
+    while (taken < sent)
+        recv_numbered(ch, taken++);
+    ck_assert_int_eq(ipckit_recv(ch, m, sizeof m, 0), -EAGAIN);
+    /* it held 64 messages, then one more each round */
+    ck_assert_uint_eq(sent, 64 + 3);
     ipckit_close(ch);
     ck_assert_int_eq(ipckit_unlink(name), 0);
     stop();
@@ -721,6 +788,7 @@ main(void)
     tcase_add_test(tc, test_open_flags);
     tcase_add_test(tc, test_oversize);
     tcase_add_test(tc, test_full);
+    tcase_add_test(tc, test_full_loses_nothing);
     tcase_add_test(tc, test_credentials);
     tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_interop);
