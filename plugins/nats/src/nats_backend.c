@@ -170,6 +170,11 @@ nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, b
     if (cfg == NULL)
         return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
                                    q->conf.stream);
+    if (cfg->Description != NULL && strncmp(cfg->Description, "ipckit broadcast", 16) == 0)
+        return ipckit_backend_fail(-EINVAL,
+                                   "nats: stream %s is a broadcast channel: open it with"
+                                   " ?bcast=1",
+                                   q->conf.stream);
     if (!nq_has_subject(cfg, q->conf.all, q->conf.prefix))
         return ipckit_backend_fail(-EINVAL,
                                    "nats: stream %s does not hold the subjects %s of queue %s",
@@ -282,6 +287,13 @@ nq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts 
     int rc = nq_conf_parse(name, &q->conf);
     if (rc < 0)
         return rc;
+    if (ipckit_name_param(name, "bcast") != NULL)
+        return nb_open(q, name, flags, opts, deadline);
+    if (ipckit_name_param(name, "history") != NULL) {
+        nq_conf_free(&q->conf);
+        return ipckit_backend_fail(-EINVAL, "nats: history= is for broadcast channels"
+                                            " (?bcast=1)");
+    }
     q->flags = flags;
     nq_hex(q->idpfx, 8);
     rc = nq_connect(&q->conf, deadline, &q->o, &q->nc, &q->js);
@@ -304,6 +316,8 @@ static int
 nq_close(void *state)
 {
     struct nq *q = state;
+    if (q->bc != NULL)
+        return nb_close(q);
     /* A child leaves its parent's connection alone (nq_ensure()). */
     if (q->pid == getpid())
         nq_disconnect(&q->o, &q->nc, &q->js, &q->wake);
@@ -314,8 +328,21 @@ nq_close(void *state)
 static void
 nq_info(void *state, unsigned *caps, size_t *max_msg)
 {
-    (void) caps;
-    *max_msg = ((struct nq *) state)->max_msg;
+    struct nq *q = state;
+    if (q->bc != NULL)
+        nb_info(q, caps, max_msg);
+    else
+        *max_msg = q->max_msg;
+}
+
+static int
+nq_ctl(void *state, int op, void *arg)
+{
+    struct nq *q = state;
+    if (q->bc != NULL)
+        return nb_ctl(q, op, arg);
+    (void) arg;
+    return ipckit_backend_fail(-ENOTSUP, "ctl: nats: no request %d for a queue", op);
 }
 
 /* ---- sending --------------------------------------------------------- */
@@ -330,6 +357,8 @@ nq_send(void *state, long type, const void *buf, size_t len, const struct timesp
     natsStatus s;
     int rc;
 
+    if (q->bc != NULL)
+        return nb_send(q, type, buf, len, deadline);
     rc = nq_ensure(q, deadline);
     if (rc < 0)
         return rc;
@@ -608,7 +637,10 @@ nq_recv(void *state, long selector, long *type, void *buf, size_t cap,
 {
     struct nq *q = state;
     ssize_t n;
-    int rc = nq_ensure(q, deadline);
+    int rc;
+    if (q->bc != NULL)
+        return nb_recv(q, type, buf, cap, deadline);
+    rc = nq_ensure(q, deadline);
     if (rc < 0)
         return rc;
     for (;;) {
@@ -763,6 +795,7 @@ static const ipckit_backend nq_backend = {
     .recv = nq_recv,
     .stat = nq_stat,
     .info = nq_info,
+    .ctl = nq_ctl,
 };
 
 const ipckit_backend *

@@ -65,6 +65,7 @@ struct nq {
     /* In a forked child, the parent's client objects, left alone (their
      * threads are not in the child) but still pointed at. */
     void *parents[4];
+    struct nb *bc;           /* a broadcast channel (nats_bcast.c), or NULL */
 };
 
 /* nats_name.c */
@@ -103,5 +104,18 @@ int nq_connect(const struct nq_conf *c, const struct timespec *deadline, natsOpt
 /* Wait until the client is connected (it reconnects by itself), so that a
  * request is not left in the client's buffer when the call gives up. */
 int nq_connected(struct nq *q, const struct timespec *deadline, const char *op);
+
+/* nats_bcast.c: broadcast channels (?bcast=), to which nats_backend.c
+ * hands every operation of a channel whose q->bc is set. nb_open() frees
+ * q->conf when it fails. */
+int nb_open(struct nq *q, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
+            const struct timespec *deadline);
+int nb_close(struct nq *q);
+void nb_info(struct nq *q, unsigned *caps, size_t *max_msg);
+int nb_ctl(struct nq *q, int op, void *arg);
+int nb_send(struct nq *q, long type, const void *buf, size_t len,
+            const struct timespec *deadline);
+ssize_t nb_recv(struct nq *q, long *type, void *buf, size_t cap,
+                const struct timespec *deadline);
 
 #endif /* IPCKIT_NATS_INTERNAL_H */

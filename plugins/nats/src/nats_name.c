@@ -18,7 +18,7 @@
 static const char *const nq_params[] = {
     "stream", "subject", "replicas", "storage", "max_msgs", "max_bytes", "user", "password_file",
     "token_file", "creds", "tls", "ca", "cert", "key", "plaintext", "reply_ms", "timeout_ms",
-    NULL
+    "bcast", "history", NULL
 };
 
 void
