@@ -878,7 +878,7 @@ END_TEST
 
 START_TEST(test_interop)
 {
-    char url[64], subj[128], buf[32];
+    char url[64], subj[128], buf[32], forged[40];
     ipckit_channel *ch;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
@@ -908,8 +908,24 @@ START_TEST(test_interop)
     ck_assert_int_eq(natsMsgHeader_Get(m, "Nats-Msg-Id", &id), NATS_OK);
     ck_assert_uint_eq(strlen(id), 32);
     ck_assert_str_eq(id + 16, "0000000000000001");
+    (void) snprintf(forged, sizeof forged, "%.16s0000000000000100", id);
     natsMsg_Destroy(m);
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 10000), 6);
+    /* another client that takes a publisher's id with a higher number can
+     * make the missed count jump, but not hide that publisher's next
+     * messages */
+    ck_assert_int_eq(natsMsg_Create(&m, subj, NULL, "forged", 6), NATS_OK);
+    ck_assert_int_eq(natsMsgHeader_Set(m, "Nats-Msg-Id", forged), NATS_OK);
+    ck_assert_int_eq(natsConnection_PublishMsg(nc, m), NATS_OK);
+    natsMsg_Destroy(m);
+    ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 10000), -ENOBUFS);
+    ck_assert_uint_eq(count_in(ipckit_last_error(ch)), 0x100 - 2);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 10000), 6);
+    ck_assert_mem_eq(buf, "forged", 6);
+    ck_assert_int_eq(ipckit_send_typed(ch, 7, "next", 4, 5000), 0);
+    ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 10000), 4);
+    ck_assert_mem_eq(buf, "next", 4);
     /* a subject whose last token is no type: -EBADMSG, then the next one */
     (void) snprintf(subj, sizeof subj, "ipckit.%.*s.oops", (int) (strchr(chan, '?') - chan), chan);
     ck_assert_int_eq(natsConnection_PublishString(nc, subj, "x"), NATS_OK);
