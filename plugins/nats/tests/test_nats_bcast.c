@@ -815,7 +815,17 @@ END_TEST
 
 /* ---- fork ------------------------------------------------------------- */
 
-static ipckit_channel *fork_sub;
+static ipckit_channel *fork_sub, *fork_pub;
+
+/* A publisher used in a child: a connection (and a publisher id) of its own. */
+static int
+publishing_child(void *arg)
+{
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_send(fork_pub, "n21", 3, LONG_WAIT) == 0);
+    TK_CHILD_CHECK(ipckit_close(fork_pub) == 0); /* flushed before it goes */
+    return 0;
+}
 
 /* A history subscriber used in a child resumes after the last message its
  * handle returned; the ones the stream dropped meanwhile are reported. */
@@ -868,6 +878,14 @@ START_TEST(test_fork)
         }
         ck_assert_uint_eq(o.explained, o.reported);
     }
+    fork_pub = pub;
+    pid = tk_fork(publishing_child, NULL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(fork_sub, buf, sizeof buf, 10000), 3);
+    ck_assert_mem_eq(buf, "n21", 3);
+    ck_assert_int_eq(ipckit_send(pub, "n22", 3, 5000), 0); /* and the parent's goes on */
+    ck_assert_int_eq(ipckit_recv(fork_sub, buf, sizeof buf, 10000), 3);
+    ck_assert_mem_eq(buf, "n22", 3);
     ipckit_close(fork_sub);
     ipckit_close(pub);
     ck_assert_int_eq(ipckit_unlink(name), 0);
