@@ -11,11 +11,19 @@
  * subscriber instead, and "&history=N" lets a late subscriber start with
  * the last N samples. IPCKIT_SEND publishes, IPCKIT_RECV subscribes.
  *
- * Usage: example_pubsub [--fast]
+ * Usage: example_pubsub [--fast] [--name NAME]
+ *   --fast  no sleeps
+ *   --name  the channel's name instead of a broadcast ring of the program's
+ *           own, e.g. nats://127.0.0.1:4222/samples?bcast=1: the same
+ *           program then publishes and subscribes through a NATS server
+ *           (the nats: plug-in), where the subscribers could be on other
+ *           hosts. Over NATS the slow subscriber's client holds 65536
+ *           samples before it drops any, so it misses none here.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,9 +90,26 @@ subscriber(int id, int ready_fd, bool fast)
     return got + (long) missed >= SAMPLES ? 0 : 1;
 }
 
+/* Take "--name NAME" out of argv; the rest is example_fast()'s. */
+static const char *
+take_name(int *argc, char **argv)
+{
+    const char *given = NULL;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < *argc)
+            given = argv[++i];
+        else
+            argv[out++] = argv[i];
+    }
+    *argc = out;
+    return given;
+}
+
 int
 main(int argc, char **argv)
 {
+    const char *given = take_name(&argc, argv);
     bool fast = example_fast(argc, argv);
     char buf[128];
     ipckit_opts o = IPCKIT_OPTS_INIT;
@@ -93,7 +118,7 @@ main(int argc, char **argv)
     int ready[2], rc, failed = 0;
 
     (void) snprintf(buf, sizeof buf, "shm:example-pubsub.%ld?bcast=1", (long) getpid());
-    name = buf;
+    name = given != NULL ? given : buf;
     o.capacity = RING;
     o.max_msg_size = sizeof(struct sample);
     rc = ipckit_open(&pub, name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, &o);

@@ -54,8 +54,9 @@ enum ipckit_caps {
                                         in place, without a copy (shm:) */
     IPCKIT_CAP_BROADCAST = 1u << 8 /**< publish/subscribe: every receiver sees every
                                         message sent after it opened, at its own pace
-                                        (shm:NAME?bcast=1); a receiver that fell behind
-                                        gets -ENOBUFS once with the count */
+                                        (shm:NAME?bcast=1, nats://HOST/NAME?bcast=1); a
+                                        receiver that fell behind gets -ENOBUFS once
+                                        with the count */
 };
 
 /** Flags for ipckit_opts.flags. */
@@ -313,9 +314,10 @@ enum ipckit_ctl_op {
      *  @p arg is a const long *. */
     IPCKIT_CTL_SET_SPIN = 2,
     /** Broadcast channels (IPCKIT_CAP_BROADCAST), a subscriber: how many
-     *  messages it missed since it opened, because publishers overwrote
-     *  them before it read them (each gap is also reported once by a
-     *  receive that returns -ENOBUFS); @p arg is an unsigned long long *. */
+     *  messages it missed since it opened (shm: publishers overwrote them
+     *  before it read them; nats: its client dropped them or they were
+     *  lost on the way); each gap is also reported once by a receive that
+     *  returns -ENOBUFS. @p arg is an unsigned long long *. */
     IPCKIT_CTL_MISSED = 3
 };
 

@@ -49,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,283 +60,10 @@
 
 /* How long a waiting receiver trusts the wake-ups before it looks again. */
 #define NQ_RECHECK_MS 250
-/* Between tries after a failure the server may get over (no answer, no
- * leader, a full queue): 2 ms growing to 100 ms. */
-#define NQ_RETRY IPCKIT_BACKOFF_INIT(0, 2000, 100000)
 /* The wake-ups a receiver keeps while it does not receive. */
 #define NQ_WAKE_PENDING 256
-/* "NATS/1.0\r\n" "Nats-Msg-Id: " ID "\r\n" "\r\n": what a message adds to
- * its payload against the server's max_payload. */
-#define NQ_ID_LEN 32
-#define NQ_HDR_LEN (10 + 13 + NQ_ID_LEN + 2 + 2)
 
-struct nq {
-    struct nq_conf conf;
-    unsigned flags;          /* IPCKIT_SEND | IPCKIT_RECV ... */
-    pid_t pid;               /* the process whose connection this is */
-    natsOptions *o;
-    natsConnection *nc;
-    jsCtx *js;
-    natsSubscription *wake;  /* receivers, when the stream republishes */
-    bool wakeups;            /* the stream republishes to conf.wake */
-    size_t max_msg;
-    char idpfx[17];          /* this process's message ids: idpfx, then a counter */
-    unsigned long long idseq;
-    /* In a forked child, the parent's client objects, left alone (their
-     * threads are not in the child) but still pointed at. */
-    void *parents[4];
-};
-
-/* ---- errors ---------------------------------------------------------- */
-
-static const char *
-nq_text(natsStatus s)
-{
-    const char *t = nats_GetLastError(NULL);
-    return t != NULL && t[0] != '\0' ? t : natsStatus_GetText(s);
-}
-
-/* A failure the server or the network may get over: try again. */
-static bool
-nq_transient(natsStatus s)
-{
-    return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
-           s == NATS_NOT_YET_CONNECTED || s == NATS_IO_ERROR || s == NATS_NO_SERVER;
-}
-
-/* nq_transient(), or the server says that its cluster is electing a leader. */
-static bool
-nq_retryable(natsStatus s, jsErrCode je)
-{
-    return nq_transient(s) || je == JSClusterNotAvailErr || je == JSClusterNotLeaderErr;
-}
-
-/* The error for a deadline that passed while the server did not answer. */
-static int
-nq_gave_up(const struct nq *q, const struct timespec *deadline, const char *op, natsStatus s)
-{
-    return ipckit_backend_fail(ipckit_deadline_error(deadline),
-                               "%s: no answer from the NATS server for stream %s in time (%s)",
-                               op, q->conf.stream, nq_text(s));
-}
-
-/* ---- time ------------------------------------------------------------ */
-
-/* How long to wait for one answer: what is left, at most reply_ms. */
-static int64_t
-nq_try_ms(const struct nq *q, const struct timespec *deadline)
-{
-    int ms;
-    if (deadline == NULL || ipckit_deadline_try_once(deadline))
-        return q->conf.reply_ms;
-    ms = ipckit_deadline_ms(deadline);
-    if (ms < 1)
-        ms = 1;
-    return ms < q->conf.reply_ms ? ms : q->conf.reply_ms;
-}
-
-/* After a transient failure: wait a step and return 0 to try again, or the
- * error to return (the deadline passed, or a try-once call). */
-static int
-nq_retry_wait(const struct nq *q, ipckit_backoff *b, const struct timespec *deadline,
-              const char *op, natsStatus s)
-{
-    if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(b, deadline, -1) < 0)
-        return nq_gave_up(q, deadline, op, s);
-    return 0;
-}
-
-static void
-nq_deadline_in(struct timespec *ts, long ms)
-{
-    (void) clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-/* ---- the connection -------------------------------------------------- */
-
-static void
-nq_hex(char *out, size_t bytes)
-{
-    unsigned char r[16];
-    static const char digits[] = "0123456789abcdef";
-    if (bytes > sizeof r)
-        bytes = sizeof r;
-    if (getrandom(r, bytes, 0) != (ssize_t) bytes) {
-        /* no entropy source: time and pid still differ between processes */
-        struct timespec ts;
-        unsigned long long x;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        x = (unsigned long long) ts.tv_nsec ^ ((unsigned long long) ts.tv_sec << 20) ^
-            ((unsigned long long) getpid() << 40);
-        for (size_t i = 0; i < bytes; i++)
-            r[i] = (unsigned char) (x >> (8 * (i % 8)));
-    }
-    for (size_t i = 0; i < bytes; i++) {
-        out[2 * i] = digits[r[i] >> 4];
-        out[2 * i + 1] = digits[r[i] & 15];
-    }
-    out[2 * bytes] = '\0';
-}
-
-static void
-nq_disconnect(natsOptions **o, natsConnection **nc, jsCtx **js, natsSubscription **sub)
-{
-    if (sub != NULL && *sub != NULL)
-        natsSubscription_Destroy(*sub);
-    if (*js != NULL)
-        jsCtx_Destroy(*js);
-    if (*nc != NULL)
-        natsConnection_Destroy(*nc);
-    if (*o != NULL)
-        natsOptions_Destroy(*o);
-    if (sub != NULL)
-        *sub = NULL;
-    *js = NULL;
-    *nc = NULL;
-    *o = NULL;
-}
-
-static int
-nq_options(const struct nq_conf *c, natsOptions **out)
-{
-    natsOptions *o = NULL;
-    natsStatus s;
-    char inbox[40];
-    const char *what = "options";
-
-    memcpy(inbox, "_INBOX.", 7);
-    nq_hex(inbox + 7, 8); /* per connection: a forked child's differ from its parent's */
-    s = natsOptions_Create(&o);
-    if (s == NATS_OK)
-        s = natsOptions_SetServers(o, (const char **) c->servers, c->nservers);
-    if (s == NATS_OK)
-        s = natsOptions_SetNoRandomize(o, true);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(o, "ipckit");
-    if (s == NATS_OK)
-        s = natsOptions_SetAllowReconnect(o, true);
-    if (s == NATS_OK)
-        s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(o, 100);
-    if (s == NATS_OK)
-        s = natsOptions_SetReconnectJitter(o, 50, 200);
-    if (s == NATS_OK)
-        s = natsOptions_SetPingInterval(o, 2000);
-    if (s == NATS_OK)
-        s = natsOptions_SetMaxPingsOut(o, 3);
-    if (s == NATS_OK)
-        s = natsOptions_SetFailRequestsOnDisconnect(o, true);
-    if (s == NATS_OK)
-        s = natsOptions_SetCustomInboxPrefix(o, inbox);
-    if (s == NATS_OK && c->password != NULL) {
-        what = "user and password";
-        s = natsOptions_SetUserInfo(o, c->user, c->password);
-    }
-    if (s == NATS_OK && c->token != NULL) {
-        what = "token";
-        s = natsOptions_SetToken(o, c->token);
-    }
-    if (s == NATS_OK && c->creds != NULL) {
-        what = "credentials file";
-        s = natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL);
-    }
-    if (s == NATS_OK && c->tls) {
-        what = "TLS";
-        s = natsOptions_SetSecure(o, true);
-        if (s == NATS_OK && c->ca != NULL) {
-            what = "TLS CA file";
-            s = natsOptions_LoadCATrustedCertificates(o, c->ca);
-        }
-        if (s == NATS_OK && c->cert != NULL) {
-            what = "TLS certificate and key";
-            s = natsOptions_LoadCertificatesChain(o, c->cert, c->key);
-        }
-    }
-    if (s != NATS_OK) {
-        int rc = ipckit_backend_fail(s == NATS_NO_MEMORY ? -ENOMEM : -EINVAL,
-                                     "nats: %s: %s", what, nq_text(s));
-        natsOptions_Destroy(o);
-        return rc;
-    }
-    *out = o;
-    return 0;
-}
-
-/* Connect to one of the servers, trying again until @p deadline. */
-static int
-nq_connect(const struct nq_conf *c, const struct timespec *deadline, natsOptions **o,
-           natsConnection **nc, jsCtx **js)
-{
-    ipckit_backoff b = IPCKIT_BACKOFF_INIT(0, 20000, 500000);
-    jsOptions jo;
-    natsStatus s;
-    int rc = nq_options(c, o);
-    if (rc < 0)
-        return rc;
-    for (;;) {
-        int ms = deadline == NULL || ipckit_deadline_try_once(deadline)
-                     ? (int) c->reply_ms
-                     : ipckit_deadline_ms(deadline);
-        /* the client tries each server with this timeout in turn */
-        if (ms > c->reply_ms)
-            ms = (int) c->reply_ms;
-        ms /= c->nservers;
-        if (ms < 1)
-            ms = 1;
-        (void) natsOptions_SetTimeout(*o, ms);
-        s = natsConnection_Connect(nc, *o);
-        if (s == NATS_OK)
-            break;
-        *nc = NULL;
-        if (s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED ||
-            strstr(nq_text(s), "uthorization") != NULL) {
-            rc = ipckit_backend_fail(-EACCES, "nats: %s refused the credentials: %s",
-                                     c->servers[0], nq_text(s));
-            break;
-        }
-        if (s == NATS_SSL_ERROR) {
-            rc = ipckit_backend_fail(-EPROTO, "nats: TLS with %s failed: %s", c->servers[0],
-                                     nq_text(s));
-            break;
-        }
-        if (!nq_transient(s) && s != NATS_ERR) {
-            rc = ipckit_backend_fail(-ECONNREFUSED, "nats: connect to %s%s: %s", c->servers[0],
-                                     c->nservers > 1 ? " and the others" : "", nq_text(s));
-            break;
-        }
-        if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(&b, deadline, -1) < 0) {
-            rc = ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                     "nats: no server answers at %s%s in time (%s)",
-                                     c->servers[0], c->nservers > 1 ? " or the others" : "",
-                                     nq_text(s));
-            break;
-        }
-    }
-    if (*nc == NULL) {
-        natsOptions_Destroy(*o);
-        *o = NULL;
-        return rc;
-    }
-    jsOptions_Init(&jo);
-    jo.Wait = c->reply_ms;
-    s = natsConnection_JetStream(js, *nc, &jo);
-    if (s != NATS_OK) {
-        rc = ipckit_backend_fail(-ENOMEM, "nats: JetStream context: %s", nq_text(s));
-        natsConnection_Destroy(*nc);
-        natsOptions_Destroy(*o);
-        *nc = NULL;
-        *o = NULL;
-        return rc;
-    }
-    return 0;
-}
+/* ---- the channel's connection ---------------------------------------- */
 
 static int
 nq_subscribe(struct nq *q)
@@ -384,26 +110,6 @@ nq_ensure(struct nq *q, const struct timespec *deadline)
     return rc;
 }
 
-/* Wait until the client is connected (it reconnects by itself), so that a
- * request is not left in the client's buffer when the call gives up. */
-static int
-nq_connected(struct nq *q, const struct timespec *deadline, const char *op)
-{
-    ipckit_backoff b = IPCKIT_BACKOFF_INIT(0, 2000, 50000);
-    for (;;) {
-        natsConnStatus st = natsConnection_Status(q->nc);
-        if (st == NATS_CONN_STATUS_CONNECTED)
-            return 0;
-        if (st == NATS_CONN_STATUS_CLOSED)
-            return ipckit_backend_fail(-ENOTCONN, "%s: the connection to the NATS server is"
-                                                  " closed", op);
-        if (ipckit_deadline_try_once(deadline) || ipckit_backoff_wait(&b, deadline, -1) < 0)
-            return ipckit_backend_fail(ipckit_deadline_error(deadline),
-                                       "%s: not connected to a NATS server (%s...): it did"
-                                       " not come back in time",
-                                       op, q->conf.servers[0]);
-    }
-}
 
 /* ---- the stream ------------------------------------------------------ */
 
@@ -469,6 +175,11 @@ nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, b
     (void) created;
     if (cfg == NULL)
         return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
+                                   q->conf.stream);
+    if (cfg->Description != NULL && strncmp(cfg->Description, "ipckit broadcast", 16) == 0)
+        return ipckit_backend_fail(-EINVAL,
+                                   "nats: stream %s is a broadcast channel: open it with"
+                                   " ?bcast=1",
                                    q->conf.stream);
     if (!nq_has_subject(cfg, q->conf.all, q->conf.prefix))
         return ipckit_backend_fail(-EINVAL,
@@ -582,6 +293,13 @@ nq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts 
     int rc = nq_conf_parse(name, &q->conf);
     if (rc < 0)
         return rc;
+    if (ipckit_name_param(name, "bcast") != NULL)
+        return nb_open(q, name, flags, opts, deadline);
+    if (ipckit_name_param(name, "history") != NULL) {
+        nq_conf_free(&q->conf);
+        return ipckit_backend_fail(-EINVAL, "nats: history= is for broadcast channels"
+                                            " (?bcast=1)");
+    }
     q->flags = flags;
     nq_hex(q->idpfx, 8);
     rc = nq_connect(&q->conf, deadline, &q->o, &q->nc, &q->js);
@@ -604,6 +322,8 @@ static int
 nq_close(void *state)
 {
     struct nq *q = state;
+    if (q->bc != NULL)
+        return nb_close(q);
     /* A child leaves its parent's connection alone (nq_ensure()). */
     if (q->pid == getpid())
         nq_disconnect(&q->o, &q->nc, &q->js, &q->wake);
@@ -614,8 +334,21 @@ nq_close(void *state)
 static void
 nq_info(void *state, unsigned *caps, size_t *max_msg)
 {
-    (void) caps;
-    *max_msg = ((struct nq *) state)->max_msg;
+    struct nq *q = state;
+    if (q->bc != NULL)
+        nb_info(q, caps, max_msg);
+    else
+        *max_msg = q->max_msg;
+}
+
+static int
+nq_ctl(void *state, int op, void *arg)
+{
+    struct nq *q = state;
+    if (q->bc != NULL)
+        return nb_ctl(q, op, arg);
+    (void) arg;
+    return ipckit_backend_fail(-ENOTSUP, "ctl: nats: no request %d for a queue", op);
 }
 
 /* ---- sending --------------------------------------------------------- */
@@ -630,6 +363,8 @@ nq_send(void *state, long type, const void *buf, size_t len, const struct timesp
     natsStatus s;
     int rc;
 
+    if (q->bc != NULL)
+        return nb_send(q, type, buf, len, deadline);
     rc = nq_ensure(q, deadline);
     if (rc < 0)
         return rc;
@@ -710,25 +445,6 @@ nq_send(void *state, long type, const void *buf, size_t len, const struct timesp
 }
 
 /* ---- receiving ------------------------------------------------------- */
-
-/* The type of a message from its subject, PREFIX.TYPE; 0 if it is not one. */
-static long
-nq_type_of(const struct nq *q, const char *subject)
-{
-    size_t n = strlen(q->conf.prefix);
-    const char *t;
-    char *end;
-    long v;
-    if (subject == NULL || strncmp(subject, q->conf.prefix, n) != 0 || subject[n] != '.')
-        return 0;
-    t = subject + n + 1;
-    if (*t < '1' || *t > '9')
-        return 0;
-    errno = 0;
-    v = strtol(t, &end, 10);
-    return errno == 0 && *end == '\0' && v > 0 ? v : 0;
-}
-
 /*
  * The lowest type <= @p max with a message queued, from the stream's
  * subject counts: 0 when there is none, or a negative errno.
@@ -927,7 +643,10 @@ nq_recv(void *state, long selector, long *type, void *buf, size_t cap,
 {
     struct nq *q = state;
     ssize_t n;
-    int rc = nq_ensure(q, deadline);
+    int rc;
+    if (q->bc != NULL)
+        return nb_recv(q, type, buf, cap, deadline);
+    rc = nq_ensure(q, deadline);
     if (rc < 0)
         return rc;
     for (;;) {
@@ -1082,6 +801,7 @@ static const ipckit_backend nq_backend = {
     .recv = nq_recv,
     .stat = nq_stat,
     .info = nq_info,
+    .ctl = nq_ctl,
 };
 
 const ipckit_backend *

@@ -18,7 +18,7 @@
 static const char *const nq_params[] = {
     "stream", "subject", "replicas", "storage", "max_msgs", "user", "password_file",
     "token_file", "creds", "tls", "ca", "cert", "key", "plaintext", "reply_ms", "timeout_ms",
-    NULL
+    "bcast", "history", NULL
 };
 
 void
@@ -423,4 +423,22 @@ nq_conf_parse(const ipckit_name *name, struct nq_conf *c)
 fail:
     nq_conf_free(c);
     return rc;
+}
+
+/* The type of a message from its subject, PREFIX.TYPE; 0 if it is not one. */
+long
+nq_type_of(const struct nq *q, const char *subject)
+{
+    size_t n = strlen(q->conf.prefix);
+    const char *t;
+    char *end;
+    long v;
+    if (subject == NULL || strncmp(subject, q->conf.prefix, n) != 0 || subject[n] != '.')
+        return 0;
+    t = subject + n + 1;
+    if (*t < '1' || *t > '9')
+        return 0;
+    errno = 0;
+    v = strtol(t, &end, 10);
+    return errno == 0 && *end == '\0' && v > 0 ? v : 0;
 }
