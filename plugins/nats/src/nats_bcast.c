@@ -222,7 +222,7 @@ nb_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus
     sc.MaxMsgs = opts->capacity > 0     ? (int64_t) opts->capacity
                  : q->conf.max_msgs > 0 ? q->conf.max_msgs
                                         : NB_KEEP_DEFAULT;
-    sc.MaxBytes = q->conf.max_bytes > 0 ? q->conf.max_bytes : NB_KEEP_BYTES_DEFAULT;
+    sc.MaxBytes = NB_KEEP_BYTES_DEFAULT; /* fixed: ?max_bytes= is refused (nats_name.c) */
     if (opts->max_msg_size > 0 && opts->max_msg_size <= (size_t) INT32_MAX - NQ_HDR_LEN)
         sc.MaxMsgSize = (int32_t) (opts->max_msg_size + NQ_HDR_LEN);
     jsOptions_Init(&jo);
