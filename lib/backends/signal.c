@@ -392,7 +392,7 @@ sigch_decode(struct sigch *c, const struct signalfd_siginfo *s)
                                     " (si_code %d) and carries no message; discarded",
                                     c->signo, sigch_from(s), s->ssi_pid, s->ssi_code);
     payload = w & (((uint64_t) 1 << (8 * SIGCH_PAYLOAD)) - 1);
-    if ((top & 0xf0u) != SIGCH_MARK || len > c->max_msg || type == 0 ||
+    if ((top & 0xf0u) != SIGCH_MARK || len > SIGCH_PAYLOAD || len > c->max_msg || type == 0 ||
         (payload >> (8 * len)) != 0)
         return ipckit_backend_fail(-EBADMSG,
                                     "recv: signal %d %s %u carries value %#llx, which is"
