@@ -32,18 +32,21 @@ struct ring_hdr {
     uint64_t total_size;
     uint64_t reserved0;
     uint64_t creator_start; /* IPCKIT__SHMOBJ_CREATOR_START_OFFSET */
-    /* producers' side, written under send_lock */
+    /* The two locks, each on a line of its own: a lock word shares no line
+     * with the index the other side polls, so that taking and giving it
+     * stays in the holder's cache while the peer spins on the index. */
     alignas(64) ipckit__lock send_lock;
-    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
-    _Atomic uint64_t tail;
+    alignas(64) ipckit__lock recv_lock;
+    /* producers' side, written under send_lock */
+    alignas(64) _Atomic uint64_t tail;
     _Atomic uint64_t msgs_in;
     _Atomic int32_t last_send_pid;
+    _Atomic int32_t send_cpu; /* CPU of the last sender, plus one; 0: not known */
     /* consumers' side, written under recv_lock */
-    alignas(64) ipckit__lock recv_lock;
-    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
-    _Atomic uint64_t head;
+    alignas(64) _Atomic uint64_t head;
     _Atomic uint64_t msgs_out;
     _Atomic int32_t last_recv_pid;
+    _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
     /* futex words and waiter counts */
     alignas(64) _Atomic uint32_t data_seq;
     _Atomic uint32_t recv_sleepers;
@@ -59,12 +62,12 @@ _Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
                    offsetof(struct ring_hdr, creator_start) ==
                        IPCKIT__SHMOBJ_CREATOR_START_OFFSET &&
                    offsetof(struct ring_hdr, send_lock) == 64 &&
-                   offsetof(struct ring_hdr, tail) == 72 &&
                    offsetof(struct ring_hdr, recv_lock) == 128 &&
-                   offsetof(struct ring_hdr, head) == 136 &&
-                   offsetof(struct ring_hdr, data_seq) == 192 &&
-                   offsetof(struct ring_hdr, space_seq) == 256 &&
-                   offsetof(struct ring_hdr, bell) == 320,
+                   offsetof(struct ring_hdr, tail) == 192 &&
+                   offsetof(struct ring_hdr, head) == 256 &&
+                   offsetof(struct ring_hdr, data_seq) == 320 &&
+                   offsetof(struct ring_hdr, space_seq) == 384 &&
+                   offsetof(struct ring_hdr, bell) == 448,
                "ring header layout");
 
 /* The header fields a reader relies on, read once. */

@@ -1708,7 +1708,7 @@ START_TEST(stale_ring_with_message)
         (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
         fd = open(path, O_RDWR | O_CLOEXEC);
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(pwrite(fd, &head, sizeof head, 136), (ssize_t) sizeof head);
+        ck_assert_int_eq(pwrite(fd, &head, sizeof head, 256), (ssize_t) sizeof head);
         ck_assert_int_eq(close(fd), 0);
         run(&r, NULL, "rm", "--stale", "--dry-run", NULL);
         ck_assert_exit(&r, 0);

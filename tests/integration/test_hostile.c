@@ -139,8 +139,9 @@ static tk_gate ready, go;
 
 /* Offsets a hostile peer would aim at: sizes, lock words, indexes, futex
  * words, the store's header, record headers. */
-static const size_t aims[] = { 4, 8, 16, 20, 24, 28, 32, 64, 66, 72, 76, 80, 128, 130, 136,
-                               144, 192, 196, 256, 260, 4096, 4100, 4104, 4112, 4128 };
+static const size_t aims[] = { 4,   8,   16,  20,  24,  28,  32,   64,   66,   72,   76,  80,
+                               128, 130, 136, 144, 192, 196, 200,  256,  260,  264,  320, 324,
+                               384, 388, 448, 456, 4096, 4100, 4104, 4112, 4128 };
 
 static int
 scribbler(void *arg)

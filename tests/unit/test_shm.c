@@ -205,18 +205,18 @@ START_TEST(header_corruption)
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), -EBADMSG);
     ck_assert_str_ne(ipckit_last_error(ch), "");
     p[4096] ^= 1;
-    /* a tail beyond the head by more than the ring (tail is at offset 72,
+    /* a tail beyond the head by more than the ring (tail is at offset 192,
      * see docs/backends/shm.md) */
     {
         uint64_t v, bad = 4096 + 48;
-        memcpy(&v, p + 72, 8);
+        memcpy(&v, p + 192, 8);
         ck_assert_uint_eq(v, 32); /* one record of 5 bytes */
-        memcpy(p + 72, &bad, 8);
+        memcpy(p + 192, &bad, 8);
         ipckit_channel *fresh = open_ok(IPCKIT_RECV, NULL);
         ck_assert_int_eq(ipckit_recv(fresh, buf, sizeof buf, 0), -EBADMSG);
         ck_assert_int_eq(ipckit_close(fresh), 0);
         ck_assert_int_eq(ipckit_send(tx, "x", 1, 0), -EBADMSG);
-        memcpy(p + 72, &v, 8);
+        memcpy(p + 192, &v, 8);
     }
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 0), 5);
     ck_assert_int_eq(ipckit_close(ch), 0);
@@ -667,7 +667,7 @@ START_TEST(scribbled_ring_is_never_trusted)
         ipckit_channel *fresh = open_ok(IPCKIT_SEND | IPCKIT_RECV, NULL);
         p = raw_map(&size);
         for (int k = 0; k < 1 + rand_r(&seed) % 4; k++) {
-            size_t off = (rand_r(&seed) % 3 == 0) ? 72 + (size_t) (rand_r(&seed) % 8) +
+            size_t off = (rand_r(&seed) % 3 == 0) ? 192 + (size_t) (rand_r(&seed) % 8) +
                                                          (rand_r(&seed) % 2 ? 64 : 0)
                                                    : 4096 + (size_t) rand_r(&seed) % 4096;
             p[off] = (unsigned char) rand_r(&seed);
@@ -878,14 +878,14 @@ START_TEST(fd_scribbled_bell)
     ck_assert_int_ge(sfd, 0);
     map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
     ck_assert_ptr_ne(map, MAP_FAILED);
-    memset(map + 320, 0xa5, 64); /* the bell: armed, and seven numbers */
+    memset(map + 448, 0xa5, 64); /* the bell: armed, and seven numbers */
     for (int i = 0; i < 100; i++) {
         ck_assert_int_eq(ipckit_send(tx, &i, sizeof i, 0), 0);
         ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), (ssize_t) sizeof i);
         ck_assert_int_eq(memcmp(buf, &i, sizeof i), 0);
-        map[320] = 0xa5; /* armed again */
+        map[448] = 0xa5; /* armed again */
     }
-    memset(map + 328, 0xa5, 56); /* every slot taken by a socket that is not there */
+    memset(map + 456, 0xa5, 56); /* every slot taken by a socket that is not there */
     fd = ipckit_fd(rx);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
