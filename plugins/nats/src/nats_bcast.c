@@ -236,8 +236,9 @@ nb_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus
 /* Check an existing stream and read its limits; @p si gives the sequence
  * a history subscriber starts from. */
 static int
-nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts)
+nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created)
 {
+    (void) created;
     const jsStreamConfig *cfg = si->Config;
     struct nb *b = q->bc;
     int64_t payload = natsConnection_GetMaxPayload(q->nc);
@@ -292,73 +293,8 @@ nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts)
     return 0;
 }
 
-static int
-nb_stream_setup(struct nq *q, unsigned flags, const ipckit_opts *opts,
-                const struct timespec *deadline)
-{
-    ipckit_backoff b = NQ_RETRY;
-    bool created = false;
-    for (;;) {
-        jsStreamInfo *si = NULL;
-        jsErrCode je = 0;
-        jsOptions jo;
-        natsStatus s;
-        int rc;
-
-        jsOptions_Init(&jo);
-        jo.Wait = nq_try_ms(q, deadline);
-        s = js_GetStreamInfo(&si, q->js, q->conf.stream, &jo, &je);
-        if (s == NATS_OK) {
-            if ((flags & IPCKIT_EXCL) && !created) {
-                jsStreamInfo_Destroy(si);
-                return ipckit_backend_fail(-EEXIST,
-                                           "nats: stream %s (broadcast channel %s)"
-                                           " exists",
-                                           q->conf.stream, q->conf.queue);
-            }
-            rc = nb_stream_check(q, si, opts);
-            jsStreamInfo_Destroy(si);
-            return rc;
-        }
-        if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr) {
-            if (!(flags & IPCKIT_CREATE))
-                return ipckit_backend_fail(-ENOENT,
-                                           "nats: no stream %s for broadcast channel %s on %s"
-                                           " (open with IPCKIT_CREATE to make it)",
-                                           q->conf.stream, q->conf.queue, q->conf.servers[0]);
-            je = 0;
-            if (nb_stream_create(q, opts, jo.Wait, &s, &je) == 0) {
-                created = true;
-                continue; /* read back what the server made */
-            }
-            if (je == JSStreamNameExistErr) {
-                if (flags & IPCKIT_EXCL)
-                    return ipckit_backend_fail(-EEXIST,
-                                               "nats: stream %s (broadcast channel %s) exists",
-                                               q->conf.stream, q->conf.queue);
-                continue;
-            }
-            if (je == JSStreamSubjectOverlapErr)
-                return ipckit_backend_fail(-EEXIST,
-                                           "nats: another stream holds the subjects %s: %s",
-                                           q->conf.all, nq_text(s));
-            if (je == JSStreamReplicasNotSupportedErr || je == JSInsufficientResourcesErr ||
-                je == JSStreamInvalidConfig)
-                return ipckit_backend_fail(-EINVAL, "nats: create stream %s: %s", q->conf.stream,
-                                           nq_text(s));
-        }
-        if (je == JSNotEnabledErr || je == JSNotEnabledForAccountErr)
-            return ipckit_backend_fail(-EPROTONOSUPPORT, "nats: JetStream is not enabled on %s: %s",
-                                       q->conf.servers[0], nq_text(s));
-        if (!nq_transient(s) && je != JSClusterNotAvailErr && je != JSStreamCreateErr &&
-            je != JSClusterNotLeaderErr)
-            return ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO,
-                                       "nats: stream %s: %s", q->conf.stream, nq_text(s));
-        rc = nq_retry_wait(q, &b, deadline, "open", s);
-        if (rc < 0)
-            return rc;
-    }
-}
+static const struct nq_stream_kind nb_kind = { "broadcast channel", nb_stream_check,
+                                              nb_stream_create };
 
 /* ---- subscribing ----------------------------------------------------- */
 
@@ -533,7 +469,7 @@ nb_open(struct nq *q, const ipckit_name *name, unsigned flags, const ipckit_opts
     if (rc < 0)
         goto fail;
     q->pid = getpid();
-    rc = nb_stream_setup(q, flags, opts, deadline);
+    rc = nq_stream_setup(q, &nb_kind, flags, opts, deadline);
     if (rc == 0)
         rc = nb_subscribe(q, deadline);
     if (rc < 0)

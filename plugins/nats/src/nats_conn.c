@@ -285,3 +285,74 @@ nq_connected(struct nq *q, const struct timespec *deadline, const char *op)
                                        op, q->conf.servers[0]);
     }
 }
+
+/* ---- the stream ------------------------------------------------------ */
+
+/* Find, create or refuse the stream of a queue or a broadcast channel, as
+ * @p flags say; @p k checks one that is there and makes one that is not. */
+int
+nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
+                const ipckit_opts *opts, const struct timespec *deadline)
+{
+    ipckit_backoff b = NQ_RETRY;
+    bool created = false;
+    for (;;) {
+        jsStreamInfo *si = NULL;
+        jsErrCode je = 0;
+        jsOptions jo;
+        natsStatus s;
+        int rc;
+
+        jsOptions_Init(&jo);
+        jo.Wait = nq_try_ms(q, deadline);
+        s = js_GetStreamInfo(&si, q->js, q->conf.stream, &jo, &je);
+        if (s == NATS_OK) {
+            if ((flags & IPCKIT_EXCL) && !created) {
+                jsStreamInfo_Destroy(si);
+                return ipckit_backend_fail(-EEXIST, "nats: stream %s (%s %s) exists",
+                                           q->conf.stream, k->what, q->conf.queue);
+            }
+            rc = k->check(q, si, opts, created);
+            jsStreamInfo_Destroy(si);
+            return rc;
+        }
+        if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr) {
+            if (!(flags & IPCKIT_CREATE))
+                return ipckit_backend_fail(-ENOENT,
+                                           "nats: no stream %s for %s %s on %s (open with"
+                                           " IPCKIT_CREATE to make it)",
+                                           q->conf.stream, k->what, q->conf.queue,
+                                           q->conf.servers[0]);
+            je = 0;
+            if (k->create(q, opts, jo.Wait, &s, &je) == 0) {
+                created = true;
+                continue; /* read back what the server made */
+            }
+            if (je == JSStreamNameExistErr) {
+                if (flags & IPCKIT_EXCL)
+                    return ipckit_backend_fail(-EEXIST, "nats: stream %s (%s %s) exists",
+                                               q->conf.stream, k->what, q->conf.queue);
+                continue;
+            }
+            if (je == JSStreamSubjectOverlapErr)
+                return ipckit_backend_fail(-EEXIST,
+                                           "nats: another stream holds the subjects %s: %s",
+                                           q->conf.all, nq_text(s));
+            if (je == JSStreamReplicasNotSupportedErr || je == JSInsufficientResourcesErr ||
+                je == JSStreamInvalidConfig)
+                return ipckit_backend_fail(-EINVAL, "nats: create stream %s: %s",
+                                           q->conf.stream, nq_text(s));
+        }
+        if (je == JSNotEnabledErr || je == JSNotEnabledForAccountErr)
+            return ipckit_backend_fail(-EPROTONOSUPPORT,
+                                       "nats: JetStream is not enabled on %s: %s",
+                                       q->conf.servers[0], nq_text(s));
+        if (!nq_transient(s) && je != JSClusterNotAvailErr && je != JSStreamCreateErr &&
+            je != JSClusterNotLeaderErr)
+            return ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO,
+                                       "nats: stream %s: %s", q->conf.stream, nq_text(s));
+        rc = nq_retry_wait(q, &b, deadline, "open", s);
+        if (rc < 0)
+            return rc;
+    }
+}

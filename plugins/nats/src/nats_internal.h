@@ -118,4 +118,16 @@ int nb_send(struct nq *q, long type, const void *buf, size_t len,
 ssize_t nb_recv(struct nq *q, long *type, void *buf, size_t cap,
                 const struct timespec *deadline);
 
+/* What tells a queue's stream from a broadcast channel's (nats_backend.c,
+ * nats_bcast.c): its name in errors, how an existing one is checked (@p
+ * created: this process made it) and how one is made. */
+struct nq_stream_kind {
+    const char *what;
+    int (*check)(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created);
+    int (*create)(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus *st,
+                  jsErrCode *je);
+};
+int nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
+                    const ipckit_opts *opts, const struct timespec *deadline);
+
 #endif /* IPCKIT_NATS_INTERNAL_H */
