@@ -38,10 +38,9 @@
 #define MAXP 4
 #define MAXS 8
 #define COUNT 4000
-#define HDR 12
 #define DATA_TYPE 2
 #define END_TYPE 1
-#define MAXLEN 600
+#define MAXLEN TK_MSG_MAX
 
 static char pname[200], name[300];
 
@@ -58,39 +57,6 @@ setup(const char *mode, const char *extra)
 {
     tk_posix_name(pname, sizeof pname);
     (void) snprintf(name, sizeof name, "shm:%s?bcast=%s%s", pname, mode, extra);
-}
-
-static size_t
-msg_len(uint32_t w, uint32_t s)
-{
-    return HDR + (w * 131u + s * 17u) % (MAXLEN - HDR);
-}
-
-static size_t
-make_msg(unsigned char *buf, uint32_t w, uint32_t s, uint32_t gen)
-{
-    size_t len = msg_len(w, s);
-    memcpy(buf, &w, 4);
-    memcpy(buf + 4, &s, 4);
-    memcpy(buf + 8, &gen, 4);
-    tk_fill(buf + HDR, len - HDR, w ^ (gen * 7919u), s);
-    return len;
-}
-
-/* 1 if whole: the length and every byte follow from the header. */
-static int
-msg_ok(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s, uint32_t *gen)
-{
-    unsigned char want[MAXLEN];
-    if (n < HDR || n > MAXLEN)
-        return 0;
-    memcpy(w, buf, 4);
-    memcpy(s, buf + 4, 4);
-    memcpy(gen, buf + 8, 4);
-    if (n != msg_len(*w, *s))
-        return 0;
-    tk_fill(want, n - HDR, *w ^ (*gen * 7919u), *s);
-    return memcmp(buf + HDR, want, n - HDR) == 0;
 }
 
 static ipckit_channel *
@@ -135,7 +101,7 @@ fan_subscriber(void *arg)
         TK_CHILD_CHECK(n >= 0);
         if (type == END_TYPE)
             break;
-        if (!msg_ok(buf, (size_t) n, &w, &s, &gen) || w >= MAXP || s >= COUNT) {
+        if (!tk_msg_ok(buf, (size_t) n, &w, &s, &gen) || w >= MAXP || s >= COUNT) {
             atomic_fetch_add(&tl->torn, 1);
             continue;
         }
@@ -169,9 +135,9 @@ fan_publisher(void *arg)
         if (s % 3 == 0) {
             void *p;
             TK_CHILD_CHECK(ipckit_send_loan(ch, MAXLEN, &p, LONG_WAIT) == 0);
-            TK_CHILD_CHECK(ipckit_send_commit(ch, DATA_TYPE, make_msg(p, w, s, 0)) == 0);
+            TK_CHILD_CHECK(ipckit_send_commit(ch, DATA_TYPE, tk_msg_make(p, w, s, 0)) == 0);
         } else {
-            size_t len = make_msg(buf, w, s, 0);
+            size_t len = tk_msg_make(buf, w, s, 0);
             TK_CHILD_CHECK(ipckit_send_typed(ch, DATA_TYPE, buf, len, LONG_WAIT) == 0);
         }
     }
@@ -305,7 +271,7 @@ living_subscriber(void *arg)
         TK_CHILD_CHECK(n >= 0);
         if (type == END_TYPE)
             break;
-        TK_CHILD_CHECK(msg_ok(buf, (size_t) n, &w, &s, &gen) && w == 0 && s < COUNT);
+        TK_CHILD_CHECK(tk_msg_ok(buf, (size_t) n, &w, &s, &gen) && w == 0 && s < COUNT);
         /* from its first message on, no gap and no duplicate */
         TK_CHILD_CHECK(last < 0 || (int32_t) s == last + 1);
         last = (int32_t) s;
@@ -339,7 +305,7 @@ START_TEST(subscribers_stall_die_and_rejoin)
             /* the staller stopped after message 99 and the ring holds 64:
              * message 164 waits for it (timeout 0: -EAGAIN), whoever else
              * reads */
-            rc = ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, s, 0), 0);
+            rc = ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, s, 0), 0);
             ck_assert_msg(rc == -EAGAIN, "send past the staller: %s", ipckit_errname(rc));
             tk_gate_open(&stall_done); /* the staller reads again */
         }
@@ -352,7 +318,7 @@ START_TEST(subscribers_stall_die_and_rejoin)
             pids[3] = tk_fork(living_subscriber, &lives[3]);
             ck_assert_int_eq(tk_gate_wait(&ready[3], LONG_WAIT), 0);
         }
-        rc = ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, s, 0), LONG_WAIT);
+        rc = ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, s, 0), LONG_WAIT);
         ck_assert_msg(rc == 0, "send %u: %s (%s)", s, ipckit_errname(rc), ipckit_last_error(pub));
     }
     ck_assert_int_eq(ipckit_send_typed(pub, END_TYPE, "", 0, LONG_WAIT), 0);
@@ -401,9 +367,9 @@ endless_publisher(void *arg)
         if (s % 3 == 0) {
             void *p;
             TK_CHILD_CHECK(ipckit_send_loan(ch, MAXLEN, &p, LONG_WAIT) == 0);
-            TK_CHILD_CHECK(ipckit_send_commit(ch, DATA_TYPE, make_msg(p, 1, s, v->gen)) == 0);
+            TK_CHILD_CHECK(ipckit_send_commit(ch, DATA_TYPE, tk_msg_make(p, 1, s, v->gen)) == 0);
         } else {
-            TK_CHILD_CHECK(ipckit_send_typed(ch, DATA_TYPE, buf, make_msg(buf, 1, s, v->gen),
+            TK_CHILD_CHECK(ipckit_send_typed(ch, DATA_TYPE, buf, tk_msg_make(buf, 1, s, v->gen),
                                              LONG_WAIT) == 0);
         }
     }
@@ -432,7 +398,7 @@ watching_subscriber(void *arg)
         TK_CHILD_CHECK(n >= 0);
         if (type == END_TYPE)
             break;
-        TK_CHILD_CHECK(msg_ok(buf, (size_t) n, &w, &s, &gen) && w == 1);
+        TK_CHILD_CHECK(tk_msg_ok(buf, (size_t) n, &w, &s, &gen) && w == 1);
         TK_CHILD_CHECK(gen >= cur_gen);
         if (gen != cur_gen) {
             /* a new publisher starts at 0, or (drop) after a gap */
@@ -510,7 +476,7 @@ reading_victim(void *arg)
     for (;;) {
         uint32_t w, s, gen;
         ssize_t n = ipckit_recv(ch, buf, sizeof buf, LONG_WAIT);
-        TK_CHILD_CHECK(n >= 0 && msg_ok(buf, (size_t) n, &w, &s, &gen));
+        TK_CHILD_CHECK(n >= 0 && tk_msg_ok(buf, (size_t) n, &w, &s, &gen));
         if (s % 5 == 0) { /* borrowed too, so that kills land inside borrows */
             const void *p;
             long type;
@@ -545,9 +511,9 @@ START_TEST(subscribers_killed)
         for (int k = 0; k < 100; k++, s++) {
             uint32_t w, got, gen;
             ssize_t r;
-            ck_assert_int_eq(ipckit_send(pub, buf, make_msg(buf, 2, s, 0), LONG_WAIT), 0);
+            ck_assert_int_eq(ipckit_send(pub, buf, tk_msg_make(buf, 2, s, 0), LONG_WAIT), 0);
             r = ipckit_recv(stay, buf, sizeof buf, LONG_WAIT);
-            ck_assert(r >= 0 && msg_ok(buf, (size_t) r, &w, &got, &gen) && got == s);
+            ck_assert(r >= 0 && tk_msg_ok(buf, (size_t) r, &w, &got, &gen) && got == s);
             if (k == 30) {
                 nanosleep(&ts, NULL);
                 kill(pid, SIGKILL);

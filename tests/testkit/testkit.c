@@ -80,6 +80,38 @@ tk_fill(unsigned char *p, size_t len, uint32_t a, uint32_t b)
     }
 }
 
+static size_t
+tk_msg_len(uint32_t w, uint32_t s)
+{
+    return TK_MSG_HDR + (w * 131u + s * 17u) % (TK_MSG_MAX - TK_MSG_HDR);
+}
+
+size_t
+tk_msg_make(unsigned char *buf, uint32_t w, uint32_t s, uint32_t gen)
+{
+    size_t len = tk_msg_len(w, s);
+    memcpy(buf, &w, 4);
+    memcpy(buf + 4, &s, 4);
+    memcpy(buf + 8, &gen, 4);
+    tk_fill(buf + TK_MSG_HDR, len - TK_MSG_HDR, w ^ (gen * 7919u), s);
+    return len;
+}
+
+int
+tk_msg_ok(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s, uint32_t *gen)
+{
+    unsigned char want[TK_MSG_MAX];
+    if (n < TK_MSG_HDR || n > TK_MSG_MAX)
+        return 0;
+    memcpy(w, buf, 4);
+    memcpy(s, buf + 4, 4);
+    memcpy(gen, buf + 8, 4);
+    if (n != tk_msg_len(*w, *s))
+        return 0;
+    tk_fill(want, n - TK_MSG_HDR, *w ^ (*gen * 7919u), *s);
+    return memcmp(buf + TK_MSG_HDR, want, n - TK_MSG_HDR) == 0;
+}
+
 long long
 tk_now_ms(void)
 {

@@ -91,6 +91,17 @@ int tk_wait(pid_t pid, int timeout_ms);
  * (@p a, @p b), so that a receiver can check every byte it got. */
 void tk_fill(unsigned char *p, size_t len, uint32_t a, uint32_t b);
 
+/* A test message that a receiver can check whole: a header of writer @p w,
+ * number @p s and generation @p gen (TK_MSG_HDR bytes), then tk_fill()
+ * bytes; its length, TK_MSG_HDR to TK_MSG_MAX, follows from (w, s).
+ * tk_msg_make() writes one into @p buf (TK_MSG_MAX bytes) and returns its
+ * length; tk_msg_ok() returns 1 when @p n bytes are such a message, whole,
+ * with its header fields. */
+#define TK_MSG_HDR 12
+#define TK_MSG_MAX 600
+size_t tk_msg_make(unsigned char *buf, uint32_t w, uint32_t s, uint32_t gen);
+int tk_msg_ok(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s, uint32_t *gen);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long tk_now_ms(void);
 

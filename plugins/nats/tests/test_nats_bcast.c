@@ -32,10 +32,9 @@
 #define MAXP 4
 #define MAXS 8
 #define COUNT 2000
-#define HDR 12
 #define END_TYPE 1
 #define DATA_TYPE 2
-#define MAXLEN 600
+#define MAXLEN TK_MSG_MAX
 
 static struct nf_server srv;
 static char name[512];
@@ -90,39 +89,6 @@ static ipckit_channel *
 open_ok(const char *n, unsigned flags)
 {
     return open_cap(n, flags, 0);
-}
-
-static size_t
-msg_len(uint32_t w, uint32_t s)
-{
-    return HDR + (w * 131u + s * 17u) % (MAXLEN - HDR);
-}
-
-static size_t
-make_msg(unsigned char *buf, uint32_t w, uint32_t s, uint32_t gen)
-{
-    size_t len = msg_len(w, s);
-    memcpy(buf, &w, 4);
-    memcpy(buf + 4, &s, 4);
-    memcpy(buf + 8, &gen, 4);
-    tk_fill(buf + HDR, len - HDR, w ^ (gen * 7919u), s);
-    return len;
-}
-
-/* 1 if whole: the length and every byte follow from the header. */
-static int
-msg_ok(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s, uint32_t *gen)
-{
-    unsigned char want[MAXLEN];
-    if (n < HDR || n > MAXLEN)
-        return 0;
-    memcpy(w, buf, 4);
-    memcpy(s, buf + 4, 4);
-    memcpy(gen, buf + 8, 4);
-    if (n != msg_len(*w, *s))
-        return 0;
-    tk_fill(want, n - HDR, *w ^ (*gen * 7919u), *s);
-    return memcmp(buf + HDR, want, n - HDR) == 0;
 }
 
 static unsigned long long
@@ -375,9 +341,9 @@ START_TEST(test_slow_subscriber)
     pub = open_cap(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 1000);
     slow = open_cap(name, IPCKIT_RECV, 10);
     for (uint32_t s = 0; s < 100; s++)
-        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, s, 0), 5000), 0);
+        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, s, 0), 5000), 0);
     /* all of them went through the server, and came to the stalled client */
-    wait_newest(buf, make_msg(buf, 0, 99, 0));
+    wait_newest(buf, tk_msg_make(buf, 0, 99, 0));
     usleep(500000);
     for (uint32_t round = 0; round < 2; round++) {
         for (;;) {
@@ -392,14 +358,14 @@ START_TEST(test_slow_subscriber)
                 continue;
             }
             ck_assert_int_ge(n, 0);
-            ck_assert(msg_ok(buf, (size_t) n, &w, &s, &gen));
+            ck_assert(tk_msg_ok(buf, (size_t) n, &w, &s, &gen));
             ck_assert_int_gt((int32_t) s, last);
             last = (int32_t) s;
             got++;
         }
         /* the same publisher again: its numbers now skip what was dropped */
         if (round == 0)
-            ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, 100, 0), 5000),
+            ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, 100, 0), 5000),
                              0);
     }
     printf("slow subscriber: %u received, %llu reported missed in %u report(s)\n", got, reported,
@@ -452,7 +418,7 @@ fan_subscriber(void *arg)
             atomic_fetch_add(&tl->markers[a->id], 1);
             break;
         }
-        if (!msg_ok(buf, (size_t) n, &w, &s, &gen) || w >= MAXP || s >= COUNT) {
+        if (!tk_msg_ok(buf, (size_t) n, &w, &s, &gen) || w >= MAXP || s >= COUNT) {
             atomic_fetch_add(&tl->torn, 1);
             continue;
         }
@@ -477,7 +443,7 @@ fan_publisher(void *arg)
     unsigned char buf[MAXLEN];
     ipckit_channel *ch = open_ok(name, IPCKIT_SEND);
     for (uint32_t s = 0; s < COUNT; s++) {
-        size_t len = make_msg(buf, w, s, 0);
+        size_t len = tk_msg_make(buf, w, s, 0);
         TK_CHILD_CHECK(ipckit_send_typed(ch, DATA_TYPE, buf, len, LONG_WAIT) == 0);
     }
     return ipckit_close(ch) == 0 ? 0 : 1;
@@ -596,7 +562,7 @@ living_subscriber(void *arg)
         TK_CHILD_CHECK(n >= 0); /* no gap at this pace */
         if (type == END_TYPE)
             break;
-        TK_CHILD_CHECK(msg_ok(buf, (size_t) n, &w, &s, &gen) && w == 0 && s < RUN);
+        TK_CHILD_CHECK(tk_msg_ok(buf, (size_t) n, &w, &s, &gen) && w == 0 && s < RUN);
         /* from its first message on, no gap and no duplicate */
         TK_CHILD_CHECK(last < 0 || (int32_t) s == last + 1);
         last = (int32_t) s;
@@ -630,7 +596,7 @@ START_TEST(test_subscriber_dies_and_rejoins)
         ck_assert_int_eq(tk_gate_wait(&ready[i], LONG_WAIT), 0);
     }
     for (uint32_t s = 0; s < RUN; s++) {
-        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, s, 0), 5000), 0);
+        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, s, 0), 5000), 0);
         if (s == 100) {
             ck_assert_int_eq(tk_gate_wait(&got50, LONG_WAIT), 0);
             ck_assert_int_eq(kill(pids[0], SIGKILL), 0);
@@ -643,13 +609,13 @@ START_TEST(test_subscriber_dies_and_rejoins)
             usleep(1000);
     }
     /* and again with history: exactly the last 5 */
-    wait_newest(buf, make_msg(buf, 0, RUN - 1, 0));
+    wait_newest(buf, tk_msg_make(buf, 0, RUN - 1, 0));
     h5 = open_ok(with(name, "history=5"), IPCKIT_RECV);
     for (uint32_t s = RUN - 5; s < RUN; s++) {
         uint32_t w, got, gen;
         ssize_t n = ipckit_recv(h5, buf, sizeof buf, 10000);
         ck_assert_int_gt(n, 0);
-        ck_assert(msg_ok(buf, (size_t) n, &w, &got, &gen));
+        ck_assert(tk_msg_ok(buf, (size_t) n, &w, &got, &gen));
         ck_assert_uint_eq(got, s);
     }
     ck_assert_int_eq(ipckit_send_typed(pub, END_TYPE, "", 0, 5000), 0);
@@ -674,7 +640,7 @@ endless_publisher(void *arg)
     unsigned char buf[MAXLEN];
     ipckit_channel *ch = open_ok(name, IPCKIT_SEND);
     for (uint32_t s = 0;; s++) {
-        TK_CHILD_CHECK(ipckit_send_typed(ch, DATA_TYPE, buf, make_msg(buf, 1, s, gen), LONG_WAIT) ==
+        TK_CHILD_CHECK(ipckit_send_typed(ch, DATA_TYPE, buf, tk_msg_make(buf, 1, s, gen), LONG_WAIT) ==
                        0);
         if (s % 64 == 0)
             usleep(500);
@@ -711,7 +677,7 @@ START_TEST(test_publisher_killed)
                 continue;
             }
             ck_assert_int_ge(n, 0);
-            ck_assert_msg(msg_ok(buf, (size_t) n, &w, &s, &gen), "torn message");
+            ck_assert_msg(tk_msg_ok(buf, (size_t) n, &w, &s, &gen), "torn message");
             ck_assert_uint_eq(gen, (uint32_t) r);
             order_msg(&o, s);
             if (++got == kill_at) {
@@ -742,7 +708,7 @@ drain_until(ipckit_channel *ch, struct order *o, uint32_t until)
             continue;
         }
         ck_assert_msg(n > 0, "%s", ipckit_last_error(ch));
-        ck_assert(msg_ok(buf, (size_t) n, &w, &s, &gen));
+        ck_assert(tk_msg_ok(buf, (size_t) n, &w, &s, &gen));
         order_msg(o, s);
     }
 }
@@ -767,7 +733,7 @@ START_TEST(test_restart)
     core = open_ok(name, IPCKIT_RECV);
     hist = open_ok(with(name, "history=1"), IPCKIT_RECV);
     for (; s < 20; s++)
-        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, s, 0), 5000), 0);
+        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, s, 0), 5000), 0);
     drain_until(core, &oc, 19);
     drain_until(hist, &oh, 19);
     nf_kill(&srv);
@@ -776,20 +742,20 @@ START_TEST(test_restart)
     /* publish (the sends wait for the connection) until both subscribers
      * get messages again, then 10 more */
     for (last = UINT32_MAX; s != last; s++) {
-        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, make_msg(buf, 0, s, 0), 30000), 0);
+        ck_assert_int_eq(ipckit_send_typed(pub, DATA_TYPE, buf, tk_msg_make(buf, 0, s, 0), 30000), 0);
         if (last == UINT32_MAX) {
             uint32_t w, k, gen;
             ssize_t n;
             while ((n = ipckit_recv(core, buf, sizeof buf, 20)) == -ENOBUFS)
                 order_gap(&oc, core);
             if (n > 0) {
-                ck_assert(msg_ok(buf, (size_t) n, &w, &k, &gen));
+                ck_assert(tk_msg_ok(buf, (size_t) n, &w, &k, &gen));
                 order_msg(&oc, k);
             }
             while ((n = ipckit_recv(hist, buf, sizeof buf, 20)) == -ENOBUFS)
                 order_gap(&oh, hist);
             if (n > 0) {
-                ck_assert(msg_ok(buf, (size_t) n, &w, &k, &gen));
+                ck_assert(tk_msg_ok(buf, (size_t) n, &w, &k, &gen));
                 order_msg(&oh, k);
             }
             if (oc.last >= 20 && oh.last >= 20)
