@@ -170,8 +170,6 @@ static int
 nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created)
 {
     const jsStreamConfig *cfg = si->Config;
-    int64_t payload = natsConnection_GetMaxPayload(q->nc);
-    size_t limit;
     (void) created;
     if (cfg == NULL)
         return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
@@ -197,23 +195,7 @@ nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, b
                                    q->conf.stream);
     q->wakeups = cfg->RePublish != NULL && cfg->RePublish->Destination != NULL &&
                  strcmp(cfg->RePublish->Destination, q->conf.wake_dest) == 0;
-    if (payload <= NQ_HDR_LEN)
-        return ipckit_backend_fail(-EPROTO, "nats: the server's max_payload %lld is too small",
-                                   (long long) payload);
-    limit = (size_t) (payload - NQ_HDR_LEN);
-    if (cfg->MaxMsgSize > 0) {
-        size_t slimit = cfg->MaxMsgSize > NQ_HDR_LEN ? (size_t) cfg->MaxMsgSize - NQ_HDR_LEN : 0;
-        if (slimit < limit)
-            limit = slimit;
-    }
-    if (opts->max_msg_size > limit)
-        return ipckit_backend_fail(-EMSGSIZE,
-                                   "nats: max_msg_size %zu is above the limit of %zu bytes"
-                                   " (the server's max_payload %lld less %d bytes of header%s)",
-                                   opts->max_msg_size, limit, (long long) payload, NQ_HDR_LEN,
-                                   cfg->MaxMsgSize > 0 ? ", or the stream's max_msg_size" : "");
-    q->max_msg = opts->max_msg_size > 0 ? opts->max_msg_size : limit;
-    return 0;
+    return nq_msg_limit(q, cfg, opts);
 }
 
 static const struct nq_stream_kind nq_queue_kind = { "queue", nq_stream_check, nq_stream_create };

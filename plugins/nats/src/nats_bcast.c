@@ -238,12 +238,11 @@ nb_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus
 static int
 nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created)
 {
-    (void) created;
     const jsStreamConfig *cfg = si->Config;
     struct nb *b = q->bc;
-    int64_t payload = natsConnection_GetMaxPayload(q->nc);
-    size_t limit;
+    int rc;
 
+    (void) created;
     if (cfg == NULL)
         return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
                                    q->conf.stream);
@@ -263,22 +262,9 @@ nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, b
                                    "nats: stream %s must hold the subjects %s of broadcast"
                                    " channel %s and nothing else",
                                    q->conf.stream, q->conf.all, q->conf.queue);
-    if (payload <= NQ_HDR_LEN)
-        return ipckit_backend_fail(-EPROTO, "nats: the server's max_payload %lld is too small",
-                                   (long long) payload);
-    limit = (size_t) (payload - NQ_HDR_LEN);
-    if (cfg->MaxMsgSize > 0) {
-        size_t slimit = cfg->MaxMsgSize > NQ_HDR_LEN ? (size_t) cfg->MaxMsgSize - NQ_HDR_LEN : 0;
-        if (slimit < limit)
-            limit = slimit;
-    }
-    if (opts->max_msg_size > limit)
-        return ipckit_backend_fail(-EMSGSIZE,
-                                   "nats: max_msg_size %zu is above the limit of %zu bytes"
-                                   " (the server's max_payload %lld less %d bytes of header%s)",
-                                   opts->max_msg_size, limit, (long long) payload, NQ_HDR_LEN,
-                                   cfg->MaxMsgSize > 0 ? ", or the stream's max_msg_size" : "");
-    q->max_msg = opts->max_msg_size > 0 ? opts->max_msg_size : limit;
+    rc = nq_msg_limit(q, cfg, opts);
+    if (rc < 0)
+        return rc;
     /* history: the last N still kept (FirstSeq is LastSeq + 1 when none is) */
     {
         uint64_t last = si->State.LastSeq, first = si->State.FirstSeq;

@@ -356,3 +356,30 @@ nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
             return rc;
     }
 }
+
+/* The largest message of a stream with @p cfg on this connection's server,
+ * into q->max_msg: the server's max_payload or the stream's max_msg_size,
+ * less ipckit's header; -EMSGSIZE when @p opts asks for more. */
+int
+nq_msg_limit(struct nq *q, const jsStreamConfig *cfg, const ipckit_opts *opts)
+{
+    int64_t payload = natsConnection_GetMaxPayload(q->nc);
+    size_t limit;
+    if (payload <= NQ_HDR_LEN)
+        return ipckit_backend_fail(-EPROTO, "nats: the server's max_payload %lld is too small",
+                                   (long long) payload);
+    limit = (size_t) (payload - NQ_HDR_LEN);
+    if (cfg->MaxMsgSize > 0) {
+        size_t slimit = cfg->MaxMsgSize > NQ_HDR_LEN ? (size_t) cfg->MaxMsgSize - NQ_HDR_LEN : 0;
+        if (slimit < limit)
+            limit = slimit;
+    }
+    if (opts->max_msg_size > limit)
+        return ipckit_backend_fail(-EMSGSIZE,
+                                   "nats: max_msg_size %zu is above the limit of %zu bytes"
+                                   " (the server's max_payload %lld less %d bytes of header%s)",
+                                   opts->max_msg_size, limit, (long long) payload, NQ_HDR_LEN,
+                                   cfg->MaxMsgSize > 0 ? ", or the stream's max_msg_size" : "");
+    q->max_msg = opts->max_msg_size > 0 ? opts->max_msg_size : limit;
+    return 0;
+}

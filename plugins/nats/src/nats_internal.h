@@ -130,4 +130,6 @@ struct nq_stream_kind {
 int nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
                     const ipckit_opts *opts, const struct timespec *deadline);
 
+int nq_msg_limit(struct nq *q, const jsStreamConfig *cfg, const ipckit_opts *opts);
+
 #endif /* IPCKIT_NATS_INTERNAL_H */
