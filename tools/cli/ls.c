@@ -339,7 +339,8 @@ cli_ls(int argc, char **argv)
         rows_free(&l);
         return CLI_FAIL;
     }
-    qsort(l.v, l.n, sizeof *l.v, ls_order);
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof *l.v, ls_order);
     if (json)
         print_json(&l);
     else
