@@ -70,6 +70,7 @@ struct store {
     int64_t found;   /* offset of the variable looked for, or -1 */
     int64_t flen;    /* its length */
     int64_t fnext;   /* its next */
+    int64_t nfound;  /* how many variables have that key (PHP writes one at most) */
 };
 
 /* ---- sysvshm.c ------------------------------------------------------------- */

@@ -129,7 +129,7 @@ ipckit__sysvshm_store_read(struct ipckit__sysvshm *s, bool find, long key, bool 
     st->total = rd64(s, OFF_TOTAL);
     st->count = st->used = 0;
     st->found = -1;
-    st->flen = st->fnext = 0;
+    st->flen = st->fnext = st->nfound = 0;
     if (start != PHP_HEAD || st->total < PHP_HEAD || (uint64_t) st->total > s->size ||
         st->end < start || st->end > st->total || st->free < 0 ||
         st->free > st->total - st->end || (!cut_ok && st->free != st->total - st->end))
@@ -160,7 +160,7 @@ ipckit__sysvshm_store_read(struct ipckit__sysvshm *s, bool find, long key, bool 
                 (unsigned) s->shmkey, (long long) pos, (long long) len, (long long) next,
                 len >= 0 && len <= st->total ? (long long) chunk_size(len) : -1LL,
                 (long long) (st->end - pos));
-        if (find && st->found < 0 && k == (int64_t) key) {
+        if (find && k == (int64_t) key && st->nfound++ == 0) {
             st->found = pos;
             st->flen = len;
             st->fnext = next;
@@ -173,6 +173,20 @@ ipckit__sysvshm_store_read(struct ipckit__sysvshm *s, bool find, long key, bool 
 }
 
 /* ---- variables ---------------------------------------------------------------------------- */
+
+/*
+ * A store that holds @p key twice, which PHP never writes (its put removes
+ * the old variable first): which one is the value cannot be told, so get
+ * and has refuse it; put and remove take away every copy, which repairs it.
+ */
+static int
+store_dup(struct ipckit__sysvshm *s, const char *what, long key, const struct store *st)
+{
+    return ipckit__sysvshm_error(s, -EBADMSG,
+                                 "sysvshm %s: segment %#x: corrupt store: variable %ld is there"
+                                 " %lld times (put or remove it to repair the store)",
+                                 what, (unsigned) s->shmkey, key, (long long) st->nfound);
+}
 
 /*
  * Remove the variable at @p pos (@p next bytes) from a store whose end is
@@ -208,13 +222,31 @@ var_put_locked(struct ipckit__sysvshm *s, long key, const void *val, size_t len)
             s, -ENOSPC, "sysvshm put: a value of %zu bytes is larger than the store", len);
     need = chunk_size((int64_t) len);
     room = st.total - st.end + (st.found >= 0 ? st.fnext : 0);
-    if (need > room)
+    if (need > room && st.nfound <= 1)
         return ipckit__sysvshm_error(s, -ENOSPC,
                                      "sysvshm put: variable %ld needs %lld bytes, %lld are free",
                                      key, (long long) need, (long long) room);
     end = st.end;
-    if (st.found >= 0)
+    while (st.found >= 0) {
+        /* every copy of the key: a corrupt store holds more than one */
         end = store_cut(s, end, st.found, st.fnext);
+        if (st.nfound == 1)
+            break;
+        rc = ipckit__sysvshm_store_read(s, true, key, true, &st);
+        if (rc < 0)
+            return rc;
+        end = st.end;
+    }
+    room = st.total - end;
+    if (need > room) {
+        step();
+        ipckit__sysvshm_wr64(s, OFF_FREE, room);
+        return ipckit__sysvshm_error(s, -ENOSPC,
+                                     "sysvshm put: variable %ld needs %lld bytes, %lld are free"
+                                     " (its %lld copies were removed)",
+                                     key, (long long) need, (long long) room,
+                                     (long long) st.nfound);
+    }
     /* Write the variable past the end, then count its space out of free,
      * then publish it with the end. */
     ipckit__sysvshm_wr64(s, end, (int64_t) key);
@@ -257,7 +289,9 @@ ipckit__sysvshm_get(struct ipckit__sysvshm *s, long key, void *buf, size_t cap)
         return rc;
     rc = ipckit__sysvshm_store_read(s, true, key, true, &st);
     if (rc == 0) {
-        if (st.found < 0) {
+        if (st.nfound > 1) {
+            rc = store_dup(s, "get", key, &st);
+        } else if (st.found < 0) {
             rc = ipckit__sysvshm_error(s, -ENOENT, "sysvshm get: no variable %ld", key);
         } else if ((uint64_t) st.flen > cap) {
             rc = ipckit__sysvshm_error(s, -EMSGSIZE,
@@ -285,7 +319,7 @@ ipckit__sysvshm_has(struct ipckit__sysvshm *s, long key)
         return rc;
     rc = ipckit__sysvshm_store_read(s, true, key, true, &st);
     if (rc == 0)
-        rc = st.found >= 0;
+        rc = st.nfound > 1 ? store_dup(s, "has", key, &st) : st.found >= 0;
     ipckit__sysvshm_var_end(s, took);
     return rc;
 }
@@ -333,9 +367,19 @@ ipckit__sysvshm_remove(struct ipckit__sysvshm *s, long key)
         if (st.found < 0) {
             rc = ipckit__sysvshm_error(s, -ENOENT, "sysvshm remove: no variable %ld", key);
         } else {
-            int64_t end = store_cut(s, st.end, st.found, st.fnext);
-            step();
-            ipckit__sysvshm_wr64(s, OFF_FREE, st.total - end);
+            int64_t end = st.end;
+            while (rc == 0 && st.found >= 0) {
+                /* every copy of the key: a corrupt store holds more than one */
+                end = store_cut(s, end, st.found, st.fnext);
+                if (st.nfound == 1)
+                    break;
+                rc = ipckit__sysvshm_store_read(s, true, key, true, &st);
+                end = st.end;
+            }
+            if (rc == 0) {
+                step();
+                ipckit__sysvshm_wr64(s, OFF_FREE, st.total - end);
+            }
         }
     }
     ipckit__sysvshm_var_end(s, took);

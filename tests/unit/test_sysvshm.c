@@ -587,6 +587,51 @@ START_TEST(corrupt_store_refused)
 }
 END_TEST
 
+/* A store that holds one key twice (PHP never writes one: its put removes
+ * the old variable first): get and has cannot tell which is the value and
+ * refuse; put and remove take away every copy, so what is put reads back. */
+START_TEST(duplicate_key_refused_then_repaired)
+{
+    ipckit_region *r;
+    unsigned char *p;
+    static unsigned char good[4096];
+    char buf[64];
+    new_name();
+    r = open_ok(name, IPCKIT_CREATE | IPCKIT_EXCL, 4096);
+    put_str(r, 1, "i:1;");
+    put_str(r, 2, "i:2;");
+    put_str(r, 3, "i:3;");
+    p = seg(key);
+    /* variables of 4 bytes take 40: keys at 40, 80, 120 */
+    ck_assert_int_eq(rd(p, 80), 2);
+    memcpy(good, p, sizeof good);
+
+    for (int round = 0; round < 2; round++) {
+        memcpy(p, good, sizeof good);
+        wr(p, 120, 2); /* the third variable now has key 2 too */
+        ck_assert_int_eq(ipckit_region_get(r, 2, buf, sizeof buf), -EBADMSG);
+        ck_assert_msg(strstr(ipckit_region_last_error(r), "variable 2 is there 2 times") != NULL,
+                      "%s", ipckit_region_last_error(r));
+        ck_assert_int_eq(ipckit_region_has(r, 2), -EBADMSG);
+        get_is(r, 1, "i:1;"); /* the other keys are fine */
+        if (round == 0) {
+            put_str(r, 2, "i:22;");
+            get_is(r, 2, "i:22;");
+            ck_assert_int_eq(ipckit_region_keys(r, NULL, 0), 2);
+        } else {
+            ck_assert_int_eq(ipckit_region_remove(r, 2), 0);
+            ck_assert_int_eq(ipckit_region_has(r, 2), 0);
+            ck_assert_int_eq(ipckit_region_keys(r, NULL, 0), 1);
+        }
+        /* the store is whole again: free is what follows the end */
+        ck_assert_int_eq(rd(p, 24), rd(p, 32) - rd(p, 16));
+    }
+    ck_assert_int_eq(ipckit_region_close(r), 0);
+    ck_assert_int_eq(shmdt(p), 0);
+    unlink_ok(name);
+}
+END_TEST
+
 /* A segment that is not PHP's is refused and left alone, by open and by
  * unlink; one nobody set up yet (all zero) is set up as shm_attach() does. */
 START_TEST(foreign_segment)
@@ -761,6 +806,7 @@ main(void)
     tcase_add_test(tc, killed_writer_is_reported);
     tcase_add_test(tc, killed_writer_never_breaks_the_store);
     tcase_add_test(tc, corrupt_store_refused);
+    tcase_add_test(tc, duplicate_key_refused_then_repaired);
     tcase_add_test(tc, foreign_segment);
     tcase_add_test(tc, fork_inherits);
     tcase_add_test(tc, one_counter_many_processes);
