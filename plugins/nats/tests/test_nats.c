@@ -496,7 +496,11 @@ START_TEST(test_tls)
     if (make_certs(dir)) {
         secret_file(pw, sizeof pw, "pw", "s3cret-pw", 0600);
         FMT(conf,
-                        "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n}\n"
+                        /* timeout: the server's limit in seconds for a TLS handshake,
+                         * short by default; a client under valgrind can take longer,
+                         * and the server then drops it and every request times out */
+                        "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
+                        "  timeout: 20\n}\n"
                         "authorization {\n  user: alice\n  password: s3cret-pw\n}",
                         dir, dir);
         start(conf);
