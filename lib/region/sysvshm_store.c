@@ -209,6 +209,28 @@ store_cut(struct ipckit__sysvshm *s, int64_t end, int64_t pos, int64_t next)
     return pos + tail;
 }
 
+/*
+ * Cut every variable of @p key out of the store @p st (read with that key),
+ * a corrupt store holding more than one; the new end in @p end_out. free
+ * is left for the caller, as store_cut() leaves it.
+ */
+static int
+store_cut_key(struct ipckit__sysvshm *s, long key, struct store *st, int64_t *end_out)
+{
+    int64_t end = st->end;
+    while (st->found >= 0) {
+        end = store_cut(s, end, st->found, st->fnext);
+        if (st->nfound == 1)
+            break;
+        int rc = ipckit__sysvshm_store_read(s, true, key, true, st);
+        if (rc < 0)
+            return rc;
+        end = st->end;
+    }
+    *end_out = end;
+    return 0;
+}
+
 static int
 var_put_locked(struct ipckit__sysvshm *s, long key, const void *val, size_t len)
 {
@@ -226,17 +248,9 @@ var_put_locked(struct ipckit__sysvshm *s, long key, const void *val, size_t len)
         return ipckit__sysvshm_error(s, -ENOSPC,
                                      "sysvshm put: variable %ld needs %lld bytes, %lld are free",
                                      key, (long long) need, (long long) room);
-    end = st.end;
-    while (st.found >= 0) {
-        /* every copy of the key: a corrupt store holds more than one */
-        end = store_cut(s, end, st.found, st.fnext);
-        if (st.nfound == 1)
-            break;
-        rc = ipckit__sysvshm_store_read(s, true, key, true, &st);
-        if (rc < 0)
-            return rc;
-        end = st.end;
-    }
+    rc = store_cut_key(s, key, &st, &end);
+    if (rc < 0)
+        return rc;
     room = st.total - end;
     if (need > room) {
         step();
@@ -367,15 +381,8 @@ ipckit__sysvshm_remove(struct ipckit__sysvshm *s, long key)
         if (st.found < 0) {
             rc = ipckit__sysvshm_error(s, -ENOENT, "sysvshm remove: no variable %ld", key);
         } else {
-            int64_t end = st.end;
-            while (rc == 0 && st.found >= 0) {
-                /* every copy of the key: a corrupt store holds more than one */
-                end = store_cut(s, end, st.found, st.fnext);
-                if (st.nfound == 1)
-                    break;
-                rc = ipckit__sysvshm_store_read(s, true, key, true, &st);
-                end = st.end;
-            }
+            int64_t end;
+            rc = store_cut_key(s, key, &st, &end);
             if (rc == 0) {
                 step();
                 ipckit__sysvshm_wr64(s, OFF_FREE, st.total - end);
