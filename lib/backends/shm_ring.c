@@ -64,6 +64,21 @@
 /* A side records its CPU (for the other side's spin) every 64 messages. */
 #define RING_CPU_EVERY 63u
 
+/*
+ * A sender that finds the ring full waits, while it spins, until a quarter
+ * of the ring is free, not only the room of its message. Otherwise a
+ * receiver that is a little slower than its sender keeps the ring full, and
+ * every record it frees is at once refilled: each message then moves the
+ * cache lines of the head, the tail and the record between the two CPUs
+ * (measured across two CPUs: 64-byte throughput between 5 and 15 million
+ * messages per second from run to run, depending on which rhythm the two
+ * fell into; with the batch, 11-12 million). The batch holds only while the
+ * sender spins; a spin that ends with less room takes what there is, and a
+ * sleeper wakes for any room, so a receiver that frees one record and then
+ * waits for the sender is never kept waiting.
+ */
+#define RING_ROOM_BATCH 4u
+
 struct ring_rec {
     uint32_t len;
     uint32_t check;
@@ -176,8 +191,10 @@ ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
             return ring_corrupt(s, "bad indexes", head, tail);
         if (s->cap - (tail - head) >= pad + rec)
             break;
-        rc = ipckit__ring_wait(s, &h->head, head, &h->space_seq, &h->send_sleepers, &h->send_cpu,
-                               &h->recv_cpu, deadline);
+        /* A full ring: while spinning, wait for a quarter of it to be free
+         * (RING_ROOM_BATCH), then refill it in one run. */
+        rc = ipckit__ring_wait(s, &h->head, head, s->cap / RING_ROOM_BATCH, &h->space_seq,
+                               &h->send_sleepers, &h->send_cpu, &h->recv_cpu, deadline);
         if (rc < 0)
             return rc;
     }
@@ -315,8 +332,8 @@ ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
                 continue;
         }
         if (head == tail) {
-            rc = ipckit__ring_wait(s, &h->tail, tail, &h->data_seq, &h->recv_sleepers, &h->recv_cpu,
-                                   &h->send_cpu, deadline);
+            rc = ipckit__ring_wait(s, &h->tail, tail, 1, &h->data_seq, &h->recv_sleepers,
+                                   &h->recv_cpu, &h->send_cpu, deadline);
             if (rc < 0)
                 return rc;
             continue;

@@ -79,10 +79,12 @@ ring_claimed(const struct ring *s, bool held)
 
 /*
  * Wait until *index differs from @p seen: spin, then sleep on @p word.
- * Returns 0 when it may have changed (the caller re-checks), or the
- * deadline's error when it did not change in time.
+ * While it spins, it waits for the index to move by @p batch (1: any move);
+ * when the spin ends with a smaller move, it returns at once. Returns 0
+ * when it may have changed (the caller re-checks), or the deadline's error
+ * when it did not change in time.
  */
-int ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen,
+int ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, uint64_t batch,
                       _Atomic uint32_t *word, _Atomic uint32_t *sleepers,
                       _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
                       const struct timespec *deadline);

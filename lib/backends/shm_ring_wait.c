@@ -98,7 +98,8 @@ ipckit__ring_interrupt(void *state)
  * deadline's error when it did not change in time.
  */
 int
-ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomic uint32_t *word,
+ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, uint64_t batch,
+                  _Atomic uint32_t *word,
                   _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
                   const struct timespec *deadline)
 {
@@ -134,7 +135,7 @@ ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomi
     if (budget > 0)
         (void) clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < budget; i++) {
-        if (atomic_load_explicit(index, memory_order_acquire) != seen) {
+        if (atomic_load_explicit(index, memory_order_acquire) - seen >= batch) {
             /* A spin that ran without interruption means the peer runs on
              * another CPU: keep spinning. One that took much longer in wall
              * time than its iterations account for was preempted: the
@@ -156,6 +157,9 @@ ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, _Atomi
         if ((i & (RING_SPIN_YIELD_EVERY - 1)) == RING_SPIN_YIELD_EVERY - 1)
             (void) sched_yield();
     }
+    /* It moved, by less than the batch: the peer runs; take what there is. */
+    if (budget > 0 && atomic_load_explicit(index, memory_order_acquire) != seen)
+        return 0;
     /* it did not: the peer is asleep or has no CPU; spin less next time */
     if (budget > 0)
         s->spin /= 2;

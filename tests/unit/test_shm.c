@@ -645,6 +645,60 @@ START_TEST(blocked_receiver_is_idle)
 }
 END_TEST
 
+/* A sender that finds the ring full waits, while it spins, for a quarter of
+ * the ring to be free (shm_ring.c, RING_ROOM_BATCH), but it must not wait
+ * for more room than its message needs once the spin is over: here the
+ * receiver frees one record and then waits for the sender to finish. */
+static int
+sender_into_full_ring(void *arg)
+{
+    ipckit_channel *tx = NULL;
+    unsigned v = 0xabcu;
+    long long t0;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    t0 = tk_now_ms();
+    TK_CHILD_CHECK(ipckit_send(tx, &v, sizeof v, 20000) == 0);
+    TK_CHILD_CHECK(tk_now_ms() - t0 < 15000);
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+START_TEST(full_ring_sender_takes_the_first_room)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *rx;
+    struct timespec pause = { 0, 100 * 1000000L };
+    unsigned n = 0, v;
+    pid_t pid;
+    /* a long spin, so that the room appears while the sender spins */
+    setup_name("?spin=10000000");
+    o.capacity = 4096;
+    o.max_msg_size = 16;
+    tx = open_ok(IPCKIT_SEND | IPCKIT_CREATE, &o);
+    rx = open_ok(IPCKIT_RECV, NULL);
+    while (ipckit_send(tx, &n, sizeof n, 0) == 0)
+        n++;
+    ck_assert_uint_gt(n, 8);
+    pid = tk_fork(sender_into_full_ring, NULL);
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(ipckit_recv(rx, &v, sizeof v, 0), sizeof v);
+    ck_assert_uint_eq(v, 0);
+    /* nothing more is freed until the sender is done */
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    for (unsigned i = 1; i < n; i++) {
+        ck_assert_int_eq(ipckit_recv(rx, &v, sizeof v, 0), sizeof v);
+        ck_assert_uint_eq(v, i);
+    }
+    ck_assert_int_eq(ipckit_recv(rx, &v, sizeof v, 0), sizeof v);
+    ck_assert_uint_eq(v, 0xabcu);
+    ck_assert_int_eq(ipckit_recv(rx, &v, sizeof v, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 /* Random scribbles over indexes and records: every recv returns a whole
  * message within bounds, -EAGAIN or -EBADMSG; nothing crashes or hangs. */
 START_TEST(scribbled_ring_is_never_trusted)
@@ -1193,6 +1247,7 @@ main(void)
     tcase_add_test(tc, fd_scribbled_bell);
     tcase_add_loop_test(mp, producers_and_consumers, 0, 2);
     tcase_add_test(mp, wakeups_long_run);
+    tcase_add_test(mp, full_ring_sender_takes_the_first_room);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, mp);
     return tk_run(s);
