@@ -65,19 +65,28 @@
 #define RING_CPU_EVERY 63u
 
 /*
- * A sender that finds the ring full waits, while it spins, until a quarter
- * of the ring is free, not only the room of its message. Otherwise a
- * receiver that is a little slower than its sender keeps the ring full, and
- * every record it frees is at once refilled: each message then moves the
- * cache lines of the head, the tail and the record between the two CPUs
- * (measured across two CPUs: 64-byte throughput between 5 and 15 million
- * messages per second from run to run, depending on which rhythm the two
- * fell into; with the batch, 11-12 million). The batch holds only while the
- * sender spins; a spin that ends with less room takes what there is, and a
+ * A sender that finds the ring full waits, while it spins, until 16 KiB (a
+ * quarter of a smaller ring) are free, not only the room of its message.
+ * Otherwise a receiver that is a little slower than its sender keeps the
+ * ring full, and every record it frees is at once refilled: each message
+ * then moves the cache lines of the head, the tail and the record between
+ * the two CPUs (measured across two CPUs: 64-byte throughput between 5 and
+ * 15 million messages per second from run to run, depending on which
+ * rhythm the two fell into; with the batch, 11-12 million, and alike with
+ * batches of 4 KiB, 64 KiB or a quarter of the default 4 MiB ring; the
+ * smaller batch keeps a sender that holds the send lock from spinning long
+ * while other senders wait for it). The batch holds only while the sender
+ * spins; a spin that ends with less room takes what there is, and a
  * sleeper wakes for any room, so a receiver that frees one record and then
  * waits for the sender is never kept waiting.
  */
-#define RING_ROOM_BATCH 4u
+#define RING_ROOM_BATCH ((uint64_t) 16384)
+
+static inline uint64_t
+ring_room_batch(const struct ring *s)
+{
+    return s->cap / 4 < RING_ROOM_BATCH ? s->cap / 4 : RING_ROOM_BATCH;
+}
 
 struct ring_rec {
     uint32_t len;
@@ -191,9 +200,9 @@ ring_reserve(struct ring *s, size_t len, const struct timespec *deadline,
             return ring_corrupt(s, "bad indexes", head, tail);
         if (s->cap - (tail - head) >= pad + rec)
             break;
-        /* A full ring: while spinning, wait for a quarter of it to be free
+        /* A full ring: while spinning, wait for a batch of room
          * (RING_ROOM_BATCH), then refill it in one run. */
-        rc = ipckit__ring_wait(s, &h->head, head, s->cap / RING_ROOM_BATCH, &h->space_seq,
+        rc = ipckit__ring_wait(s, &h->head, head, ring_room_batch(s), &h->space_seq,
                                &h->send_sleepers, &h->send_cpu, &h->recv_cpu, deadline);
         if (rc < 0)
             return rc;
