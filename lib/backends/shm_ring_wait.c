@@ -94,14 +94,15 @@ ipckit__ring_interrupt(void *state)
 
 /*
  * Wait until *index differs from @p seen: spin, then sleep on @p word.
+ * While it spins it waits for a move of @p batch (a sender at a full ring:
+ * shm_ring.c, RING_ROOM_BATCH); a smaller move when the spin ends will do.
  * Returns 0 when it may have changed (the caller re-checks), or the
  * deadline's error when it did not change in time.
  */
 int
 ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, uint64_t batch,
-                  _Atomic uint32_t *word,
-                  _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
-                  const struct timespec *deadline)
+                  _Atomic uint32_t *word, _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu,
+                  _Atomic int32_t *peer_cpu, const struct timespec *deadline)
 {
     struct timespec t0 = { 0, 0 }, t1;
     uint32_t w;
