@@ -132,6 +132,19 @@ IPCKIT_API int ipckit_region_unlink(const char *name);
  */
 IPCKIT_API const char *ipckit_region_last_error(const ipckit_region *r);
 
+/**
+ * The two System V keys of a "sysvshm:" name, as PHP's shm_attach() and
+ * sem_get() would be given them: the segment's in @p shm_key, the
+ * semaphore set's in @p sem_key (ftok(PATH, proj) and ftok(PATH, semproj),
+ * defaults 'm' and 's'; or the numeric key and its sem=, which defaults to
+ * the same key). Nothing is opened. Since 0.2.0.
+ *
+ * @return 0; -EINVAL (with a detail, ipckit_error_detail()) for a name that
+ *         is not a valid sysvshm: name or a NULL argument; -ENOENT when the
+ *         path does not exist.
+ */
+IPCKIT_API int ipckit_region_sysv_keys(const char *name, key_t *shm_key, key_t *sem_key);
+
 /*
  * Variable slots. The variable functions format the data area as a store
  * of (key, value) pairs the first time one of them is used, so a region is

@@ -270,6 +270,28 @@ ipckit_region_unlink(const char *name)
     return ipckit__shmobj_unlink(pname, IPCKIT__SHMOBJ_REGION);
 }
 
+int
+ipckit_region_sysv_keys(const char *name, key_t *shm_key, key_t *sem_key)
+{
+    ipckit_name *n = NULL;
+    int rc;
+    ipckit__detail_clear();
+    if (shm_key == NULL || sem_key == NULL)
+        return ipckit__fail(-EINVAL, "region: sysv_keys needs two key pointers");
+    rc = ipckit_name_parse(name, &n);
+    if (rc < 0)
+        return rc;
+    if (strcmp(ipckit_name_scheme(n), "sysvshm") != 0)
+        rc = ipckit__fail(-EINVAL,
+                          "region: \"%s\" is not a sysvshm: name (a shm: region has no System V"
+                          " key)",
+                          name);
+    else
+        rc = ipckit__sysvshm_name_keys(n, shm_key, sem_key);
+    ipckit_name_free(n);
+    return rc;
+}
+
 void *
 ipckit_region_data(const ipckit_region *r)
 {

@@ -261,6 +261,12 @@ sysvshm_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey)
     return ipckit__name_sysv_key(n, "semproj", 's', semkey);
 }
 
+int
+ipckit__sysvshm_name_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey)
+{
+    return sysvshm_keys(n, shmkey, semkey);
+}
+
 /* ---- opening ---------------------------------------------------------------------------- */
 
 static void

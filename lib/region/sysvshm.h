@@ -22,6 +22,8 @@ int ipckit__sysvshm_open(struct ipckit__sysvshm **out, const ipckit_name *n, uns
                          size_t size, const ipckit_opts *o);
 int ipckit__sysvshm_close(struct ipckit__sysvshm *s);
 int ipckit__sysvshm_unlink(const ipckit_name *n);
+/* The segment's and the semaphore set's keys of a sysvshm: name. */
+int ipckit__sysvshm_name_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey);
 
 int ipckit__sysvshm_lock(struct ipckit__sysvshm *s, int timeout_ms);
 int ipckit__sysvshm_unlock(struct ipckit__sysvshm *s);

@@ -993,7 +993,7 @@ END_TEST
 START_TEST(key_of_name)
 {
     struct result r;
-    char want[64];
+    char want[128];
     ipckit_name *n = NULL;
     key_t k;
     ck_assert_int_eq(ipckit_name_parse("mq:/tmp?proj=m", &n), 0);
@@ -1006,6 +1006,12 @@ START_TEST(key_of_name)
     ck_assert_str_eq(r.out, want);
     run(&r, NULL, "key", "mq:/nonexistent-ipckit-dir", NULL);
     ck_assert_exit(&r, 1);
+    /* a sysvshm: name: PHP's two keys, ftok(path, 'm') and ftok(path, 's') */
+    (void) snprintf(want, sizeof want, "0x%08x\tsysvshm:/tmp\tsegment\n0x%08x\tsysvshm:/tmp"
+                    "\tsemaphore\n", (unsigned) ftok("/tmp", 'm'), (unsigned) ftok("/tmp", 's'));
+    run(&r, NULL, "key", "sysvshm:/tmp", NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, want);
 }
 END_TEST
 

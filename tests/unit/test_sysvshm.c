@@ -119,12 +119,26 @@ START_TEST(names_and_keys)
     semid = semget(ftok(path, 's'), 0, 0);
     ck_assert_int_ge(shmid, 0);
     ck_assert_int_ge(semid, 0);
+    {
+        /* the keys, without opening: those of the objects just made */
+        key_t ks = 0, ke = 0;
+        ck_assert_int_eq(ipckit_region_sysv_keys(n, &ks, &ke), 0);
+        ck_assert_int_eq(ks, ftok(path, 'm'));
+        ck_assert_int_eq(ke, ftok(path, 's'));
+        ck_assert_int_ne(ks, ke);
+    }
     ck_assert_int_eq(ipckit_region_close(r), 0);
     /* another proj for each */
     (void) snprintf(n, sizeof n, "sysvshm:%s?proj=a&semproj=98", path);
     r = open_ok(n, IPCKIT_CREATE | IPCKIT_EXCL, 10000);
     ck_assert_int_ge(shmget(ftok(path, 'a'), 0, 0), 0);
     ck_assert_int_ge(semget(ftok(path, 98), 0, 0), 0);
+    {
+        key_t ks = 0, ke = 0;
+        ck_assert_int_eq(ipckit_region_sysv_keys(n, &ks, &ke), 0);
+        ck_assert_int_eq(ks, ftok(path, 'a'));
+        ck_assert_int_eq(ke, ftok(path, 98));
+    }
     ck_assert_int_eq(ipckit_region_close(r), 0);
     unlink_ok(n);
     /* a path with a numeric semaphore key */
@@ -142,6 +156,23 @@ START_TEST(names_and_keys)
     new_name();
     r = open_ok(name, IPCKIT_CREATE | IPCKIT_EXCL, 4096);
     ck_assert_int_ge(semget(key, 0, 0), 0);
+    {
+        key_t ks = 0, ke = 0;
+        ck_assert_int_eq(ipckit_region_sysv_keys(name, &ks, &ke), 0);
+        ck_assert_int_eq(ks, key);
+        ck_assert_int_eq(ke, key);
+        /* sem= names the set's own key; nothing needs to exist */
+        (void) snprintf(n, sizeof n, "%s?sem=0x4321", name);
+        ck_assert_int_eq(ipckit_region_sysv_keys(n, &ks, &ke), 0);
+        ck_assert_int_eq(ks, key);
+        ck_assert_int_eq(ke, 0x4321);
+        /* not a sysvshm: name, a missing path, no pointer */
+        ck_assert_int_eq(ipckit_region_sysv_keys("shm:ipckit-no-key", &ks, &ke), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(ipckit_error_detail(), "not a sysvshm: name"));
+        ck_assert_int_eq(ipckit_region_sysv_keys("sysvshm:/nonexistent-ipckit-dir", &ks, &ke),
+                         -ENOENT);
+        ck_assert_int_eq(ipckit_region_sysv_keys(name, NULL, &ke), -EINVAL);
+    }
     ck_assert_int_eq(ipckit_region_close(r), 0);
     unlink_ok(name);
     {
@@ -171,10 +202,12 @@ START_TEST(names_and_keys)
             "sysvshm:0",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            key_t ks, ke;
             int rc = ipckit_region_open(&r, bad[i], IPCKIT_CREATE, 4096, NULL);
             ck_assert_msg(rc == -EINVAL, "%s: %s", bad[i], ipckit_errname(rc));
             ck_assert_ptr_null(r);
             ck_assert_int_eq(ipckit_region_unlink(bad[i]), -EINVAL);
+            ck_assert_int_eq(ipckit_region_sysv_keys(bad[i], &ks, &ke), -EINVAL);
         }
     }
 }

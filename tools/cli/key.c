@@ -1,5 +1,6 @@
 /*
- * ipckit(1): "ipckit key NAME...": the System V key of a name.
+ * ipckit(1): "ipckit key NAME...": the System V key of a name (a sysvshm:
+ * name has two: its segment's and its semaphore set's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +32,19 @@ cli_key(int argc, char **argv)
             worst = CLI_USAGE;
             continue;
         }
-        rc = ipckit_name_sysv_key(n, &key);
+        if (strcmp(ipckit_name_scheme(n), "sysvshm") == 0) {
+            /* PHP's two objects: shm_attach()'s segment, sem_get()'s set */
+            key_t sem;
+            rc = ipckit_region_sysv_keys(argv[i], &key, &sem);
+            if (rc == 0) {
+                (void) printf("0x%08x\t%s\tsegment\n", (unsigned) key, argv[i]);
+                (void) printf("0x%08x\t%s\tsemaphore\n", (unsigned) sem, argv[i]);
+                ipckit_name_free(n);
+                continue;
+            }
+        } else {
+            rc = ipckit_name_sysv_key(n, &key);
+        }
         if (rc < 0) {
             int code = rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
             (void) cli_report(argv[i], NULL, rc, ipckit_error_detail());
