@@ -34,6 +34,9 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+/* key_t (ipckit_region_sysv_keys()): <sys/ipc.h> defines it in every mode,
+ * <sys/types.h> only with POSIX or GNU extensions on. */
+#include <sys/ipc.h>
 #include <ipckit/export.h>
 #include <ipckit/channel.h>
 
