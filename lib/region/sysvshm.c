@@ -233,8 +233,8 @@ bad:
  * default 'm', and ftok(PATH, Q), default 's', as the tutorial has them);
  * sem=KEY2 also replaces the ftok of a path.
  */
-static int
-sysvshm_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey)
+int
+ipckit__sysvshm_name_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey)
 {
     const char *t = ipckit_name_target(n), *sem = ipckit_name_param(n, "sem");
     bool numeric = t[0] >= '0' && t[0] <= '9';
@@ -259,12 +259,6 @@ sysvshm_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey)
         return 0;
     }
     return ipckit__name_sysv_key(n, "semproj", 's', semkey);
-}
-
-int
-ipckit__sysvshm_name_keys(const ipckit_name *n, key_t *shmkey, key_t *semkey)
-{
-    return sysvshm_keys(n, shmkey, semkey);
 }
 
 /* ---- opening ---------------------------------------------------------------------------- */
@@ -304,7 +298,7 @@ ipckit__sysvshm_open(struct ipckit__sysvshm **out, const ipckit_name *n, unsigne
     if (s == NULL)
         return -ENOMEM;
     s->shmid = s->semid = -1;
-    rc = sysvshm_keys(n, &s->shmkey, &s->semkey);
+    rc = ipckit__sysvshm_name_keys(n, &s->shmkey, &s->semkey);
     if (rc < 0)
         goto fail;
     ipckit__shmobj_fork_watch();
@@ -520,7 +514,7 @@ ipckit__sysvshm_unlink(const ipckit_name *n)
     int shmid, semid, rc;
     if (!SYSVSHM_SUPPORTED)
         return ipckit__fail(-EPROTONOSUPPORT, "sysvshm: not supported on this platform");
-    rc = sysvshm_keys(n, &shmkey, &semkey);
+    rc = ipckit__sysvshm_name_keys(n, &shmkey, &semkey);
     if (rc < 0)
         return rc;
     shmid = shmget(shmkey, 0, 0);

@@ -92,6 +92,21 @@ put_str(ipckit_region *r, long k, const char *v)
     ck_assert_msg(rc == 0, "put %ld: %s (%s)", k, ipckit_errname(rc), ipckit_region_last_error(r));
 }
 
+/* A new region holding "i:1;", "i:2;", "i:3;" under keys 1, 2, 3, and its
+ * segment in @p seg_out, for tests that write over the store by hand. */
+static ipckit_region *
+open_three(unsigned char **seg_out)
+{
+    ipckit_region *r;
+    new_name();
+    r = open_ok(name, IPCKIT_CREATE | IPCKIT_EXCL, 4096);
+    put_str(r, 1, "i:1;");
+    put_str(r, 2, "i:2;");
+    put_str(r, 3, "i:3;");
+    *seg_out = seg(key);
+    return r;
+}
+
 static void
 get_is(ipckit_region *r, long k, const char *want)
 {
@@ -452,12 +467,7 @@ START_TEST(killed_writer_is_reported)
     ipckit_region *r;
     unsigned char *p;
     char buf[64];
-    new_name();
-    r = open_ok(name, IPCKIT_CREATE | IPCKIT_EXCL, 4096);
-    put_str(r, 1, "i:1;");
-    put_str(r, 2, "i:2;");
-    put_str(r, 3, "i:3;");
-    p = seg(key);
+    r = open_three(&p);
     /* 1. cut off after the end was set before variable 2, in its removal */
     wr(p, 16, 80);
     ck_assert_int_eq(ipckit_region_lock(r, LONG_WAIT), -EOWNERDEAD);
@@ -629,12 +639,7 @@ START_TEST(duplicate_key_refused_then_repaired)
     unsigned char *p;
     static unsigned char good[4096];
     char buf[64];
-    new_name();
-    r = open_ok(name, IPCKIT_CREATE | IPCKIT_EXCL, 4096);
-    put_str(r, 1, "i:1;");
-    put_str(r, 2, "i:2;");
-    put_str(r, 3, "i:3;");
-    p = seg(key);
+    r = open_three(&p);
     /* variables of 4 bytes take 40: keys at 40, 80, 120 */
     ck_assert_int_eq(rd(p, 80), 2);
     memcpy(good, p, sizeof good);
