@@ -1,7 +1,8 @@
 /*
  * ipckit backend "fifo:": named pipes (FIFOs).
  *
- * Name: fifo:PATH[?stream=1]. One-way: a channel sends or receives.
+ * Name: fifo:PATH[?stream=1][&claim=1]. One-way: a channel sends or
+ * receives.
  *
  * This file finds, makes, opens, checks and removes the FIFO, and keeps
  * what a channel holds on it besides its descriptor: the receiver's claim
@@ -10,6 +11,12 @@
  * -EBADMSG) and stream mode (?stream=1 or IPCKIT_OPT_STREAM: plain bytes,
  * for peers that do not speak ipckit). fifo.h has struct fifo, which both
  * use.
+ *
+ * One writer, if it says so. A writer opened with ?claim=1 is the FIFO's
+ * only writer (its large messages then go as whole frames, fifo_frames.c):
+ * writers mark themselves with open-file-description write locks, a claim
+ * on byte 3, every other writer on a byte of its own from 2^32. See
+ * fifo_claim_writer().
  *
  * One receiver. A second receiving channel on the FIFO would take frames
  * out of the middle of the first one's large messages; its open is refused
@@ -36,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -49,13 +57,22 @@
 #define FIFO_MAX_DEFAULT ((size_t) 1 << 20)
 #define FIFO_MAX_LIMIT ((size_t) 1 << 30)
 #define FIFO_RBUF 65536u
+/* A new pipe's pages (PIPE_DEF_BUFFERS in the kernel). */
+#define FIFO_PIPE_DEF_PAGES 16u
 /* Bytes of the FIFO that receivers lock (F_OFD_SETLK, read locks): held by
  * the receiver for its lifetime; held by an open while it checks. */
 #define FIFO_LOCK_READER 1
 #define FIFO_LOCK_OPENING 2
 #define FIFO_CLAIM_ROUNDS 200
+/* Bytes that writers lock (F_OFD_SETLK, write locks, all a write-only
+ * descriptor may take): a writer with ?claim=1 holds FIFO_LOCK_CLAIM; every
+ * other writer holds one byte of its own at or above FIFO_MARK_BASE, chosen
+ * at random (a collision picks again). */
+#define FIFO_LOCK_CLAIM 3
+#define FIFO_MARK_BASE ((off_t) 1 << 32)
+#define FIFO_MARK_SPAN ((uint64_t) 1 << 40)
 
-static const char *const fifo_params[] = { "stream", NULL };
+const char *const ipckit__fifo_params[] = { "stream", "claim", NULL };
 
 /* ---- opening ------------------------------------------------------------- */
 
@@ -172,8 +189,8 @@ fifo_remove_at(int dfd, const char *leaf, const struct stat *was)
 
 /* ---- one receiver -------------------------------------------------------- */
 
-/* Lock (F_RDLCK) or unlock (F_UNLCK) byte @p at of the FIFO for this open
- * file description: 0 or -errno. */
+/* Lock (F_RDLCK, F_WRLCK) or unlock (F_UNLCK) byte @p at of the FIFO for
+ * this open file description, without waiting: 0 or -errno. */
 static int
 fifo_ofd_lock(int fd, short type, off_t at)
 {
@@ -185,12 +202,12 @@ fifo_ofd_lock(int fd, short type, off_t at)
     return 0;
 }
 
-/* What another open file description holds on byte @p at: F_UNLCK (nothing),
- * F_RDLCK, F_WRLCK, or -errno. */
+/* What another open file description holds on @p len bytes from @p at (0:
+ * to the end): F_UNLCK (nothing), F_RDLCK, F_WRLCK, or -errno. */
 static int
-fifo_ofd_other(int fd, off_t at)
+fifo_ofd_other_range(int fd, off_t at, off_t len)
 {
-    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = len };
     while (fcntl(fd, F_OFD_GETLK, &fl) < 0) {
         if (errno != EINTR)
             return -errno;
@@ -198,10 +215,16 @@ fifo_ofd_other(int fd, off_t at)
     return fl.l_type;
 }
 
-/* Does /proc/PID/fdinfo/FD (open as @p fp) show the receiver's lock on
- * this FIFO? */
+static int
+fifo_ofd_other(int fd, off_t at)
+{
+    return fifo_ofd_other_range(fd, at, 1);
+}
+
+/* Does /proc/PID/fdinfo/FD (open as @p fp) show a one-byte lock on this
+ * FIFO at a byte from @p lo to @p hi? */
 static bool
-fifo_fdinfo_reader(const struct fifo *f, FILE *fp)
+fifo_fdinfo_holds(const struct fifo *f, FILE *fp, long long lo, long long hi)
 {
     char line[256];
     while (fgets(line, sizeof line, fp) != NULL) {
@@ -212,23 +235,23 @@ fifo_fdinfo_reader(const struct fifo *f, FILE *fp)
         if (sscanf(line, "lock: %*d: OFDLCK %*s %*s %*s %x:%x:%llu %lld %lld", &maj, &min, &ino,
                    &start, &end) == 5 &&
             maj == major(f->dev) && min == minor(f->dev) && ino == (unsigned long long) f->ino &&
-            start == FIFO_LOCK_READER && end == FIFO_LOCK_READER)
+            start == end && start >= lo && start <= hi)
             return true;
     }
     return false;
 }
 
 /*
- * The pid of a process with a descriptor that holds the receiver's lock on
- * this FIFO (the lock lines of /proc/PID/fdinfo/FD), or 0 when none is
- * seen. An OFD lock has no owner pid (F_OFD_GETLK and /proc/locks say -1),
- * and a user sees only the descriptors of their own processes, unless
- * root. Only text files of /proc are read: nothing is stat()ed through a
- * descriptor's link, which could wait on a file server. Read only when an
- * open is refused.
+ * The pid of a process with a descriptor (not this channel's) that holds a
+ * one-byte lock on this FIFO at a byte from @p lo to @p hi (the lock lines
+ * of /proc/PID/fdinfo/FD), or 0 when none is seen. An OFD lock has no owner
+ * pid (F_OFD_GETLK and /proc/locks say -1), and a user sees only the
+ * descriptors of their own processes, unless root. Only text files of /proc
+ * are read: nothing is stat()ed through a descriptor's link, which could
+ * wait on a file server. Read only when an open is refused.
  */
 static long
-fifo_reader_holder(const struct fifo *f)
+fifo_ofd_holder(const struct fifo *f, long long lo, long long hi)
 {
     DIR *proc = opendir("/proc");
     struct dirent *pe;
@@ -262,7 +285,7 @@ fifo_reader_holder(const struct fifo *f)
                 (void) close(fd);
                 continue;
             }
-            if (fifo_fdinfo_reader(f, fp))
+            if (fifo_fdinfo_holds(f, fp, lo, hi))
                 found = pid;
             (void) fclose(fp);
         }
@@ -272,15 +295,23 @@ fifo_reader_holder(const struct fifo *f)
     return found;
 }
 
+/* " (pid N)" for the holder of a lock from @p lo to @p hi, or "". */
+static void
+fifo_holder_text(const struct fifo *f, long long lo, long long hi, char *out, size_t cap)
+{
+    long pid = fifo_ofd_holder(f, lo, hi);
+    out[0] = '\0';
+    if (pid == (long) getpid())
+        (void) snprintf(out, cap, " (pid %ld: this process)", pid);
+    else if (pid > 0)
+        (void) snprintf(out, cap, " (pid %ld)", pid);
+}
+
 static int
 fifo_reader_busy(struct fifo *f, const char *why)
 {
-    char holder[48] = "";
-    long pid = fifo_reader_holder(f);
-    if (pid == (long) getpid())
-        (void) snprintf(holder, sizeof holder, " (pid %ld: this process)", pid);
-    else if (pid > 0)
-        (void) snprintf(holder, sizeof holder, " (pid %ld)", pid);
+    char holder[48];
+    fifo_holder_text(f, FIFO_LOCK_READER, FIFO_LOCK_READER, holder, sizeof holder);
     return ipckit_backend_fail(-EBUSY,
                                 "fifo: \"%s\" %s%s; a FIFO takes one receiving channel at a"
                                 " time",
@@ -350,6 +381,96 @@ fifo_claim_reader(struct fifo *f, const struct timespec *deadline)
         seed = seed * 1103515245u + 12345u;
         (void) ipckit_deadline_sleep(deadline, 1 + (long) ((seed >> 16) % 8));
     }
+}
+
+/* ---- writers: one with a claim, or any number without ---------------------- */
+
+/* 64 random bits (getrandom; the clock and the pid if it fails). */
+static uint64_t
+fifo_random(void)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r) {
+        struct timespec now;
+        (void) clock_gettime(CLOCK_MONOTONIC, &now);
+        r = ((uint64_t) now.tv_nsec * 0x9e3779b97f4a7c15u) ^ ((uint64_t) now.tv_sec << 20) ^
+            (uint64_t) getpid();
+    }
+    return r;
+}
+
+/*
+ * A writer with ?claim=1 is the FIFO's only writer while it is open: it
+ * write-locks FIFO_LOCK_CLAIM and is refused if another writer holds that
+ * byte or a mark. Every other writer write-locks a byte of its own (its
+ * mark) from FIFO_MARK_BASE, and is refused while a claim is held. Each
+ * locks before it looks, so of two opens at the same moment at least one
+ * sees the other (both may be refused). The locks go with the last
+ * descriptor of the open file description: a writer that dies holds
+ * nothing. On a file system without such locks, a writer without a claim
+ * goes on without its mark, and a claim is refused.
+ */
+static int
+fifo_claim_writer(struct fifo *f)
+{
+    char holder[48];
+    int other, rc;
+    if (f->claim) {
+        rc = fifo_ofd_lock(f->fd, F_WRLCK, FIFO_LOCK_CLAIM);
+        if (rc == -EAGAIN || rc == -EACCES) {
+            fifo_holder_text(f, FIFO_LOCK_CLAIM, FIFO_LOCK_CLAIM, holder, sizeof holder);
+            return ipckit_backend_fail(-EBUSY,
+                                        "fifo: \"%s\" has a writer with ?claim=1 already%s;"
+                                        " a claim makes it the FIFO's only writer",
+                                        f->path, holder);
+        }
+        if (rc < 0)
+            return ipckit_backend_fail(rc, "fifo: lock \"%s\" for ?claim=1: %s", f->path,
+                                        strerror(-rc));
+        other = fifo_ofd_other_range(f->fd, FIFO_MARK_BASE, 0);
+        if (other == F_UNLCK) {
+            f->token = fifo_random();
+            return 0;
+        }
+        (void) fifo_ofd_lock(f->fd, F_UNLCK, FIFO_LOCK_CLAIM);
+        if (other < 0)
+            return ipckit_backend_fail(other, "fifo: look for other writers of \"%s\": %s",
+                                        f->path, strerror(-other));
+        fifo_holder_text(f, FIFO_MARK_BASE, LLONG_MAX, holder, sizeof holder);
+        return ipckit_backend_fail(-EBUSY,
+                                    "fifo: \"%s\" has another writer open%s; ?claim=1 must be"
+                                    " the FIFO's only writer",
+                                    f->path, holder);
+    }
+    for (int i = 0;; i++) {
+        off_t at = FIFO_MARK_BASE + (off_t) (fifo_random() % FIFO_MARK_SPAN);
+        rc = fifo_ofd_lock(f->fd, F_WRLCK, at);
+        if (rc == 0) {
+            f->mark = at;
+            break;
+        }
+        if ((rc == -EAGAIN || rc == -EACCES) && i < 16)
+            continue; /* another writer's mark: pick again */
+        if (rc == -EAGAIN || rc == -EACCES)
+            return ipckit_backend_fail(-EBUSY,
+                                        "fifo: \"%s\": every byte tried for this writer's"
+                                        " mark is locked by another process",
+                                        f->path);
+        return 0; /* no such locks here: no mark, and no claim either */
+    }
+    other = fifo_ofd_other(f->fd, FIFO_LOCK_CLAIM);
+    if (other == F_UNLCK)
+        return 0;
+    (void) fifo_ofd_lock(f->fd, F_UNLCK, f->mark);
+    f->mark = -1;
+    if (other < 0)
+        return ipckit_backend_fail(other, "fifo: look for a claim on \"%s\": %s", f->path,
+                                    strerror(-other));
+    fifo_holder_text(f, FIFO_LOCK_CLAIM, FIFO_LOCK_CLAIM, holder, sizeof holder);
+    return ipckit_backend_fail(-EBUSY,
+                                "fifo: \"%s\" has a writer with ?claim=1%s, its only writer"
+                                " until it closes",
+                                f->path, holder);
 }
 
 /* ---- the read end between receives ----------------------------------------- */
@@ -429,7 +550,7 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     const char *path = ipckit_name_target(name), *leaf;
     bool created = false, checked = false;
     struct stat sb, fsb;
-    long stream = 0;
+    long stream = 0, claim = 0;
     ipckit_backoff wait = IPCKIT_BACKOFF_INIT(0, 1000, 50000);
     int rc, fl, dfd;
 
@@ -437,12 +558,19 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
     f->idle_fd = -1;
     f->bfd = -1;
     f->waker = -1;
-    rc = ipckit_name_check_params(name, fifo_params);
+    f->mark = -1;
+    rc = ipckit_name_check_params(name, ipckit__fifo_params);
     if (rc < 0)
         return rc;
     rc = ipckit_name_param_long(name, "stream", 0, 1, 0, &stream);
     if (rc < 0)
         return rc;
+    rc = ipckit_name_param_long(name, "claim", 0, 1, 0, &claim);
+    if (rc < 0)
+        return rc;
+    /* a receiver's claim changes nothing but its caps: a FIFO has one
+     * receiver anyway, and the name says that it has one writer */
+    f->claim = claim != 0;
     f->stream = stream != 0 || (opts->flags & IPCKIT_OPT_STREAM);
     if ((flags & IPCKIT_SEND) && (flags & IPCKIT_RECV))
         return ipckit_backend_fail(-EINVAL,
@@ -526,6 +654,13 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
         if (rc < 0)
             goto fail;
     }
+    if (!f->reader) {
+        rc = fifo_claim_writer(f);
+        if (rc == -EBUSY)
+            created = false; /* in use by another writer: not this open's to remove */
+        if (rc < 0)
+            goto fail;
+    }
     if (opts->capacity > 0 && fcntl(f->fd, F_SETPIPE_SZ, (int) (opts->capacity > INT_MAX
                                                                   ? INT_MAX
                                                                   : opts->capacity)) < 0) {
@@ -534,8 +669,16 @@ fifo_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opt
                                   path, opts->capacity, strerror(e));
         goto fail;
     }
-    if (!f->reader)
+    if (!f->reader) {
+        /* a pipe whose size someone chose (the caller, the receiver, the
+         * kernel for a user over the pipe limits) is left as it is */
+        int size = fcntl(f->fd, F_GETPIPE_SZ);
+        long page = sysconf(_SC_PAGESIZE);
+        f->pipe_size = size > 0 ? (size_t) size : 0;
+        f->pipe_fixed = opts->capacity > 0 || size <= 0 || page <= 0 ||
+                        (size_t) size != FIFO_PIPE_DEF_PAGES * (size_t) page;
         f->bfd = fifo_blocking_end(f);
+    }
     if (!f->reader) {
         struct sigaction sa;
         f->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
@@ -677,6 +820,8 @@ fifo_info(void *state, unsigned *caps, size_t *max_msg)
     struct fifo *f = state;
     if (f->stream)
         *caps = IPCKIT_CAP_FD | IPCKIT_CAP_STREAM | IPCKIT_CAP_MULTI_SEND;
+    if (f->claim)
+        *caps &= ~(unsigned) IPCKIT_CAP_MULTI_SEND;
     *max_msg = f->stream ? (size_t) SSIZE_MAX : f->max_msg;
 }
 

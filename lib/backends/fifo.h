@@ -24,6 +24,14 @@ struct fifo {
     bool stream;
     bool broken;          /* framing lost: every recv fails with -EPROTO */
     bool sigpipe_ignored; /* writer: SIGPIPE was SIG_IGN at open */
+    bool claim;           /* writer: ?claim=1, the FIFO's one writer: a large message
+                             that may wait as long as needed is one whole frame */
+    uint64_t token;       /* writer with a claim: opens and closes its whole frames */
+    off_t mark;           /* writer without a claim: the byte it holds a write lock
+                             on, so that no claim is granted while it writes; or -1 */
+    size_t pipe_size;     /* writer: the pipe's size as last seen or set */
+    bool pipe_fixed;      /* writer: the size is the caller's (capacity), or growing
+                             it failed once: left alone */
     dev_t dev;            /* the FIFO's inode, as opened */
     ino_t ino;
     size_t max_msg;
@@ -37,8 +45,16 @@ struct fifo {
     bool aactive, aready;
     bool askip;  /* skipping the rest of a message already reported as discarded */
     bool orphan; /* skipping frames whose message began unseen; reported */
+    /* reader: whole frames (a claimed writer's large messages) */
+    uint64_t skip; /* bytes of a discarded whole frame still to drop */
+    bool big;      /* the last message was a large whole frame, read straight into
+                      the caller's buffer: read only what the next header needs */
+    size_t rsize;  /* bytes the last message took in the pipe */
     char path[PATH_MAX];
 };
+
+/* fifo.c: the parameters a fifo: name may have ("stream", "claim"). */
+extern const char *const ipckit__fifo_params[];
 
 /* fifo.c: the write end a reader holds after the end of the stream. */
 int ipckit__fifo_idle_hold(struct fifo *f);

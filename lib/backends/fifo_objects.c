@@ -27,8 +27,7 @@
 #include <bsd/string.h>
 
 #include "../core/objects.h"
-
-static const char *const fifo_params[] = { "stream", NULL };
+#include "fifo.h"
 
 int
 ipckit__fifo_object(const char *path, ipckit_object *o)
@@ -138,7 +137,7 @@ ipckit__fifo_describe(const ipckit_name *name, ipckit_object *out)
 {
     const char *path = ipckit_name_target(name);
     size_t len = strlen(path);
-    int rc = ipckit_name_check_params(name, fifo_params);
+    int rc = ipckit_name_check_params(name, ipckit__fifo_params);
     if (rc < 0)
         return rc;
     if (len > 0 && path[len - 1] == '/')

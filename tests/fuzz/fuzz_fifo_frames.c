@@ -54,10 +54,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     (void) close(fd);
     for (int i = 0; i < 100000; i++) {
-        /* alternate buffer sizes so that -EMSGSIZE paths run too */
+        /* alternate buffer sizes so that -EMSGSIZE paths run too, and
+         * receives that wait (large whole frames go straight into the
+         * buffer; the writer is gone, so they end) with ones that do not */
         size_t cap = (i & 1) ? sizeof buf : 64;
+        int timeout = (i & 2) ? -1 : 0;
         long type = 0;
-        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, cap, 0);
+        ssize_t n = ipckit_recv_typed(rx, 0, &type, buf, cap, timeout);
         if (n >= 0) {
             if ((size_t) n > cap || type <= 0)
                 abort();

@@ -65,19 +65,20 @@ verify(const unsigned char *buf, size_t n, uint32_t *w, uint32_t *s)
 }
 
 static int
-send_one(ipckit_channel *tx, uint32_t w, uint32_t s)
+send_one(ipckit_channel *tx, uint32_t w, uint32_t s, int timeout)
 {
     static unsigned char buf[BIG];
     size_t len = msg_len(w, s);
     memcpy(buf, &w, 4);
     memcpy(buf + 4, &s, 4);
     tk_fill(buf + HDR, len - HDR, w, s);
-    return ipckit_send_typed(tx, (long) w + 1, buf, len, LONG_WAIT);
+    return ipckit_send_typed(tx, (long) w + 1, buf, len, timeout);
 }
 
 struct writer {
     uint32_t id, count;
     tk_gate *ready;
+    int timeout; /* of each send: LONG_WAIT, or -1 (a claimed writer's whole frames) */
 };
 
 static int
@@ -89,7 +90,7 @@ writer_main(void *arg)
     if (a->ready != NULL)
         tk_gate_open(a->ready);
     for (uint32_t s = 0; a->count == 0 || s < a->count; s++)
-        TK_CHILD_CHECK(send_one(tx, a->id, s) == 0);
+        TK_CHILD_CHECK(send_one(tx, a->id, s, a->timeout ? a->timeout : LONG_WAIT) == 0);
     TK_CHILD_CHECK(ipckit_close(tx) == 0);
     return 0;
 }
@@ -109,7 +110,7 @@ START_TEST(stress_eight_writers)
     /* our own writer end: the stream must not end between writers */
     ck_assert_int_eq(ipckit_open(&keeper, name, IPCKIT_SEND, NULL), 0);
     for (uint32_t w = 0; w < WRITERS; w++) {
-        a[w] = (struct writer){ w, COUNT, NULL };
+        a[w] = (struct writer){ w, COUNT, NULL, 0 };
         pids[w] = tk_fork(writer_main, &a[w]);
     }
     for (;;) {
@@ -152,18 +153,35 @@ iterations(void)
     return n > 0 ? n : 200;
 }
 
+/*
+ * The writer variants of the kill tests: frames (any writer, and a claimed
+ * writer's sends with a timeout); a claimed writer's whole frames (sends
+ * that wait for ever), taken by timed receives (from the read buffer) and
+ * by receives that wait for ever (large payloads read straight into the
+ * caller's buffer).
+ */
+enum { KV_FRAMES, KV_WHOLE_TIMED_RECV, KV_WHOLE_BLOCKING_RECV, KV_COUNT };
+static const char *const kv_names[KV_COUNT] = { "frames", "whole frames, timed receives",
+                                                "whole frames, receives that wait" };
+
 START_TEST(writer_killed_at_random_points)
 {
     static unsigned char buf[BIG];
     ipckit_channel *rx = NULL;
     unsigned seed = (unsigned) time(NULL);
     unsigned delivered = 0, losses = 0, kills = 0;
-    int n_iter = iterations();
+    int n_iter = iterations() / (_i == KV_FRAMES ? 1 : 2);
+    int send_timeout = _i == KV_FRAMES ? LONG_WAIT : -1;
+    int recv_timeout = _i == KV_WHOLE_BLOCKING_RECV ? -1 : LONG_WAIT;
 
     tk_name(name, sizeof name, "fifo", "kill.pipe");
     ck_assert_int_eq(ipckit_open(&rx, name, IPCKIT_RECV | IPCKIT_CREATE, NULL), 0);
+    if (_i != KV_FRAMES) {
+        size_t at = strlen(name); /* the writers' name */
+        ck_assert_int_lt(snprintf(name + at, sizeof name - at, "?claim=1"), (int) (sizeof name - at));
+    }
     for (int it = 0; it < n_iter; it++) {
-        struct writer a = { (uint32_t) it % 1000, 0, NULL };
+        struct writer a = { (uint32_t) it % 1000, 0, NULL, send_timeout };
         tk_gate ready;
         struct timespec ts = { 0, (long) (rand_r(&seed) % 3000) * 1000L };
         unsigned bad = 0;
@@ -173,7 +191,7 @@ START_TEST(writer_killed_at_random_points)
         ck_assert_int_eq(tk_gate_wait(&ready, LONG_WAIT), 0);
         /* let it run a little while the reader drains, then kill it */
         if (rand_r(&seed) % 2) {
-            ssize_t n = ipckit_recv(rx, buf, sizeof buf, LONG_WAIT);
+            ssize_t n = ipckit_recv(rx, buf, sizeof buf, recv_timeout);
             ck_assert_int_ge(n, 0);
         }
         nanosleep(&ts, NULL);
@@ -182,7 +200,7 @@ START_TEST(writer_killed_at_random_points)
         kills++;
         for (;;) {
             uint32_t w, s;
-            ssize_t n = ipckit_recv(rx, buf, sizeof buf, LONG_WAIT);
+            ssize_t n = ipckit_recv(rx, buf, sizeof buf, recv_timeout);
             if (n == -EPIPE)
                 break;
             if (n == -EBADMSG) {
@@ -198,7 +216,7 @@ START_TEST(writer_killed_at_random_points)
         tk_gate_close(&ready);
     }
     /* the channel still works */
-    struct writer last = { 999, 25, NULL };
+    struct writer last = { 999, 25, NULL, send_timeout };
     tk_gate ready;
     tk_gate_init(&ready);
     last.ready = &ready;
@@ -206,15 +224,15 @@ START_TEST(writer_killed_at_random_points)
     ck_assert_int_eq(tk_gate_wait(&ready, LONG_WAIT), 0);
     for (uint32_t i = 0; i < last.count; i++) {
         uint32_t w, s;
-        ssize_t n = ipckit_recv(rx, buf, sizeof buf, LONG_WAIT);
+        ssize_t n = ipckit_recv(rx, buf, sizeof buf, recv_timeout);
         ck_assert_int_ge(n, 0);
         ck_assert(verify(buf, (size_t) n, &w, &s) && w == 999 && s == i);
     }
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
     tk_gate_close(&ready);
-    printf("fifo faults: %u writers killed at random points, %u messages delivered intact,"
-           " %u partial messages discarded and reported, 0 torn\n",
-           kills, delivered, losses);
+    printf("fifo faults (%s): %u writers killed at random points, %u messages delivered"
+           " intact, %u partial messages discarded and reported, 0 torn\n",
+           kv_names[_i], kills, delivered, losses);
     ck_assert_int_eq(ipckit_close(rx), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
@@ -391,7 +409,7 @@ START_TEST(second_receiver_cannot_take_messages)
     t->owner = getpid();
     thief = tk_fork(second_receiver, t);
     for (uint32_t w = 0; w < WRITERS; w++) {
-        a[w] = (struct writer){ w, COUNT, NULL };
+        a[w] = (struct writer){ w, COUNT, NULL, 0 };
         pids[w] = tk_fork(writer_main, &a[w]);
     }
     while (received < WRITERS * COUNT) {
@@ -484,7 +502,7 @@ main(void)
     Suite *s = suite_create("fifo_faults");
     TCase *tc = tk_tcase("faults", 240);
     tcase_add_test(tc, stress_eight_writers);
-    tcase_add_test(tc, writer_killed_at_random_points);
+    tcase_add_loop_test(tc, writer_killed_at_random_points, KV_FRAMES, KV_COUNT);
     tcase_add_test(tc, reader_killed_mid_message);
     tcase_add_test(tc, large_message_lock_held_by_another);
     tcase_add_test(tc, second_receiver_cannot_take_messages);

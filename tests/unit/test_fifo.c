@@ -674,6 +674,410 @@ START_TEST(writer_killed_mid_message)
 }
 END_TEST
 
+/* ---- ?claim=1: the FIFO's one writer ------------------------------------------- */
+
+static char cname[700]; /* name?claim=1 */
+
+static void
+setup_claim(const char *leaf)
+{
+    setup_names(leaf);
+    (void) snprintf(cname, sizeof cname, "%s?claim=1", name);
+}
+
+/* The detail of a refused writer says why and names the other writer. */
+static void
+check_writer_busy(const char *why, pid_t holder)
+{
+    char want[32];
+    const char *d = ipckit_error_detail();
+    (void) snprintf(want, sizeof want, "(pid %ld", (long) holder);
+    ck_assert_msg(strstr(d, why) != NULL && strstr(d, want) != NULL, "detail: %s (want \"%s\", %s)",
+                  d, why, want);
+}
+
+static int
+hold_claim(void *arg)
+{
+    tk_gate *ready = arg;
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, cname, IPCKIT_SEND, NULL) == 0);
+    tk_gate_open(ready);
+    for (;;)
+        pause(); /* killed here, holding the claim */
+}
+
+/*
+ * A writer with ?claim=1 is the FIFO's only writer: while it is open, other
+ * writers (with a claim or without) are refused with -EBUSY naming it;
+ * while writers without a claim are open, a claim is refused. A claimer
+ * that dies holds nothing. The channel's caps say it has one sender.
+ */
+START_TEST(claim_is_the_only_writer)
+{
+    ipckit_channel *rx, *tx, *tx2 = NULL;
+    tk_gate ready;
+    pid_t pid;
+    setup_claim("claim.pipe");
+    rx = open_ok(cname, IPCKIT_RECV | IPCKIT_CREATE, NULL); /* a receiver's claim: no effect */
+    ck_assert_uint_eq(ipckit_caps(rx) & IPCKIT_CAP_MULTI_SEND, 0);
+    tx = open_ok(cname, IPCKIT_SEND, NULL);
+    ck_assert_uint_eq(ipckit_caps(tx) & IPCKIT_CAP_MULTI_SEND, 0);
+    ck_assert_int_eq(ipckit_open(&tx2, name, IPCKIT_SEND, NULL), -EBUSY);
+    check_writer_busy("has a writer with ?claim=1", getpid());
+    ck_assert_int_eq(ipckit_open(&tx2, cname, IPCKIT_SEND, NULL), -EBUSY);
+    check_writer_busy("already", getpid());
+    ck_assert_ptr_null(tx2);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+
+    /* writers without a claim keep a claim out, and share the FIFO */
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_uint_ne(ipckit_caps(tx) & IPCKIT_CAP_MULTI_SEND, 0);
+    tx2 = open_ok(name, IPCKIT_SEND, NULL);
+    ipckit_channel *tx3 = NULL;
+    ck_assert_int_eq(ipckit_open(&tx3, cname, IPCKIT_SEND, NULL), -EBUSY);
+    check_writer_busy("has another writer open", getpid());
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_open(&tx3, cname, IPCKIT_SEND, NULL), -EBUSY);
+    ck_assert_int_eq(ipckit_close(tx2), 0);
+
+    /* in another process; the claim goes with it when it dies */
+    tk_gate_init(&ready);
+    pid = tk_fork(hold_claim, &ready);
+    ck_assert_int_eq(tk_gate_wait(&ready, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_open(&tx2, name, IPCKIT_SEND, NULL), -EBUSY);
+    check_writer_busy("has a writer with ?claim=1", pid);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    tk_gate_close(&ready);
+    tx = open_ok(cname, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_send(tx, "after", 5, LONG_WAIT), 0);
+    char buf[16];
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 5);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/*
+ * What a claimed writer puts in the pipe, read with a plain read(): a large
+ * message sent without a timeout is one whole frame (header with the whole
+ * length, the writer's token, the payload, the token again); with a
+ * timeout, it is frames of at most PIPE_BUF; a small one is one frame.
+ */
+START_TEST(claimed_writer_sends_whole_frames)
+{
+    static unsigned char msg[10000], got[20000];
+    struct frame h;
+    uint64_t token, end;
+    ipckit_channel *tx;
+    int fd;
+    setup_claim("whole.pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    fd = open(path, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(fd, 0);
+    tx = open_ok(cname, IPCKIT_SEND, NULL);
+    tk_fill(msg, sizeof msg, 5, 5);
+
+    ck_assert_int_eq(ipckit_send_typed(tx, 42, msg, sizeof msg, -1), 0);
+    ck_assert_int_eq(read(fd, got, sizeof got), (ssize_t) (sizeof msg + 32));
+    memcpy(&h, got, sizeof h);
+    ck_assert_uint_eq(h.magic, 0x4b49);
+    ck_assert_uint_eq(h.version, 1);
+    ck_assert_uint_eq(h.flags, 4);
+    ck_assert_uint_eq(h.len, sizeof msg);
+    ck_assert_int_eq(h.type, 42);
+    memcpy(&token, got + 16, 8);
+    memcpy(&end, got + 24 + sizeof msg, 8);
+    ck_assert(token == end);
+    ck_assert_int_eq(memcmp(got + 24, msg, sizeof msg), 0);
+
+    ck_assert_int_eq(ipckit_send_typed(tx, 42, msg, sizeof msg, LONG_WAIT), 0);
+    ck_assert_int_eq(read(fd, got, sizeof got), (ssize_t) (sizeof msg + 8 + 3 * 16));
+    memcpy(&h, got, sizeof h);
+    ck_assert_uint_eq(h.flags, 1); /* the first of three frames */
+    ck_assert_uint_eq(h.len, 4080);
+
+    ck_assert_int_eq(ipckit_send_typed(tx, 42, msg, 100, -1), 0);
+    ck_assert_int_eq(read(fd, got, sizeof got), 116);
+    memcpy(&h, got, sizeof h);
+    ck_assert_uint_eq(h.flags, 3);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    close(fd);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+struct claimed_args {
+    unsigned count;
+    int timeout;
+};
+
+static size_t
+claimed_len(unsigned s)
+{
+    static const size_t sizes[] = { 0, 64, 4096, 4097, 16384, 20000, 65536, 65537, 300000, 1 << 20 };
+    return sizes[s % (sizeof sizes / sizeof sizes[0])];
+}
+
+static int
+claimed_writer(void *arg)
+{
+    struct claimed_args *a = arg;
+    static unsigned char buf[1 << 20];
+    ipckit_channel *tx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&tx, cname, IPCKIT_SEND, NULL) == 0);
+    for (unsigned s = 0; s < a->count; s++) {
+        size_t len = claimed_len(s);
+        tk_fill(buf, len, 9, s);
+        TK_CHILD_CHECK(ipckit_send_typed(tx, (long) s + 1, buf, len, a->timeout) == 0);
+    }
+    TK_CHILD_CHECK(ipckit_close(tx) == 0);
+    return 0;
+}
+
+/*
+ * A claimed writer's messages of every size, sent with and without a
+ * timeout, arrive whole, in order and with their types, through receives
+ * with a timeout (the read buffer) and without (large payloads straight
+ * into the caller's buffer). A buffer too small for a whole frame gets
+ * -EMSGSIZE and the message stays. The writer grows the pipe for large
+ * whole frames, but not one whose size the receiver chose.
+ */
+START_TEST(claimed_messages_arrive_whole)
+{
+    static unsigned char buf[1 << 20];
+    struct claimed_args a = { 30, (_i & 1) ? LONG_WAIT : -1 };
+    int recv_timeout = (_i & 2) ? LONG_WAIT : -1;
+    ipckit_channel *rx;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    int fd;
+    pid_t pid;
+    setup_claim("claimed.pipe");
+    o.capacity = (_i & 4) ? 128 * 1024 : 0;
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, o.capacity ? &o : NULL);
+    fd = ipckit_fd(rx);
+    pid = tk_fork(claimed_writer, &a);
+    for (unsigned s = 0; s < a.count; s++) {
+        size_t want = claimed_len(s);
+        long type = 0;
+        ssize_t n;
+        if (want > 100) {
+            n = ipckit_recv_typed(rx, 0, &type, buf, want - 1, recv_timeout);
+            ck_assert_msg(n == -EMSGSIZE, "message %u: %zd (%s)", s, n, ipckit_last_error(rx));
+        }
+        n = ipckit_recv_typed(rx, 0, &type, buf, sizeof buf, recv_timeout);
+        ck_assert_msg(n == (ssize_t) want, "message %u: got %zd (%s), want %zu", s, n,
+                      ipckit_last_error(rx), want);
+        ck_assert_int_eq(type, (long) s + 1);
+        ck_assert(check_content(buf, want, 9, s));
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(fcntl(fd, F_GETPIPE_SZ),
+                     (_i & 4) ? 128 * 1024 : (a.timeout < 0 ? 256 * 1024 : 64 * 1024));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, recv_timeout), -EPIPE);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+static int
+send_huge_claimed(void *arg)
+{
+    static unsigned char big[1 << 20];
+    ipckit_channel *tx = NULL;
+    (void) arg;
+    TK_CHILD_CHECK(ipckit_open(&tx, cname, IPCKIT_SEND, NULL) == 0);
+    tk_fill(big, sizeof big, 1, 1);
+    (void) ipckit_send(tx, big, sizeof big, -1); /* killed while blocked in here, or cut off */
+    return 3;
+}
+
+/* Wait until the writer has filled the pipe of @p fd and is blocked in its message. */
+static void
+wait_pipe_full(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int psz, queued = 0;
+    long long until = tk_now_ms() + LONG_WAIT;
+    ck_assert_int_eq(poll(&p, 1, LONG_WAIT), 1);
+    do {
+        usleep(2000);
+        psz = fcntl(fd, F_GETPIPE_SZ);
+        ck_assert_int_eq(ioctl(fd, FIONREAD, &queued), 0);
+    } while (queued < psz - 4096 && tk_now_ms() < until);
+    ck_assert_int_ge(queued, psz - 4096);
+}
+
+/*
+ * A claimed writer killed in the middle of a whole frame. Alone, the
+ * receiver sees the end of the stream: -EBADMSG, and the channel goes on.
+ * When the next writer sends before the receiver has read that far, the
+ * receiver reads the next writer's bytes as the rest of the message; the
+ * trailer is not the dead writer's token, so the message is never
+ * delivered: -EPROTO, and the channel must be reopened. With receives that
+ * wait (straight into the buffer) and with a timeout (the read buffer).
+ */
+START_TEST(claimed_writer_killed_mid_message)
+{
+    static unsigned char buf[1 << 20];
+    int recv_timeout = _i ? LONG_WAIT : -1;
+    ipckit_channel *rx;
+    pid_t pid;
+    setup_claim("claimkill.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+
+    pid = tk_fork(send_huge_claimed, NULL);
+    wait_pipe_full(ipckit_fd(rx));
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, recv_timeout), -EBADMSG);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "closed in the middle"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+    struct claimed_args a = { 10, -1 };
+    pid = tk_fork(claimed_writer, &a);
+    for (unsigned s = 0; s < a.count; s++) {
+        ssize_t n;
+        long long give_up = tk_now_ms() + LONG_WAIT;
+        while ((n = ipckit_recv(rx, buf, sizeof buf, recv_timeout)) == -EPIPE &&
+               tk_now_ms() < give_up)
+            usleep(1000);
+        ck_assert_int_eq(n, (ssize_t) claimed_len(s));
+        ck_assert(check_content(buf, (size_t) n, 9, s));
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, recv_timeout), -EPIPE);
+
+    /* killed, and another claimed writer sends at once */
+    pid = tk_fork(send_huge_claimed, NULL);
+    wait_pipe_full(ipckit_fd(rx));
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    pid = tk_fork(send_huge_claimed, NULL);
+    wait_pipe_full(ipckit_fd(rx));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, recv_timeout), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "did not end where its header said"));
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPROTO); /* sticky */
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    kill(pid, SIGKILL); /* it inherited the read end: no -EPIPE for it */
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/* Write a whole frame by hand: header, token, payload, trailer token. */
+static void
+raw_whole(int64_t type, uint32_t len, const void *payload, size_t have, uint64_t token,
+          uint64_t trailer, bool with_trailer)
+{
+    static unsigned char b[70000];
+    struct frame h = { 0x4b49, 1, 4, len, type };
+    size_t n = 0;
+    ck_assert_uint_le(sizeof h + 16 + have, sizeof b);
+    memcpy(b, &h, sizeof h);
+    n += sizeof h;
+    memcpy(b + n, &token, 8);
+    n += 8;
+    if (have > 0)
+        memcpy(b + n, payload, have);
+    n += have;
+    if (with_trailer) {
+        memcpy(b + n, &trailer, 8);
+        n += 8;
+    }
+    raw_write(b, n);
+}
+
+/*
+ * Whole frames from a hostile (or broken) writer: a length over the
+ * channel's limit is skipped (-EBADMSG once; the next message comes
+ * through), however the receive waits; a trailer that is not the header's
+ * token is -EPROTO; an empty whole frame is an empty message; a whole
+ * frame cut off by the end of the stream is -EBADMSG and the channel goes
+ * on.
+ */
+START_TEST(whole_frames_are_checked)
+{
+    static unsigned char payload[50000], buf[60000];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *rx;
+    struct {
+        struct frame h;
+        char p[4];
+    } small = { { 0x4b49, 1, 3, 4, 7 }, { 'n', 'e', 'x', 't' } };
+    int fd;
+    setup_names("hostile.pipe");
+    tk_fill(payload, sizeof payload, 2, 2);
+    o.max_msg_size = 40000;
+    o.capacity = 256 * 1024;
+    for (int wait = 0; wait < 2; wait++) {
+        int t = wait ? -1 : LONG_WAIT;
+        rx = open_ok(name, IPCKIT_RECV | (wait ? 0u : IPCKIT_CREATE), &o);
+        fd = open(path, O_WRONLY | O_NONBLOCK); /* one writer for all of it: no end of stream */
+        ck_assert_int_ge(fd, 0);
+        raw_whole(3, 50000, payload, 50000, 77, 77, true);
+        raw_write(&small, sizeof small.h + sizeof small.p); /* not the padding */
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, t), -EBADMSG);
+        ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "over this channel's max_msg_size"));
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, t), 4);
+        ck_assert_int_eq(memcmp(buf, "next", 4), 0);
+
+        raw_whole(5, 0, NULL, 0, 9, 9, true);
+        long type = 0;
+        ssize_t r0 = ipckit_recv_typed(rx, 0, &type, NULL, 0, t);
+        ck_assert_msg(r0 == 0, "empty whole frame: %zd (%s)", r0, ipckit_last_error(rx));
+        ck_assert_int_eq(type, 5);
+
+        raw_whole(5, 30000, payload, 30000, 1234, 4321, true);
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, t), -EPROTO);
+        ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "must be reopened"));
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPROTO);
+        close(fd);
+        ck_assert_int_eq(ipckit_close(rx), 0);
+
+        rx = open_ok(name, IPCKIT_RECV, &o);
+        raw_whole(5, 30000, payload, 20000, 1, 1, false); /* then its writer goes */
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, t), -EBADMSG);
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EPIPE);
+        raw_write(&small, sizeof small.h + sizeof small.p); /* not the padding */
+        ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, t), 4);
+        ck_assert_int_eq(ipckit_close(rx), 0);
+    }
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
+/*
+ * After a small message, a receive reads one more message like it, not
+ * all the pipe holds: the rest stays in the pipe (FIONREAD), as it would
+ * for a raw reader, so a writer on another CPU does not have to wake the
+ * receiver for every message.
+ */
+START_TEST(small_messages_read_one_at_a_time)
+{
+    ipckit_channel *rx, *tx;
+    char buf[128];
+    int queued = -1;
+    setup_names("onebyone.pipe");
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(ipckit_send(tx, "first message...", 16, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 16);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ipckit_send(tx, "0123456789abcdef", 16, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), 16);
+    ck_assert_int_eq(ioctl(ipckit_fd(rx), FIONREAD, &queued), 0);
+    ck_assert_int_eq(queued, 2 * 32);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, -1), 16);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), 16);
+    ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, 0), -EAGAIN);
+    ck_assert_int_eq(ipckit_close(tx), 0);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 /* ---- the event loop of ipckit_fd(3) ------------------------------------------------- */
 
 enum { LOOP_POLL, LOOP_EPOLL, LOOP_EPOLL_ET, LOOP_KINDS };
@@ -1443,6 +1847,12 @@ main(void)
     tcase_add_test(tc, stream_mode_for_foreign_peers);
     tcase_add_test(tc, many_writers_never_interleave);
     tcase_add_test(tc, writer_killed_mid_message);
+    tcase_add_test(tc, claim_is_the_only_writer);
+    tcase_add_test(tc, claimed_writer_sends_whole_frames);
+    tcase_add_loop_test(tc, claimed_messages_arrive_whole, 0, 8);
+    tcase_add_loop_test(tc, claimed_writer_killed_mid_message, 0, 2);
+    tcase_add_test(tc, whole_frames_are_checked);
+    tcase_add_test(tc, small_messages_read_one_at_a_time);
     tcase_add_loop_test(tc, event_loop_quiet_after_last_writer, LOOP_POLL, LOOP_KINDS);
     tcase_add_test(tc, end_of_stream_without_write_permission);
     tcase_add_test(tc, second_receiver_refused);
