@@ -96,7 +96,7 @@ struct bx_backend {
      * (shm: with ipckit_send_loan/ipckit_recv_borrow). */
     const struct bx_variant *lib_zc;
     /* Optional: the library variant for runs of one sender and one
-     * receiver, each holding its side (shm:, ?claim=1), measured for round
+     * receiver, each holding its side (shm: and fifo:, ?claim=1), measured for round
      * trips and one-way throughput. */
     const struct bx_variant *lib_one;
 };

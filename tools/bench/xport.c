@@ -127,7 +127,7 @@ const struct bx_backend bx_backends[] = {
      * anonymous pipe, fixed-size messages. Keep it first. */
     { "pipe", "pipe(2) write/read", &bx_raw_pipe, NULL, NULL, NULL, true, false, false, NULL, NULL },
     { "fifo", "mkfifo(3) write/read", &bx_raw_fifo, &bx_ipckit, name_fifo, NULL, false, false,
-      false, NULL, NULL },
+      false, NULL, &bx_ipckit_claimed },
     { "mq", "msgsnd/msgrcv", &bx_raw_sysvmq, &bx_ipckit, name_mq, max_sysvmq, true, false,
       false, NULL, NULL },
     { "posixmq", "mq_send/mq_receive", &bx_raw_posixmq, &bx_ipckit, name_posixmq, max_posixmq,

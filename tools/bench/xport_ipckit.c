@@ -118,6 +118,8 @@ ipk_can_run(struct bx_run *r, const struct ipk_impl *im, ipckit_channel *ch, int
             return -1;
         }
         rc = api->open(&probe, name, IPCKIT_RECV, &o);
+        if (rc == -EBUSY)
+            return 0; /* the name was taken; the object has its one receiver (fifo:) */
         if (rc < 0) {
             (void) snprintf(r->err, sizeof r->err, "%.60s: %s: %.160s", api->what,
                             rc == -EINVAL ? "refuses the name" : "open", api->error_detail());
