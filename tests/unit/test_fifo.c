@@ -618,38 +618,43 @@ START_TEST(many_writers_never_interleave)
 }
 END_TEST
 
+/* Open the FIFO named @p arg and send it 1 MiB, waiting as long as it takes. */
 static int
 send_huge(void *arg)
 {
     static unsigned char big[1 << 20];
     ipckit_channel *tx = NULL;
-    (void) arg;
-    TK_CHILD_CHECK(ipckit_open(&tx, name, IPCKIT_SEND, NULL) == 0);
+    TK_CHILD_CHECK(ipckit_open(&tx, arg, IPCKIT_SEND, NULL) == 0);
     (void) ipckit_send(tx, big, sizeof big, -1); /* killed while blocked in here */
     return 3;
 }
+
+/* Wait until the writer has filled the pipe of @p fd and is blocked in its message. */
+static void
+wait_pipe_full(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int psz, queued = 0;
+    long long until = tk_now_ms() + LONG_WAIT;
+    ck_assert_int_eq(poll(&p, 1, LONG_WAIT), 1);
+    do {
+        usleep(2000);
+        psz = fcntl(fd, F_GETPIPE_SZ);
+        ck_assert_int_eq(ioctl(fd, FIONREAD, &queued), 0);
+    } while (queued < psz - 4096 && tk_now_ms() < until);
+    ck_assert_int_ge(queued, psz - 4096);
+}
+
 
 START_TEST(writer_killed_mid_message)
 {
     static unsigned char buf[1 << 20];
     ipckit_channel *rx;
-    struct pollfd p;
     pid_t pid;
     setup_names("killed.pipe");
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
-    pid = tk_fork(send_huge, NULL);
-    /* wait until the pipe is full: the writer is blocked inside its message */
-    p.fd = ipckit_fd(rx);
-    p.events = POLLIN;
-    ck_assert_int_eq(poll(&p, 1, LONG_WAIT), 1);
-    /* wait until the writer has filled the pipe and is blocked mid-message */
-    int psz = fcntl(p.fd, F_GETPIPE_SZ), queued = 0;
-    long long until = tk_now_ms() + LONG_WAIT;
-    while (queued < psz - 4096 && tk_now_ms() < until) {
-        usleep(2000);
-        ck_assert_int_eq(ioctl(p.fd, FIONREAD, &queued), 0);
-    }
-    ck_assert_int_ge(queued, psz - 4096);
+    pid = tk_fork(send_huge, name);
+    wait_pipe_full(ipckit_fd(rx));
     kill(pid, SIGKILL);
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, LONG_WAIT), -EBADMSG);
@@ -882,34 +887,6 @@ START_TEST(claimed_messages_arrive_whole)
 }
 END_TEST
 
-static int
-send_huge_claimed(void *arg)
-{
-    static unsigned char big[1 << 20];
-    ipckit_channel *tx = NULL;
-    (void) arg;
-    TK_CHILD_CHECK(ipckit_open(&tx, cname, IPCKIT_SEND, NULL) == 0);
-    tk_fill(big, sizeof big, 1, 1);
-    (void) ipckit_send(tx, big, sizeof big, -1); /* killed while blocked in here, or cut off */
-    return 3;
-}
-
-/* Wait until the writer has filled the pipe of @p fd and is blocked in its message. */
-static void
-wait_pipe_full(int fd)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    int psz, queued = 0;
-    long long until = tk_now_ms() + LONG_WAIT;
-    ck_assert_int_eq(poll(&p, 1, LONG_WAIT), 1);
-    do {
-        usleep(2000);
-        psz = fcntl(fd, F_GETPIPE_SZ);
-        ck_assert_int_eq(ioctl(fd, FIONREAD, &queued), 0);
-    } while (queued < psz - 4096 && tk_now_ms() < until);
-    ck_assert_int_ge(queued, psz - 4096);
-}
-
 /*
  * A claimed writer killed in the middle of a whole frame. Alone, the
  * receiver sees the end of the stream: -EBADMSG, and the channel goes on.
@@ -928,7 +905,7 @@ START_TEST(claimed_writer_killed_mid_message)
     setup_claim("claimkill.pipe");
     rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
 
-    pid = tk_fork(send_huge_claimed, NULL);
+    pid = tk_fork(send_huge, cname);
     wait_pipe_full(ipckit_fd(rx));
     kill(pid, SIGKILL);
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
@@ -950,11 +927,11 @@ START_TEST(claimed_writer_killed_mid_message)
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, recv_timeout), -EPIPE);
 
     /* killed, and another claimed writer sends at once */
-    pid = tk_fork(send_huge_claimed, NULL);
+    pid = tk_fork(send_huge, cname);
     wait_pipe_full(ipckit_fd(rx));
     kill(pid, SIGKILL);
     ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 128 + SIGKILL);
-    pid = tk_fork(send_huge_claimed, NULL);
+    pid = tk_fork(send_huge, cname);
     wait_pipe_full(ipckit_fd(rx));
     ck_assert_int_eq(ipckit_recv(rx, buf, sizeof buf, recv_timeout), -EPROTO);
     ck_assert_ptr_nonnull(strstr(ipckit_last_error(rx), "did not end where its header said"));
