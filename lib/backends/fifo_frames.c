@@ -657,14 +657,18 @@ fifo_torn(struct fifo *f)
 }
 
 /* A whole frame read into the caller's buffer ended early: @p rc from
- * fifo_read_some() after @p got of its @p len bytes. */
+ * fifo_readv_some() after @p got of its @p len bytes. At the end of the
+ * stream that message is lost and the next writer starts afresh; after any
+ * other error this receiver no longer knows where the next frame begins. */
 static ssize_t
 fifo_whole_cut(struct fifo *f, ssize_t rc, size_t got, size_t len)
 {
     f->head = f->tail = 0;
     f->big = false;
-    if (rc != -EPIPE)
+    if (rc != -EPIPE) {
+        f->broken = true;
         return rc;
+    }
     f->askip = f->orphan = false;
     fifo_drop_partial(f);
     return ipckit_backend_fail(-EBADMSG,
@@ -737,9 +741,14 @@ fifo_whole(struct fifo *f, const struct fifo_hdr *h, long *type, void *buf, size
         *need = FIFO_WHOLE_EXTRA + len;
         return 0;
     }
-    got = avail - FIFO_WHOLE_HDR;
+    /* what the read buffer has of the payload goes to the caller's buffer,
+     * what it has of the trailer (the payload may be all there) to the
+     * start of the read buffer */
+    got = avail - FIFO_WHOLE_HDR < len ? avail - FIFO_WHOLE_HDR : len;
     memcpy(buf, p + FIFO_WHOLE_HDR, got);
-    f->head = f->tail = 0;
+    f->tail = avail - FIFO_WHOLE_HDR - got;
+    memmove(f->rbuf, p + FIFO_WHOLE_HDR + got, f->tail);
+    f->head = 0;
     /* the rest of the payload, then the trailer and what may follow it (the
      * next header) into the read buffer, in as few reads as the pipe allows */
     while (got < len || f->tail < FIFO_TOKEN) {

@@ -1025,6 +1025,64 @@ START_TEST(whole_frames_are_checked)
 }
 END_TEST
 
+/* Write the 4 bytes at @p arg to the FIFO after 200 ms. */
+static int
+write_rest_later(void *arg)
+{
+    int fd = open(path, O_WRONLY);
+    TK_CHILD_CHECK(fd >= 0);
+    usleep(200000);
+    TK_CHILD_CHECK(write(fd, arg, 4) == 4);
+    (void) close(fd);
+    return 0;
+}
+
+/*
+ * A whole frame whose payload is all in the pipe but its trailer only in
+ * part when a receive that waits begins: the payload goes into the
+ * caller's buffer and not one byte past it (the buffer is exactly the
+ * message's size), and the rest of the trailer is waited for.
+ */
+START_TEST(whole_frame_fills_the_buffer_exactly)
+{
+    enum { LEN = 20000 };
+    static unsigned char frame[LEN + 64], payload[LEN];
+    unsigned char *out = malloc(LEN + 16);
+    struct frame h = { 0x4b49, 1, 4, LEN, 6 };
+    uint64_t token = 0x0102030405060708u;
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *rx;
+    long type = 0;
+    int fd;
+    pid_t pid;
+    ck_assert_ptr_nonnull(out);
+    setup_names("exact.pipe");
+    o.capacity = 64 * 1024;
+    rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, &o);
+    fd = open(path, O_WRONLY | O_NONBLOCK); /* a writer throughout: no end of stream */
+    ck_assert_int_ge(fd, 0);
+    tk_fill(payload, LEN, 6, 6);
+    memcpy(frame, &h, sizeof h);
+    memcpy(frame + 16, &token, 8);
+    memcpy(frame + 24, payload, LEN);
+    memcpy(frame + 24 + LEN, &token, 4); /* half the trailer */
+    ck_assert_int_eq(write(fd, frame, 24 + LEN + 4), 24 + LEN + 4);
+    pid = tk_fork(write_rest_later, (unsigned char *) &token + 4);
+    memset(out + LEN, 0xa5, 16);
+    ck_assert_int_eq(ipckit_recv_typed(rx, 0, &type, out, LEN, -1), LEN);
+    ck_assert_int_eq(type, 6);
+    ck_assert_int_eq(memcmp(out, payload, LEN), 0);
+    for (int i = 0; i < 16; i++)
+        ck_assert_uint_eq(out[LEN + i], 0xa5);
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(rx, out, LEN, 0), -EAGAIN);
+    close(fd);
+    free(out);
+    ck_assert_int_eq(ipckit_close(rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 /*
  * After a small message, a receive reads one more message like it, not
  * all the pipe holds: the rest stays in the pipe (FIONREAD), as it would
@@ -1829,6 +1887,7 @@ main(void)
     tcase_add_loop_test(tc, claimed_messages_arrive_whole, 0, 8);
     tcase_add_loop_test(tc, claimed_writer_killed_mid_message, 0, 2);
     tcase_add_test(tc, whole_frames_are_checked);
+    tcase_add_test(tc, whole_frame_fills_the_buffer_exactly);
     tcase_add_test(tc, small_messages_read_one_at_a_time);
     tcase_add_loop_test(tc, event_loop_quiet_after_last_writer, LOOP_POLL, LOOP_KINDS);
     tcase_add_test(tc, end_of_stream_without_write_permission);
