@@ -69,8 +69,10 @@
  * other writer holds one byte of its own at or above FIFO_MARK_BASE, chosen
  * at random (a collision picks again). */
 #define FIFO_LOCK_CLAIM 3
-#define FIFO_MARK_BASE ((off_t) 1 << 32)
-#define FIFO_MARK_SPAN ((uint64_t) 1 << 40)
+/* 2^32 and 2^40 bytes of marks with a 64-bit off_t; 2^24 and 2^30 with a
+ * 32-bit one (32-bit builds without _FILE_OFFSET_BITS=64) */
+#define FIFO_MARK_BASE ((off_t) 1 << (sizeof(off_t) > 4 ? 32 : 24))
+#define FIFO_MARK_SPAN ((uint64_t) 1 << (sizeof(off_t) > 4 ? 40 : 30))
 
 const char *const ipckit__fifo_params[] = { "stream", "claim", NULL };
 
