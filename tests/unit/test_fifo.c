@@ -1,7 +1,8 @@
 /*
  * Tests of what only the fifo: backend does, with real processes: framing
- * and its faults, stream mode, end of stream, one receiver, paths and
- * directory swaps, creator records of paths. The channel contract over
+ * and its faults, stream mode, end of stream, one receiver, one claimed
+ * writer (?claim=1) and its whole frames, how much a receive reads, paths
+ * and directory swaps, creator records of paths. The channel contract over
  * fifo: (sizes, small buffers, timeouts, fork, modes, other users, ...) is
  * the conformance suite's (conformance.fifo).
  */
