@@ -188,7 +188,10 @@ producer(void *arg)
         int rc;
         memcpy(buf, &h, sizeof h);
         tk_fill(buf + sizeof h, len - sizeof h, p, i);
-        rc = ipckit_send_typed(ch, 1 + (long) (i % 3), buf, len, 20000);
+        /* 60 s: a cluster that lost its stream's leader elects another
+         * within seconds, but on a loaded CI machine both producers were
+         * once still without a confirmation after 20 s */
+        rc = ipckit_send_typed(ch, 1 + (long) (i % 3), buf, len, 60000);
         if (rc != 0) {
             fprintf(stderr, "producer %u: send %u: %s\n", p, i, ipckit_last_error(ch));
             __atomic_fetch_add(&tally->errors, 1, __ATOMIC_SEQ_CST);
