@@ -2128,6 +2128,43 @@ START_TEST(ls_shows_php_pairs)
 }
 END_TEST
 
+/* "ipckit stat" describes PHP's shared state (sysvshm:) from the kernel's
+ * IPC_STAT of its segment and semaphore set, text and JSON; a name with no
+ * segment is an error that says which key it looked for. */
+START_TEST(stat_describes_sysvshm)
+{
+    ipckit_region *reg = NULL;
+    struct result r;
+    char n[64], want[160];
+    key_t k = tk_sysv_key();
+    (void) snprintf(n, sizeof n, "sysvshm:%#x", (unsigned) k);
+    ck_assert_int_eq(ipckit_region_open(&reg, n, IPCKIT_CREATE | IPCKIT_EXCL, 4096, NULL), 0);
+    ck_assert_int_eq(ipckit_region_close(reg), 0);
+    run(&r, NULL, "stat", n, NULL);
+    ck_assert_exit(&r, 0);
+    (void) snprintf(want, sizeof want,
+                    "kind           php region\nmode           0600\nsegment_key    0x%x\n"
+                    "segment_id     %d\nsegment_size   4096\n",
+                    (unsigned) k, shmget(k, 0, 0));
+    ck_assert_msg(strstr(r.out, want) != NULL, "%s\nwant:\n%s", r.out, want);
+    (void) snprintf(want, sizeof want, "semaphore_id   %d\nsemaphores     3\ncreator_pid    %ld\n",
+                    semget(k, 0, 0), (long) getpid());
+    ck_assert_msg(strstr(r.out, want) != NULL, "%s\nwant:\n%s", r.out, want);
+    ck_assert_msg(strstr(r.out, "creator_alive  yes") != NULL, "%s", r.out);
+    run(&r, NULL, "stat", "--json", n, NULL);
+    ck_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "\"kind\": \"php region\"") != NULL &&
+                      strstr(r.out, "\"semaphores\": 3") != NULL &&
+                      strstr(r.out, "\"creator_alive\": true") != NULL,
+                  "%s", r.out);
+    ck_assert_int_eq(ipckit_region_unlink(n), 0);
+    run(&r, NULL, "stat", n, NULL);
+    ck_assert_exit(&r, 1);
+    (void) snprintf(want, sizeof want, "its segment (key 0x%x)", (unsigned) k);
+    ck_assert_msg(strstr(r.err, want) != NULL && strstr(r.err, "ENOENT") != NULL, "%s", r.err);
+}
+END_TEST
+
 START_TEST(region_usage)
 {
     struct result r;
@@ -2221,6 +2258,7 @@ main(void)
     if (ipckit_backend_find("shm") != NULL)
         tcase_add_test(tc, region_vars_shm);
     tcase_add_test(tc, region_vars_sysvshm);
+    tcase_add_test(tc, stat_describes_sysvshm);
     tcase_add_test(tc, ls_shows_php_pairs);
     tcase_add_test(tc, region_usage);
     suite_add_tcase(s, tc);

@@ -2,13 +2,18 @@
  * ipckit(1): "ipckit stat NAME...": a channel's object as ipckit_stat_name()
  * describes it, and a region (shm:NAME) as ipckit_object_stat() does; the
  * creator's state (alive, or gone: its pid free or reused) comes from
- * ipckit_object_stat() in both cases.
+ * ipckit_object_stat() in both cases. PHP's shared state (sysvshm:NAME) is
+ * described from the kernel's IPC_STAT of its segment and semaphore set,
+ * without attaching or locking anything.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/types.h>
 
 #include <ipckit/ipckit.h>
@@ -105,6 +110,71 @@ pid_alive(long pid)
     return errno == ESRCH ? 0 : -1;
 }
 
+static void
+stat_key(const char *key, key_t v, bool json)
+{
+    if (json)
+        (void) printf(", \"%s\": \"0x%x\"", key, (unsigned) v);
+    else
+        (void) printf("%-14s 0x%x\n", key, (unsigned) v);
+}
+
+/*
+ * PHP's shared state, sysvshm:NAME: the segment and the semaphore set of
+ * its two keys, as IPC_STAT tells (read permission on them is needed).
+ * What the variables are is "ipckit region ls", which takes the lock.
+ */
+static int
+stat_sysvshm(const char *name, bool json, bool blank_line)
+{
+    struct shmid_ds sd;
+    struct semid_ds md;
+    union semun_arg {
+        int val;
+        struct semid_ds *buf;
+        unsigned short *array;
+    } arg;
+    key_t shm_key, sem_key;
+    bool first = false;
+    char why[96];
+    int r = ipckit_region_sysv_keys(name, &shm_key, &sem_key), shm_id, sem_id;
+    if (r < 0)
+        return cli_report(name, NULL, r, ipckit_error_detail());
+    shm_id = shmget(shm_key, 0, 0);
+    if (shm_id < 0 || shmctl(shm_id, IPC_STAT, &sd) < 0) {
+        int e = errno;
+        (void) snprintf(why, sizeof why, "its segment (key 0x%x): %s", (unsigned) shm_key,
+                        strerror(e));
+        return cli_report(name, NULL, -e, why);
+    }
+    arg.buf = &md;
+    sem_id = semget(sem_key, 0, 0);
+    if (sem_id >= 0 && semctl(sem_id, 0, IPC_STAT, arg) < 0)
+        sem_id = -1;
+    if (blank_line)
+        (void) putchar('\n');
+    if (json) {
+        (void) fputs("{\"name\": ", stdout);
+        cli_json_string(stdout, name);
+        (void) printf(", \"kind\": \"php region\", \"mode\": \"%04o\"",
+                      (unsigned) sd.shm_perm.mode & 0777u);
+    } else {
+        (void) printf("%-14s %s\n%-14s %s\n%-14s %04o\n", "name", name, "kind", "php region",
+                      "mode", (unsigned) sd.shm_perm.mode & 0777u);
+    }
+    stat_key("segment_key", shm_key, json);
+    stat_field("segment_id", shm_id, json, &first);
+    stat_field("segment_size", (long long) sd.shm_segsz, json, &first);
+    stat_field("attached", (long long) sd.shm_nattch, json, &first);
+    stat_key("semaphore_key", sem_key, json);
+    stat_field("semaphore_id", sem_id, json, &first);
+    stat_field("semaphores", sem_id >= 0 ? (long long) md.sem_nsems : -1, json, &first);
+    stat_field("creator_pid", (long long) sd.shm_cpid, json, &first);
+    stat_field("last_pid", (long long) sd.shm_lpid, json, &first);
+    stat_alive(pid_alive((long) sd.shm_cpid), json);
+    return CLI_OK;
+}
+
 /* Describe @p name: the exit code. */
 static int
 stat_one(const char *name, bool json, bool blank_line)
@@ -159,8 +229,10 @@ cli_stat(int argc, char **argv)
         return CLI_USAGE;
     }
     for (int i = optind; i < argc; i++) {
-        int rc = cli_check_name(argv[i]);
-        if (rc == CLI_OK)
+        int rc;
+        if (strncmp(argv[i], "sysvshm:", 8) == 0) /* a region, not a channel scheme */
+            rc = stat_sysvshm(argv[i], json, !json && i > optind);
+        else if ((rc = cli_check_name(argv[i])) == CLI_OK)
             rc = stat_one(argv[i], json, !json && i > optind);
         if (rc > worst)
             worst = rc;
