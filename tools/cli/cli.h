@@ -55,6 +55,10 @@ const char *cli_detail(const char *detail, const char *name);
  * CLI_USAGE after saying why. */
 int cli_check_name(const char *name);
 
+/* Whether @p name is PHP's shared state (sysvshm:), a region and no channel
+ * scheme, which rm, stat and region take before cli_check_name(). */
+bool cli_is_sysvshm(const char *name);
+
 /* The exit code for library error @p rc. */
 int cli_exit_code(int rc);
 

@@ -75,6 +75,12 @@ cli_detail(const char *d, const char *name)
     }
 }
 
+bool
+cli_is_sysvshm(const char *name)
+{
+    return strncmp(name, "sysvshm:", 8) == 0;
+}
+
 /*
  * Check that @p name parses and names a registered scheme, so that a
  * malformed name is a usage error (2) and not a failed operation (1).

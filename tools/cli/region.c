@@ -115,12 +115,6 @@ region_name(const char *name, const char *trust, char *buf, size_t cap)
     return 0;
 }
 
-static bool
-is_php(const char *name)
-{
-    return strncmp(name, "sysvshm:", 8) == 0;
-}
-
 /* Open @p name and take its lock; CLI_OK with *out, or an exit code. */
 static int
 region_begin(const char *name, const struct region_args *a, ipckit_region **out)
@@ -369,7 +363,7 @@ region_put(const char *name, long key, const char *value, const struct region_ar
             cli_err("--int: \"%s\" is not an integer", value);
             return CLI_USAGE;
         }
-        if (is_php(name)) {
+        if (cli_is_sysvshm(name)) {
             text = malloc(32);
             if (text == NULL)
                 return CLI_FAIL;
@@ -382,7 +376,7 @@ region_put(const char *name, long key, const char *value, const struct region_ar
             memcpy(text, &v, sizeof v);
             len = sizeof v;
         }
-    } else if (a->as_string && is_php(name)) {
+    } else if (a->as_string && cli_is_sysvshm(name)) {
         ipckit_php_value *v = ipckit_php_new_string(value, len);
         ssize_t n = v != NULL ? ipckit_php_encode(v, NULL, 0) : -ENOMEM;
         text = n > 0 ? malloc((size_t) n) : NULL;
@@ -394,7 +388,7 @@ region_put(const char *name, long key, const char *value, const struct region_ar
         (void) ipckit_php_encode(v, text, (size_t) n);
         ipckit_php_free(v);
         len = (size_t) n;
-    } else if (is_php(name)) {
+    } else if (cli_is_sysvshm(name)) {
         /* PHP reads only its own format: refuse what shm_get_var() would */
         ipckit_php_value *v = NULL;
         rc = ipckit_php_decode(value, len, &v);

@@ -35,7 +35,7 @@ cli_rm(int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) {
         int rc;
-        if (strncmp(argv[i], "sysvshm:", 8) == 0) {
+        if (cli_is_sysvshm(argv[i])) {
             /* PHP's shared state is a region, not a channel */
             int r = ipckit_region_unlink(argv[i]);
             rc = r < 0 && !(force && r == -ENOENT)

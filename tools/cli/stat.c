@@ -230,7 +230,7 @@ cli_stat(int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) {
         int rc;
-        if (strncmp(argv[i], "sysvshm:", 8) == 0) /* a region, not a channel scheme */
+        if (cli_is_sysvshm(argv[i]))
             rc = stat_sysvshm(argv[i], json, !json && i > optind);
         else if ((rc = cli_check_name(argv[i])) == CLI_OK)
             rc = stat_one(argv[i], json, !json && i > optind);
