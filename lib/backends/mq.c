@@ -41,6 +41,7 @@
 
 #include "../core/internal.h"
 #include "../core/objects.h"
+#include "../os/records.h"
 #include "mq_wake.h"
 
 #ifndef MSG_COPY
@@ -281,7 +282,9 @@ sysvmq_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_o
         rc = -ENOMEM;
         goto fail;
     }
-    mqw_attach(&q->wake, q->key, created, qmode, opts);
+    if (created)
+        mqw_sweep(q->key); /* companions of earlier queues of this key that others removed */
+    mqw_attach(&q->wake, q->key, q->id, created, qmode, opts);
     if ((opts->flags & IPCKIT_OPT_INTERRUPTIBLE) && q->wake.m == NULL) {
         /* no companion: waits poll with IPC_NOWAIT and sleep on this
          * waker, even without a deadline (docs/backends/mq.md) */
@@ -306,17 +309,45 @@ fail:
     return rc;
 }
 
+/*
+ * A queue that a program that is not ipckit removed (PHP's
+ * msg_remove_queue(), ipcrm) takes neither its wake-up companion nor its
+ * creator record with it: a channel that finds it gone when it closes
+ * removes them. The record's name holds the id, so it goes only when the
+ * id names no queue at all (not when a queue of another key has it now).
+ */
+static void
+sysvmq_forget_removed(struct sysvmq *q)
+{
+    struct msqid_ds ds;
+    struct ipckit__crec r;
+    if (q->id < 0 || msgctl(q->id, IPC_STAT, &ds) == 0 || (errno != EINVAL && errno != EIDRM)) {
+        if (q->wake.m != NULL && q->id >= 0 && mqw_queue_gone(q->key, q->id))
+            mqw_remove(q->key, q->id);
+        return;
+    }
+    if (q->wake.m != NULL)
+        mqw_remove(q->key, q->id);
+    memset(&r, 0, sizeof r);
+    r.kind = IPCKIT__CREC_MQ;
+    r.key = (unsigned long) (uint32_t) q->key;
+    r.id = q->id;
+    if (ipckit__creator_removable(&r, (unsigned long) geteuid()))
+        ipckit__creator_unlink(&r);
+}
+
 static int
 sysvmq_close(void *state)
 {
     struct sysvmq *q = state;
     free(q->buf);
     q->buf = NULL;
-    q->id = -1;
     if (q->waker >= 0)
         (void) close(q->waker);
     q->waker = -1;
+    sysvmq_forget_removed(q);
     mqw_detach(&q->wake);
+    q->id = -1;
     return 0;
 }
 
@@ -338,20 +369,20 @@ sysvmq_unlink(const ipckit_name *name)
     id = sysvmq_lookup(name, key, 0);
     if (id < 0) {
         if (id == -ENOENT)
-            mqw_remove(key); /* a program that is not ipckit removed the queue */
+            mqw_sweep(key); /* a program that is not ipckit removed the queue */
         return id;
     }
     if (msgctl(id, IPC_RMID, NULL) < 0) {
         int e = errno;
         if (e == EINVAL || e == EIDRM) {
-            mqw_remove(key);
+            mqw_remove(key, id);
             return ipckit_backend_fail(-ENOENT, "mq: queue %#x was already removed",
                                         (unsigned) key);
         }
         return ipckit_backend_fail(-e, "mq: remove queue %#x (%s): %s", (unsigned) key,
                                     ipckit_name_text(name), strerror(e));
     }
-    mqw_remove(key);
+    mqw_remove(key, id);
     return 0;
 }
 

@@ -193,6 +193,6 @@ ipckit__mq_remove_stale(const ipckit_object *o, unsigned flags)
         return ipckit_backend_fail(-EBUSY, "a process used it meanwhile");
     if (msgctl((int) o->id, IPC_RMID, NULL) < 0)
         return ipckit_backend_fail(-errno, "%s", strerror(errno));
-    mqw_remove((key_t) o->key); /* and its wake-up companion */
+    mqw_remove((key_t) o->key, (int) o->id); /* and its wake-up companion */
     return 0;
 }

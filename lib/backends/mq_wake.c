@@ -1,6 +1,7 @@
 /*
  * ipckit: the wake-up companion of a System V queue; see mq_wake.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,7 +18,6 @@
 #include "../os/shm_object.h"
 #include "mq_wake.h"
 
-#define MQW_MAGIC 0x574d4b49u /* "IKMW" */
 #define MQW_VERSION 1u
 #define MQW_SIZE 4096u
 #define MQW_STEP_FIRST_MS 1L
@@ -26,9 +27,9 @@
 _Static_assert(sizeof(struct mqw_shared) <= MQW_SIZE, "the companion fits its page");
 
 static void
-mqw_name(key_t key, char *buf, size_t cap)
+mqw_name(key_t key, int id, char *buf, size_t cap)
 {
-    (void) snprintf(buf, cap, "/ipckit-mq.%08x", (unsigned) key);
+    (void) snprintf(buf, cap, "/" MQW_PREFIX "%08x.%d", (unsigned) key, id);
 }
 
 static int
@@ -57,17 +58,17 @@ mqw_check(void *base, size_t size, void *arg)
 }
 
 void
-mqw_attach(struct mqw *w, key_t key, bool fresh, unsigned mode, const ipckit_opts *opts)
+mqw_attach(struct mqw *w, key_t key, int id, bool fresh, unsigned mode, const ipckit_opts *opts)
 {
     static const struct timespec now = { 0, 0 }; /* the creator's header is there, or none */
     struct ipckit__shmobj_map map;
     char pname[40];
     ipckit_opts o = *opts;
     w->m = NULL;
-    mqw_name(key, pname, sizeof pname);
+    mqw_name(key, id, pname, sizeof pname);
     o.mode = mode & 0777u;
     if (fresh)
-        (void) shm_unlink(pname); /* left by a queue removed behind ipckit's back */
+        (void) shm_unlink(pname); /* of an earlier queue that had this id (wrapped) */
     /* Best effort: without a companion the waits poll. Whatever failed is
      * not the open's failure, so the detail is dropped. */
     if (ipckit__shmobj_map(pname, IPCKIT_CREATE, &o, MQW_SIZE, mqw_init, mqw_check,
@@ -85,12 +86,12 @@ mqw_detach(struct mqw *w)
 }
 
 void
-mqw_remove(key_t key)
+mqw_remove(key_t key, int id)
 {
     char pname[40], path[64];
     struct stat sb;
     int fd;
-    mqw_name(key, pname, sizeof pname);
+    mqw_name(key, id, pname, sizeof pname);
     /* Wake its sleepers first, so that they find the queue gone now. Only
      * a companion of this user or root is mapped: another user could
      * truncate it under the mapping. */
@@ -110,6 +111,65 @@ mqw_remove(key_t key)
         (void) close(fd);
     }
     (void) shm_unlink(pname);
+}
+
+bool
+mqw_queue_gone(key_t key, int id)
+{
+    struct msqid_ds ds;
+    if (id < 0)
+        return false;
+    if (msgctl(id, IPC_STAT, &ds) < 0)
+        return errno == EINVAL || errno == EIDRM;
+    return (uint32_t) ds.msg_perm.__key != (uint32_t) key; /* the id names another queue now */
+}
+
+int
+mqw_orphans(long long key, int (*fn)(const struct mqw_orphan *o, void *arg), void *arg)
+{
+    struct mqw_orphan o;
+    struct dirent *e;
+    int rc = 0;
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL)
+        return 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        unsigned k;
+        int id;
+        char end, canon[40];
+        if (strncmp(e->d_name, MQW_PREFIX, sizeof MQW_PREFIX - 1) != 0 ||
+            sscanf(e->d_name + sizeof MQW_PREFIX - 1, "%8x.%d%c", &k, &id, &end) != 2 ||
+            id < 0)
+            continue;
+        /* only the names ipckit writes: no sign, no leading zeros */
+        mqw_name((key_t) k, id, canon, sizeof canon);
+        if (strcmp(canon + 1, e->d_name) != 0 || (key >= 0 && (unsigned long long) key != k))
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &o.sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(o.sb.st_mode) || !mqw_queue_gone((key_t) k, id))
+            continue;
+        o.key = (key_t) k;
+        o.id = id;
+        (void) snprintf(o.path, sizeof o.path, "/dev/shm%s", canon);
+        rc = fn(&o, arg);
+    }
+    (void) closedir(d);
+    return rc;
+}
+
+static int
+mqw_sweep_one(const struct mqw_orphan *o, void *arg)
+{
+    (void) arg;
+    if (o->sb.st_uid == geteuid())
+        mqw_remove(o->key, o->id);
+    return 0;
+}
+
+void
+mqw_sweep(key_t key)
+{
+    (void) mqw_orphans((long long) (uint32_t) key, mqw_sweep_one, NULL);
 }
 
 static void

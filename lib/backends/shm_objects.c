@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mq_wake.h"
 #include "shm_ring.h"
 #include "shm_bcast.h"
 #include "../core/objects.h"
@@ -90,6 +91,20 @@ shm_file(int dfd, const char *leaf, const struct stat *sb, bool full, ipckit_obj
     memset(&h, 0, sizeof h);
     n = pread(fd, h.b, sizeof h.b, 0);
     memcpy(&magic, h.b, sizeof magic);
+    if (n >= 64 && magic == MQW_MAGIC && strncmp(leaf, MQW_PREFIX, sizeof MQW_PREFIX - 1) == 0) {
+        /* not a channel: listed for what it is, judged with its queue */
+        unsigned key;
+        int id;
+        o->kind = "queue companion";
+        if (sscanf(leaf + sizeof MQW_PREFIX - 1, "%8x.%d", &key, &id) == 2 && id >= 0) {
+            o->key = (long long) key;
+            o->id = id;
+            (void) snprintf(o->note, sizeof o->note, "the wake-up companion of mq:0x%x (id %d)%s",
+                            key, id, mqw_queue_gone((key_t) key, id) ? ", which is gone" : "");
+        }
+        (void) close(fd);
+        return 0;
+    }
     if (n < 64 ||
         (magic != RING_MAGIC && magic != REGION_MAGIC && magic != IPCKIT__SHMOBJ_BCAST_MAGIC)) {
         (void) close(fd);

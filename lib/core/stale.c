@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "objects.h"
+#include "../backends/mq_wake.h"
 
 #define WHY_UNKNOWN "its creator is unknown (no trusted ipckit creator record)"
 
@@ -533,6 +534,53 @@ records_sweep(struct stale *s, const char *name, long long key)
     return s->stop;
 }
 
+/* ---- the wake-up companions of mq: queues ----------------------------------------------- */
+
+/* An orphan companion: its queue was removed by a program that is not
+ * ipckit, so nothing else removes it (lib/backends/mq_wake.h). */
+static int
+companion_judge(const struct mqw_orphan *c, void *p)
+{
+    struct stale *s = p;
+    ipckit_object *o = &s->cand;
+    const char *why = NULL;
+    ipckit__object_blank(o);
+    o->scheme = "mq";
+    o->kind = "queue companion";
+    o->by_ipckit = true;
+    (void) snprintf(o->name, sizeof o->name, "mq:0x%x", (unsigned) c->key);
+    (void) snprintf(o->where, sizeof o->where, "%s", c->path);
+    o->key = (long long) (uint32_t) c->key;
+    o->id = c->id;
+    o->uid = (long long) c->sb.st_uid;
+    o->gid = (long long) c->sb.st_gid;
+    o->mode = (unsigned) c->sb.st_mode & 07777u;
+    o->size = (long long) c->sb.st_size;
+    o->dev = (unsigned long long) c->sb.st_dev;
+    o->ino = (unsigned long long) c->sb.st_ino;
+    o->holds = 0;
+    if (c->sb.st_uid != geteuid() && geteuid() != 0) {
+        why = "it belongs to another user";
+    } else if (!s->dry) {
+        mqw_remove(c->key, c->id);
+        if (access(c->path, F_OK) == 0)
+            why = "it could not be removed";
+    }
+    if (why != NULL)
+        return say(s, o, IPCKIT_STALE_LIVE, "%s", why);
+    return say(s, o, IPCKIT_STALE_REMOVED, "the wake-up companion of queue id %d, which is gone",
+               c->id);
+}
+
+/* The orphan companions (of System V key @p key only, unless -1). */
+static int
+companions_sweep(struct stale *s, long long key)
+{
+    if (backend_of(s, "mq") == NULL)
+        return 0;
+    return mqw_orphans(key, companion_judge, s);
+}
+
 /* ---- the sweep and the names ----------------------------------------------------------- */
 
 /* A listed object of a scheme without records. */
@@ -595,6 +643,8 @@ sweep(struct stale *s)
     }
     if (rc == 0)
         rc = records_sweep(s, NULL, -1);
+    if (rc == 0 && ipckit__list_wants(&s->opts, "mq"))
+        rc = companions_sweep(s, -1);
     return rc;
 }
 
@@ -705,6 +755,8 @@ one_name(struct stale *s, const char *text)
     }
     if (rc == 0)
         rc = records_sweep(s, text, key);
+    if (rc == 0)
+        rc = companions_sweep(s, key);
     return rc;
 }
 

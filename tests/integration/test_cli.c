@@ -1884,11 +1884,14 @@ remove_behind_back(void)
 {
     if (strcmp(crow->scheme, "mq") == 0) {
         key_t k = (key_t) strtoul(name + 3, NULL, 16);
+        int id = msgget(k, 0);
         char companion[64];
-        ck_assert_int_eq(msgctl(msgget(k, 0), IPC_RMID, NULL), 0);
-        /* its wake-up companion stays too (test_sysv_mq: orphan_records_do_not_pile_up) */
-        (void) snprintf(companion, sizeof companion, "/dev/shm/ipckit-mq.%08x", (unsigned) k);
-        (void) unlink(companion);
+        ck_assert_int_eq(msgctl(id, IPC_RMID, NULL), 0);
+        /* its wake-up companion stays too, until a sweep (test_sysv_mq:
+         * remove_stale_sweeps_orphan_companions) */
+        (void) snprintf(companion, sizeof companion, "/dev/shm/ipckit-mq.%08x.%d", (unsigned) k,
+                        id);
+        ck_assert_int_eq(unlink(companion), 0);
     } else if (strcmp(crow->scheme, "posixmq") == 0) {
         ck_assert_int_eq(mq_unlink(strchr(name, ':') + 1), 0);
     } else {

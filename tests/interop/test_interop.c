@@ -250,30 +250,53 @@ exec_rm_stale(void *arg)
 
 /*
  * The peer removes the queue while ipckit waits in a plain blocking msgrcv.
- * The peer knows nothing of ipckit's creator record, which outlives the
- * queue as an orphan: "ipckit rm --stale" sweeps it, as a user would.
+ * The peer knows nothing of ipckit's creator record and wake-up companion:
+ * the channel, which saw the queue go, removes them when it closes. When
+ * the peer removes a queue that no ipckit channel has open, they outlive
+ * it as orphans, and "ipckit rm --stale" sweeps them, as a user would.
  */
 START_TEST(peer_removes_queue)
 {
     ipckit_channel *ch = create_queue();
-    char buf[16], record[96];
+    char buf[16], record[96], companion[96];
     const char *args[] = { "remove", keystr, "200", NULL };
     pid_t pid;
-    int id = msgget((key_t) strtol(keystr, NULL, 10), 0);
+    key_t key = (key_t) strtol(keystr, NULL, 10);
+    int id = msgget(key, 0);
     ck_assert_int_ge(id, 0);
     (void) snprintf(record, sizeof record, "/dev/shm/ipckit-creator.mq.%d", id);
+    (void) snprintf(companion, sizeof companion, "/dev/shm/ipckit-mq.%08x.%d", (unsigned) key, id);
     ck_assert_int_eq(access(record, F_OK), 0);
+    ck_assert_int_eq(access(companion, F_OK), 0);
     pid = peer_start(NULL, args);
     ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, -1), -EIDRM);
     ck_assert_int_eq(tk_wait(pid, PEER_WAIT), 0);
+    ck_assert_int_eq(access(record, F_OK), 0);
     ck_assert_int_eq(ipckit_close(ch), 0);
+    ck_assert_int_eq(access(record, F_OK), -1);
+    ck_assert_int_eq(access(companion, F_OK), -1);
     ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
-    ck_assert_int_eq(access(record, F_OK), 0); /* the orphan */
+
+    /* the same with no channel open */
+    ch = create_queue();
+    key = (key_t) strtol(keystr, NULL, 10);
+    id = msgget(key, 0);
+    (void) snprintf(record, sizeof record, "/dev/shm/ipckit-creator.mq.%d", id);
+    (void) snprintf(companion, sizeof companion, "/dev/shm/ipckit-mq.%08x.%d", (unsigned) key, id);
+    ck_assert_int_eq(ipckit_close(ch), 0);
+    args[2] = "0";
+    ck_assert_int_eq(tk_wait(peer_start(NULL, args), PEER_WAIT), 0);
+    ck_assert_int_lt(msgget(key, 0), 0);
+    ck_assert_int_eq(access(record, F_OK), 0);    /* orphans */
+    ck_assert_int_eq(access(companion, F_OK), 0);
 #ifdef IPCKIT_CLI_PATH
     ck_assert_int_eq(tk_wait(tk_fork(exec_rm_stale, name), PEER_WAIT), 0);
     ck_assert_int_eq(access(record, F_OK), -1);
+    ck_assert_int_eq(access(companion, F_OK), -1);
 #else
     ck_assert_int_eq(unlink(record), 0); /* no ipckit tool in this build */
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+    ck_assert_int_eq(access(companion, F_OK), -1);
 #endif
 }
 END_TEST

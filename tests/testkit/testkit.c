@@ -483,11 +483,11 @@ count_posix(const char *d, char *what, size_t cap)
     (void) snprintf(prefix, sizeof prefix, "ipckit-test.%ld.", (long) getpid());
     while ((e = readdir(dp)) != NULL) {
         unsigned key;
-        char end;
+        int id;
         /* this process's names, and the wake-up companions of its System V
-         * queues (ipckit-mq.KEY) */
+         * queues (ipckit-mq.KEY.ID) */
         if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 ||
-            (sscanf(e->d_name, "ipckit-mq.%8x%c", &key, &end) == 1 &&
+            (sscanf(e->d_name, "ipckit-mq.%8x.%d", &key, &id) == 2 &&
              (key & 0xffffff00u) == ((TK_KEY_PREFIX << 24) | (((unsigned) getpid() & 0xffffu) << 8)))) {
             char w[PATH_MAX];
             (void) snprintf(w, sizeof w, "%s/%s", d, e->d_name);

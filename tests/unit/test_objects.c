@@ -250,6 +250,7 @@ START_TEST(list_and_stat_describe_each_kind)
 {
     struct spec q0, q1, p0, f0, r0, r1, g0, s0;
     pid_t cq0, cq1, cp0, cf0, cr0, cr1, cg0, cs0;
+    int companions = 0;
     const char *const dirs[] = { tk_dir(), NULL };
     ipckit_list_opts lo = IPCKIT_LIST_OPTS_INIT;
     struct found f;
@@ -311,7 +312,20 @@ START_TEST(list_and_stat_describe_each_kind)
     ck_assert_int_eq(o->size, 4096 + 4096);
     o = found_for(&f, &s0);
     check_common(o, &s0, "segment", cs0);
-    ck_assert_uint_eq(f.n, 8); /* nothing twice, nothing else of ours */
+    /* and the wake-up companions of the two queues, by their key and id */
+    for (size_t i = 0; i < f.n; i++) {
+        o = &f.v[i];
+        if (strcmp(o->kind, "queue companion") != 0)
+            continue;
+        ck_assert_msg(o->key == spec_key(&q0) || o->key == spec_key(&q1), "%s", o->where);
+        ck_assert_int_eq(o->id, (long long) msgget((key_t) o->key, 0));
+        ck_assert_str_eq(o->scheme, "shm");
+        ck_assert(!o->by_ipckit); /* not a channel: a sweep judges it with its queue */
+        ck_assert_int_eq(o->size, 4096);
+        companions++;
+    }
+    ck_assert_int_eq(companions, 2);
+    ck_assert_uint_eq(f.n, 10); /* nothing twice, nothing else of ours */
 
     /* each described by name, with what a listing leaves out: the users,
      * a region's variables */
@@ -484,7 +498,7 @@ verdict_on(const struct verdicts *vs, const struct spec *s, const char *kind)
         if (strcmp(v->kind, kind) != 0)
             continue;
         if (strcmp(kind, "segment") == 0 || strcmp(kind, "queue") == 0 ||
-            strcmp(kind, "creator record") == 0) {
+            strcmp(kind, "creator record") == 0 || strcmp(kind, "queue companion") == 0) {
             if (v->key == spec_key(s))
                 return v;
         } else if (strcmp(v->name, s->name) == 0 ||
@@ -564,7 +578,7 @@ START_TEST(named_objects_judged_then_removed)
     (void) abandoned(&nqx);
     ck_assert_int_eq(tk_record_path(nqx.name, rec, sizeof rec), 0);
     ck_assert_int_eq(msgctl(msgget((key_t) spec_key(&nqx), 0), IPC_RMID, NULL), 0);
-    /* its wake-up companion stays (test_sysv_mq: orphan_records_do_not_pile_up) */
+    /* its wake-up companion stays: the unlink, which finds no queue, removes it (test_sysv_mq) */
     ck_assert_int_eq(ipckit_unlink(nqx.name), -ENOENT);
 
     names[k++] = nq0.name;
@@ -728,7 +742,7 @@ sweep_in_namespace(void *arg)
     /* judged, nothing removed */
     lo.flags = IPCKIT_STALE_DRY_RUN;
     n = ipckit_remove_stale(&lo, collect, vs);
-    SWEEP_CHECK(n == 7, "%d would be removed", n);
+    SWEEP_CHECK(n == 8, "%d would be removed", n);
     SWEEP_CHECK(sweep_verdict(vs, &sq0, "queue", IPCKIT_STALE_REMOVED, "; empty") &&
                     sweep_verdict(vs, &sp0, "posix queue", IPCKIT_STALE_REMOVED, "; empty") &&
                     sweep_verdict(vs, &sf0, "fifo", IPCKIT_STALE_REMOVED, "; empty") &&
@@ -736,7 +750,9 @@ sweep_in_namespace(void *arg)
                     sweep_verdict(vs, &sg1, "region", IPCKIT_STALE_REMOVED, "; empty") &&
                     sweep_verdict(vs, &ss0, "segment", IPCKIT_STALE_REMOVED, "not attached") &&
                     sweep_verdict(vs, &sqx, "creator record", IPCKIT_STALE_REMOVED,
-                                  "its queue is gone"),
+                                  "its queue is gone") &&
+                    sweep_verdict(vs, &sqx, "queue companion", IPCKIT_STALE_REMOVED,
+                                  "which is gone"),
                 "stale empty objects");
     SWEEP_CHECK(sweep_verdict(vs, &sq1, "queue", IPCKIT_STALE_KEPT, "1 message, 5 bytes queued") &&
                     sweep_verdict(vs, &sg0, "region", IPCKIT_STALE_KEPT, "1 variable, 1 byte set"),
@@ -749,7 +765,7 @@ sweep_in_namespace(void *arg)
                 "objects in use, alive, another user's, not ipckit's");
     for (size_t i = 0; i < vs->n; i++)
         SWEEP_CHECK(strstr(vs->v[i].name, foreign_shm) == NULL, "another program's judged");
-    SWEEP_CHECK(vs->n == 13, "%zu verdicts", vs->n);
+    SWEEP_CHECK(vs->n == 14, "%zu verdicts", vs->n);
     SWEEP_CHECK(exists(&sq0) && exists(&sp0) && exists(&sf0) && exists(&sr0) && exists(&sg1) &&
                     exists(&ss0) && access(rec, F_OK) == 0,
                 "a dry run removed something");
@@ -758,7 +774,7 @@ sweep_in_namespace(void *arg)
     memset(vs, 0, sizeof *vs);
     lo.flags = 0;
     n = ipckit_remove_stale(&lo, collect, vs);
-    SWEEP_CHECK(n == 7, "%d removed", n);
+    SWEEP_CHECK(n == 8, "%d removed", n);
     SWEEP_CHECK(!exists(&sq0) && !exists(&sp0) && !exists(&sf0) && !exists(&sr0) &&
                     !exists(&sg1) && !exists(&ss0) && access(rec, F_OK) < 0,
                 "a stale empty object is left");

@@ -67,6 +67,13 @@ queue_exists(key_t k)
     return msgget(k, 0) >= 0;
 }
 
+/* The wake-up companion of queue @p id of the current key. */
+static void
+companion_path(int id, char *buf, size_t cap)
+{
+    (void) snprintf(buf, cap, "/dev/shm/ipckit-mq.%08x.%d", (unsigned) key, id);
+}
+
 /* ---- basics ---------------------------------------------------------------- */
 
 /* The limit of a channel is the smaller of the kernel's msgmax and the
@@ -685,7 +692,7 @@ START_TEST(untrusted_companion_is_not_written)
     if (geteuid() != 0)
         return; /* needs a second user */
     ch = create_ok();
-    (void) snprintf(path, sizeof path, "/dev/shm/ipckit-mq.%08x", (unsigned) key);
+    companion_path(msgget(key, 0), path, sizeof path);
     ck_assert_int_eq(unlink(path), 0); /* the one ipckit made */
     memcpy(page, &magic, 4);
     memcpy(page + 4, &version, 4);
@@ -810,15 +817,16 @@ create_and_remove(void *arg)
     return 0;
 }
 
-/* After a queue was removed behind ipckit's back: its wake-up companion
- * (/dev/shm/ipckit-mq.KEY) is still there, and ipckit_unlink() of the
- * name, which finds no queue, removes it. 1 when it was there. */
+/* After queue @p id was removed behind ipckit's back while no channel had
+ * it open: its wake-up companion (/dev/shm/ipckit-mq.KEY.ID) is still
+ * there, and ipckit_unlink() of the name, which finds no queue, removes
+ * it. 1 when it was there. */
 static int
-companion_left(void)
+companion_left(int id)
 {
     char path[64];
     int there;
-    (void) snprintf(path, sizeof path, "/dev/shm/ipckit-mq.%08x", (unsigned) key);
+    companion_path(id, path, sizeof path);
     there = access(path, F_OK) == 0;
     ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
     ck_assert_msg(access(path, F_OK) < 0, "%s is still there", path);
@@ -833,12 +841,14 @@ START_TEST(orphan_records_do_not_pile_up)
     char old_rec[128], young_rec[128], third[600];
     struct timespec aged[2];
     ipckit_channel *ch;
+    int id;
     new_name();
     ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
     ipckit_close(ch);
     ck_assert_int_eq(tk_record_path(name, old_rec, sizeof old_rec), 0);
-    ck_assert_int_eq(msgctl(msgget(key, 0), IPC_RMID, NULL), 0); /* behind ipckit's back */
-    ck_assert_int_eq(companion_left(), 1);
+    id = msgget(key, 0);
+    ck_assert_int_eq(msgctl(id, IPC_RMID, NULL), 0); /* behind ipckit's back */
+    ck_assert_int_eq(companion_left(id), 1);
     (void) clock_gettime(CLOCK_REALTIME, &aged[0]);
     aged[0].tv_sec -= 120;
     aged[1] = aged[0];
@@ -848,8 +858,9 @@ START_TEST(orphan_records_do_not_pile_up)
     ch = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
     ipckit_close(ch);
     ck_assert_int_eq(tk_record_path(name, young_rec, sizeof young_rec), 0);
-    ck_assert_int_eq(msgctl(msgget(key, 0), IPC_RMID, NULL), 0);
-    ck_assert_int_eq(companion_left(), 1);
+    id = msgget(key, 0);
+    ck_assert_int_eq(msgctl(id, IPC_RMID, NULL), 0);
+    ck_assert_int_eq(companion_left(id), 1);
 
     new_name();
     (void) snprintf(third, sizeof third, "%s", name);
@@ -857,6 +868,167 @@ START_TEST(orphan_records_do_not_pile_up)
     ck_assert_msg(access(old_rec, F_OK) < 0, "the old orphan %s is still there", old_rec);
     ck_assert_int_eq(access(young_rec, F_OK), 0);
     ck_assert_int_eq(unlink(young_rec), 0);
+}
+END_TEST
+
+/* ---- the wake-up companion after a removal behind ipckit's back ---------------------- */
+
+/*
+ * A queue removed by a program that is not ipckit (PHP's
+ * msg_remove_queue(), ipcrm) while ipckit channels have it open: the
+ * first of them to close removes its companion and its creator record.
+ */
+START_TEST(companion_goes_with_queue_removed_behind_back)
+{
+    ipckit_channel *tx, *rx;
+    char path[64], rec[128], buf[8];
+    ssize_t rc;
+    int id;
+    tx = create_ok();
+    rx = open_ok(name, IPCKIT_RECV, NULL);
+    id = msgget(key, 0);
+    companion_path(id, path, sizeof path);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(msgctl(id, IPC_RMID, NULL), 0);
+    rc = ipckit_recv(rx, buf, sizeof buf, 100);
+    ck_assert_msg(rc == -EIDRM || rc == -ENOENT, "recv: %s", ipckit_errname((int) rc));
+    ck_assert_int_eq(access(path, F_OK), 0); /* the receiver still has it */
+    ipckit_close(rx);
+    ck_assert_msg(access(path, F_OK) < 0, "%s is still there after the close", path);
+    ck_assert_msg(access(rec, F_OK) < 0, "the record %s is still there", rec);
+    ipckit_close(tx); /* finds it gone: nothing to do */
+    ck_assert_int_eq(ipckit_unlink(name), -ENOENT);
+}
+END_TEST
+
+/*
+ * A companion whose queue was removed while no ipckit channel had it open
+ * (or whose last user was killed) is an orphan: the next open that creates
+ * a queue of that key removes it and makes the new queue's. A file of
+ * another user under an orphan's name is left alone.
+ */
+START_TEST(creation_sweeps_orphan_companions)
+{
+    ipckit_channel *ch;
+    char old[64], fresh[64], foreign[64], rec[128];
+    int id1, id2, fd = -1;
+    ch = create_ok();
+    id1 = msgget(key, 0);
+    ipckit_close(ch);
+    companion_path(id1, old, sizeof old);
+    ck_assert_int_eq(access(old, F_OK), 0);
+    ck_assert_int_eq(tk_record_path(name, rec, sizeof rec), 0);
+    ck_assert_int_eq(msgctl(id1, IPC_RMID, NULL), 0);
+    ck_assert_int_eq(access(old, F_OK), 0); /* no channel saw the removal */
+    /* its record stays a minute (test orphan_records_do_not_pile_up) */
+    ck_assert_int_eq(unlink(rec), 0);
+    companion_path(INT_MAX, foreign, sizeof foreign); /* an id no queue has */
+    if (geteuid() == 0) {
+        fd = open(foreign, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fchown(fd, 65534, 65534), 0);
+        ck_assert_int_eq(close(fd), 0);
+    }
+
+    ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, NULL);
+    id2 = msgget(key, 0);
+    ck_assert_int_ne(id2, id1);
+    companion_path(id2, fresh, sizeof fresh);
+    ck_assert_msg(access(old, F_OK) < 0, "the orphan %s is still there", old);
+    ck_assert_int_eq(access(fresh, F_OK), 0);
+    if (fd >= 0) {
+        ck_assert_msg(access(foreign, F_OK) == 0, "another user's %s was removed", foreign);
+        ck_assert_int_eq(unlink(foreign), 0);
+    }
+    ipckit_close(ch);
+    remove_ok(name);
+    ck_assert_int_lt(access(fresh, F_OK), 0);
+}
+END_TEST
+
+/* What ipckit_remove_stale() said of the companion at path */
+struct companion_seen {
+    char path[64];
+    int n, verdict;
+    char why[256];
+};
+
+static int
+companion_report(const ipckit_object *o, int verdict, const char *why, void *arg)
+{
+    struct companion_seen *c = arg;
+    if (strcmp(o->where, c->path) == 0) {
+        ck_assert_str_eq(o->kind, "queue companion");
+        c->n++;
+        c->verdict = verdict;
+        (void) snprintf(c->why, sizeof c->why, "%s", why);
+    }
+    return 0;
+}
+
+static struct companion_seen *
+companion_judged(const char *path, const char *only, unsigned flags)
+{
+    static struct companion_seen seen;
+    const char *names[] = { only, NULL };
+    ipckit_list_opts lo = IPCKIT_LIST_OPTS_INIT;
+    int rc;
+    memset(&seen, 0, sizeof seen);
+    seen.verdict = -1;
+    (void) snprintf(seen.path, sizeof seen.path, "%s", path);
+    lo.names = only != NULL ? names : NULL;
+    lo.flags = flags;
+    rc = ipckit_remove_stale(&lo, companion_report, &seen);
+    ck_assert_msg(rc >= 0, "%s (%s)", ipckit_errname(rc), ipckit_error_detail());
+    return &seen;
+}
+
+static char stale_path[64];
+
+static int
+stale_as_nobody(void *arg)
+{
+    struct companion_seen *seen;
+    TK_CHILD_CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0);
+    seen = companion_judged(stale_path, arg, 0);
+    TK_CHILD_CHECK(seen->n == 1 && seen->verdict == IPCKIT_STALE_LIVE &&
+                   strstr(seen->why, "another user") != NULL);
+    return 0;
+}
+
+/* ipckit_remove_stale() (ipckit rm --stale) judges orphan companions, in
+ * a sweep and by the queue's name; it removes its owner's or root's, and
+ * none in a dry run. */
+START_TEST(remove_stale_sweeps_orphan_companions)
+{
+    struct companion_seen *seen;
+    ipckit_channel *ch = create_ok();
+    int id = msgget(key, 0);
+    ipckit_close(ch);
+    companion_path(id, stale_path, sizeof stale_path);
+    ck_assert_int_eq(msgctl(id, IPC_RMID, NULL), 0);
+
+    /* a dry sweep of everything (only a dry one: other tests run beside) */
+    seen = companion_judged(stale_path, NULL, IPCKIT_STALE_DRY_RUN);
+    ck_assert_int_eq(seen->n, 1);
+    ck_assert_int_eq(seen->verdict, IPCKIT_STALE_REMOVED);
+    ck_assert_msg(strstr(seen->why, "which is gone") != NULL, "%s", seen->why);
+    seen = companion_judged(stale_path, name, IPCKIT_STALE_DRY_RUN);
+    ck_assert_int_eq(seen->n, 1);
+    ck_assert_int_eq(seen->verdict, IPCKIT_STALE_REMOVED);
+    ck_assert_int_eq(access(stale_path, F_OK), 0);
+
+    if (geteuid() == 0) {
+        ck_assert_int_eq(tk_wait(tk_fork(stale_as_nobody, name), LONG_WAIT), 0);
+        ck_assert_int_eq(access(stale_path, F_OK), 0);
+    }
+
+    seen = companion_judged(stale_path, name, 0);
+    ck_assert_int_eq(seen->n, 1);
+    ck_assert_int_eq(seen->verdict, IPCKIT_STALE_REMOVED);
+    ck_assert_msg(access(stale_path, F_OK) < 0, "%s is still there", stale_path);
+    ck_assert_int_eq(tk_count_records(), 0); /* its record went too */
 }
 END_TEST
 
@@ -1004,6 +1176,9 @@ suite(void)
     tcase_add_test(tc, stat_reports_queue);
     tcase_add_test(tc, creator_record_removed_with_queue);
     tcase_add_test(tc, orphan_records_do_not_pile_up);
+    tcase_add_test(tc, companion_goes_with_queue_removed_behind_back);
+    tcase_add_test(tc, creation_sweeps_orphan_companions);
+    tcase_add_test(tc, remove_stale_sweeps_orphan_companions);
     tcase_add_test(tc, foreign_record_is_left_alone);
     tcase_add_test(tc, bad_records_are_not_trusted);
     suite_add_tcase(s, tc);

@@ -53,6 +53,7 @@ static const struct {
     { "queue", "msg", 0 },           { "segment", "shm", 1 },
     { "semaphores", "sem", 2 },      { "ring", "posix-shm", 3 },
     { "region", "posix-shm", 3 },    { "posix shm", "posix-shm", 3 },
+    { "queue companion", "posix-shm", 3 },
     { "posix semaphore", "posix-sem", 3 }, { "posix queue", "mqueue", 4 },
     { "fifo", "fifo", 5 },
 };
@@ -128,7 +129,9 @@ ls_add(const ipckit_object *o, void *arg)
         r->count = o->messages;
         r->size = o->size;
     }
-    if (o->by_ipckit)
+    if (strcmp(o->kind, "queue companion") == 0)
+        r->hint = "companion"; /* of an mq: queue (docs/backends/mq.md) */
+    else if (o->by_ipckit)
         r->hint = strcmp(o->kind, "ring") == 0 || strcmp(o->kind, "region") == 0 ? o->kind
                                                                                  : "record";
     else
