@@ -460,6 +460,22 @@ record_wanted(const struct stale_rec *r, const char *name, long long key)
     return match;
 }
 
+/* @p o: the file @p where, found as @p sb, of kind @p kind, holding nothing. */
+static void
+file_object(ipckit_object *o, const char *kind, const char *where, const struct stat *sb)
+{
+    ipckit__object_blank(o);
+    o->kind = kind;
+    (void) snprintf(o->where, sizeof o->where, "%s", where);
+    o->uid = (long long) sb->st_uid;
+    o->gid = (long long) sb->st_gid;
+    o->mode = (unsigned) sb->st_mode & 07777u;
+    o->size = (long long) sb->st_size;
+    o->dev = (unsigned long long) sb->st_dev;
+    o->ino = (unsigned long long) sb->st_ino;
+    o->holds = 0;
+}
+
 /* The orphan records (of @p name only, when not NULL; @p key: its System V
  * key, or -1). */
 static int
@@ -474,17 +490,8 @@ records_sweep(struct stale *s, const char *name, long long key)
         int gone;
         if (r->done || r->live)
             continue;
-        ipckit__object_blank(o);
-        o->kind = "creator record";
         (void) snprintf(path, sizeof path, "%s/%s", IPCKIT__CREC_DIR, r->leaf);
-        (void) snprintf(o->where, sizeof o->where, "%s", path);
-        o->uid = (long long) r->sb.st_uid;
-        o->gid = (long long) r->sb.st_gid;
-        o->mode = (unsigned) r->sb.st_mode & 07777u;
-        o->size = (long long) r->sb.st_size;
-        o->dev = (unsigned long long) r->sb.st_dev;
-        o->ino = (unsigned long long) r->sb.st_ino;
-        o->holds = 0;
+        file_object(o, "creator record", path, &r->sb);
         if (r->status != 0) {
             /* it cannot be tied to an object: never swept */
             if (name == NULL)
@@ -544,21 +551,12 @@ companion_judge(const struct mqw_orphan *c, void *p)
     struct stale *s = p;
     ipckit_object *o = &s->cand;
     const char *why = NULL;
-    ipckit__object_blank(o);
+    file_object(o, "queue companion", c->path, &c->sb);
     o->scheme = "mq";
-    o->kind = "queue companion";
     o->by_ipckit = true;
     (void) snprintf(o->name, sizeof o->name, "mq:0x%x", (unsigned) c->key);
-    (void) snprintf(o->where, sizeof o->where, "%s", c->path);
     o->key = (long long) (uint32_t) c->key;
     o->id = c->id;
-    o->uid = (long long) c->sb.st_uid;
-    o->gid = (long long) c->sb.st_gid;
-    o->mode = (unsigned) c->sb.st_mode & 07777u;
-    o->size = (long long) c->sb.st_size;
-    o->dev = (unsigned long long) c->sb.st_dev;
-    o->ino = (unsigned long long) c->sb.st_ino;
-    o->holds = 0;
     if (c->sb.st_uid != geteuid() && geteuid() != 0) {
         why = "it belongs to another user";
     } else if (!s->dry) {
