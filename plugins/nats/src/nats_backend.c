@@ -119,38 +119,23 @@ nq_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus
 {
     jsStreamConfig sc;
     jsRePublish rp;
-    jsStreamInfo *si = NULL;
-    jsOptions jo;
-    const char *subjects[1] = { q->conf.all };
 
     jsStreamConfig_Init(&sc);
-    sc.Name = q->conf.stream;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
     sc.Retention = js_WorkQueuePolicy;
     sc.Discard = js_DiscardNew;
-    sc.Storage = q->conf.memory ? js_MemoryStorage : js_FileStorage;
-    sc.Replicas = q->conf.replicas;
     /* A limit in messages, never in bytes: see nq_conf_parse() on
      * max_bytes. The server refuses a message past it (discard "new"),
      * and a send waits for room. */
     sc.MaxMsgs = opts->capacity > 0
                      ? (opts->capacity < (size_t) INT64_MAX ? (int64_t) opts->capacity : INT64_MAX)
                      : q->conf.max_msgs;
-    if (opts->max_msg_size > 0 && opts->max_msg_size <= (size_t) INT32_MAX - NQ_HDR_LEN)
-        sc.MaxMsgSize = (int32_t) (opts->max_msg_size + NQ_HDR_LEN);
     sc.AllowDirect = true;
     memset(&rp, 0, sizeof rp);
     rp.Source = q->conf.all;
     rp.Destination = q->conf.wake_dest;
     rp.HeadersOnly = true;
     sc.RePublish = &rp;
-    jsOptions_Init(&jo);
-    jo.Wait = wait;
-    *st = js_AddStream(&si, q->js, &sc, &jo, je);
-    if (si != NULL)
-        jsStreamInfo_Destroy(si);
-    return *st == NATS_OK ? 0 : -1;
+    return nq_stream_add(q, &sc, opts, wait, st, je);
 }
 
 static bool
@@ -165,15 +150,13 @@ nq_has_subject(const jsStreamConfig *cfg, const char *all, const char *prefix)
     return false;
 }
 
-/* Check an existing stream and read its limits. */
+/* Check that an existing stream can hold this queue (its configuration
+ * and message limit: nq_stream_setup()), and whether it wakes receivers. */
 static int
-nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created)
+nq_stream_check(struct nq *q, const jsStreamInfo *si, bool created)
 {
     const jsStreamConfig *cfg = si->Config;
     (void) created;
-    if (cfg == NULL)
-        return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
-                                   q->conf.stream);
     if (cfg->Description != NULL && strncmp(cfg->Description, "ipckit broadcast", 16) == 0)
         return ipckit_backend_fail(-EINVAL,
                                    "nats: stream %s is a broadcast channel: open it with"
@@ -195,7 +178,7 @@ nq_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, b
                                    q->conf.stream);
     q->wakeups = cfg->RePublish != NULL && cfg->RePublish->Destination != NULL &&
                  strcmp(cfg->RePublish->Destination, q->conf.wake_dest) == 0;
-    return nq_msg_limit(q, cfg, opts);
+    return 0;
 }
 
 static const struct nq_stream_kind nq_queue_kind = { "queue", nq_stream_check, nq_stream_create };

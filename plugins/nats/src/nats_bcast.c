@@ -204,48 +204,30 @@ static int
 nb_stream_create(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus *st, jsErrCode *je)
 {
     jsStreamConfig sc;
-    jsStreamInfo *si = NULL;
-    jsOptions jo;
     char desc[NQ_QUEUE_MAX + 40];
-    const char *subjects[1] = {q->conf.all};
 
     (void) snprintf(desc, sizeof desc, "%s %s", NB_DESC, q->conf.queue);
     jsStreamConfig_Init(&sc);
-    sc.Name = q->conf.stream;
     sc.Description = desc;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
     sc.Retention = js_LimitsPolicy;
     sc.Discard = js_DiscardOld;
-    sc.Storage = q->conf.memory ? js_MemoryStorage : js_FileStorage;
-    sc.Replicas = q->conf.replicas;
     sc.MaxMsgs = opts->capacity > 0     ? (int64_t) opts->capacity
                  : q->conf.max_msgs > 0 ? q->conf.max_msgs
                                         : NB_KEEP_DEFAULT;
     sc.MaxBytes = NB_KEEP_BYTES_DEFAULT; /* fixed: ?max_bytes= is refused (nats_name.c) */
-    if (opts->max_msg_size > 0 && opts->max_msg_size <= (size_t) INT32_MAX - NQ_HDR_LEN)
-        sc.MaxMsgSize = (int32_t) (opts->max_msg_size + NQ_HDR_LEN);
-    jsOptions_Init(&jo);
-    jo.Wait = wait;
-    *st = js_AddStream(&si, q->js, &sc, &jo, je);
-    if (si != NULL)
-        jsStreamInfo_Destroy(si);
-    return *st == NATS_OK ? 0 : -1;
+    return nq_stream_add(q, &sc, opts, wait, st, je);
 }
 
-/* Check an existing stream and read its limits; @p si gives the sequence
- * a history subscriber starts from. */
+/* Check that an existing stream can be this channel (its configuration
+ * and message limit: nq_stream_setup()); @p si gives the sequence a
+ * history subscriber starts from. */
 static int
-nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created)
+nb_stream_check(struct nq *q, const jsStreamInfo *si, bool created)
 {
     const jsStreamConfig *cfg = si->Config;
     struct nb *b = q->bc;
-    int rc;
 
     (void) created;
-    if (cfg == NULL)
-        return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
-                                   q->conf.stream);
     if (cfg->Retention == js_WorkQueuePolicy)
         return ipckit_backend_fail(-EINVAL,
                                    "nats: stream %s is a queue (work-queue retention), not a"
@@ -262,9 +244,6 @@ nb_stream_check(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, b
                                    "nats: stream %s must hold the subjects %s of broadcast"
                                    " channel %s and nothing else",
                                    q->conf.stream, q->conf.all, q->conf.queue);
-    rc = nq_msg_limit(q, cfg, opts);
-    if (rc < 0)
-        return rc;
     /* history: the last N still kept (FirstSeq is LastSeq + 1 when none is) */
     {
         uint64_t last = si->State.LastSeq, first = si->State.FirstSeq;

@@ -288,6 +288,76 @@ nq_connected(struct nq *q, const struct timespec *deadline, const char *op)
 
 /* ---- the stream ------------------------------------------------------ */
 
+/* Make the stream of @p q from @p sc, which holds what its kind sets
+ * (retention, discard, limits...); the rest is alike for every kind: the
+ * name, the one subject pattern PREFIX.*, storage and replicas as the
+ * name says, and room for opts->max_msg_size with ipckit's header.
+ * @p wait: how long to wait for the server's answer, in ms. */
+int
+nq_stream_add(struct nq *q, jsStreamConfig *sc, const ipckit_opts *opts, int64_t wait,
+              natsStatus *st, jsErrCode *je)
+{
+    jsStreamInfo *si = NULL;
+    jsOptions jo;
+    const char *subjects[1] = { q->conf.all };
+
+    sc->Name = q->conf.stream;
+    sc->Subjects = subjects;
+    sc->SubjectsLen = 1;
+    sc->Storage = q->conf.memory ? js_MemoryStorage : js_FileStorage;
+    sc->Replicas = q->conf.replicas;
+    if (opts->max_msg_size > 0 && opts->max_msg_size <= (size_t) INT32_MAX - NQ_HDR_LEN)
+        sc->MaxMsgSize = (int32_t) (opts->max_msg_size + NQ_HDR_LEN);
+    jsOptions_Init(&jo);
+    jo.Wait = wait;
+    *st = js_AddStream(&si, q->js, sc, &jo, je);
+    sc->Subjects = NULL; /* it pointed into this call's frame */
+    if (si != NULL)
+        jsStreamInfo_Destroy(si);
+    return *st == NATS_OK ? 0 : -1;
+}
+
+/* The largest message of a stream with @p cfg on this connection's server,
+ * into q->max_msg: the server's max_payload or the stream's max_msg_size,
+ * less ipckit's header; -EMSGSIZE when @p opts asks for more. */
+static int
+nq_msg_limit(struct nq *q, const jsStreamConfig *cfg, const ipckit_opts *opts)
+{
+    int64_t payload = natsConnection_GetMaxPayload(q->nc);
+    size_t limit;
+    if (payload <= NQ_HDR_LEN)
+        return ipckit_backend_fail(-EPROTO, "nats: the server's max_payload %lld is too small",
+                                   (long long) payload);
+    limit = (size_t) (payload - NQ_HDR_LEN);
+    if (cfg->MaxMsgSize > 0) {
+        size_t slimit = cfg->MaxMsgSize > NQ_HDR_LEN ? (size_t) cfg->MaxMsgSize - NQ_HDR_LEN : 0;
+        if (slimit < limit)
+            limit = slimit;
+    }
+    if (opts->max_msg_size > limit)
+        return ipckit_backend_fail(-EMSGSIZE,
+                                   "nats: max_msg_size %zu is above the limit of %zu bytes"
+                                   " (the server's max_payload %lld less %d bytes of header%s)",
+                                   opts->max_msg_size, limit, (long long) payload, NQ_HDR_LEN,
+                                   cfg->MaxMsgSize > 0 ? ", or the stream's max_msg_size" : "");
+    q->max_msg = opts->max_msg_size > 0 ? opts->max_msg_size : limit;
+    return 0;
+}
+
+/* Check a stream that is there: what every kind needs (a configuration in
+ * its info), what @p k needs, and the message limit it gives. */
+static int
+nq_stream_existing(struct nq *q, const struct nq_stream_kind *k, const jsStreamInfo *si,
+                   const ipckit_opts *opts, bool created)
+{
+    int rc;
+    if (si->Config == NULL)
+        return ipckit_backend_fail(-EIO, "nats: stream %s: no configuration in its info",
+                                   q->conf.stream);
+    rc = k->check(q, si, created);
+    return rc < 0 ? rc : nq_msg_limit(q, si->Config, opts);
+}
+
 /* Find, create or refuse the stream of a queue or a broadcast channel, as
  * @p flags say; @p k checks one that is there and makes one that is not. */
 int
@@ -312,7 +382,7 @@ nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
                 return ipckit_backend_fail(-EEXIST, "nats: stream %s (%s %s) exists",
                                            q->conf.stream, k->what, q->conf.queue);
             }
-            rc = k->check(q, si, opts, created);
+            rc = nq_stream_existing(q, k, si, opts, created);
             jsStreamInfo_Destroy(si);
             return rc;
         }
@@ -355,31 +425,4 @@ nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
         if (rc < 0)
             return rc;
     }
-}
-
-/* The largest message of a stream with @p cfg on this connection's server,
- * into q->max_msg: the server's max_payload or the stream's max_msg_size,
- * less ipckit's header; -EMSGSIZE when @p opts asks for more. */
-int
-nq_msg_limit(struct nq *q, const jsStreamConfig *cfg, const ipckit_opts *opts)
-{
-    int64_t payload = natsConnection_GetMaxPayload(q->nc);
-    size_t limit;
-    if (payload <= NQ_HDR_LEN)
-        return ipckit_backend_fail(-EPROTO, "nats: the server's max_payload %lld is too small",
-                                   (long long) payload);
-    limit = (size_t) (payload - NQ_HDR_LEN);
-    if (cfg->MaxMsgSize > 0) {
-        size_t slimit = cfg->MaxMsgSize > NQ_HDR_LEN ? (size_t) cfg->MaxMsgSize - NQ_HDR_LEN : 0;
-        if (slimit < limit)
-            limit = slimit;
-    }
-    if (opts->max_msg_size > limit)
-        return ipckit_backend_fail(-EMSGSIZE,
-                                   "nats: max_msg_size %zu is above the limit of %zu bytes"
-                                   " (the server's max_payload %lld less %d bytes of header%s)",
-                                   opts->max_msg_size, limit, (long long) payload, NQ_HDR_LEN,
-                                   cfg->MaxMsgSize > 0 ? ", or the stream's max_msg_size" : "");
-    q->max_msg = opts->max_msg_size > 0 ? opts->max_msg_size : limit;
-    return 0;
 }

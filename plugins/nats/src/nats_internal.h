@@ -119,17 +119,20 @@ ssize_t nb_recv(struct nq *q, long *type, void *buf, size_t cap,
                 const struct timespec *deadline);
 
 /* What tells a queue's stream from a broadcast channel's (nats_backend.c,
- * nats_bcast.c): its name in errors, how an existing one is checked (@p
- * created: this process made it) and how one is made. */
+ * nats_bcast.c): its name in errors, how an existing one is checked beyond
+ * what every stream needs (@p created: this process made it) and how one
+ * is made (with nq_stream_add()). */
 struct nq_stream_kind {
     const char *what;
-    int (*check)(struct nq *q, const jsStreamInfo *si, const ipckit_opts *opts, bool created);
+    int (*check)(struct nq *q, const jsStreamInfo *si, bool created);
     int (*create)(struct nq *q, const ipckit_opts *opts, int64_t wait, natsStatus *st,
                   jsErrCode *je);
 };
 int nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
                     const ipckit_opts *opts, const struct timespec *deadline);
-
-int nq_msg_limit(struct nq *q, const jsStreamConfig *cfg, const ipckit_opts *opts);
+/* Fill in what every stream has and ask the server to make it: 0, or -1
+ * with @p st and @p je saying why. */
+int nq_stream_add(struct nq *q, jsStreamConfig *sc, const ipckit_opts *opts, int64_t wait,
+                  natsStatus *st, jsErrCode *je);
 
 #endif /* IPCKIT_NATS_INTERNAL_H */

@@ -58,14 +58,12 @@ main(int argc, char **argv)
     if (nf_start(&srv, "conformance", NULL) < 0) {
         fprintf(stderr, "nats_conformance: nats-server did not start\n");
         nf_stop(&srv);
-        nf_cleanup();
         return 1;
     }
-    (void) snprintf(url, sizeof url, "nats://127.0.0.1:%d", srv.port);
+    nf_url(url, sizeof url, &srv, 1, NULL, NULL);
     if (setenv("IPCKIT_TEST_NATS_URL", url, 1) < 0) {
         perror("setenv");
         nf_stop(&srv);
-        nf_cleanup();
         return 1;
     }
     printf("nats_conformance: nats-server %ld at %s\n", (long) srv.pid, url);
@@ -106,6 +104,5 @@ main(int argc, char **argv)
         rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     nf_stop(&srv);
-    nf_cleanup();
     return rc;
 }

@@ -58,6 +58,7 @@ void
 nf_require_server(void)
 {
     session = getpid();
+    (void) atexit(nf_cleanup);
     if (nf_program() == NULL) {
         printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server;"
                " or set IPCKIT_NATS_SERVER to its path)\n");
@@ -74,11 +75,16 @@ nf_sleep_ms(long ms)
         ;
 }
 
+/* Its configuration, listening on @p listen; a cluster node's routes too. */
 static int
-nf_write_config(const struct nf_server *s, const char *listen, const char *cluster)
+nf_write_config(const struct nf_server *s, const char *listen)
 {
-    char path[256];
+    char path[256], cluster[512] = "";
     FILE *f;
+    if (s->cluster_port > 0)
+        (void) snprintf(cluster, sizeof cluster,
+                        "cluster {\n  name: ipckit\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}",
+                        s->cluster_port, s->routes);
     (void) snprintf(path, sizeof path, "%s/server.conf", s->dir);
     f = fopen(path, "w");
     if (f == NULL)
@@ -88,7 +94,7 @@ nf_write_config(const struct nf_server *s, const char *listen, const char *clust
             "listen: %s\n"
             "jetstream {\n  store_dir: \"%s/store\"\n}\n"
             "%s\n%s\n",
-            s->name, listen, s->dir, cluster ? cluster : "", s->extra);
+            s->name, listen, s->dir, cluster, s->extra);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -125,7 +131,7 @@ nf_read_ports(struct nf_server *s)
 #define NF_TRACK 8
 static struct nf_server *tracked[NF_TRACK];
 
-static void
+void
 nf_stop_all(void)
 {
     for (int i = 0; i < NF_TRACK; i++)
@@ -193,8 +199,10 @@ nf_spawn(struct nf_server *s)
     return -1;
 }
 
-int
-nf_start(struct nf_server *s, const char *name, const char *extra)
+/* A server not yet started, named @p name, with a temporary directory of
+ * its own; 0 or -1. */
+static int
+nf_prepare(struct nf_server *s, const char *name)
 {
     memset(s, 0, sizeof *s);
     (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX",
@@ -207,9 +215,17 @@ nf_start(struct nf_server *s, const char *name, const char *extra)
     s->owner = getpid();
     nf_track(s);
     (void) snprintf(s->name, sizeof s->name, "%s", name);
+    return 0;
+}
+
+int
+nf_start(struct nf_server *s, const char *name, const char *extra)
+{
+    if (nf_prepare(s, name) < 0)
+        return -1;
     if (extra != NULL)
         (void) snprintf(s->extra, sizeof s->extra, "%s", extra);
-    if (nf_write_config(s, "127.0.0.1:-1", NULL) < 0)
+    if (nf_write_config(s, "127.0.0.1:-1") < 0)
         return -1;
     return nf_spawn(s);
 }
@@ -225,13 +241,9 @@ nf_remove_ports_file(struct nf_server *s)
 int
 nf_restart(struct nf_server *s)
 {
-    char listen[64], cluster[512];
+    char listen[64];
     (void) snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
-    if (s->cluster_port > 0)
-        (void) snprintf(cluster, sizeof cluster,
-                        "cluster {\n  name: ipckit\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}",
-                        s->cluster_port, s->routes);
-    if (nf_write_config(s, listen, s->cluster_port > 0 ? cluster : NULL) < 0)
+    if (nf_write_config(s, listen) < 0)
         return -1;
     /* the port was the server's a moment ago; wait for the kernel to free it */
     for (int i = 0; i < 40; i++) {
@@ -288,7 +300,6 @@ nf_stop(struct nf_server *s)
 int
 nf_cluster_start(struct nf_server nodes[NF_CLUSTER_MAX])
 {
-    char cluster[512];
     int ports[NF_CLUSTER_MAX], i;
     /* JetStream in a cluster needs its routes at start: free loopback ports
      * for them, taken now (the client ports are the servers' choice) */
@@ -302,26 +313,17 @@ nf_cluster_start(struct nf_server nodes[NF_CLUSTER_MAX])
     }
     for (i = 0; i < NF_CLUSTER_MAX; i++) {
         struct nf_server *s = &nodes[i];
+        char name[16];
         size_t off = 0;
-        memset(s, 0, sizeof *s);
-        (void) snprintf(s->dir, sizeof s->dir, "/tmp/ipckit-nats.%ld.XXXXXX",
-                    (long) (session ? session : getpid()));
-        if (mkdtemp(s->dir) == NULL) {
-            s->dir[0] = '\0';
+        (void) snprintf(name, sizeof name, "n%d", i + 1);
+        if (nf_prepare(s, name) < 0)
             goto fail;
-        }
-        s->owner = getpid();
-        nf_track(s);
-        (void) snprintf(s->name, sizeof s->name, "n%d", i + 1);
         for (int j = 0; j < NF_CLUSTER_MAX; j++)
             if (j != i)
                 off += (size_t) snprintf(s->routes + off, sizeof s->routes - off,
                                          "%snats://127.0.0.1:%d", off ? ", " : "", ports[j]);
         s->cluster_port = ports[i];
-        (void) snprintf(cluster, sizeof cluster,
-                        "cluster {\n  name: ipckit\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}",
-                        ports[i], s->routes);
-        if (nf_write_config(s, "127.0.0.1:-1", cluster) < 0 || nf_spawn(s) < 0)
+        if (nf_write_config(s, "127.0.0.1:-1") < 0 || nf_spawn(s) < 0)
             goto fail;
     }
     return 0;
@@ -339,9 +341,32 @@ nf_url(char *buf, size_t cap, const struct nf_server *nodes, int n, const char *
     for (int i = 0; i < n && off < cap; i++)
         off += (size_t) snprintf(buf + off, cap - off, "%s127.0.0.1:%d", i ? "," : "",
                                  nodes[i].port);
-    if (off < cap)
+    if (off < cap && queue != NULL)
         (void) snprintf(buf + off, cap - off, "/%s%s%s", queue, params ? "?" : "",
                         params ? params : "");
+}
+
+void
+nf_name(char *buf, size_t cap, const struct nf_server *nodes, int n, const char *prefix,
+        const char *params)
+{
+    static unsigned count;
+    char queue[64];
+    size_t off;
+    (void) snprintf(queue, sizeof queue, "%s%ld_%u", prefix, (long) getpid(), ++count);
+    nf_url(buf, cap, nodes, n, queue, params);
+    off = strlen(buf);
+    if (off < cap)
+        (void) snprintf(buf + off, cap - off, "%ctimeout_ms=%d", params ? '&' : '?',
+                        30000 * nf_slow_factor());
+}
+
+int
+nf_slow_factor(void)
+{
+    const char *e = getenv("CK_TIMEOUT_MULTIPLIER");
+    int f = e != NULL ? atoi(e) : 1;
+    return f < 1 ? 1 : f > 10 ? 10 : f;
 }
 
 int

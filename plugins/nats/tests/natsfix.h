@@ -28,11 +28,13 @@ struct nf_server {
 const char *nf_program(void);
 
 /* Exit 77 (skipped) with a reason unless nats-server can be run. Call it
- * first in main(): the servers' directories carry this process's pid. */
+ * first in main(): the servers' directories carry this process's pid, and
+ * nf_cleanup() runs when this process exits. */
 void nf_require_server(void);
 
-/* In main(), after the suite: remove what tests that failed (and so ended
- * without their teardown) left in /tmp; their servers died with them. */
+/* Remove what tests that failed (and so ended without their teardown) left
+ * in /tmp; their servers died with them. Only in the process that called
+ * nf_require_server(). */
 void nf_cleanup(void);
 
 /*
@@ -53,9 +55,27 @@ void nf_stop(struct nf_server *s);
 /* A three-node JetStream cluster on loopback; 0 or -1. */
 int nf_cluster_start(struct nf_server nodes[NF_CLUSTER_MAX]);
 
-/* "nats://127.0.0.1:P1,127.0.0.1:P2,...QUEUE" style server list of @p n nodes. */
+/* Stop every server this process started and has not stopped: the
+ * teardown of the suites' test cases, as a failed check ends a test
+ * before its own nf_stop(). */
+void nf_stop_all(void);
+
+/* "nats://127.0.0.1:P1,127.0.0.1:P2,.../QUEUE?PARAMS" for the first @p n of
+ * @p nodes; with @p queue NULL, the servers alone: a client's address. */
 void nf_url(char *buf, size_t cap, const struct nf_server *nodes, int n, const char *queue,
             const char *params);
+
+/* nf_url() with a queue name unique in this process (@p prefix, the pid, a
+ * count), @p params (or NULL) and timeout_ms= for stat and unlink: 30 s
+ * times nf_slow_factor(), for a slow machine (valgrind, TLS). */
+void nf_name(char *buf, size_t cap, const struct nf_server *nodes, int n, const char *prefix,
+             const char *params);
+
+/* How much slower than natively the suite runs: Check's
+ * CK_TIMEOUT_MULTIPLIER (10 under valgrind, 3 with the sanitizers), 1 to 10.
+ * Waits that a loaded machine can stretch (a TLS handshake under valgrind
+ * with three other suites on two CPUs took over 30 s) are scaled by it. */
+int nf_slow_factor(void);
 
 /* A loopback port nothing listens on at the time of the call. */
 int nf_free_port(void);

@@ -35,29 +35,11 @@ stop(void)
     nf_stop(&srv);
 }
 
-/* nats://127.0.0.1:PORT/QUEUE?PARAMS with a queue name unique to the test;
- * stat and unlink get 30 s, for a slow machine (valgrind, TLS) */
-/* How much slower than natively the suite runs: Check's
- * CK_TIMEOUT_MULTIPLIER (10 under valgrind, 3 with the sanitizers), 1 to 10.
- * Waits that a loaded machine can stretch (a TLS handshake under valgrind
- * with three other suites on two CPUs took over 30 s) are scaled by it. */
-static int
-slow_factor(void)
-{
-    const char *e = getenv("CK_TIMEOUT_MULTIPLIER");
-    int f = e != NULL ? atoi(e) : 1;
-    return f < 1 ? 1 : f > 10 ? 10 : f;
-}
-
+/* A name on the test's server, unique to the test (nf_name()). */
 static void
 qname(char *buf, size_t cap, const char *params)
 {
-    static unsigned n;
-    char queue[64], all[PATH_MAX + 128];
-    (void) snprintf(queue, sizeof queue, "t%ld_%u", (long) getpid(), ++n);
-    (void) snprintf(all, sizeof all, "%s%stimeout_ms=%d", params ? params : "",
-                    params ? "&" : "", 30000 * slow_factor());
-    nf_url(buf, cap, &srv, 1, queue, all);
+    nf_name(buf, cap, &srv, 1, "t", params);
 }
 
 static ipckit_channel *
@@ -66,7 +48,7 @@ open_ok(const char *name, unsigned flags)
     ipckit_channel *ch = NULL;
     ipckit_opts o = IPCKIT_OPTS_INIT;
     int rc;
-    o.open_timeout_ms = 10000 * slow_factor();
+    o.open_timeout_ms = 10000 * nf_slow_factor();
     rc = ipckit_open(&ch, name, flags, &o);
     ck_assert_msg(rc == 0, "open %s: %s (%s)", name, ipckit_strerror(rc), ipckit_error_detail());
     return ch;
@@ -514,7 +496,7 @@ START_TEST(test_tls)
                         "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
                         "  timeout: %d\n}\n"
                         "authorization {\n  user: alice\n  password: s3cret-pw\n}",
-                        dir, dir, 20 * slow_factor());
+                        dir, dir, 20 * nf_slow_factor());
         start(conf);
         o.open_timeout_ms = 5000;
         /* the server's certificate checked against the CA, then the password */
@@ -522,10 +504,10 @@ START_TEST(test_tls)
                         dir, pw);
         qname(name, sizeof name, params);
         ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
-        ck_assert_int_eq(ipckit_send(ch, "sealed", 6, 5000 * slow_factor()), 0);
+        ck_assert_int_eq(ipckit_send(ch, "sealed", 6, 5000 * nf_slow_factor()), 0);
         {
             char buf[8];
-            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 5000 * slow_factor()), 6);
+            ck_assert_int_eq(ipckit_recv(ch, buf, sizeof buf, 5000 * nf_slow_factor()), 6);
         }
         ipckit_close(ch);
         ck_assert_int_eq(ipckit_unlink(name), 0);
@@ -569,7 +551,7 @@ START_TEST(test_interop)
     q = strrchr(name, '/') + 1;
     *strchr(name, '?') = '\0'; /* ipckit_unlink() below: the default timeout */
     ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
-    (void) snprintf(url, sizeof url, "nats://127.0.0.1:%d", srv.port);
+    nf_url(url, sizeof url, &srv, 1, NULL, NULL);
     ck_assert_int_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
     ck_assert_int_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
     {
@@ -778,12 +760,6 @@ START_TEST(test_plugin_trust)
 }
 END_TEST
 
-static void
-teardown_server(void)
-{
-    nf_stop(&srv);
-}
-
 int
 main(void)
 {
@@ -798,7 +774,7 @@ main(void)
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("server", 60);
-    tcase_add_checked_fixture(tc, NULL, teardown_server);
+    tcase_add_checked_fixture(tc, NULL, nf_stop_all);
     tcase_add_test(tc, test_send_recv);
     tcase_add_test(tc, test_wait_wakeup);
     tcase_add_test(tc, test_open_flags);
@@ -811,9 +787,5 @@ main(void)
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
-    {
-        int rc = tk_run(s);
-        nf_cleanup();
-        return rc;
-    }
+    return tk_run(s);
 }

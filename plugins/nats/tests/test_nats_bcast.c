@@ -39,23 +39,15 @@
 static struct nf_server srv;
 static char name[512];
 
-static void
-teardown_server(void)
-{
-    nf_stop(&srv);
-}
-
-/* A fresh broadcast channel name on the test's server, with @p params. */
+/* Start the test's server and name a fresh broadcast channel on it, with
+ * @p params. */
 static void
 setup(const char *params)
 {
-    static unsigned n;
-    char chan[64], all[256];
+    char all[256];
     ck_assert_msg(nf_start(&srv, "n1", NULL) == 0, "nats-server did not start");
-    (void) snprintf(chan, sizeof chan, "b%ld_%u", (long) getpid(), ++n);
-    (void) snprintf(all, sizeof all, "bcast=1&timeout_ms=30000%s%s", params ? "&" : "",
-                    params ? params : "");
-    nf_url(name, sizeof name, &srv, 1, chan, all);
+    (void) snprintf(all, sizeof all, "bcast=1%s%s", params ? "&" : "", params ? params : "");
+    nf_name(name, sizeof name, &srv, 1, "b", all);
 }
 
 /* @p base with "&@p more" appended. */
@@ -874,7 +866,7 @@ START_TEST(test_interop)
     chan = strrchr(name, '/') + 1;
     (void) snprintf(subj, sizeof subj, "ipckit.%.*s.7", (int) (strchr(chan, '?') - chan), chan);
     ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE);
-    (void) snprintf(url, sizeof url, "nats://127.0.0.1:%d", srv.port);
+    nf_url(url, sizeof url, &srv, 1, NULL, NULL);
     ck_assert_int_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
     ck_assert_int_eq(natsConnection_SubscribeSync(&sub, nc, subj), NATS_OK);
     ck_assert_int_eq(natsConnection_Flush(nc), NATS_OK);
@@ -971,7 +963,7 @@ main(void)
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("server", 120);
-    tcase_add_checked_fixture(tc, NULL, teardown_server);
+    tcase_add_checked_fixture(tc, NULL, nf_stop_all);
     tcase_add_test(tc, test_basic);
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_slow_subscriber);
@@ -981,16 +973,12 @@ main(void)
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("processes", 300);
-    tcase_add_checked_fixture(tc, NULL, teardown_server);
+    tcase_add_checked_fixture(tc, NULL, nf_stop_all);
     tcase_add_test(tc, test_fan_out_1x8);
     tcase_add_test(tc, test_fan_out_4x8);
     tcase_add_test(tc, test_subscriber_dies_and_rejoins);
     tcase_add_test(tc, test_publisher_killed);
     tcase_add_test(tc, test_restart);
     suite_add_tcase(s, tc);
-    {
-        int rc = tk_run(s);
-        nf_cleanup();
-        return rc;
-    }
+    return tk_run(s);
 }

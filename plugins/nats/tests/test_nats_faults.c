@@ -25,26 +25,6 @@
 static struct nf_server srv;
 static struct nf_server nodes[NF_CLUSTER_MAX];
 
-static void
-teardown_servers(void)
-{
-    nf_stop(&srv);
-    for (int i = 0; i < NF_CLUSTER_MAX; i++)
-        nf_stop(&nodes[i]);
-}
-
-static void
-qname(char *buf, size_t cap, const struct nf_server *s, int n, const char *params)
-{
-    static unsigned k;
-    char queue[64], all[256];
-    (void) snprintf(queue, sizeof queue, "f%ld_%u", (long) getpid(), ++k);
-    /* stat and unlink get 30 s, for a slow machine (valgrind) */
-    (void) snprintf(all, sizeof all, "%s%stimeout_ms=30000", params ? params : "",
-                    params ? "&" : "");
-    nf_url(buf, cap, s, n, queue, all);
-}
-
 static ipckit_channel *
 open_ok(const char *name, unsigned flags, int timeout_ms)
 {
@@ -118,7 +98,7 @@ START_TEST(test_restart_under_receiver)
     pid_t pid;
 
     ck_assert_int_eq(nf_start(&srv, "n1", NULL), 0);
-    qname(name, sizeof name, &srv, 1, NULL);
+    nf_name(name, sizeof name, &srv, 1, "f", NULL);
     tx = open_ok(name, IPCKIT_SEND | IPCKIT_CREATE, 10000);
     ck_assert_int_eq(ipckit_send_typed(tx, 2, "before", 6, 5000), 0);
     restart_name = name;
@@ -279,7 +259,7 @@ START_TEST(test_stress)
 
     tally = tally_new();
     ck_assert_int_eq(nf_start(&srv, "n1", NULL), 0);
-    qname(name, sizeof name, &srv, 1, NULL);
+    nf_name(name, sizeof name, &srv, 1, "f", NULL);
     ipckit_close(open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 10000));
     stress_name = name;
     for (int i = 0; i < SC; i++)
@@ -318,7 +298,7 @@ START_TEST(test_kills)
 
     tally = tally_new();
     ck_assert_int_eq(nf_start(&srv, "n1", NULL), 0);
-    qname(name, sizeof name, &srv, 1, NULL);
+    nf_name(name, sizeof name, &srv, 1, "f", NULL);
     ipckit_close(open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 10000));
     stress_name = name;
     for (int i = 0; i < SC; i++)
@@ -377,7 +357,7 @@ START_TEST(test_receiver_dies_waiting)
     pid_t pid;
 
     ck_assert_int_eq(nf_start(&srv, "n1", NULL), 0);
-    qname(name, sizeof name, &srv, 1, NULL);
+    nf_name(name, sizeof name, &srv, 1, "f", NULL);
     ch = open_ok(name, IPCKIT_SEND | IPCKIT_RECV | IPCKIT_CREATE, 10000);
     stress_name = name;
     pid = tk_fork(doomed_receiver, NULL);
@@ -407,7 +387,7 @@ stream_leader(const char *stream)
         int leader = -1;
         if (nodes[i].pid <= 0)
             continue;
-        (void) snprintf(url, sizeof url, "nats://127.0.0.1:%d", nodes[i].port);
+        nf_url(url, sizeof url, &nodes[i], 1, NULL, NULL);
         if (natsConnection_ConnectTo(&nc, url) != NATS_OK)
             continue;
         if (natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
@@ -433,7 +413,7 @@ START_TEST(test_cluster_failover)
 
     tally = tally_new();
     ck_assert_int_eq(nf_cluster_start(nodes), 0);
-    qname(name, sizeof name, nodes, NF_CLUSTER_MAX, "replicas=3");
+    nf_name(name, sizeof name, nodes, NF_CLUSTER_MAX, "f", "replicas=3");
     /* the cluster may still be electing its leaders: open waits for it */
     ipckit_close(open_ok(name, IPCKIT_SEND | IPCKIT_CREATE | IPCKIT_EXCL, 30000));
     q = strrchr(name, '/') + 1;
@@ -479,25 +459,21 @@ main(void)
 
     nf_require_server();
     tc = tk_tcase("faults", 120);
-    tcase_add_checked_fixture(tc, NULL, teardown_servers);
+    tcase_add_checked_fixture(tc, NULL, nf_stop_all);
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_restart_under_receiver);
     tcase_add_test(tc, test_receiver_dies_waiting);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("stress", 180);
-    tcase_add_checked_fixture(tc, NULL, teardown_servers);
+    tcase_add_checked_fixture(tc, NULL, nf_stop_all);
     tcase_add_test(tc, test_stress);
     tcase_add_test(tc, test_kills);
     suite_add_tcase(s, tc);
 
     tc = tk_tcase("cluster", 240);
-    tcase_add_checked_fixture(tc, NULL, teardown_servers);
+    tcase_add_checked_fixture(tc, NULL, nf_stop_all);
     tcase_add_test(tc, test_cluster_failover);
     suite_add_tcase(s, tc);
-    {
-        int rc = tk_run(s);
-        nf_cleanup();
-        return rc;
-    }
+    return tk_run(s);
 }
