@@ -168,7 +168,8 @@ enum ipckit_stale_verdict {
  * gone (by its pid and start time), that no process has open or attached,
  * and that hold nothing, unless named in @p opts->names or
  * IPCKIT_STALE_DISCARD is given; and the orphan creator records of objects
- * that are gone. Each object is checked again right before it is removed.
+ * that are gone, and the wake-up companions of System V queues that are
+ * gone (kind "queue companion", ipckit-mq(7)). Each object is checked again right before it is removed.
  * Only objects ipckit can tell the creator of, and that belong to the
  * caller, are ever removed: another program's or user's objects are left
  * alone. docs/reliability.md ("Stale objects") has the rules.
