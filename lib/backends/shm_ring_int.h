@@ -32,7 +32,10 @@ struct ring {
     unsigned spin_fails; /* spins since the last full one */
     bool auto_spin; /* no ?spin=: skip the spin when the peer shares our CPU */
     bool truncate;
-    uint64_t head_seen; /* producer: a head value read before (head only grows) */
+    uint64_t head_seen; /* producer: a head value read before (head only grows), less
+                           cap - fill_lim */
+    uint64_t hot;       /* producer: half the L2 cache (shm_ring.c, ring_hot()) */
+    uint64_t fill_lim;  /* producer: how far ahead of head it writes before it looks again */
     uint64_t tail_seen; /* consumer: a tail value read before (tail only grows) */
     int32_t pid;        /* getpid(), refreshed when pid_gen shows a fork */
     unsigned pid_gen;

@@ -143,6 +143,16 @@ ring_default_spin(void)
     return sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 0 : RING_SPIN_DEFAULT;
 }
 
+/* Half the CPU's level 2 cache, at least 256 KiB; 1 MiB when it is not
+ * known (shm_ring.c, ring_hot()). */
+static uint64_t
+ring_hot_bytes(void)
+{
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    uint64_t hot = l2 > 0 ? (uint64_t) l2 / 2 : 1024u * 1024u;
+    return hot < 256u * 1024u ? 256u * 1024u : hot;
+}
+
 int
 ipckit__ring_open(void *state, const ipckit_name *name, unsigned flags, const ipckit_opts *opts,
                   const struct timespec *deadline)
@@ -215,6 +225,8 @@ ipckit__ring_open(void *state, const ipckit_name *name, unsigned flags, const ip
     /* the sizes validated at attach, never the header again */
     s->cap = want.got_cap;
     s->mask = s->cap - 1;
+    s->hot = ring_hot_bytes();
+    s->fill_lim = s->cap;
     s->max_msg = want.got_max_msg;
     ipckit__shmobj_fork_watch();
     {

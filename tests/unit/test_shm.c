@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ipckit/ipckit.h>
 
@@ -1223,6 +1225,184 @@ START_TEST(zero_copy_holder_killed)
 }
 END_TEST
 
+/* ---- sender and receiver on one CPU: the ring stays in the cache --------------------- */
+
+#define HOT_MSG 65536
+#define HOT_REC (16 + HOT_MSG) /* a record: its 16-byte header, the payload */
+#define HOT_TAIL_AT 192        /* the header's tail and receiver's CPU + 1 (docs/backends/shm.md) */
+#define HOT_RECV_CPU_AT 276
+
+static uint64_t
+ring_tail(int fd)
+{
+    uint64_t t = 0;
+    ck_assert_int_eq(pread(fd, &t, sizeof t, HOT_TAIL_AT), (ssize_t) sizeof t);
+    return t;
+}
+
+/* Is @p b message @p seq's payload? */
+static bool
+hot_valid(const unsigned char *b, unsigned seq)
+{
+    static unsigned char want[HOT_MSG];
+    tk_fill(want, HOT_MSG, 7, seq);
+    return memcmp(b, want, HOT_MSG) == 0;
+}
+
+/* Send one 64 KiB message numbered @p seq and take it back, whole. */
+static void
+hot_one(ipckit_channel *tx, ipckit_channel *rx, unsigned seq, unsigned char *b)
+{
+    tk_fill(b, HOT_MSG, 7, seq);
+    ck_assert_int_eq(ipckit_send(tx, b, HOT_MSG, 0), 0);
+    memset(b, 0, HOT_MSG);
+    ck_assert_int_eq(ipckit_recv(rx, b, HOT_MSG, 0), HOT_MSG);
+    ck_assert(hot_valid(b, seq));
+}
+
+/*
+ * A sender whose receiver last ran on its CPU starts again at offset 0
+ * when it finds the ring empty past half the level 2 cache (a pad record
+ * to the end), instead of walking on through the whole 4 MiB: the tail
+ * then moves by far more than the records. With the receiver's CPU
+ * another one, it does not. (Speed: ipckit-bench, docs/performance.md.)
+ */
+START_TEST(one_cpu_ring_stays_in_cache)
+{
+    static unsigned char b[HOT_MSG];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *rx;
+    cpu_set_t was, one;
+    char path[260];
+    uint64_t t0, moved;
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    uint64_t hot = l2 > 0 ? (uint64_t) l2 / 2 : 1u << 20;
+    int32_t elsewhere;
+    unsigned n = 0;
+    int fd, me;
+    if (hot < (256u << 10))
+        hot = 256u << 10;
+    if (hot >= (2u << 20)) {
+        printf("one_cpu_ring_stays_in_cache: a level 2 cache of %ld bytes keeps a 4 MiB"
+               " ring; nothing to check\n", l2);
+        return;
+    }
+    ck_assert_int_eq(sched_getaffinity(0, sizeof was, &was), 0);
+    me = sched_getcpu();
+    ck_assert_int_ge(me, 0);
+    CPU_ZERO(&one);
+    CPU_SET((size_t) me, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+
+    setup_name("");
+    o.capacity = 4u << 20;
+    o.max_msg_size = HOT_MSG;
+    rx = open_ok(IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    tx = open_ok(IPCKIT_SEND, NULL);
+    (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    /* a full ring, then an empty one: each side has said where it runs */
+    for (;;) {
+        int rc;
+        tk_fill(b, HOT_MSG, 7, n);
+        rc = ipckit_send(tx, b, HOT_MSG, 0);
+        if (rc == -EAGAIN)
+            break;
+        ck_assert_int_eq(rc, 0);
+        n++;
+    }
+    ck_assert_uint_ge(n, 60);
+    for (unsigned i = 0; i < n; i++) {
+        ck_assert_int_eq(ipckit_recv(rx, b, HOT_MSG, 0), HOT_MSG);
+        ck_assert(hot_valid(b, i));
+    }
+    ck_assert_int_eq(ipckit_recv(rx, b, HOT_MSG, 0), -EAGAIN);
+
+    /* the receiver here: 400 messages take the tail over two laps further */
+    t0 = ring_tail(fd);
+    for (unsigned i = 0; i < 400; i++)
+        hot_one(tx, rx, n + i, b);
+    moved = ring_tail(fd) - t0;
+    ck_assert_msg(moved > 400u * HOT_REC + 2u * o.capacity,
+                  "the tail moved %llu bytes for %u bytes of records (hot %llu)",
+                  (unsigned long long) moved, 400u * HOT_REC, (unsigned long long) hot);
+
+    /* the receiver on another CPU (its note written over before each
+     * message): the records follow each other, one pad per lap at most */
+    elsewhere = me + 2;
+    t0 = ring_tail(fd);
+    for (unsigned i = 0; i < 400; i++) {
+        ck_assert_int_eq(pwrite(fd, &elsewhere, sizeof elsewhere, HOT_RECV_CPU_AT),
+                         (ssize_t) sizeof elsewhere);
+        hot_one(tx, rx, n + 400 + i, b);
+    }
+    moved = ring_tail(fd) - t0;
+    ck_assert_msg(moved < 400u * HOT_REC + (400u * HOT_REC / o.capacity + 2) * HOT_REC,
+                  "the tail moved %llu bytes for %u bytes of records",
+                  (unsigned long long) moved, 400u * HOT_REC);
+
+    ck_assert_int_eq(close(fd), 0);
+    ipckit_close(tx);
+    ipckit_close(rx);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof was, &was), 0);
+}
+END_TEST
+
+/* The receiver of one_cpu_processes: @p arg messages, each whole. */
+static int
+hot_receiver(void *arg)
+{
+    static unsigned char b[HOT_MSG];
+    unsigned n = *(unsigned *) arg;
+    ipckit_channel *rx = NULL;
+    TK_CHILD_CHECK(ipckit_open(&rx, name, IPCKIT_RECV, NULL) == 0);
+    for (unsigned i = 0; i < n; i++) {
+        TK_CHILD_CHECK(ipckit_recv(rx, b, HOT_MSG, LONG_WAIT) == HOT_MSG);
+        TK_CHILD_CHECK(hot_valid(b, i));
+    }
+    TK_CHILD_CHECK(ipckit_close(rx) == 0);
+    return 0;
+}
+
+/* The same with a receiver of its own on the sender's CPU, as the two
+ * take turns: every message arrives whole and in order, through the
+ * yields and the pads back to offset 0. */
+START_TEST(one_cpu_processes)
+{
+    static unsigned char b[HOT_MSG];
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    ipckit_channel *tx, *keep;
+    cpu_set_t was, one;
+    unsigned n = 2000;
+    pid_t pid;
+    int me;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof was, &was), 0);
+    me = sched_getcpu();
+    ck_assert_int_ge(me, 0);
+    CPU_ZERO(&one);
+    CPU_SET((size_t) me, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    setup_name("");
+    o.capacity = 4u << 20;
+    o.max_msg_size = HOT_MSG;
+    keep = open_ok(IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    tx = open_ok(IPCKIT_SEND, NULL);
+    pid = tk_fork(hot_receiver, &n); /* on this CPU too: the mask is inherited */
+    for (unsigned i = 0; i < n; i++) {
+        tk_fill(b, HOT_MSG, 7, i);
+        ck_assert_int_eq(ipckit_send(tx, b, HOT_MSG, LONG_WAIT), 0);
+    }
+    ck_assert_int_eq(tk_wait(pid, LONG_WAIT), 0);
+    ck_assert_int_eq(ipckit_recv(keep, b, HOT_MSG, 0), -EAGAIN); /* nothing left over */
+    ipckit_close(tx);
+    ipckit_close(keep);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof was, &was), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1245,9 +1425,11 @@ main(void)
     tcase_add_test(tc, fd_pollers);
     tcase_add_test(tc, fd_slots);
     tcase_add_test(tc, fd_scribbled_bell);
+    tcase_add_test(tc, one_cpu_ring_stays_in_cache);
     tcase_add_loop_test(mp, producers_and_consumers, 0, 2);
     tcase_add_test(mp, wakeups_long_run);
     tcase_add_test(mp, full_ring_sender_takes_the_first_room);
+    tcase_add_test(mp, one_cpu_processes);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, mp);
     return tk_run(s);
