@@ -1228,6 +1228,7 @@ END_TEST
 /* ---- sender and receiver on one CPU: the ring stays in the cache --------------------- */
 
 #define HOT_MSG 65536
+#define HOT_CAP ((uint64_t) 4 << 20)
 #define HOT_REC (16 + HOT_MSG) /* a record: its 16-byte header, the payload */
 #define HOT_TAIL_AT 192        /* the header's tail and receiver's CPU + 1 (docs/backends/shm.md) */
 #define HOT_RECV_CPU_AT 276
@@ -1247,6 +1248,27 @@ hot_valid(const unsigned char *b, unsigned seq)
     static unsigned char want[HOT_MSG];
     tk_fill(want, HOT_MSG, 7, seq);
     return memcmp(b, want, HOT_MSG) == 0;
+}
+
+/* Pin this process to the CPU it runs on (its mask before into @p was), and
+ * make a 4 MiB ring for 64 KiB messages: its receiver and sender. The CPU. */
+static int
+hot_open(cpu_set_t *was, ipckit_channel **rx, ipckit_channel **tx)
+{
+    ipckit_opts o = IPCKIT_OPTS_INIT;
+    cpu_set_t one;
+    int me = sched_getcpu();
+    ck_assert_int_ge(me, 0);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof *was, was), 0);
+    CPU_ZERO(&one);
+    CPU_SET((size_t) me, &one);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    setup_name("");
+    o.capacity = HOT_CAP;
+    o.max_msg_size = HOT_MSG;
+    *rx = open_ok(IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
+    *tx = open_ok(IPCKIT_SEND, NULL);
+    return me;
 }
 
 /* Send one 64 KiB message numbered @p seq and take it back, whole. */
@@ -1270,9 +1292,8 @@ hot_one(ipckit_channel *tx, ipckit_channel *rx, unsigned seq, unsigned char *b)
 START_TEST(one_cpu_ring_stays_in_cache)
 {
     static unsigned char b[HOT_MSG];
-    ipckit_opts o = IPCKIT_OPTS_INIT;
     ipckit_channel *tx, *rx;
-    cpu_set_t was, one;
+    cpu_set_t was;
     char path[260];
     uint64_t t0, moved;
     long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
@@ -1287,18 +1308,7 @@ START_TEST(one_cpu_ring_stays_in_cache)
                " ring; nothing to check\n", l2);
         return;
     }
-    ck_assert_int_eq(sched_getaffinity(0, sizeof was, &was), 0);
-    me = sched_getcpu();
-    ck_assert_int_ge(me, 0);
-    CPU_ZERO(&one);
-    CPU_SET((size_t) me, &one);
-    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
-
-    setup_name("");
-    o.capacity = 4u << 20;
-    o.max_msg_size = HOT_MSG;
-    rx = open_ok(IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
-    tx = open_ok(IPCKIT_SEND, NULL);
+    me = hot_open(&was, &rx, &tx);
     (void) snprintf(path, sizeof path, "/dev/shm%s", pname);
     fd = open(path, O_RDWR | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
@@ -1324,7 +1334,7 @@ START_TEST(one_cpu_ring_stays_in_cache)
     for (unsigned i = 0; i < 400; i++)
         hot_one(tx, rx, n + i, b);
     moved = ring_tail(fd) - t0;
-    ck_assert_msg(moved > 400u * HOT_REC + 2u * o.capacity,
+    ck_assert_msg(moved > 400u * HOT_REC + 2u * HOT_CAP,
                   "the tail moved %llu bytes for %u bytes of records (hot %llu)",
                   (unsigned long long) moved, 400u * HOT_REC, (unsigned long long) hot);
 
@@ -1338,7 +1348,7 @@ START_TEST(one_cpu_ring_stays_in_cache)
         hot_one(tx, rx, n + 400 + i, b);
     }
     moved = ring_tail(fd) - t0;
-    ck_assert_msg(moved < 400u * HOT_REC + (400u * HOT_REC / o.capacity + 2) * HOT_REC,
+    ck_assert_msg(moved < 400u * HOT_REC + (400u * HOT_REC / HOT_CAP + 2) * HOT_REC,
                   "the tail moved %llu bytes for %u bytes of records",
                   (unsigned long long) moved, 400u * HOT_REC);
 
@@ -1372,23 +1382,11 @@ hot_receiver(void *arg)
 START_TEST(one_cpu_processes)
 {
     static unsigned char b[HOT_MSG];
-    ipckit_opts o = IPCKIT_OPTS_INIT;
     ipckit_channel *tx, *keep;
-    cpu_set_t was, one;
+    cpu_set_t was;
     unsigned n = 2000;
     pid_t pid;
-    int me;
-    ck_assert_int_eq(sched_getaffinity(0, sizeof was, &was), 0);
-    me = sched_getcpu();
-    ck_assert_int_ge(me, 0);
-    CPU_ZERO(&one);
-    CPU_SET((size_t) me, &one);
-    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
-    setup_name("");
-    o.capacity = 4u << 20;
-    o.max_msg_size = HOT_MSG;
-    keep = open_ok(IPCKIT_RECV | IPCKIT_CREATE | IPCKIT_EXCL, &o);
-    tx = open_ok(IPCKIT_SEND, NULL);
+    (void) hot_open(&was, &keep, &tx);
     pid = tk_fork(hot_receiver, &n); /* on this CPU too: the mask is inherited */
     for (unsigned i = 0; i < n; i++) {
         tk_fill(b, HOT_MSG, 7, i);
