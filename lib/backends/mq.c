@@ -321,13 +321,21 @@ sysvmq_forget_removed(struct sysvmq *q)
 {
     struct msqid_ds ds;
     struct ipckit__crec r;
-    if (q->id < 0 || msgctl(q->id, IPC_STAT, &ds) == 0 || (errno != EINVAL && errno != EIDRM)) {
-        if (q->wake.m != NULL && q->id >= 0 && mqw_queue_gone(q->key, q->id))
-            mqw_remove(q->key, q->id);
+    bool no_queue;
+    if (q->id < 0)
         return;
-    }
+    if (msgctl(q->id, IPC_STAT, &ds) == 0)
+        no_queue = false;
+    else if (errno == EINVAL || errno == EIDRM)
+        no_queue = true;
+    else
+        return; /* cannot tell: keep both */
+    if (!no_queue && (uint32_t) ds.msg_perm.__key == (uint32_t) q->key)
+        return; /* still there */
     if (q->wake.m != NULL)
         mqw_remove(q->key, q->id);
+    if (!no_queue)
+        return;
     memset(&r, 0, sizeof r);
     r.kind = IPCKIT__CREC_MQ;
     r.key = (unsigned long) (uint32_t) q->key;

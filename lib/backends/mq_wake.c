@@ -124,6 +124,24 @@ mqw_queue_gone(key_t key, int id)
     return (uint32_t) ds.msg_perm.__key != (uint32_t) key; /* the id names another queue now */
 }
 
+bool
+mqw_name_parse(const char *leaf, key_t *key, int *id)
+{
+    unsigned k;
+    int i;
+    char end, canon[40];
+    if (strncmp(leaf, MQW_PREFIX, sizeof MQW_PREFIX - 1) != 0 ||
+        sscanf(leaf + sizeof MQW_PREFIX - 1, "%8x.%d%c", &k, &i, &end) != 2 || i < 0)
+        return false;
+    /* only the names ipckit writes: no sign, no leading zeros */
+    mqw_name((key_t) k, i, canon, sizeof canon);
+    if (strcmp(canon + 1, leaf) != 0)
+        return false;
+    *key = (key_t) k;
+    *id = i;
+    return true;
+}
+
 int
 mqw_orphans(long long key, int (*fn)(const struct mqw_orphan *o, void *arg), void *arg)
 {
@@ -134,23 +152,14 @@ mqw_orphans(long long key, int (*fn)(const struct mqw_orphan *o, void *arg), voi
     if (d == NULL)
         return 0;
     while (rc == 0 && (e = readdir(d)) != NULL) {
-        unsigned k;
-        int id;
-        char end, canon[40];
-        if (strncmp(e->d_name, MQW_PREFIX, sizeof MQW_PREFIX - 1) != 0 ||
-            sscanf(e->d_name + sizeof MQW_PREFIX - 1, "%8x.%d%c", &k, &id, &end) != 2 ||
-            id < 0)
-            continue;
-        /* only the names ipckit writes: no sign, no leading zeros */
-        mqw_name((key_t) k, id, canon, sizeof canon);
-        if (strcmp(canon + 1, e->d_name) != 0 || (key >= 0 && (unsigned long long) key != k))
+        if (!mqw_name_parse(e->d_name, &o.key, &o.id) ||
+            (key >= 0 && (unsigned long long) key != (uint32_t) o.key))
             continue;
         if (fstatat(dirfd(d), e->d_name, &o.sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !S_ISREG(o.sb.st_mode) || !mqw_queue_gone((key_t) k, id))
+            !S_ISREG(o.sb.st_mode) || !mqw_queue_gone(o.key, o.id))
             continue;
-        o.key = (key_t) k;
-        o.id = id;
-        (void) snprintf(o.path, sizeof o.path, "/dev/shm%s", canon);
+        mqw_name(o.key, o.id, o.path + 8, sizeof o.path - 8);
+        memcpy(o.path, "/dev/shm", 8);
         rc = fn(&o, arg);
     }
     (void) closedir(d);

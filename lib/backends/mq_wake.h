@@ -68,6 +68,10 @@ void mqw_remove(key_t key, int id);
  * a queue of another key now)? Unsure (no right to look) is no. */
 bool mqw_queue_gone(key_t key, int id);
 
+/* Is @p leaf (a file name in /dev/shm) a companion's name, as ipckit
+ * writes it? Then its queue's key and id. */
+bool mqw_name_parse(const char *leaf, key_t *key, int *id);
+
 /* An orphan: a companion in /dev/shm whose queue is gone. */
 struct mqw_orphan {
     key_t key;

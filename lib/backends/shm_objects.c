@@ -66,6 +66,8 @@ shm_file(int dfd, const char *leaf, const struct stat *sb, bool full, ipckit_obj
     struct stat now;
     uint32_t magic;
     int32_t pid;
+    key_t mkey;
+    int mid;
     uint64_t start;
     ssize_t n;
     int fd;
@@ -91,17 +93,13 @@ shm_file(int dfd, const char *leaf, const struct stat *sb, bool full, ipckit_obj
     memset(&h, 0, sizeof h);
     n = pread(fd, h.b, sizeof h.b, 0);
     memcpy(&magic, h.b, sizeof magic);
-    if (n >= 64 && magic == MQW_MAGIC && strncmp(leaf, MQW_PREFIX, sizeof MQW_PREFIX - 1) == 0) {
+    if (n >= 64 && magic == MQW_MAGIC && mqw_name_parse(leaf, &mkey, &mid)) {
         /* not a channel: listed for what it is, judged with its queue */
-        unsigned key;
-        int id;
         o->kind = "queue companion";
-        if (sscanf(leaf + sizeof MQW_PREFIX - 1, "%8x.%d", &key, &id) == 2 && id >= 0) {
-            o->key = (long long) key;
-            o->id = id;
-            (void) snprintf(o->note, sizeof o->note, "the wake-up companion of mq:0x%x (id %d)%s",
-                            key, id, mqw_queue_gone((key_t) key, id) ? ", which is gone" : "");
-        }
+        o->key = (long long) (uint32_t) mkey;
+        o->id = mid;
+        (void) snprintf(o->note, sizeof o->note, "the wake-up companion of mq:0x%x (id %d)%s",
+                        (unsigned) mkey, mid, mqw_queue_gone(mkey, mid) ? ", which is gone" : "");
         (void) close(fd);
         return 0;
     }
