@@ -417,8 +417,12 @@ nq_stream_setup(struct nq *q, const struct nq_stream_kind *k, unsigned flags,
             return ipckit_backend_fail(-EPROTONOSUPPORT,
                                        "nats: JetStream is not enabled on %s: %s",
                                        q->conf.servers[0], nq_text(s));
+        /* A cluster that is still forming has no leader yet, or a leader
+         * that does not know every peer yet ("no suitable peers for
+         * placement" for replicas it will have): wait for it, until the
+         * open's deadline. */
         if (!nq_transient(s) && je != JSClusterNotAvailErr && je != JSStreamCreateErr &&
-            je != JSClusterNotLeaderErr)
+            je != JSClusterNotLeaderErr && je != JSClusterNoPeersErr)
             return ipckit_backend_fail(s == NATS_NOT_PERMITTED ? -EACCES : -EIO,
                                        "nats: stream %s: %s", q->conf.stream, nq_text(s));
         rc = nq_retry_wait(q, &b, deadline, "open", s);
