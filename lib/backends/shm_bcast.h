@@ -32,6 +32,12 @@ ssize_t ipckit__bcast_borrow(struct ipckit__bcast *b, long *type, const void **b
 int ipckit__bcast_release(struct ipckit__bcast *b, bool consume);
 int ipckit__bcast_interrupt(struct ipckit__bcast *b);
 int ipckit__bcast_ctl(struct ipckit__bcast *b, int op, void *arg);
+/* IPCKIT_CTL_GET_SPIN and IPCKIT_CTL_SET_SPIN, for a broadcast ring and a
+ * queue ring alike: the spin budget *spin_max (and *spin, the adapted one)
+ * from 0 to @p limit; a set budget ends the automatic choice (*auto_spin).
+ * 1 when @p op is neither (the caller goes on), else 0 or the error. */
+int ipckit__shm_spin_ctl(int op, void *arg, long limit, long *spin_max, long *spin,
+                         bool *auto_spin);
 /* The capabilities of the handle (IPCKIT_CAP_FD: a subscriber's only). */
 void ipckit__bcast_info(struct ipckit__bcast *b, unsigned *caps, size_t *max_msg);
 /* ipckit_fd() of a subscriber: its doorbell socket (shm_bell.h), readable

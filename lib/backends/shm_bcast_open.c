@@ -376,23 +376,35 @@ ipckit__bcast_info(struct ipckit__bcast *b, unsigned *caps, size_t *max_msg)
 
 
 int
-ipckit__bcast_ctl(struct ipckit__bcast *b, int op, void *arg)
+ipckit__shm_spin_ctl(int op, void *arg, long limit, long *spin_max, long *spin, bool *auto_spin)
 {
     long v;
     switch (op) {
     case IPCKIT_CTL_GET_SPIN:
         if (arg == NULL)
             return ipckit_backend_fail(-EINVAL, "ctl: IPCKIT_CTL_GET_SPIN needs a long *");
-        *(long *) arg = b->spin_max;
+        *(long *) arg = *spin_max;
         return 0;
     case IPCKIT_CTL_SET_SPIN:
-        if (arg == NULL || (v = *(const long *) arg) < 0 || v > BC_SPIN_LIMIT)
+        if (arg == NULL || (v = *(const long *) arg) < 0 || v > limit)
             return ipckit_backend_fail(-EINVAL,
                                        "ctl: IPCKIT_CTL_SET_SPIN takes a long from 0 to %ld",
-                                       BC_SPIN_LIMIT);
-        b->spin_max = b->spin = v;
-        b->auto_spin = false;
+                                       limit);
+        *spin_max = *spin = v;
+        *auto_spin = false;
         return 0;
+    default:
+        return 1;
+    }
+}
+
+int
+ipckit__bcast_ctl(struct ipckit__bcast *b, int op, void *arg)
+{
+    int rc = ipckit__shm_spin_ctl(op, arg, BC_SPIN_LIMIT, &b->spin_max, &b->spin, &b->auto_spin);
+    if (rc <= 0)
+        return rc;
+    switch (op) {
     case IPCKIT_CTL_MISSED:
         if (arg == NULL)
             return ipckit_backend_fail(-EINVAL,

@@ -540,26 +540,13 @@ static int
 ring_ctl(void *state, int op, void *arg)
 {
     struct ring *s = state;
-    long v;
+    int rc;
     if (s->bc != NULL)
         return ipckit__bcast_ctl(s->bc, op, arg);
-    switch (op) {
-    case IPCKIT_CTL_GET_SPIN:
-        if (arg == NULL)
-            return ipckit_backend_fail(-EINVAL, "ctl: IPCKIT_CTL_GET_SPIN needs a long *");
-        *(long *) arg = s->spin_max;
-        return 0;
-    case IPCKIT_CTL_SET_SPIN:
-        if (arg == NULL || (v = *(const long *) arg) < 0 || v > RING_SPIN_LIMIT)
-            return ipckit_backend_fail(-EINVAL,
-                                       "ctl: IPCKIT_CTL_SET_SPIN takes a long from 0 to %ld",
-                                       RING_SPIN_LIMIT);
-        s->spin_max = s->spin = v;
-        s->auto_spin = false;
-        return 0;
-    default:
-        return ipckit_backend_fail(-ENOTSUP, "ctl: shm: no request %d", op);
-    }
+    rc = ipckit__shm_spin_ctl(op, arg, RING_SPIN_LIMIT, &s->spin_max, &s->spin, &s->auto_spin);
+    if (rc <= 0)
+        return rc;
+    return ipckit_backend_fail(-ENOTSUP, "ctl: shm: no request %d", op);
 }
 
 const ipckit_backend ipckit__shm_backend = {

@@ -158,6 +158,7 @@ START_TEST(ctl_requests)
     ipckit_channel *ch = NULL;
     char name[300], p[200];
     long spin = -1, set = 123;
+    unsigned long long missed = 0;
     int v = 0;
     ck_assert_int_eq(ipckit_backend_register(&tiny4), 0);
     ck_assert_int_eq(ipckit_backend_register(&tiny3), 0);
@@ -182,9 +183,30 @@ START_TEST(ctl_requests)
     ck_assert_int_eq(spin, 123);
     set = -1;
     ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_SET_SPIN, &set), -EINVAL);
+    set = 10000001; /* above the limit of 10^7 */
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_SET_SPIN, &set), -EINVAL);
     ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_GET_SPIN, NULL), -EINVAL);
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_GET_SPIN, &spin), 0);
+    ck_assert_int_eq(spin, 123); /* refused sets change nothing */
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_MISSED, &missed), -ENOTSUP); /* not a broadcast */
     ck_assert_int_eq(ipckit_close(ch), 0);
     (void) snprintf(name, sizeof name, "shm:%s", p);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+
+    /* a broadcast ring answers the same spin requests */
+    tk_posix_name(p, sizeof p);
+    (void) snprintf(name, sizeof name, "shm:%s?bcast=drop&spin=66", p);
+    ck_assert_int_eq(ipckit_open(&ch, name, IPCKIT_SEND | IPCKIT_CREATE, NULL), 0);
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_GET_SPIN, &spin), 0);
+    ck_assert_int_eq(spin, 66);
+    set = 77;
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_SET_SPIN, &set), 0);
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_GET_SPIN, &spin), 0);
+    ck_assert_int_eq(spin, 77);
+    set = 10000001;
+    ck_assert_int_eq(ipckit_ctl(ch, IPCKIT_CTL_SET_SPIN, &set), -EINVAL);
+    ck_assert_int_eq(ipckit_ctl(ch, 78, &v), -ENOTSUP);
+    ck_assert_int_eq(ipckit_close(ch), 0);
     ck_assert_int_eq(ipckit_unlink(name), 0);
 }
 END_TEST
