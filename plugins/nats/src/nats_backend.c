@@ -258,7 +258,6 @@ nq_send(void *state, long type, const void *buf, size_t len, const struct timesp
 {
     struct nq *q = state;
     ipckit_backoff b = NQ_RETRY;
-    char subject[NQ_PREFIX_MAX + 24], id[NQ_ID_LEN + 1];
     natsMsg *m = NULL;
     natsStatus s;
     int rc;
@@ -266,17 +265,10 @@ nq_send(void *state, long type, const void *buf, size_t len, const struct timesp
     if (q->bc != NULL)
         return nb_send(q, type, buf, len, deadline);
     rc = nq_ensure(q, deadline);
+    if (rc == 0)
+        rc = nq_msg_new(q, type, buf, len, ++q->idseq, &m);
     if (rc < 0)
         return rc;
-    (void) snprintf(subject, sizeof subject, "%s.%ld", q->conf.prefix, type);
-    (void) snprintf(id, sizeof id, "%s%016llx", q->idpfx, ++q->idseq);
-    s = natsMsg_Create(&m, subject, NULL, (const char *) buf, (int) len);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (s != NATS_OK) {
-        natsMsg_Destroy(m);
-        return ipckit_backend_fail(-ENOMEM, "send: %s", nq_text(s));
-    }
     for (;;) {
         jsPubOptions po;
         jsPubAck *pa = NULL;

@@ -495,21 +495,13 @@ int
 nb_send(struct nq *q, long type, const void *buf, size_t len, const struct timespec *deadline)
 {
     ipckit_backoff b = NQ_RETRY;
-    char subject[NQ_PREFIX_MAX + 24], id[NQ_ID_LEN + 1];
     natsMsg *m = NULL;
     natsStatus s;
     int rc = nb_ensure(q, deadline);
+    if (rc == 0) /* the number is taken only once the message is out */
+        rc = nq_msg_new(q, type, buf, len, q->idseq + 1, &m);
     if (rc < 0)
         return rc;
-    (void) snprintf(subject, sizeof subject, "%s.%ld", q->conf.prefix, type);
-    (void) snprintf(id, sizeof id, "%s%016llx", q->idpfx, q->idseq + 1);
-    s = natsMsg_Create(&m, subject, NULL, (const char *) buf, (int) len);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (s != NATS_OK) {
-        natsMsg_Destroy(m);
-        return ipckit_backend_fail(-ENOMEM, "send: %s", nq_text(s));
-    }
     for (;;) {
         rc = nq_connected(q, deadline, "send");
         if (rc < 0)

@@ -23,6 +23,28 @@ nq_text(natsStatus s)
     return t != NULL && t[0] != '\0' ? t : natsStatus_GetText(s);
 }
 
+/* ---- messages -------------------------------------------------------- */
+
+int
+nq_msg_new(const struct nq *q, long type, const void *buf, size_t len,
+           unsigned long long seq, natsMsg **out)
+{
+    char subject[NQ_PREFIX_MAX + 24], id[NQ_ID_LEN + 1];
+    natsMsg *m = NULL;
+    natsStatus s;
+    (void) snprintf(subject, sizeof subject, "%s.%ld", q->conf.prefix, type);
+    (void) snprintf(id, sizeof id, "%s%016llx", q->idpfx, seq);
+    s = natsMsg_Create(&m, subject, NULL, (const char *) buf, (int) len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return ipckit_backend_fail(-ENOMEM, "send: %s", nq_text(s));
+    }
+    *out = m;
+    return 0;
+}
+
 /* A failure the server or the network may get over: try again. */
 bool
 nq_transient(natsStatus s)

@@ -94,6 +94,14 @@ int nq_retry_wait(const struct nq *q, ipckit_backoff *b, const struct timespec *
                   const char *op, natsStatus s);
 void nq_deadline_in(struct timespec *ts, long ms);
 
+/* nats_conn.c: messages */
+/* The message of @p type with @p buf, on subject PREFIX.TYPE and with the
+ * header Nats-Msg-Id: this process's id prefix and @p seq, by which the
+ * server drops a repeated publish (a queue) and subscribers count losses
+ * (a broadcast channel). 0, or -ENOMEM with the detail set. */
+int nq_msg_new(const struct nq *q, long type, const void *buf, size_t len,
+               unsigned long long seq, natsMsg **out);
+
 /* nats_conn.c: the connection */
 /* @p bytes random bytes (at most 16) as 2 * @p bytes hex digits and a NUL. */
 void nq_hex(char *out, size_t bytes);
