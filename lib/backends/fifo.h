@@ -50,6 +50,7 @@ struct fifo {
     bool big;      /* the last message was a large whole frame, read straight into
                       the caller's buffer: read only what the next header needs */
     size_t rsize;  /* bytes the last message took in the pipe */
+    bool rframes;  /* ... in several frames (a message above 4080 bytes, unclaimed) */
     char path[PATH_MAX];
 };
 
