@@ -66,7 +66,7 @@ void ipckit__bell_arm(struct ipckit__bell *b, struct ipckit__bell_shared *sh);
 
 void ipckit__bell_ring_slow(struct ipckit__bell *b, struct ipckit__bell_shared *sh);
 
-/* After a message was published (tail stored, seq_cst). */
+/* After a message was published (tail stored, then a full fence). */
 static inline void
 ipckit__bell_ring(struct ipckit__bell *b, struct ipckit__bell_shared *sh)
 {

@@ -80,4 +80,21 @@ ipckit__lock_give(ipckit__lock *l)
     return ipckit__lock_give_slow(l);
 }
 
+/*
+ * A full fence right after ipckit__lock_give() (or any other locked
+ * read-modify-write), as Linux's smp_mb__after_atomic(): on x86 the locked
+ * compare-and-swap was a full fence already, whether it succeeded or not
+ * (and the slow path's fetch-or is one too), so only the compiler is kept
+ * from moving loads above it; elsewhere a real fence.
+ */
+static inline void
+ipckit__fence_after_rmw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    atomic_signal_fence(memory_order_seq_cst);
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 #endif /* IPCKIT_OS_LOCK_H */
