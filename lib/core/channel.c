@@ -239,14 +239,24 @@ ipckit_interrupt(ipckit_channel *ch)
     return ch->be->interrupt(ch->state);
 }
 
-int
-ipckit_send(ipckit_channel *ch, const void *buf, size_t len, int timeout_ms)
+/*
+ * The send and the receive, each in one body that the two exported
+ * functions inline: a call from ipckit_send() to the exported
+ * ipckit_send_typed() would go through the PLT (a program may interpose
+ * it), an indirect jump per message on the fastest paths.
+ */
+/* The deadline of a send or receive; a wait without end (the common case)
+ * without a call. */
+static inline const struct timespec *
+channel_deadline(const ipckit_channel *ch, int timeout_ms, struct timespec *ts)
 {
-    return ipckit_send_typed(ch, 1, buf, len, timeout_ms);
+    if (ch->flags & IPCKIT_NONBLOCK)
+        timeout_ms = 0;
+    return timeout_ms < 0 ? NULL : ipckit__deadline(timeout_ms, ts);
 }
 
-int
-ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, int timeout_ms)
+static inline __attribute__((always_inline)) int
+channel_send(ipckit_channel *ch, long type, const void *buf, size_t len, int timeout_ms)
 {
     struct timespec ts;
     int rc;
@@ -272,22 +282,27 @@ ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, in
                                     "send: a loan is out on this channel; commit or cancel it"
                                     " first");
     ipckit__detail_begin();
-    rc = ch->be->send(ch->state, type, buf, len,
-                      ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+    rc = ch->be->send(ch->state, type, buf, len, channel_deadline(ch, timeout_ms, &ts));
     if (rc < 0)
         ipckit__channel_failed(ch, rc, "send");
     return rc;
 }
 
-ssize_t
-ipckit_recv(ipckit_channel *ch, void *buf, size_t cap, int timeout_ms)
+int
+ipckit_send(ipckit_channel *ch, const void *buf, size_t len, int timeout_ms)
 {
-    return ipckit_recv_typed(ch, 0, NULL, buf, cap, timeout_ms);
+    return channel_send(ch, 1, buf, len, timeout_ms);
 }
 
-ssize_t
-ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size_t cap,
-                  int timeout_ms)
+int
+ipckit_send_typed(ipckit_channel *ch, long type, const void *buf, size_t len, int timeout_ms)
+{
+    return channel_send(ch, type, buf, len, timeout_ms);
+}
+
+static inline __attribute__((always_inline)) ssize_t
+channel_recv(ipckit_channel *ch, long selector, long *type, void *buf, size_t cap,
+             int timeout_ms)
 {
     struct timespec ts;
     long t = 0;
@@ -312,8 +327,7 @@ ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size
                                     "recv: a message is borrowed on this channel; release it"
                                     " first");
     ipckit__detail_begin();
-    rc = ch->be->recv(ch->state, selector, &t, buf, cap,
-                      ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+    rc = ch->be->recv(ch->state, selector, &t, buf, cap, channel_deadline(ch, timeout_ms, &ts));
     if (rc >= 0) {
         if (type != NULL)
             *type = t;
@@ -321,6 +335,19 @@ ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size
         ipckit__channel_failed(ch, (int) rc, "recv");
     }
     return rc;
+}
+
+ssize_t
+ipckit_recv(ipckit_channel *ch, void *buf, size_t cap, int timeout_ms)
+{
+    return channel_recv(ch, 0, NULL, buf, cap, timeout_ms);
+}
+
+ssize_t
+ipckit_recv_typed(ipckit_channel *ch, long selector, long *type, void *buf, size_t cap,
+                  int timeout_ms)
+{
+    return channel_recv(ch, selector, type, buf, cap, timeout_ms);
 }
 
 /* ---- zero copy ------------------------------------------------------------ */
@@ -363,7 +390,7 @@ ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
                                     "send_loan: a loan is already out on this channel");
     ipckit__detail_begin();
     rc = ch->be->loan(ch->state, len, buf,
-                      ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+                      channel_deadline(ch, timeout_ms, &ts));
     if (rc == 0) {
         ch->lent = true;
         ch->lent_len = len;
@@ -442,7 +469,7 @@ ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout
                                     " channel");
     ipckit__detail_begin();
     rc = ch->be->borrow(ch->state, &t, buf,
-                        ipckit__deadline((ch->flags & IPCKIT_NONBLOCK) ? 0 : timeout_ms, &ts));
+                        channel_deadline(ch, timeout_ms, &ts));
     if (rc >= 0) {
         ch->borrowed = true;
         if (type != NULL)
