@@ -51,6 +51,12 @@ struct fifo {
                       the caller's buffer: read only what the next header needs */
     size_t rsize;  /* bytes the last message took in the pipe */
     bool rframes;  /* ... in several frames (a message above 4080 bytes, unclaimed) */
+    /* reader, messages of 2-16 KiB in one frame: read one at a time while
+     * the pipe holds little at each read (a writer on another CPU), else
+     * as far as the buffer goes (fifo_frames.c, fifo_read_size()) */
+    bool rone;
+    unsigned rsmall; /* reads in a row that found little in the pipe */
+    unsigned rprobe; /* one-message reads left before the next full one */
     char path[PATH_MAX];
 };
 

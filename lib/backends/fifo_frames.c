@@ -86,6 +86,14 @@
 /* After a message of at most this many bytes in the pipe, a read asks for
  * one more like it. */
 #define FIFO_ONE_READ 2048u
+/* Messages of 2-16 KiB in one frame: a full read that brings at most this
+ * many of them (and fills less than half of what it asked for) found the
+ * pipe nearly empty; after FIFO_SMALL_READS such reads in a row the reader
+ * reads one message at a time, and tries a full read again after
+ * FIFO_PROBE_EVERY of those (fifo_read_size()). */
+#define FIFO_SMALL_MSGS 3u
+#define FIFO_SMALL_READS 16u
+#define FIFO_PROBE_EVERY 64u
 /* A claimed writer grows the pipe to hold four of its whole frames, up to
  * this size. */
 #define FIFO_GROW_MAX ((size_t) 256 * 1024)
@@ -783,6 +791,47 @@ fifo_whole(struct fifo *f, const struct fifo_hdr *h, long *type, void *buf, size
     return (ssize_t) len;
 }
 
+/*
+ * After a full read (as far as the buffer goes) that came after a message
+ * of 2-16 KiB in one frame (a single frame above FIFO_ONE_READ, or a
+ * claimed writer's whole frame below FIFO_DIRECT_MIN): choose how the next
+ * ones are read. On one CPU the writer fills the pipe while the reader
+ * waits, and a full read takes several messages in one system call; one
+ * read a message made 3000 bytes 0.6 times as fast there, and whole frames
+ * of 4-12 KiB 0.7-0.8. With the writer on another CPU a full read finds
+ * one or two messages (and holds the pipe's lock while it copies them,
+ * which the writer waits for); one read a message made 4-12 KiB whole
+ * frames 1.1-1.2 times as fast there. The reader cannot see where the
+ * writer runs, so it goes by what its full reads find: one message at a
+ * time after FIFO_SMALL_READS full reads in a row that found little, and
+ * a full read again every FIFO_PROBE_EVERY messages, to see whether the
+ * pipe now holds much. A full read that brought part of one message says
+ * nothing (on one CPU too, a writer that found the pipe full leaves one).
+ */
+static void
+fifo_read_size(struct fifo *f, size_t got, size_t asked)
+{
+    bool small = got <= FIFO_SMALL_MSGS * f->rsize && got < asked / 2;
+    if (got < f->rsize && got < asked / 2)
+        return; /* part of one message: a writer that found the pipe full, on any CPU */
+    if (f->rone) {
+        /* the probe: a pipe that held much is read fully again */
+        if (got < asked / 2) {
+            f->rprobe = FIFO_PROBE_EVERY;
+        } else {
+            f->rone = false;
+            f->rsmall = 0;
+        }
+        return;
+    }
+    if (!small) {
+        f->rsmall = 0;
+    } else if (++f->rsmall >= FIFO_SMALL_READS) {
+        f->rone = true;
+        f->rprobe = FIFO_PROBE_EVERY;
+    }
+}
+
 static ssize_t
 fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct timespec *deadline)
 {
@@ -794,6 +843,7 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
     for (;;) {
         size_t avail = f->tail - f->head;
         size_t need = FIFO_HDR, want;
+        bool adapt, one;
         ssize_t n;
 
         if (f->skip > 0) {
@@ -875,8 +925,11 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
         if (fifo_make_room(f, need) < 0)
             return -ENOMEM;
         want = f->rcap - f->tail;
+        adapt = !f->big && !f->rframes && f->rsize > FIFO_ONE_READ &&
+                f->rsize < FIFO_DIRECT_MIN;
+        one = adapt && f->rone && f->rprobe > 0;
         if (need > avail &&
-            (f->big || (f->rsize > 0 && f->rsize <= FIFO_ONE_READ) || f->rframes)) {
+            (f->big || (f->rsize > 0 && f->rsize <= FIFO_ONE_READ) || f->rframes || one)) {
             /* After small messages, read one message like the last one: a
              * raw reader's one read per message. A reader that empties the
              * pipe at every read sleeps on it, and then the writer has to
@@ -887,19 +940,22 @@ fifo_recv_frames(struct fifo *f, long *type, void *buf, size_t cap, const struct
              * whatever is there sleeps between them (4 KiB across two CPUs
              * 1.2-1.4 times as fast, 12000 bytes 1.2; on one CPU alike).
              * Single frames of more than 2 KiB, and a claimed writer's
-             * whole frames, are read as far as the buffer goes: on one CPU
-             * one read per message made 3000 bytes 0.6 times as fast, and
-             * whole frames of 4-12 KiB 0.7-0.8 (across two CPUs 1.1-1.5:
-             * the one CPU, where every system call counts, decides). After
-             * a large whole frame read straight into the caller's buffer:
-             * its trailer and the next header. */
+             * whole frames below 16 KiB, one at a time only while full
+             * reads keep finding the pipe nearly empty (fifo_read_size()),
+             * else as far as the buffer goes. After a large whole frame
+             * read straight into the caller's buffer: its trailer and the
+             * next header. */
             size_t ask = f->big ? FIFO_PEEK : f->rsize;
             if (ask < need - avail)
                 ask = need - avail;
             if (want > ask)
                 want = ask;
+            if (one)
+                f->rprobe--;
         }
         n = fifo_read_some(f, f->rbuf + f->tail, want, deadline);
+        if (n > 0 && adapt && !one && need > avail)
+            fifo_read_size(f, (size_t) n, want);
         if (n > 0) {
             f->tail += (size_t) n;
             continue;

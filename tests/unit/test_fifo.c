@@ -1114,6 +1114,96 @@ START_TEST(small_messages_read_one_at_a_time)
 }
 END_TEST
 
+/*
+ * Messages of 2-16 KiB in one frame (here single frames of 3000 bytes;
+ * a claimed writer's whole frames go the same way): while each full read
+ * finds only one or two in the pipe (a writer on another CPU), the
+ * receiver reads one message at a time after FIFO_SMALL_READS (16) such
+ * reads, and leaves the rest queued; every FIFO_PROBE_EVERY (64)
+ * one-message reads it reads fully once, and a pipe that then holds much
+ * (a writer that filled it, as on one CPU) brings the full reads back.
+ * What stays queued in the pipe (FIONREAD) shows which reads it made; the
+ * messages arrive whole and in order all along. Sends do not wait, so a
+ * pipe smaller than the usual 64 KiB fails the test instead of hanging it.
+ */
+struct readsize {
+    ipckit_channel *rx, *tx;
+    unsigned sent, got;
+};
+
+static void
+readsize_send(struct readsize *r, int count)
+{
+    static unsigned char buf[3000];
+    for (int i = 0; i < count; i++) {
+        tk_fill(buf, sizeof buf, 5, r->sent);
+        ck_assert_int_eq(ipckit_send_typed(r->tx, (long) r->sent + 1, buf, sizeof buf, 0), 0);
+        r->sent++;
+    }
+}
+
+static void
+readsize_recv(struct readsize *r, int count)
+{
+    static unsigned char out[4096];
+    for (int i = 0; i < count; i++) {
+        long type = 0;
+        ck_assert_int_eq(ipckit_recv_typed(r->rx, 0, &type, out, sizeof out, LONG_WAIT), 3000);
+        ck_assert_int_eq(type, (long) r->got + 1);
+        ck_assert(check_content(out, 3000, 5, r->got));
+        r->got++;
+    }
+}
+
+static int
+readsize_queued(struct readsize *r)
+{
+    int queued = -1;
+    ck_assert_int_eq(ioctl(ipckit_fd(r->rx), FIONREAD, &queued), 0);
+    return queued;
+}
+
+START_TEST(read_size_follows_the_pipe)
+{
+    struct readsize r = { NULL, NULL, 0, 0 };
+    const int frame = 3000 + 16; /* header, payload */
+    setup_names("readsize.pipe");
+    r.rx = open_ok(name, IPCKIT_RECV | IPCKIT_CREATE, NULL);
+    r.tx = open_ok(name, IPCKIT_SEND, NULL);
+    ck_assert_int_eq(fcntl(ipckit_fd(r.rx), F_GETPIPE_SZ), 65536);
+    /* the first message, then sixteen full reads that find one message each */
+    for (int i = 0; i < 17; i++) {
+        readsize_send(&r, 1);
+        readsize_recv(&r, 1);
+    }
+    /* one message at a time now: two of three stay in the pipe */
+    readsize_send(&r, 3);
+    readsize_recv(&r, 1);
+    ck_assert_int_eq(readsize_queued(&r), 2 * frame);
+    readsize_recv(&r, 2);
+    ck_assert_int_eq(readsize_queued(&r), 0);
+    /* 61 more one-message reads make 64 */
+    for (int i = 0; i < 61; i++) {
+        readsize_send(&r, 1);
+        readsize_recv(&r, 1);
+    }
+    /* the probe: a full read finds twelve (more than half its buffer) */
+    readsize_send(&r, 12);
+    readsize_recv(&r, 1);
+    ck_assert_int_eq(readsize_queued(&r), 0);
+    readsize_recv(&r, 11);
+    /* full reads again: of three sent, the first receive reads all */
+    readsize_send(&r, 3);
+    readsize_recv(&r, 1);
+    ck_assert_int_eq(readsize_queued(&r), 0);
+    readsize_recv(&r, 2);
+    ck_assert_uint_eq(r.got, r.sent);
+    ck_assert_int_eq(ipckit_close(r.tx), 0);
+    ck_assert_int_eq(ipckit_close(r.rx), 0);
+    ck_assert_int_eq(ipckit_unlink(name), 0);
+}
+END_TEST
+
 /* ---- the event loop of ipckit_fd(3) ------------------------------------------------- */
 
 enum { LOOP_POLL, LOOP_EPOLL, LOOP_EPOLL_ET, LOOP_KINDS };
@@ -1890,6 +1980,7 @@ main(void)
     tcase_add_test(tc, whole_frames_are_checked);
     tcase_add_test(tc, whole_frame_fills_the_buffer_exactly);
     tcase_add_test(tc, small_messages_read_one_at_a_time);
+    tcase_add_test(tc, read_size_follows_the_pipe);
     tcase_add_loop_test(tc, event_loop_quiet_after_last_writer, LOOP_POLL, LOOP_KINDS);
     tcase_add_test(tc, end_of_stream_without_write_permission);
     tcase_add_test(tc, second_receiver_refused);
