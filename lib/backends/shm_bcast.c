@@ -117,8 +117,9 @@ bc_wait(struct ipckit__bcast *b, _Atomic uint64_t *word, uint64_t seen, _Atomic 
         for (long i = 0; i < budget; i++) {
             if (atomic_load_explicit(word, memory_order_acquire) != seen) {
                 /* a spin that took much longer than its iterations was
-                 * preempted: the CPUs are busy, spin less */
-                if (bc_now_ns() - t0 <= (uint64_t) (i * 60 + 5000))
+                 * preempted: the CPUs are busy, spin less (a short spin is
+                 * not timed, as in shm_ring_wait.c) */
+                if (i < BC_SPIN_UNTIMED || bc_now_ns() - t0 <= (uint64_t) (i * 60 + 5000))
                     b->spin = b->spin_max;
                 else
                     b->spin /= 2;

@@ -35,6 +35,8 @@
 #define BC_SPIN_LIMIT 10000000L
 #define BC_SPIN_YIELD_EVERY 256L
 #define BC_SPIN_PROBE 64u
+/* A spin that ends within this many pauses is not timed (shm_ring_wait.c). */
+#define BC_SPIN_UNTIMED 64L
 /* wait mode: how often a publisher that waits looks for dead subscribers */
 #define BC_LIVE_NS 20000000L
 
