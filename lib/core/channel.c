@@ -239,12 +239,6 @@ ipckit_interrupt(ipckit_channel *ch)
     return ch->be->interrupt(ch->state);
 }
 
-/*
- * The send and the receive, each in one body that the two exported
- * functions inline: a call from ipckit_send() to the exported
- * ipckit_send_typed() would go through the PLT (a program may interpose
- * it), an indirect jump per message on the fastest paths.
- */
 /* The deadline of a send or receive; a wait without end (the common case)
  * without a call. */
 static inline const struct timespec *
@@ -255,6 +249,12 @@ channel_deadline(const ipckit_channel *ch, int timeout_ms, struct timespec *ts)
     return timeout_ms < 0 ? NULL : ipckit__deadline(timeout_ms, ts);
 }
 
+/*
+ * The send and the receive, each in one body that the two exported
+ * functions inline: a call from ipckit_send() to the exported
+ * ipckit_send_typed() would go through the PLT (a program may interpose
+ * it), an indirect jump per message on the fastest paths.
+ */
 static inline __attribute__((always_inline)) int
 channel_send(ipckit_channel *ch, long type, const void *buf, size_t len, int timeout_ms)
 {
@@ -389,8 +389,7 @@ ipckit_send_loan(ipckit_channel *ch, size_t len, void **buf, int timeout_ms)
         return ipckit__channel_error(ch, -EBUSY,
                                     "send_loan: a loan is already out on this channel");
     ipckit__detail_begin();
-    rc = ch->be->loan(ch->state, len, buf,
-                      channel_deadline(ch, timeout_ms, &ts));
+    rc = ch->be->loan(ch->state, len, buf, channel_deadline(ch, timeout_ms, &ts));
     if (rc == 0) {
         ch->lent = true;
         ch->lent_len = len;
@@ -468,8 +467,7 @@ ipckit_recv_borrow(ipckit_channel *ch, long *type, const void **buf, int timeout
                                     "recv_borrow: a message is already borrowed on this"
                                     " channel");
     ipckit__detail_begin();
-    rc = ch->be->borrow(ch->state, &t, buf,
-                        channel_deadline(ch, timeout_ms, &ts));
+    rc = ch->be->borrow(ch->state, &t, buf, channel_deadline(ch, timeout_ms, &ts));
     if (rc >= 0) {
         ch->borrowed = true;
         if (type != NULL)
