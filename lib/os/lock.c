@@ -111,18 +111,20 @@ ipckit__lock_take_slow(ipckit__lock *l, const struct timespec *deadline)
         }
         if ((v & FUTEX_TID_MASK) == me)
             return -EDEADLK; /* this thread holds it, or the word was scribbled */
-        /* A holder on another CPU is usually done in a moment. */
-        if (spins < 64) {
-            ipckit__cpu_relax();
-            continue;
-        }
-        /* One that was preempted, or shares our CPU, needs that CPU: give
-         * it a few times before sleeping. A sleeper is handed the lock by
+        /* Held: give the CPU a few times before sleeping. A holder that was
+         * preempted, or shares our CPU, needs it; one on another CPU is
+         * done by the time we look again. A sleeper is handed the lock by
          * the kernel at the next unlock (FUTEX_UNLOCK_PI), and the lock is
          * then its even before it runs, so that every taker behind it waits
          * for a context switch: sleeping only when yielding did not help
-         * keeps contended senders from forming that convoy. */
-        if (spins < 64 + IPCKIT__LOCK_YIELDS && !try_once) {
+         * keeps contended senders from forming that convoy. No spin on the
+         * word first: without the 64 pauses (1.7 us here) that spun there
+         * before, 3 senders and 2 receivers left to the scheduler on two
+         * CPUs ran 1.40-1.45 times as fast, 4 and 4 1.69-1.92 (spinners
+         * kept the CPUs from preempted holders, and pulled the lock's line
+         * from a holder about to give it back); on one CPU 0.98-1.01,
+         * pinned apart 0.93-1.08 (docs/perf/lock-nospin.txt). */
+        if (spins < IPCKIT__LOCK_YIELDS && !try_once) {
             (void) sched_yield();
             continue;
         }
