@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -282,6 +283,29 @@ ps_await(_Atomic int *v, int n)
 
 /* Reap the processes of a run (SIGCHLD blocked: the parent sleeps until
  * one ends rather than polling). */
+/* SIGINT, SIGTERM or SIGHUP: the run in progress is stopped, the others
+ * are not started, and the program removes iox-roudi and its directory
+ * before it exits. */
+static volatile sig_atomic_t ps_stop;
+
+static void
+ps_on_signal(int sig)
+{
+    ps_stop = sig;
+}
+
+/* In a process of a run, just after fork(): the default dispositions, and
+ * death with the benchmark (a run left alone would wait for its peers). */
+static void
+ps_child_setup(pid_t parent)
+{
+    (void) signal(SIGINT, SIG_DFL);
+    (void) signal(SIGTERM, SIG_DFL);
+    (void) signal(SIGHUP, SIG_DFL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(1);
+}
+
 static int
 ps_reap(pid_t *pids, int n)
 {
@@ -293,14 +317,17 @@ ps_reap(pid_t *pids, int n)
     for (int i = 0; i < n; i++) {
         int st = 0;
         pid_t r;
-        while ((r = waitpid(pids[i], &st, WNOHANG)) == 0 && ps_now() < end) {
+        while ((r = waitpid(pids[i], &st, WNOHANG)) == 0 && ps_now() < end && !ps_stop) {
             struct timespec tick = { 1, 0 };
             (void) sigtimedwait(&chld, NULL, &tick);
         }
         if (r == 0) {
             (void) kill(pids[i], SIGKILL);
             (void) waitpid(pids[i], &st, 0);
-            ps_fail("%s: a process of the run hung", "run");
+            if (ps_stop)
+                ps_fail("%s: stopped by a signal", "run");
+            else
+                ps_fail("%s: a process of the run hung", "run");
             bad = 1;
         } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             bad = 1;
@@ -472,7 +499,7 @@ cmp_double(const void *a, const void *b)
 static double
 ps_run(const struct ps_job *j, char *why, size_t cap)
 {
-    pid_t pids[PS_MAXSUBS + 1];
+    pid_t pids[PS_MAXSUBS + 1], parent = getpid();
     int n = 0, bad;
     sigset_t chld, old;
     memset(sh, 0, sizeof *sh);
@@ -485,6 +512,7 @@ ps_run(const struct ps_job *j, char *why, size_t cap)
             pids[n] = fork();
             if (pids[n] == 0) {
                 (void) sigprocmask(SIG_SETMASK, &old, NULL);
+                ps_child_setup(parent);
                 exit(rtt_side(j, side == 0));
             }
             n++;
@@ -493,6 +521,7 @@ ps_run(const struct ps_job *j, char *why, size_t cap)
         pids[n] = fork();
         if (pids[n] == 0) {
             (void) sigprocmask(SIG_SETMASK, &old, NULL);
+            ps_child_setup(parent);
             exit(tput_pub(j));
         }
         n++;
@@ -500,6 +529,7 @@ ps_run(const struct ps_job *j, char *why, size_t cap)
             pids[n] = fork();
             if (pids[n] == 0) {
                 (void) sigprocmask(SIG_SETMASK, &old, NULL);
+                ps_child_setup(parent);
                 exit(tput_sub(j, i));
             }
             n++;
@@ -672,18 +702,27 @@ bx_pubsub_main(int argc, char **argv)
         for (int x = 0; x < PS_MAXX; x++)
             for (int k = 0; k < PS_REPS_MAX; k++)
                 v[r][x][k] = NAN;
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = ps_on_signal; /* no SA_RESTART: a wait ends */
+        (void) sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGHUP, &sa, NULL);
+    }
     for (int rep = 0; rep < reps; rep++)
         for (int r = 0; r < PS_ROWS; r++)
             for (int x = 0; x < nx; x++) {
                 struct ps_job j = { xs[x], rows[r].rtt, rows[r].size, rows[r].subs, 0, ++run };
                 char w[256] = "";
-                if (!xon[x] || (rows[r].rtt && xs[x] == &ps_ipckit_zc))
+                if (ps_stop || !xon[x] || (rows[r].rtt && xs[x] == &ps_ipckit_zc))
                     continue;
                 j.count = rows[r].rtt ? rtt_count : rows[r].size > 64 ? big : count;
                 (void) fprintf(stderr, "\r\033[Krep %d/%d  %s  %s", rep + 1, reps, rows[r].label,
                                xs[x]->name);
                 v[r][x][rep] = ps_run(&j, w, sizeof w);
-                if (isnan(v[r][x][rep])) {
+                if (isnan(v[r][x][rep]) && !ps_stop) {
                     failed++;
                     (void) fprintf(stderr, "\nipckit-bench: %s, %s: FAILED: %s\n", rows[r].label,
                                    xs[x]->name, w);
@@ -694,6 +733,10 @@ bx_pubsub_main(int argc, char **argv)
         if (xon[x])
             xs[x]->stop(&env);
     (void) rmdir(env.dir);
+    if (ps_stop) {
+        (void) fprintf(stderr, "ipckit-bench: stopped by signal %d\n", (int) ps_stop);
+        return 1;
+    }
 
     for (int out = 0; out < 2; out++) {
         FILE *f = out == 0 ? stdout : md != NULL ? fopen(md, "w") : NULL;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,6 +46,7 @@ iox_start(struct ps_env *env, char *err, size_t cap)
 {
     char conf[128], log[128];
     struct passwd *pw = getpwuid(geteuid());
+    pid_t parent;
     FILE *f;
     (void) snprintf(leftovers[0], sizeof leftovers[0], "/dev/shm/iceoryx_mgmt");
     (void) snprintf(leftovers[1], sizeof leftovers[1], "/dev/shm/%s", pw ? pw->pw_name : "root");
@@ -72,9 +74,14 @@ iox_start(struct ps_env *env, char *err, size_t cap)
                  "[[segment.mempool]]\nsize = 65664\ncount = 1500\n",
                  f);
     (void) fclose(f);
+    parent = getpid();
     roudi = fork();
     if (roudi == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int fd;
+        /* the daemon goes with the benchmark, however that ends */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(127);
+        fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0) {
             (void) dup2(fd, 1);
             (void) dup2(fd, 2);
