@@ -811,20 +811,18 @@ fifo_whole(struct fifo *f, const struct fifo_hdr *h, long *type, void *buf, size
 static void
 fifo_read_size(struct fifo *f, size_t got, size_t asked)
 {
-    bool small = got <= FIFO_SMALL_MSGS * f->rsize && got < asked / 2;
-    if (got < f->rsize && got < asked / 2)
+    bool little = got < asked / 2;
+    if (little && got < f->rsize)
         return; /* part of one message: a writer that found the pipe full, on any CPU */
     if (f->rone) {
         /* the probe: a pipe that held much is read fully again */
-        if (got < asked / 2) {
+        if (little) {
             f->rprobe = FIFO_PROBE_EVERY;
         } else {
             f->rone = false;
             f->rsmall = 0;
         }
-        return;
-    }
-    if (!small) {
+    } else if (!little || got > FIFO_SMALL_MSGS * f->rsize) {
         f->rsmall = 0;
     } else if (++f->rsmall >= FIFO_SMALL_READS) {
         f->rone = true;

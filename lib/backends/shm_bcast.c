@@ -297,7 +297,8 @@ bc_commit(struct ipckit__bcast *b, uint64_t n, uint64_t idx, long type, size_t l
     sl->type = type;
     sl->check = bc_check_word(n, (uint32_t) len, type);
     /* the commit, ordered before the read of recv_sleepers in the wake by
-     * the give of the publish lock between them (bc_give()) */
+     * the give of the publish lock between them (ipckit__lock_give_fenced(),
+     * as shm_ring.c, ring_side_give()) */
     atomic_store_explicit(&sl->seq, 2 * n + 2, memory_order_release);
     atomic_store_explicit(&h->next, n + 1, memory_order_relaxed);
     if (atomic_load_explicit(&h->last_send_pid, memory_order_relaxed) != pid)
@@ -310,17 +311,6 @@ bc_commit(struct ipckit__bcast *b, uint64_t n, uint64_t idx, long type, size_t l
     }
     b->pub_n = n + 1;
     b->pub_idx = idx + 1 == b->slots ? 0 : idx + 1;
-}
-
-/* Give the publish lock back, and fence: a commit's store of the slot's
- * seq and the wake's read of recv_sleepers need a full fence between them,
- * and on x86 the give's locked compare-and-swap is one (shm_ring.c,
- * ring_side_give()). */
-static inline void
-bc_give(struct bc_hdr *h)
-{
-    (void) ipckit__lock_give(&h->pub_lock);
-    ipckit__fence_after_rmw();
 }
 
 int
@@ -338,7 +328,7 @@ ipckit__bcast_send(struct ipckit__bcast *b, long type, const void *buf, size_t l
             memcpy((unsigned char *) bc_slot(b, idx) + BC_SLOT_HDR, buf, len);
         bc_commit(b, n, idx, type, len);
     }
-    bc_give(h);
+    ipckit__lock_give_fenced(&h->pub_lock);
     if (rc == 0) {
         bc_wake(&h->data_seq, &h->recv_sleepers);
         ipckit__bell_ring(&b->bell, &h->bell);
@@ -375,7 +365,7 @@ ipckit__bcast_commit(struct ipckit__bcast *b, long type, size_t len, bool publis
      * loan_n was never published and the next publisher writes it */
     if (publish)
         bc_commit(b, b->loan_n, b->loan_idx, type, len);
-    bc_give(h);
+    ipckit__lock_give_fenced(&h->pub_lock);
     if (publish) {
         bc_wake(&h->data_seq, &h->recv_sleepers);
         ipckit__bell_ring(&b->bell, &h->bell);

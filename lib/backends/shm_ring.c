@@ -189,10 +189,8 @@ ring_side_take(struct ring *s, bool locked, ipckit__lock *l, const char *what,
 static inline void
 ring_side_give(bool locked, ipckit__lock *l)
 {
-    if (locked) {
-        (void) ipckit__lock_give(l);
-        ipckit__fence_after_rmw();
-    }
+    if (locked)
+        ipckit__lock_give_fenced(l);
 }
 
 /* Store a side's index: release under the lock (ring_side_give() fences),

@@ -81,15 +81,18 @@ ipckit__lock_give(ipckit__lock *l)
 }
 
 /*
- * A full fence right after ipckit__lock_give() (or any other locked
- * read-modify-write), as Linux's smp_mb__after_atomic(): on x86 the locked
- * compare-and-swap was a full fence already, whether it succeeded or not
+ * Give @p l back, then a full fence: a store made under the lock is
+ * ordered before every load after this (the shm: rings' sleep protocol
+ * publishes an index under the lock, then reads the other side's sleepers
+ * flag). As Linux's smp_mb__after_atomic(): on x86 the give's locked
+ * compare-and-swap is a full fence already, whether it succeeds or not
  * (and the slow path's fetch-or is one too), so only the compiler is kept
  * from moving loads above it; elsewhere a real fence.
  */
 static inline void
-ipckit__fence_after_rmw(void)
+ipckit__lock_give_fenced(ipckit__lock *l)
 {
+    (void) ipckit__lock_give(l);
 #if defined(__x86_64__) || defined(__i386__)
     atomic_signal_fence(memory_order_seq_cst);
 #else
