@@ -193,12 +193,48 @@ ring_side_give(bool locked, ipckit__lock *l)
         ipckit__lock_give_fenced(l);
 }
 
-/* Store a side's index: release under the lock (ring_side_give() fences),
- * seq_cst for a claimed side. */
-static inline void
-ring_store_index(_Atomic uint64_t *index, uint64_t v, bool locked)
+/*
+ * May a claimed side publish direction @p dir without a fence? When its
+ * process is reached by the kernel's barrier and the index's waiters have
+ * not asked for the fence (shm_ring.h). A change of mode is announced in
+ * the side's nofence word: before the first store without a fence, with a
+ * full fence, so that a waiter that finds it clear after setting its own
+ * flag is sure to be seen (Dekker's pair, as with the fence); after the
+ * last one, with a release store, so that a waiter that finds it clear
+ * also finds that last index.
+ */
+static __attribute__((noinline, cold)) void
+ring_nofence_change(struct ring *s, int dir, bool want)
 {
-    if (locked)
+    struct ring_hdr *h = s->hdr;
+    _Atomic uint32_t *flag = dir == RING_DATA ? &h->send_nofence : &h->recv_nofence;
+    if (want)
+        atomic_store(flag, 1);
+    else
+        atomic_store_explicit(flag, 0, memory_order_release);
+    s->nofence[dir] = want;
+}
+
+static inline bool
+ring_nofence(struct ring *s, int dir)
+{
+    struct ring_hdr *h = s->hdr;
+    _Atomic uint32_t *fence = dir == RING_DATA ? &h->recv_fence : &h->send_fence;
+    bool want = s->barrier_ok && atomic_load_explicit(fence, memory_order_relaxed) == 0;
+    if (__builtin_expect(want != s->nofence[dir], 0))
+        ring_nofence_change(s, dir, want);
+    return want;
+}
+
+/* Store a side's index (tail for RING_DATA, head for RING_SPACE): release
+ * under the lock (ring_side_give() fences); for a claimed side, seq_cst,
+ * or release with no fence at all when ring_nofence() says so: the loads
+ * of the wake that follow may then be done before the store is seen, and
+ * the waiters' barrier (ipckit__ring_before_sleep()) makes up for it. */
+static inline void
+ring_store_index(struct ring *s, int dir, _Atomic uint64_t *index, uint64_t v, bool locked)
+{
+    if (locked || ring_nofence(s, dir))
         atomic_store_explicit(index, v, memory_order_release);
     else
         atomic_store(index, v);
@@ -284,8 +320,7 @@ ring_reserve_slow(struct ring *s, uint64_t rec, const struct timespec *deadline,
             s->fill_lim = s->hot; /* where does the receiver run? look when it made room */
         /* A full ring: while spinning, wait for a batch of room
          * (RING_ROOM_BATCH), then refill it in one run. */
-        rc = ipckit__ring_wait(s, &h->head, head, ring_room_batch(s), &h->space_seq,
-                               &h->send_sleepers, &h->send_cpu, &h->recv_cpu, deadline);
+        rc = ipckit__ring_wait(s, RING_SPACE, head, ring_room_batch(s), deadline);
         if (rc < 0)
             return rc;
     }
@@ -341,8 +376,10 @@ ring_publish(struct ring *s, const struct ring_slot *slot, long type, size_t len
     if ((in & RING_CPU_EVERY) == 0)
         ring_note_cpu(&h->send_cpu);
     /* Publish, ordered before the read of recv_sleepers in the wake
-     * (ring_side_give()). */
-    ring_store_index(&h->tail, slot->tail + slot->pad + ring_rec_size(len), locked);
+     * (ring_side_give(), the store's own fence, or the receivers' barrier:
+     * ring_store_index()). */
+    ring_store_index(s, RING_DATA, &h->tail, slot->tail + slot->pad + ring_rec_size(len),
+                     locked);
 }
 
 static int
@@ -442,16 +479,18 @@ ring_next(struct ring *s, const struct timespec *deadline, uint64_t *head_out,
         if (tail - head > s->cap || ((tail | head) & 15u) != 0)
             return ring_corrupt(s, "bad indexes", head, tail);
         if (head == tail && s->bell.rx >= 0) {
-            /* a poller: arm its bell, then look once more (shm_bell.h) */
+            /* a poller: arm its bell, then look once more (shm_bell.h);
+             * a store of tail that may not be seen yet rings it at once */
             ipckit__bell_arm(&s->bell, &h->bell);
+            if (ipckit__ring_before_sleep(s, RING_DATA))
+                ipckit__bell_ring_slow(&s->bell, &h->bell);
             tail = atomic_load(&h->tail);
             s->tail_seen = tail;
             if (tail != head)
                 continue;
         }
         if (head == tail) {
-            rc = ipckit__ring_wait(s, &h->tail, tail, 1, &h->data_seq, &h->recv_sleepers,
-                                   &h->recv_cpu, &h->send_cpu, deadline);
+            rc = ipckit__ring_wait(s, RING_DATA, tail, 1, deadline);
             if (rc < 0)
                 return rc;
             continue;
@@ -487,8 +526,9 @@ ring_consume(struct ring *s, uint64_t head, uint32_t len, bool locked)
     if ((out & RING_CPU_EVERY) == 0)
         ring_note_cpu(&h->recv_cpu);
     /* Free, ordered before the read of send_sleepers in the wake
-     * (ring_side_give()). */
-    ring_store_index(&h->head, head + ring_rec_size(len), locked);
+     * (ring_side_give(), the store's own fence, or the senders' barrier:
+     * ring_store_index()). */
+    ring_store_index(s, RING_SPACE, &h->head, head + ring_rec_size(len), locked);
 }
 
 static ssize_t

@@ -21,6 +21,11 @@
 #define RING_REC 16u
 #define RING_CAP_MIN ((uint64_t) 4096)
 #define RING_CAP_MAX ((uint64_t) 1 << 30)
+/* A waiter's fence word: it sleeps often enough that fences cost less than
+ * its barriers (cleared again after a long run without a sleep) */
+#define RING_FENCE_WANT 1u
+/* ... a process that cannot make the barrier waits on this index (sticky) */
+#define RING_FENCE_REFUSED 2u
 
 struct ring_hdr {
     _Atomic uint32_t magic;
@@ -47,11 +52,20 @@ struct ring_hdr {
     _Atomic uint64_t msgs_out;
     _Atomic int32_t last_recv_pid;
     _Atomic int32_t recv_cpu; /* CPU of the last receiver, plus one; 0: not known */
-    /* futex words and waiter counts */
+    /* futex words and waiter flags, and how each index is published: a
+     * claimed side whose process the kernel's barrier reaches stores its
+     * index without a fence and says so in its nofence word; the waiters
+     * of that index then make the barrier before they sleep, and ask for
+     * the fence back through their fence word (RING_FENCE_*) when they
+     * sleep often or cannot make it (shm_ring_wait.c) */
     alignas(64) _Atomic uint32_t data_seq;
     _Atomic uint32_t recv_sleepers;
+    _Atomic uint32_t send_nofence; /* the claimed sender publishes tail without a fence */
+    _Atomic uint32_t recv_fence;   /* receivers' RING_FENCE_* bits */
     alignas(64) _Atomic uint32_t space_seq;
     _Atomic uint32_t send_sleepers;
+    _Atomic uint32_t recv_nofence; /* the claimed receiver publishes head without a fence */
+    _Atomic uint32_t send_fence;   /* senders' RING_FENCE_* bits */
     /* the receivers' pollable descriptors (shm_bell.h) */
     alignas(64) struct ipckit__bell_shared bell;
 };
@@ -66,7 +80,11 @@ _Static_assert(offsetof(struct ring_hdr, creator_pid) == 12 &&
                    offsetof(struct ring_hdr, tail) == 192 &&
                    offsetof(struct ring_hdr, head) == 256 &&
                    offsetof(struct ring_hdr, data_seq) == 320 &&
+                   offsetof(struct ring_hdr, send_nofence) == 328 &&
+                   offsetof(struct ring_hdr, recv_fence) == 332 &&
                    offsetof(struct ring_hdr, space_seq) == 384 &&
+                   offsetof(struct ring_hdr, recv_nofence) == 392 &&
+                   offsetof(struct ring_hdr, send_fence) == 396 &&
                    offsetof(struct ring_hdr, bell) == 448,
                "ring header layout");
 

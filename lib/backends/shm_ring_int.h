@@ -60,6 +60,15 @@ struct ring {
     unsigned claim_gen;
     uint64_t borrow_head;
     uint32_t borrow_len;
+    /* publishing without a fence (shm_ring.h): this process is reached by
+     * the kernel's barrier (registered when it claimed a side); the mode
+     * each claimed side last announced (RING_DATA: tail, RING_SPACE: head) */
+    bool barrier_ok;
+    bool nofence[2];
+    /* waiting: the message count at this handle's last sleep per direction,
+     * and when it first could not make the barrier (CLOCK_MONOTONIC ns) */
+    uint64_t wait_mark[2];
+    int64_t refused_ns;
     bool receives;             /* opened with IPCKIT_RECV */
     struct ipckit__bell bell;  /* ipckit_fd() */
 };
@@ -80,17 +89,31 @@ ring_claimed(const struct ring *s, bool held)
 
 /* ---- shm_ring_wait.c ------------------------------------------------------ */
 
+/* The two directions of a ring: receivers wait for data (tail, published
+ * by the sender), senders for space (head, published by the receiver). */
+enum { RING_DATA = 0, RING_SPACE = 1 };
+
 /*
- * Wait until *index differs from @p seen: spin, then sleep on @p word.
+ * Wait until the index of direction @p dir (tail for RING_DATA, head for
+ * RING_SPACE) differs from @p seen: spin, then sleep on its futex word.
  * While it spins, it waits for the index to move by @p batch (1: any move);
  * when the spin ends with a smaller move, it returns at once. Returns 0
  * when it may have changed (the caller re-checks), or the deadline's error
  * when it did not change in time.
  */
-int ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, uint64_t batch,
-                      _Atomic uint32_t *word, _Atomic uint32_t *sleepers,
-                      _Atomic int32_t *own_cpu, _Atomic int32_t *peer_cpu,
+int ipckit__ring_wait(struct ring *s, int dir, uint64_t seen, uint64_t batch,
                       const struct timespec *deadline);
+/*
+ * A waiter of @p dir has set its flag (a sleeper's, or a poller's armed
+ * bell) and is about to look at the index once more before it sleeps: if
+ * the index is published without a fence, make the kernel's barrier first.
+ * True when it could not, and a store of the index may still be on its
+ * way: then the sleep must end soon (a poller's bell rings at once).
+ */
+bool ipckit__ring_before_sleep(struct ring *s, int dir);
+/* Open: a process that cannot make the barrier says so on the directions
+ * it waits on, so that their publishers keep their fences. */
+void ipckit__ring_barrier_check(struct ring *s, bool sends, bool receives);
 /* Wake every sleeper on the futex @p word. */
 void ipckit__ring_futex_wake(_Atomic uint32_t *word);
 /* Measure the pause of the spin; once per process (pthread_once). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "shm_ring_int.h"
+#include "../os/barrier.h"
 #include "../core/objects.h"
 
 #define RING_CAP_DEFAULT ((uint64_t) 4 << 20)
@@ -235,6 +236,9 @@ ipckit__ring_open(void *state, const ipckit_name *name, unsigned flags, const ip
     }
     s->pid_gen = atomic_load(&ipckit__shmobj_fork_gen);
     s->pid = (int32_t) getpid();
+    s->wait_mark[RING_DATA] = atomic_load_explicit(&s->hdr->msgs_out, memory_order_relaxed);
+    s->wait_mark[RING_SPACE] = atomic_load_explicit(&s->hdr->msgs_in, memory_order_relaxed);
+    ipckit__ring_barrier_check(s, (flags & IPCKIT_SEND) != 0, s->receives);
     if (claim)
         return ring_claim(s, flags, deadline);
     return 0;
@@ -272,7 +276,14 @@ ring_claim(struct ring *s, unsigned flags, const struct timespec *deadline)
             s->claimed_send = true;
         else
             s->claimed_recv = true;
+        /* a holder before us may have died publishing without a fence: its
+         * word says nothing of us (we start with the fence) */
+        atomic_store_explicit(sides[i].dir == IPCKIT_SEND ? &s->hdr->send_nofence
+                                                          : &s->hdr->recv_nofence,
+                              0, memory_order_release);
     }
+    /* publish without a fence when the kernel's barrier reaches us */
+    s->barrier_ok = ipckit__barrier_register();
     return 0;
 }
 
@@ -285,6 +296,12 @@ ipckit__ring_close(void *state)
         s->bc = NULL;
         return rc;
     }
+    /* the last index this handle published is out; its waiters can stop
+     * making the barrier for it */
+    if (s->hdr != NULL && ring_claimed(s, s->claimed_send) && s->nofence[RING_DATA])
+        atomic_store_explicit(&s->hdr->send_nofence, 0, memory_order_release);
+    if (s->hdr != NULL && ring_claimed(s, s->claimed_recv) && s->nofence[RING_SPACE])
+        atomic_store_explicit(&s->hdr->recv_nofence, 0, memory_order_release);
     if (s->hdr != NULL && ring_claimed(s, s->claimed_send))
         (void) ipckit__lock_give(&s->hdr->send_lock);
     if (s->hdr != NULL && ring_claimed(s, s->claimed_recv))
@@ -336,7 +353,8 @@ ipckit__ring_fd(void *state)
     if (fd < 0 || !fresh)
         return fd;
     ipckit__bell_arm(&s->bell, &h->bell);
-    if (atomic_load(&h->tail) != atomic_load(&h->head))
+    if (ipckit__ring_before_sleep(s, RING_DATA) ||
+        atomic_load(&h->tail) != atomic_load(&h->head))
         ipckit__bell_ring_slow(&s->bell, &h->bell);
     return fd;
 }

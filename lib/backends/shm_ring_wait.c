@@ -15,11 +15,15 @@
 #include <unistd.h>
 
 #include "shm_ring_int.h"
+#include "../os/barrier.h"
 
 #define RING_YIELDS 2
 #define RING_SPIN_YIELD_EVERY 256L
 #define RING_SPIN_SLACK_NS 3000L
 #define RING_SPIN_PROBE 64u
+/* A waiter that could not make the kernel's barrier sleeps this long at most
+ * at a time, for a while (ipckit__ring_before_sleep()). */
+#define RING_REFUSED_STEP_NS 1000000L
 /* A spin that ends within this many pauses is not timed. */
 #define RING_SPIN_UNTIMED 64L
 
@@ -102,11 +106,17 @@ ipckit__ring_interrupt(void *state)
  * deadline's error when it did not change in time.
  */
 int
-ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, uint64_t batch,
-                  _Atomic uint32_t *word, _Atomic uint32_t *sleepers, _Atomic int32_t *own_cpu,
-                  _Atomic int32_t *peer_cpu, const struct timespec *deadline)
+ipckit__ring_wait(struct ring *s, int dir, uint64_t seen, uint64_t batch,
+                  const struct timespec *deadline)
 {
-    struct timespec t0 = { 0, 0 }, t1;
+    struct ring_hdr *h = s->hdr;
+    _Atomic uint64_t *index = dir == RING_DATA ? &h->tail : &h->head;
+    _Atomic uint32_t *word = dir == RING_DATA ? &h->data_seq : &h->space_seq;
+    _Atomic uint32_t *sleepers = dir == RING_DATA ? &h->recv_sleepers : &h->send_sleepers;
+    _Atomic int32_t *own_cpu = dir == RING_DATA ? &h->recv_cpu : &h->send_cpu;
+    _Atomic int32_t *peer_cpu = dir == RING_DATA ? &h->send_cpu : &h->recv_cpu;
+    struct timespec t0 = { 0, 0 }, t1, step;
+    const struct timespec *until = deadline;
     uint32_t w;
     long budget;
     int rc, yields = 0;
@@ -181,13 +191,121 @@ ipckit__ring_wait(struct ring *s, _Atomic uint64_t *index, uint64_t seen, uint64
         return atomic_load(index) != seen ? 0 : ipckit_deadline_error(deadline);
     w = atomic_load(word);
     atomic_store(sleepers, 1);
+    if (ipckit__ring_before_sleep(s, dir)) {
+        /* a store of the index may not be seen yet: sleep a step at most */
+        (void) clock_gettime(CLOCK_MONOTONIC, &step);
+        step.tv_nsec += RING_REFUSED_STEP_NS;
+        if (step.tv_nsec >= 1000000000L) {
+            step.tv_sec++;
+            step.tv_nsec -= 1000000000L;
+        }
+        if (deadline == NULL || step.tv_sec < deadline->tv_sec ||
+            (step.tv_sec == deadline->tv_sec && step.tv_nsec < deadline->tv_nsec))
+            until = &step;
+    }
     if (atomic_load(index) != seen)
         return 0; /* the flag stays set: at worst one wake too many */
     /* after w was read: an interrupt from now on changes the word */
     if (ring_interrupted(s))
         return -EINTR;
-    rc = ring_futex_wait(word, w, deadline);
-    if (rc == -ETIMEDOUT && atomic_load(index) == seen)
+    rc = ring_futex_wait(word, w, until);
+    if (rc == -ETIMEDOUT && until == deadline && atomic_load(index) == seen)
         return ipckit_deadline_error(deadline);
     return 0;
+}
+
+/* ---- publishing without a fence ------------------------------------------ */
+
+/*
+ * A claimed side may store its index with no fence after it (shm_ring.c,
+ * ring_nofence()); a full fence there was, across two CPUs, the largest
+ * cost of a message, since it waits for the lines that a receiver close
+ * behind has just read (docs/backends/shm.md, "Publishing without a
+ * fence"). What the fence did, ordering that store before the publisher's
+ * read of the sleepers flag, the waiter then does for it: after it sets its
+ * flag and before it looks at the index once more, it has the kernel run a
+ * full barrier on every CPU that runs a registered process
+ * (ipckit__barrier()). Either the publisher's store is seen by that look,
+ * or its read of the flag comes after the barrier and sees the flag.
+ *
+ * The barrier interrupts other CPUs, so it is worth making only when sleeps
+ * are rare against messages: a waiter that sleeps within RING_NOFENCE_RUN
+ * messages of its last sleep asks for the fence back (RING_FENCE_WANT), one
+ * that sleeps after a longer run lets it go again. A process that cannot
+ * make the barrier (a kernel before 4.16, a seccomp filter) marks the
+ * direction RING_FENCE_REFUSED for good, at open and whenever a barrier
+ * fails; its publisher fences again from its next message on. A store made
+ * before it saw the mark may still be on its way: for RING_REFUSED_WINDOW_NS
+ * after the failure such a waiter sleeps in steps of RING_REFUSED_STEP_NS,
+ * and a poller's bell rings at once. (A store waits in a CPU's store buffer
+ * for nanoseconds, and a context switch empties the buffer.)
+ */
+#define RING_NOFENCE_RUN 4096u
+#define RING_REFUSED_WINDOW_NS 10000000L
+
+static void
+ring_fence_bits(_Atomic uint32_t *fence, uint32_t set, uint32_t clear)
+{
+    uint32_t v = atomic_load_explicit(fence, memory_order_relaxed);
+    if ((v & set) != set)
+        (void) atomic_fetch_or(fence, set);
+    if ((v & clear) != 0)
+        (void) atomic_fetch_and(fence, ~clear);
+}
+
+static bool
+ring_refused(struct ring *s, _Atomic uint32_t *fence)
+{
+    struct timespec now;
+    int64_t ns;
+    ring_fence_bits(fence, RING_FENCE_REFUSED, 0);
+    (void) clock_gettime(CLOCK_MONOTONIC, &now);
+    ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+    if (s->refused_ns == 0)
+        s->refused_ns = ns;
+    return ns - s->refused_ns < RING_REFUSED_WINDOW_NS;
+}
+
+bool
+ipckit__ring_before_sleep(struct ring *s, int dir)
+{
+    struct ring_hdr *h = s->hdr;
+    _Atomic uint32_t *nofence = dir == RING_DATA ? &h->send_nofence : &h->recv_nofence;
+    _Atomic uint32_t *fence = dir == RING_DATA ? &h->recv_fence : &h->send_fence;
+    /* messages moved in this direction: the header's counts (a peer may
+     * scribble on them; they only steer this choice) */
+    uint64_t n = atomic_load_explicit(dir == RING_DATA ? &h->msgs_out : &h->msgs_in,
+                                      memory_order_relaxed);
+    bool run = n - s->wait_mark[dir] >= RING_NOFENCE_RUN;
+    s->wait_mark[dir] = n;
+    if (atomic_load_explicit(nofence, memory_order_acquire) == 0) {
+        /* the publisher fences; a long run since the last sleep lets it stop */
+        if (run)
+            ring_fence_bits(fence, 0, RING_FENCE_WANT);
+        return false;
+    }
+    if (ipckit__barrier() < 0)
+        return ring_refused(s, fence);
+    if (!run)
+        ring_fence_bits(fence, RING_FENCE_WANT, 0);
+    return false;
+}
+
+void
+ipckit__ring_barrier_check(struct ring *s, bool sends, bool receives)
+{
+    /* asked once per process: the pid that asked, and the answer (a
+     * forked child may have installed a filter since) */
+    static _Atomic int asked, works;
+    int me = (int) getpid();
+    if (atomic_load_explicit(&asked, memory_order_acquire) != me) {
+        atomic_store_explicit(&works, ipckit__barrier() == 0, memory_order_relaxed);
+        atomic_store_explicit(&asked, me, memory_order_release);
+    }
+    if (atomic_load_explicit(&works, memory_order_relaxed))
+        return;
+    if (receives)
+        (void) ring_refused(s, &s->hdr->recv_fence);
+    if (sends)
+        (void) ring_refused(s, &s->hdr->send_fence);
 }
