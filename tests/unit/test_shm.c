@@ -1426,8 +1426,15 @@ END_TEST
 #define NF_REFUSED 2u
 
 struct nf_msg {
-    uint32_t kind; /* 0 ready (seq: 1 when membarrier was refused), 1 stream, 2 ping, 3 end */
+    uint32_t kind; /* 0 ready (seq: 1 when membarrier was refused), 1 stream, 2 ping, 3 end,
+                      4 ping, then wait for the gate before receiving on */
     uint32_t seq;
+};
+
+/* What the receiver is told at fork: refuse membarrier; the gate of kind 4. */
+struct nf_arg {
+    bool refuse;
+    tk_gate gate;
 };
 
 static uint32_t
@@ -1469,11 +1476,12 @@ refuse_membarrier(void)
 static int
 nf_child(void *arg)
 {
+    struct nf_arg *a = arg;
     char fwd[300], back[300];
     ipckit_channel *rx = NULL, *tx = NULL;
     struct nf_msg m = { 0, 0 };
     uint32_t next = 0;
-    if (arg != NULL)
+    if (a->refuse)
         m.seq = refuse_membarrier() ? 1 : 0;
     (void) snprintf(fwd, sizeof fwd, "%s?claim=1", name);
     (void) snprintf(back, sizeof back, "%s.back?claim=1", name);
@@ -1491,6 +1499,8 @@ nf_child(void *arg)
         TK_CHILD_CHECK(ipckit_send(tx, &m, sizeof m, 10000) == 0);
         if (m.kind == 3)
             break;
+        if (m.kind == 4)
+            TK_CHILD_CHECK(tk_gate_wait(&a->gate, 30000) == 0);
     }
     TK_CHILD_CHECK(ipckit_close(rx) == 0 && ipckit_close(tx) == 0);
     return 0;
@@ -1520,21 +1530,26 @@ nf_pause(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Runs of messages with a pause after each, until the receiver, asleep
- * after a long run, has let the sender drop the fence (at most 20 runs:
- * a receiver preempted in the middle of a run sleeps there too). */
-static bool
-nf_until_fenceless(ipckit_channel *tx, ipckit_channel *rx, int fd, uint32_t *seq, bool check)
+/* A run of 8192 messages and a ping that the receiver finds all queued (it
+ * waits at the gate until they are), so that it does not sleep before
+ * their end however slowly this side sends (under valgrind too); then a
+ * pause, in which the receiver sleeps after that long run and so lets the
+ * fence go, and a round trip whose send reads its fence word. Only this
+ * side writes its nofence word: what that send decided stays there,
+ * whatever the receiver's next sleep asks for. */
+static void
+nf_long_run(ipckit_channel *tx, ipckit_channel *rx, struct nf_arg *a, uint32_t *seq)
 {
-    for (int run = 0; run < (check ? 20 : 1); run++) {
-        for (int i = 0; i < 8192; i++)
-            nf_send(tx, 1, (*seq)++);
-        nf_pause(5);
-        nf_ping(tx, rx, 2, 0);
-        if (hdr_word(fd, NF_SEND_NOFENCE) == 1 && (hdr_word(fd, NF_RECV_FENCE) & NF_WANT) == 0)
-            return true;
-    }
-    return false;
+    struct nf_msg m;
+    nf_ping(tx, rx, 4, 0);
+    for (int i = 0; i < 8192; i++)
+        nf_send(tx, 1, (*seq)++);
+    nf_send(tx, 2, 0); /* queued too: answered once the run is drained */
+    tk_gate_open(&a->gate);
+    ck_assert_int_eq(ipckit_recv(rx, &m, sizeof m, 10000), (ssize_t) sizeof m);
+    ck_assert_uint_eq(m.kind, 2);
+    nf_pause(50);
+    nf_ping(tx, rx, 2, 1);
 }
 
 static void
@@ -1545,7 +1560,7 @@ nf_open(ipckit_channel **tx, ipckit_channel **rx, int *fd)
     setup_name("");
     (void) snprintf(fwd, sizeof fwd, "%s?claim=1", name);
     (void) snprintf(back, sizeof back, "%s.back?claim=1", name);
-    o.capacity = 1u << 16;
+    o.capacity = 1u << 20; /* holds a long run (8192 records of 32 bytes) */
     o.max_msg_size = sizeof(struct nf_msg);
     ck_assert_int_eq(ipckit_open(tx, fwd, IPCKIT_SEND | IPCKIT_CREATE, &o), 0);
     ck_assert_int_eq(ipckit_open(rx, back, IPCKIT_RECV | IPCKIT_CREATE, &o), 0);
@@ -1576,6 +1591,7 @@ nf_close(ipckit_channel *tx, ipckit_channel *rx, int fd, pid_t pid, uint32_t seq
  */
 START_TEST(claimed_publish_without_fence)
 {
+    static struct nf_arg a;
     ipckit_channel *tx, *rx;
     struct nf_msg m;
     uint32_t seq = 0;
@@ -1583,14 +1599,20 @@ START_TEST(claimed_publish_without_fence)
     pid_t pid;
     int fd;
     nf_open(&tx, &rx, &fd);
-    pid = tk_fork(nf_child, NULL);
+    a.refuse = false;
+    tk_gate_init(&a.gate);
+    pid = tk_fork(nf_child, &a);
     ck_assert_int_eq(ipckit_recv(rx, &m, sizeof m, LONG_WAIT), (ssize_t) sizeof m);
     ck_assert_uint_eq(m.kind, 0);
     if (!check)
         printf("claimed_publish_without_fence: no membarrier here; the traffic alone is"
                " checked\n");
-    ck_assert(nf_until_fenceless(tx, rx, fd, &seq, check) || !check);
-    /* round trips with a pause: the receiver sleeps after every message */
+    /* a long run: no fence */
+    nf_long_run(tx, rx, &a, &seq);
+    if (check)
+        ck_assert_uint_eq(hdr_word(fd, NF_SEND_NOFENCE), 1);
+    /* round trips with a pause: the receiver sleeps after every message
+     * and asks for the fence back */
     for (uint32_t k = 0; k < 50; k++) {
         nf_pause(2);
         nf_ping(tx, rx, 2, k);
@@ -1599,8 +1621,12 @@ START_TEST(claimed_publish_without_fence)
         ck_assert_uint_eq(hdr_word(fd, NF_RECV_FENCE), NF_WANT);
         ck_assert_uint_eq(hdr_word(fd, NF_SEND_NOFENCE), 0);
     }
-    ck_assert(nf_until_fenceless(tx, rx, fd, &seq, check) || !check);
+    /* a long run again lets it go */
+    nf_long_run(tx, rx, &a, &seq);
+    if (check)
+        ck_assert_uint_eq(hdr_word(fd, NF_SEND_NOFENCE), 1);
     nf_close(tx, rx, fd, pid, seq);
+    tk_gate_close(&a.gate);
 }
 END_TEST
 
@@ -1612,6 +1638,7 @@ END_TEST
  */
 START_TEST(refused_barrier_keeps_the_fence)
 {
+    static struct nf_arg a;
     ipckit_channel *tx, *rx;
     struct nf_msg m;
     char path[300];
@@ -1622,7 +1649,9 @@ START_TEST(refused_barrier_keeps_the_fence)
     nf_send(tx, 1, 0); /* no receiver yet: nobody has asked for the fence */
     if (check)
         ck_assert_uint_eq(hdr_word(fd, NF_SEND_NOFENCE), 1);
-    pid = tk_fork(nf_child, (void *) 1);
+    a.refuse = true;
+    tk_gate_init(&a.gate);
+    pid = tk_fork(nf_child, &a);
     ck_assert_int_eq(ipckit_recv(rx, &m, sizeof m, LONG_WAIT), (ssize_t) sizeof m);
     ck_assert_uint_eq(m.kind, 0);
     if (m.seq == 0 || !check) {
@@ -1645,6 +1674,7 @@ START_TEST(refused_barrier_keeps_the_fence)
     ck_assert_uint_eq(hdr_word(bfd, NF_SEND_NOFENCE), 0);
     ck_assert_int_eq(close(bfd), 0);
     nf_close(tx, rx, fd, pid, 0);
+    tk_gate_close(&a.gate);
 }
 END_TEST
 
