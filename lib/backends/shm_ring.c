@@ -206,8 +206,7 @@ ring_side_give(bool locked, ipckit__lock *l)
 static __attribute__((noinline, cold)) void
 ring_nofence_change(struct ring *s, int dir, bool want)
 {
-    struct ring_hdr *h = s->hdr;
-    _Atomic uint32_t *flag = dir == RING_DATA ? &h->send_nofence : &h->recv_nofence;
+    _Atomic uint32_t *flag = ring_nofence_word(s->hdr, dir);
     if (want)
         atomic_store(flag, 1);
     else
@@ -218,9 +217,8 @@ ring_nofence_change(struct ring *s, int dir, bool want)
 static inline bool
 ring_nofence(struct ring *s, int dir)
 {
-    struct ring_hdr *h = s->hdr;
-    _Atomic uint32_t *fence = dir == RING_DATA ? &h->recv_fence : &h->send_fence;
-    bool want = s->barrier_ok && atomic_load_explicit(fence, memory_order_relaxed) == 0;
+    bool want = s->barrier_ok &&
+                atomic_load_explicit(ring_fence_word(s->hdr, dir), memory_order_relaxed) == 0;
     if (__builtin_expect(want != s->nofence[dir], 0))
         ring_nofence_change(s, dir, want);
     return want;

@@ -93,6 +93,21 @@ ring_claimed(const struct ring *s, bool held)
  * by the sender), senders for space (head, published by the receiver). */
 enum { RING_DATA = 0, RING_SPACE = 1 };
 
+/* The word in which the side that publishes direction @p dir says that it
+ * does so without a fence, and the word of that direction's waiters'
+ * RING_FENCE_* bits (shm_ring.h). */
+static inline _Atomic uint32_t *
+ring_nofence_word(struct ring_hdr *h, int dir)
+{
+    return dir == RING_DATA ? &h->send_nofence : &h->recv_nofence;
+}
+
+static inline _Atomic uint32_t *
+ring_fence_word(struct ring_hdr *h, int dir)
+{
+    return dir == RING_DATA ? &h->recv_fence : &h->send_fence;
+}
+
 /*
  * Wait until the index of direction @p dir (tail for RING_DATA, head for
  * RING_SPACE) differs from @p seen: spin, then sleep on its futex word.

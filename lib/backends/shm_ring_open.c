@@ -278,9 +278,9 @@ ring_claim(struct ring *s, unsigned flags, const struct timespec *deadline)
             s->claimed_recv = true;
         /* a holder before us may have died publishing without a fence: its
          * word says nothing of us (we start with the fence) */
-        atomic_store_explicit(sides[i].dir == IPCKIT_SEND ? &s->hdr->send_nofence
-                                                          : &s->hdr->recv_nofence,
-                              0, memory_order_release);
+        atomic_store_explicit(
+            ring_nofence_word(s->hdr, sides[i].dir == IPCKIT_SEND ? RING_DATA : RING_SPACE), 0,
+            memory_order_release);
     }
     /* publish without a fence when the kernel's barrier reaches us */
     s->barrier_ok = ipckit__barrier_register();
@@ -298,10 +298,10 @@ ipckit__ring_close(void *state)
     }
     /* the last index this handle published is out; its waiters can stop
      * making the barrier for it */
-    if (s->hdr != NULL && ring_claimed(s, s->claimed_send) && s->nofence[RING_DATA])
-        atomic_store_explicit(&s->hdr->send_nofence, 0, memory_order_release);
-    if (s->hdr != NULL && ring_claimed(s, s->claimed_recv) && s->nofence[RING_SPACE])
-        atomic_store_explicit(&s->hdr->recv_nofence, 0, memory_order_release);
+    for (int dir = RING_DATA; dir <= RING_SPACE && s->hdr != NULL; dir++)
+        if (s->nofence[dir] &&
+            ring_claimed(s, dir == RING_DATA ? s->claimed_send : s->claimed_recv))
+            atomic_store_explicit(ring_nofence_word(s->hdr, dir), 0, memory_order_release);
     if (s->hdr != NULL && ring_claimed(s, s->claimed_send))
         (void) ipckit__lock_give(&s->hdr->send_lock);
     if (s->hdr != NULL && ring_claimed(s, s->claimed_recv))

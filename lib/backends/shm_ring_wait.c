@@ -270,8 +270,7 @@ bool
 ipckit__ring_before_sleep(struct ring *s, int dir)
 {
     struct ring_hdr *h = s->hdr;
-    _Atomic uint32_t *nofence = dir == RING_DATA ? &h->send_nofence : &h->recv_nofence;
-    _Atomic uint32_t *fence = dir == RING_DATA ? &h->recv_fence : &h->send_fence;
+    _Atomic uint32_t *nofence = ring_nofence_word(h, dir), *fence = ring_fence_word(h, dir);
     /* messages moved in this direction: the header's counts (a peer may
      * scribble on them; they only steer this choice) */
     uint64_t n = atomic_load_explicit(dir == RING_DATA ? &h->msgs_out : &h->msgs_in,
@@ -305,7 +304,7 @@ ipckit__ring_barrier_check(struct ring *s, bool sends, bool receives)
     if (atomic_load_explicit(&works, memory_order_relaxed))
         return;
     if (receives)
-        (void) ring_refused(s, &s->hdr->recv_fence);
+        (void) ring_refused(s, ring_fence_word(s->hdr, RING_DATA));
     if (sends)
-        (void) ring_refused(s, &s->hdr->send_fence);
+        (void) ring_refused(s, ring_fence_word(s->hdr, RING_SPACE));
 }
